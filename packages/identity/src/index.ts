@@ -1,0 +1,6 @@
+/**
+ * @fmp/identity: DID methods (mesh, key, web, ethr, ion) behind one caching resolver, and
+ * verifiable credentials (issue, verify, revoke) with every JSON-LD context bundled.
+ */
+export * from './did/index.js';
+export * from './vc/index.js';
