@@ -24,6 +24,8 @@ export const WIRE_ERROR_CODES = {
   handshake_rejected: 'The target mesh declined the federation.',
   handshake_timeout: 'A handshake phase did not complete in time.',
   key_confirmation_failed: 'The session keys derived by both sides do not match.',
+  too_many_handshakes:
+    'Too many handshakes are pending, in total or for this mesh; retry after retryAfterMs.',
   hop_limit_exceeded: 'hopCount reached maxHops.',
   routing_loop: 'The message already traversed this hub.',
   unreachable: 'No route to the target mesh.',
@@ -33,6 +35,7 @@ export const WIRE_ERROR_CODES = {
   unauthorized: 'The peer is not authenticated for this action.',
   not_implemented: 'The feature is named by the specification but not implemented yet.',
   internal_error: 'The peer failed while processing a valid request.',
+  decryption_failed: 'A sealed payload did not authenticate under the federation session key.',
 } as const;
 
 export type WireErrorCode = keyof typeof WIRE_ERROR_CODES;

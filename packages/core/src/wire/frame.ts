@@ -1,0 +1,242 @@
+/**
+ * Frame parsing and the error-frame boundary. One WebSocket frame carries one JSON object; its
+ * `type` field selects the schema: a type registered in the frame registry (`error`,
+ * `discovery.query`, `discovery.result`, the handshake messages, ...) is parsed with its own schema,
+ * any other type is an application message and must be a valid envelope.
+ *
+ * Registering a frame type (how wire/handshake.ts adds its messages):
+ * ```ts
+ * declare module './frame.js' {
+ *   interface FrameTypeMap { Challenge: Challenge }
+ * }
+ * registerFrameSchema('Challenge', ChallengeSchema);
+ * ```
+ *
+ * @example
+ * ```ts
+ * try {
+ *   const parsed = parseFrame(data, { maxBytes: 256 * 1024 });
+ *   if (parsed.kind === 'envelope') route(parsed.frame);
+ * } catch (err) {
+ *   ws.send(JSON.stringify(encodeErrorFrame(err))); // never in answer to an error frame
+ * }
+ * ```
+ */
+import type { z } from 'zod';
+import {
+  CryptoError,
+  DecodeError,
+  InvalidSignatureError,
+  NotImplementedError,
+  ValidationError,
+} from '../errors.js';
+import { ProtocolError, WIRE_ERROR_CODES } from './errors.js';
+import {
+  DEFAULT_MAX_FRAME_BYTES,
+  type DiscoveryQueryFrame,
+  type DiscoveryResultFrame,
+  discoveryQueryFrameSchema,
+  discoveryResultFrameSchema,
+  type Envelope,
+  type ErrorFrame,
+  envelopeSchema,
+  errorFrameSchema,
+  LIMITS,
+  MAX_JSON_DEPTH,
+  PROTOCOL_VERSION,
+  uuidSchema,
+  zodIssues,
+} from './messages.js';
+
+/**
+ * Frame types with their own schema, mapped to the parsed type. Other modules extend it by
+ * declaration merging and then call registerFrameSchema.
+ */
+export interface FrameTypeMap {
+  error: ErrorFrame;
+  'discovery.query': DiscoveryQueryFrame;
+  'discovery.result': DiscoveryResultFrame;
+}
+export type FrameType = keyof FrameTypeMap;
+
+/** What parseFrame returns: switch on `kind` to narrow `frame`. */
+export type ParsedFrame =
+  | { readonly kind: 'envelope'; readonly frame: Envelope }
+  | { [K in FrameType]: { readonly kind: K; readonly frame: FrameTypeMap[K] } }[FrameType];
+
+const MAX_REGISTERED_TYPES = 64;
+// Mixed case is allowed (handshake messages are `InitiateFederation`, ...); envelope types are
+// lowercase and dotted, so a PascalCase frame type can never shadow one.
+const FRAME_TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9-]*(?:\.[A-Za-z][A-Za-z0-9-]*)*$/;
+const MAX_ISSUES_ON_WIRE = 20;
+const MAX_ISSUE_TEXT = 256;
+
+const frameSchemas = new Map<string, z.ZodType>([
+  ['error', errorFrameSchema],
+  ['discovery.query', discoveryQueryFrameSchema],
+  ['discovery.result', discoveryResultFrameSchema],
+]);
+
+/**
+ * Adds a frame type. The schema must be strict and its `type` a literal equal to `type`. A registered
+ * type can no longer be used as an envelope type. Throws ValidationError on a malformed or
+ * duplicate type, or when the registry is full.
+ */
+export function registerFrameSchema<K extends FrameType>(type: K, schema: z.ZodType<FrameTypeMap[K]>): void {
+  if (typeof type !== 'string' || type.length > LIMITS.messageTypeLength || !FRAME_TYPE_PATTERN.test(type)) {
+    throw new ValidationError(`invalid frame type ${JSON.stringify(type)}`);
+  }
+  if (frameSchemas.has(type)) throw new ValidationError(`frame type ${type} is already registered`);
+  if (frameSchemas.size >= MAX_REGISTERED_TYPES) throw new ValidationError('frame type registry is full');
+  frameSchemas.set(type, schema);
+}
+
+/** The frame types parsed with their own schema (everything else is an envelope). */
+export function registeredFrameTypes(): string[] {
+  return [...frameSchemas.keys()];
+}
+
+export interface ParseFrameOptions {
+  /** Largest accepted frame in UTF-8 bytes. Default DEFAULT_MAX_FRAME_BYTES (1 MiB). */
+  maxBytes?: number;
+}
+
+function malformed(message: string, cause?: unknown): ProtocolError {
+  return new ProtocolError('malformed_frame', message, cause === undefined ? undefined : { cause });
+}
+
+/** Iterative, so a deeply nested frame cannot exhaust the stack here. */
+function nestedDeeperThan(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    if (depth > max) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
+/**
+ * Parses one frame: size first (message_too_large), then UTF-8 and JSON (malformed_frame), nesting
+ * depth, protocol version (unsupported_version), then the schema selected by `type`
+ * (malformed_frame, with the zod issues in the cause, a ValidationError). Throws only ProtocolError.
+ */
+export function parseFrame(raw: string | Uint8Array, options: ParseFrameOptions = {}): ParsedFrame {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_FRAME_BYTES;
+  if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
+    throw new ProtocolError('internal_error', 'maxBytes must be a positive integer');
+  }
+  let text: string;
+  if (typeof raw === 'string') {
+    // Every UTF-16 code unit takes at least one UTF-8 byte, so the cheap test comes first.
+    if (raw.length > maxBytes || Buffer.byteLength(raw, 'utf8') > maxBytes) {
+      throw new ProtocolError('message_too_large', `frame exceeds ${maxBytes} bytes`);
+    }
+    text = raw;
+  } else if (raw instanceof Uint8Array) {
+    if (raw.byteLength > maxBytes) {
+      throw new ProtocolError('message_too_large', `frame exceeds ${maxBytes} bytes`);
+    }
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    } catch (cause) {
+      throw malformed('frame is not valid UTF-8', new DecodeError('invalid UTF-8', { cause }));
+    }
+  } else {
+    throw malformed('frame must be text or bytes');
+  }
+
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (cause) {
+    throw malformed('frame is not valid JSON', new DecodeError('invalid JSON', { cause }));
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw malformed('frame must be a JSON object');
+  }
+  if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
+    throw malformed(`frame nests deeper than ${MAX_JSON_DEPTH} levels`);
+  }
+  const object = value as Record<string, unknown>;
+  const type = object['type'];
+  if (typeof type !== 'string') throw malformed('frame has no string "type"');
+  if (Object.hasOwn(object, 'version') && object['version'] !== PROTOCOL_VERSION) {
+    if (typeof object['version'] === 'string') {
+      throw new ProtocolError('unsupported_version', `protocol version is not ${PROTOCOL_VERSION}`);
+    }
+    throw malformed('frame "version" must be a string');
+  }
+
+  const schema = frameSchemas.get(type);
+  const kind = schema ? type : 'envelope';
+  let result: ReturnType<z.ZodType['safeParse']>;
+  try {
+    result = (schema ?? envelopeSchema).safeParse(value);
+  } catch (cause) {
+    // zod does not throw on JSON input; this keeps the "only ProtocolError" promise if it ever does.
+    throw new ProtocolError('internal_error', 'frame validation failed', { cause });
+  }
+  if (!result.success) {
+    const issues = zodIssues(result.error);
+    const first = issues[0];
+    const summary = first ? `: ${first.path || '(root)'}: ${first.message}` : '';
+    throw malformed(
+      `invalid ${kind} frame${summary}`.slice(0, LIMITS.errorMessageLength),
+      new ValidationError(`invalid ${kind} frame`, issues),
+    );
+  }
+  return { kind, frame: result.data } as ParsedFrame;
+}
+
+export interface ErrorFrameOptions {
+  /** The messageId, requestId or handshakeId being answered; dropped unless it is a UUID. */
+  inReplyTo?: string;
+}
+
+function wireIssues(issues: readonly { path: string; message: string }[]) {
+  return issues.slice(0, MAX_ISSUES_ON_WIRE).map((i) => ({
+    path: i.path.slice(0, MAX_ISSUE_TEXT),
+    message: i.message.slice(0, MAX_ISSUE_TEXT),
+  }));
+}
+
+/**
+ * The error boundary: maps anything thrown to a schema-valid error frame. ProtocolError keeps its
+ * code, message and retryAfterMs; local errors map to a wire code with that code's fixed text;
+ * anything else becomes internal_error without its message. Never throws.
+ */
+export function encodeErrorFrame(err: unknown, options: ErrorFrameOptions = {}): ErrorFrame {
+  let frame: ErrorFrame;
+  if (err instanceof ProtocolError) {
+    frame = { type: 'error', code: err.wireCode, message: err.message.slice(0, LIMITS.errorMessageLength) };
+    if (err.retryAfterMs !== undefined && Number.isSafeInteger(err.retryAfterMs) && err.retryAfterMs >= 0) {
+      frame.retryAfterMs = Math.min(err.retryAfterMs, LIMITS.retryAfterMs);
+    }
+    if (err.cause instanceof ValidationError && err.cause.issues.length > 0) {
+      frame.details = { issues: wireIssues(err.cause.issues) };
+    }
+    if (err.wireCode === 'unsupported_version') frame.details = { supported: [PROTOCOL_VERSION] };
+  } else if (err instanceof ValidationError) {
+    frame = { type: 'error', code: 'malformed_frame', message: WIRE_ERROR_CODES.malformed_frame };
+    if (err.issues.length > 0) frame.details = { issues: wireIssues(err.issues) };
+  } else if (err instanceof DecodeError) {
+    frame = { type: 'error', code: 'malformed_frame', message: WIRE_ERROR_CODES.malformed_frame };
+  } else if (err instanceof InvalidSignatureError) {
+    frame = { type: 'error', code: 'invalid_signature', message: WIRE_ERROR_CODES.invalid_signature };
+  } else if (err instanceof CryptoError) {
+    frame = { type: 'error', code: 'decryption_failed', message: WIRE_ERROR_CODES.decryption_failed };
+  } else if (err instanceof NotImplementedError) {
+    frame = { type: 'error', code: 'not_implemented', message: WIRE_ERROR_CODES.not_implemented };
+  } else {
+    frame = { type: 'error', code: 'internal_error', message: WIRE_ERROR_CODES.internal_error };
+  }
+  if (options.inReplyTo !== undefined && uuidSchema.safeParse(options.inReplyTo).success) {
+    frame.inReplyTo = options.inReplyTo;
+  }
+  // Belt and braces: what leaves this function always parses on the other side.
+  return errorFrameSchema.safeParse(frame).success
+    ? frame
+    : { type: 'error', code: 'internal_error', message: WIRE_ERROR_CODES.internal_error };
+}

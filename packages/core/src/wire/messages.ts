@@ -1,0 +1,345 @@
+/**
+ * Wire schemas (zod 4) for the envelope (spec 6.1 + DESIGN "Wire protocol"), the compliance context
+ * (spec 7.2), discovery (spec 3.1 phase 1) and the error frame. docs/protocol.md describes each field.
+ *
+ * Every object is strict (unknown keys are rejected) and every string and array is bounded, so a
+ * parsed frame is exactly what the peer sent. Schemas never fill defaults or transform values: the
+ * signature covers the bytes the sender produced, so the receiver must see the same object.
+ */
+import { z } from 'zod';
+import { ValidationError } from '../errors.js';
+import { WIRE_ERROR_CODE_LIST } from './errors.js';
+
+export const PROTOCOL_VERSION = 'fmp/1';
+/** Spec 6.3: at most 5 hops. */
+export const MAX_HOPS = 5;
+/** Default upper bound of one WebSocket frame; hubs and nodes may configure a smaller one. */
+export const DEFAULT_MAX_FRAME_BYTES = 1024 * 1024;
+/** Deepest JSON nesting a frame may have; keeps recursive validators and canonicalization off the stack limit. */
+export const MAX_JSON_DEPTH = 64;
+
+export const LIMITS = {
+  didLength: 2048,
+  messageTypeLength: 128,
+  capabilityLength: 128,
+  capabilities: 64,
+  geographicRestrictions: 32,
+  errorMessageLength: 1024,
+  errorDetailsKeys: 32,
+  discoveryResults: 256,
+  signatureLength: 128,
+  ciphertextLength: 4 * 1024 * 1024,
+  retryAfterMs: 24 * 60 * 60 * 1000,
+} as const;
+
+// ---------------------------------------------------------------------------------------------
+// Common fields
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * W3C DID Core 3.1: `did:` method-name `:` method-specific-id, where idchar is ALPHA / DIGIT / "." /
+ * "-" / "_" / pct-encoded and the id may contain ":" but not end with one. Written so the regex
+ * backtracks at most linearly.
+ */
+const DID_PATTERN = /^did:[a-z0-9]+:(?:[A-Za-z0-9._:-]|%[0-9A-Fa-f]{2})*(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})$/;
+export const didSchema = z
+  .string()
+  .max(LIMITS.didLength)
+  .regex(DID_PATTERN, 'must be a DID (did:<method>:<id>)');
+export type Did = z.infer<typeof didSchema>;
+
+export const uuidSchema = z.uuid();
+
+/** Multibase base58btc (`z` prefix). The decoded length is checked where the signature is verified. */
+export const multibaseSignatureSchema = z
+  .string()
+  .max(LIMITS.signatureLength)
+  .regex(/^z[1-9A-HJ-NP-Za-km-z]+$/, 'must be a base58btc multibase value (z...)');
+
+export const PRIORITIES = ['critical', 'high', 'normal', 'low'] as const;
+export const prioritySchema = z.enum(PRIORITIES);
+export type Priority = z.infer<typeof prioritySchema>;
+
+/** W3C Trace Context level 1, version 00: trace-id and parent-id must not be all zeros. */
+export const traceparentSchema = z
+  .string()
+  .regex(
+    /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/,
+    'must be a W3C traceparent (00-<32hex>-<16hex>-<2hex>)',
+  )
+  .refine((t) => !/^00-0{32}-/.test(t), 'trace-id must not be all zeros')
+  .refine((t) => !/^00-[0-9a-f]{32}-0{16}-/.test(t), 'parent-id must not be all zeros');
+
+export const protocolVersionSchema = z.literal(PROTOCOL_VERSION);
+
+/**
+ * Region codes are lowercase: hub regions (`na`, `eu`, `apac`, ...), ISO 3166-1 alpha-2 countries
+ * (`de`, `us`) and ISO 3166-2 subdivisions (`us-ca`). Lowercase only, so that a signed value has one
+ * spelling.
+ */
+export const regionCodeSchema = z
+  .string()
+  .max(17)
+  .regex(/^[a-z]{2,8}(?:-[a-z0-9]{1,8})?$/, 'must be a lowercase region code (eu, apac, us-ca)');
+export type RegionCode = z.infer<typeof regionCodeSchema>;
+
+/** Dotted, lowercase message type, e.g. `agent.task.request`. */
+export const messageTypeSchema = z
+  .string()
+  .max(LIMITS.messageTypeLength)
+  .regex(/^[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)+$/, 'must be a dotted lowercase type (agent.task.request)');
+
+/** Capability names as in the spec (`ml.inference`, `data.analysis`). */
+export const capabilitySchema = z
+  .string()
+  .max(LIMITS.capabilityLength)
+  .regex(/^[a-z][a-z0-9_-]*(?:\.[a-z0-9_-]+)*$/, 'must be a dotted lowercase capability (ml.inference)');
+
+/** Milliseconds since the Unix epoch. */
+export const timestampMsSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** Spec 5.1: trust scores run from 0 to 100. */
+export const trustScoreSchema = z.number().min(0).max(100);
+
+const base64urlSchema = (min: number, max: number) =>
+  z
+    .string()
+    .min(min)
+    .max(max)
+    .regex(/^[A-Za-z0-9_-]*$/, 'must be base64url without padding');
+
+/** zod issues in the `{ path, message }` form ValidationError carries (path joined with dots). */
+export function zodIssues(error: z.ZodError): { path: string; message: string }[] {
+  return error.issues.map((i) => ({ path: i.path.map(String).join('.'), message: i.message }));
+}
+
+function unique(values: readonly string[]): boolean {
+  return new Set(values).size === values.length;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Compliance context (spec 7.2)
+// ---------------------------------------------------------------------------------------------
+
+export const DATA_CLASSIFICATIONS = [
+  'public',
+  'internal',
+  'confidential',
+  'personal-identifiable',
+  'special-category',
+] as const;
+/** GDPR Art. 6(1) lawful bases. */
+export const PROCESSING_BASES = [
+  'consent',
+  'contract',
+  'legal-obligation',
+  'vital-interests',
+  'public-task',
+  'legitimate-interest',
+] as const;
+
+const RETENTION_PATTERN = /^([1-9][0-9]{0,4})-(hour|day|week|month|year)s?$/;
+export const retentionPeriodSchema = z
+  .string()
+  .max(16)
+  .regex(RETENTION_PATTERN, 'must be <n>-<hours|days|weeks|months|years>, e.g. 90-days');
+
+export const complianceContextSchema = z
+  .strictObject({
+    dataClassification: z.enum(DATA_CLASSIFICATIONS),
+    processingBasis: z.enum(PROCESSING_BASES).optional(),
+    retentionPeriod: retentionPeriodSchema.optional(),
+    /** Where the data may be processed; absent means no restriction. */
+    geographicRestrictions: z.array(regionCodeSchema).max(LIMITS.geographicRestrictions).optional(),
+    auditTrail: z.boolean(),
+  })
+  .superRefine((c, ctx) => {
+    // GDPR Art. 6: processing personal data needs a lawful basis.
+    const personal =
+      c.dataClassification === 'personal-identifiable' || c.dataClassification === 'special-category';
+    if (personal && c.processingBasis === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['processingBasis'],
+        message: `processingBasis is required for ${c.dataClassification} data`,
+      });
+    }
+    if (c.geographicRestrictions && !unique(c.geographicRestrictions)) {
+      ctx.addIssue({ code: 'custom', path: ['geographicRestrictions'], message: 'duplicate region' });
+    }
+  });
+export type ComplianceContext = z.infer<typeof complianceContextSchema>;
+
+const UNIT_MS = {
+  hour: 3_600_000,
+  day: 86_400_000,
+  week: 7 * 86_400_000,
+  // Calendar-free approximations: retention is enforced by sweeps, not to the day of the month.
+  month: 30 * 86_400_000,
+  year: 365 * 86_400_000,
+} as const;
+
+export interface RetentionPeriod {
+  readonly amount: number;
+  readonly unit: keyof typeof UNIT_MS;
+  /** Duration in ms; a month counts 30 days and a year 365 days. */
+  readonly ms: number;
+}
+
+/** Parses a retention period such as `90-days`. Throws ValidationError on anything else. */
+export function parseRetentionPeriod(text: string): RetentionPeriod {
+  const match = typeof text === 'string' && text.length <= 16 ? RETENTION_PATTERN.exec(text) : null;
+  if (!match) {
+    throw new ValidationError('invalid retention period', [
+      { path: '', message: 'must be <n>-<hours|days|weeks|months|years>, e.g. 90-days' },
+    ]);
+  }
+  const amount = Number(match[1]);
+  const unit = match[2] as keyof typeof UNIT_MS;
+  return { amount, unit, ms: amount * UNIT_MS[unit] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Payloads and the envelope (spec 6.1)
+// ---------------------------------------------------------------------------------------------
+
+/** A payload in the clear: control messages that hubs or both ends must read. */
+export const clearPayloadSchema = z.strictObject({
+  type: messageTypeSchema,
+  data: z.json(),
+});
+export type ClearPayload = z.infer<typeof clearPayloadSchema>;
+
+export const AEAD_ALGORITHM = 'ChaCha20-Poly1305';
+/** An end-to-end encrypted payload: base64url nonce (12 bytes) and ciphertext || 16-byte tag. */
+export const sealedPayloadSchema = z.strictObject({
+  alg: z.literal(AEAD_ALGORITHM),
+  nonce: base64urlSchema(16, 16),
+  ciphertext: base64urlSchema(22, LIMITS.ciphertextLength),
+});
+export type SealedPayload = z.infer<typeof sealedPayloadSchema>;
+
+export const payloadSchema = z.union([clearPayloadSchema, sealedPayloadSchema]);
+export type Payload = z.infer<typeof payloadSchema>;
+
+export function isSealedPayload(payload: Payload): payload is SealedPayload {
+  return 'alg' in payload;
+}
+
+/** Fields of the envelope that hubs route on and that the sender fixes (signed, and AAD when sealed). */
+const headerShape = {
+  version: protocolVersionSchema,
+  type: messageTypeSchema,
+  messageId: uuidSchema,
+  federationId: uuidSchema,
+  sourceMeshId: didSchema,
+  targetMeshId: didSchema,
+  timestamp: timestampMsSchema,
+  priority: prioritySchema,
+  complianceContext: complianceContextSchema.optional(),
+  traceparent: traceparentSchema.optional(),
+  maxHops: z.number().int().min(1).max(MAX_HOPS),
+};
+
+/** Fields hubs change in transit: not signed, not in the AAD. */
+const transitShape = {
+  hopCount: z.number().int().min(0).max(MAX_HOPS),
+  route: z.array(didSchema).max(MAX_HOPS),
+};
+
+type EnvelopeLike = {
+  type: string;
+  payload: Payload;
+  hopCount: number;
+  maxHops: number;
+  route: string[];
+};
+
+function checkEnvelope(e: EnvelopeLike, ctx: z.RefinementCtx): void {
+  if (e.hopCount > e.maxHops) {
+    ctx.addIssue({ code: 'custom', path: ['hopCount'], message: 'hopCount exceeds maxHops' });
+  }
+  if (e.route.length !== e.hopCount) {
+    ctx.addIssue({ code: 'custom', path: ['route'], message: 'route must list one hub per hop' });
+  }
+  if (!unique(e.route)) {
+    ctx.addIssue({ code: 'custom', path: ['route'], message: 'route visits a hub twice' });
+  }
+  if (!isSealedPayload(e.payload) && e.payload.type !== e.type) {
+    ctx.addIssue({ code: 'custom', path: ['payload', 'type'], message: 'payload.type must equal type' });
+  }
+}
+
+export const envelopeHeaderSchema = z.strictObject(headerShape);
+export type EnvelopeHeader = z.infer<typeof envelopeHeaderSchema>;
+
+export const unsignedEnvelopeSchema = z
+  .strictObject({ ...headerShape, payload: payloadSchema, ...transitShape })
+  .superRefine(checkEnvelope);
+export type UnsignedEnvelope = z.infer<typeof unsignedEnvelopeSchema>;
+
+export const envelopeSchema = z
+  .strictObject({
+    ...headerShape,
+    payload: payloadSchema,
+    ...transitShape,
+    signature: multibaseSignatureSchema,
+  })
+  .superRefine(checkEnvelope);
+export type Envelope = z.infer<typeof envelopeSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Discovery (spec 3.1 phase 1)
+// ---------------------------------------------------------------------------------------------
+
+export const discoveryQuerySchema = z.strictObject({
+  region: regionCodeSchema.optional(),
+  capabilities: z.array(capabilitySchema).max(LIMITS.capabilities).optional(),
+  minTrustScore: trustScoreSchema.optional(),
+});
+export type DiscoveryQuery = z.infer<typeof discoveryQuerySchema>;
+
+export const availableMeshSchema = z.strictObject({
+  meshId: didSchema,
+  region: regionCodeSchema,
+  capabilities: z.array(capabilitySchema).max(LIMITS.capabilities),
+  trustScore: trustScoreSchema,
+  homeHub: didSchema,
+});
+export type AvailableMesh = z.infer<typeof availableMeshSchema>;
+
+export const availableMeshesSchema = z.array(availableMeshSchema).max(LIMITS.discoveryResults);
+export type AvailableMeshes = z.infer<typeof availableMeshesSchema>;
+
+/** Discovery over WebSocket; over HTTP the bodies are the DiscoveryQuery and `{ meshes }`. */
+export const discoveryQueryFrameSchema = z.strictObject({
+  type: z.literal('discovery.query'),
+  requestId: uuidSchema,
+  query: discoveryQuerySchema,
+});
+export type DiscoveryQueryFrame = z.infer<typeof discoveryQueryFrameSchema>;
+
+export const discoveryResultFrameSchema = z.strictObject({
+  type: z.literal('discovery.result'),
+  inReplyTo: uuidSchema,
+  meshes: availableMeshesSchema,
+});
+export type DiscoveryResultFrame = z.infer<typeof discoveryResultFrameSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Error frame
+// ---------------------------------------------------------------------------------------------
+
+export const errorFrameSchema = z.strictObject({
+  type: z.literal('error'),
+  code: z.enum(WIRE_ERROR_CODE_LIST),
+  message: z.string().max(LIMITS.errorMessageLength),
+  /** The messageId, requestId or handshakeId of the frame that failed, when known. */
+  inReplyTo: uuidSchema.optional(),
+  retryAfterMs: z.number().int().min(0).max(LIMITS.retryAfterMs).optional(),
+  details: z
+    .record(z.string().max(64), z.json())
+    .refine((d) => Object.keys(d).length <= LIMITS.errorDetailsKeys, 'too many detail keys')
+    .optional(),
+});
+export type ErrorFrame = z.infer<typeof errorFrameSchema>;
