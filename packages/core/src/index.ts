@@ -13,5 +13,10 @@
  */
 export * from './crypto.js';
 export * from './encoding.js';
+export * from './envelope.js';
 export * from './errors.js';
+export * from './handshake/index.js';
 export * from './wire/errors.js';
+export * from './wire/frame.js';
+export * from './wire/handshake.js';
+export * from './wire/messages.js';

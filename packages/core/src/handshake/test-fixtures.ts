@@ -1,0 +1,159 @@
+/**
+ * Test-only world for the handshake tests (not exported from the package): three meshes with
+ * real Ed25519 keys, a credential issuer whose proofs are really signed and checked, a movable
+ * clock per party and recorded failures.
+ */
+import { type Ed25519KeyPair, ed25519, randomBytes } from '../crypto.js';
+import { canonicalBytes, multibaseDecode, multibaseEncode } from '../encoding.js';
+import type { VerifiableCredentialJson } from '../wire/handshake.js';
+import { ed25519Signer, type HandshakeFailure } from './common.js';
+import { HandshakeCoordinator } from './coordinator.js';
+import { HandshakeInitiator } from './initiator.js';
+import { type ConsentDecision, HandshakeResponder } from './responder.js';
+
+export const ACME = 'did:mesh:enterprise:acme-001';
+export const MIT = 'did:mesh:academic:mit-001';
+export const EVIL = 'did:mesh:enterprise:evil-001';
+export const ISSUER = 'did:mesh:authority:foundation';
+export const T0 = 1_730_246_400_000;
+
+const issuerKeys = ed25519.generateKeyPair();
+
+/** A credential whose proof is a real Ed25519 signature over its canonical form without proof. */
+export function issueCredential(
+  subject: string,
+  keys: Ed25519KeyPair = issuerKeys,
+): VerifiableCredentialJson {
+  const unsigned = {
+    '@context': ['https://www.w3.org/2018/credentials/v1'],
+    type: ['VerifiableCredential', 'MeshAgentCredential'],
+    issuer: ISSUER,
+    issuanceDate: '2025-10-30T00:00:00Z',
+    credentialSubject: { id: subject, meshCapabilities: ['ml.inference'], trustLevel: 85 },
+  };
+  const proofValue = multibaseEncode(ed25519.sign(canonicalBytes(unsigned), keys));
+  return {
+    ...unsigned,
+    proof: {
+      type: 'Ed25519Signature2020',
+      created: '2025-10-30T00:00:00Z',
+      verificationMethod: `${ISSUER}#key-1`,
+      proofPurpose: 'assertionMethod',
+      proofValue,
+    },
+  };
+}
+
+/** The test verifier: checks the issuer's signature for real. */
+export function verifyTestCredential(vc: VerifiableCredentialJson): { verified: boolean; subject?: string } {
+  const { proof, ...unsigned } = vc as Record<string, unknown> & { proof?: { proofValue?: unknown } };
+  if (typeof proof?.proofValue !== 'string') return { verified: false };
+  let signature: Uint8Array;
+  try {
+    signature = multibaseDecode(proof.proofValue);
+  } catch {
+    return { verified: false };
+  }
+  const verified = ed25519.verify(signature, canonicalBytes(unsigned), issuerKeys.publicKey);
+  const subject = (vc.credentialSubject as { id?: unknown }).id;
+  return { verified, ...(typeof subject === 'string' ? { subject } : {}) };
+}
+
+export interface Party {
+  did: string;
+  keys: Ed25519KeyPair;
+  vm: string;
+}
+
+export function party(did: string): Party {
+  return { did, keys: ed25519.generateKeyPair(), vm: `${did}#key-1` };
+}
+
+export interface World {
+  acme: Party;
+  mit: Party;
+  evil: Party;
+  /** Per-role clocks (ms); move them to simulate time and skew. */
+  clock: { initiator: number; hub: number; responder: number };
+  trust: Map<string, number>;
+  failures: HandshakeFailure[];
+  /** Every 32-byte buffer handed out, to check that ephemeral secrets are wiped. */
+  secrets: Uint8Array[];
+  consent: (req: unknown) => ConsentDecision | Promise<ConsentDecision>;
+  credentialOk: boolean;
+  initiator: HandshakeInitiator;
+  hub: HandshakeCoordinator;
+  responder: HandshakeResponder;
+  evilInitiator: HandshakeInitiator;
+}
+
+export interface WorldOptions {
+  hub?: Partial<ConstructorParameters<typeof HandshakeCoordinator>[1]>;
+  responder?: Partial<ConstructorParameters<typeof HandshakeResponder>[1]>;
+  initiator?: Partial<ConstructorParameters<typeof HandshakeInitiator>[1]>;
+}
+
+export function makeWorld(options: WorldOptions = {}): World {
+  const acme = party(ACME);
+  const mit = party(MIT);
+  const evil = party(EVIL);
+  const keys = new Map([acme, mit, evil].map((p) => [p.vm, p.keys.publicKey]));
+  const world = {
+    acme,
+    mit,
+    evil,
+    clock: { initiator: T0, hub: T0, responder: T0 },
+    trust: new Map([
+      [ACME, 80],
+      [MIT, 90],
+      [EVIL, 80],
+    ]),
+    failures: [] as HandshakeFailure[],
+    secrets: [] as Uint8Array[],
+    consent: (() => true) as World['consent'],
+    credentialOk: true,
+  } as World;
+  const base = (role: keyof World['clock']) => ({
+    now: () => world.clock[role],
+    randomBytes: (n: number) => {
+      const bytes = randomBytes(n);
+      if (n === 32) world.secrets.push(bytes);
+      return bytes;
+    },
+    resolveAuthenticationKey: (vm: string) => {
+      const key = keys.get(vm);
+      if (!key) throw new Error(`notFound: ${vm}`);
+      return key;
+    },
+    onFailure: (f: HandshakeFailure) => world.failures.push(f),
+    trustScore: (did: string) => world.trust.get(did) ?? 0,
+    verifyCredential: (vc: VerifiableCredentialJson) =>
+      world.credentialOk ? verifyTestCredential(vc) : { verified: false },
+  });
+  world.initiator = new HandshakeInitiator(base('initiator'), {
+    meshId: ACME,
+    signer: ed25519Signer(acme.vm, acme.keys),
+    credential: issueCredential(ACME),
+    ...options.initiator,
+  });
+  world.evilInitiator = new HandshakeInitiator(base('initiator'), {
+    meshId: EVIL,
+    signer: ed25519Signer(evil.vm, evil.keys),
+    credential: issueCredential(EVIL),
+  });
+  world.hub = new HandshakeCoordinator(base('hub'), {
+    routingEndpointBase: 'wss://hub.mesh.global/fed',
+    ...options.hub,
+  });
+  world.responder = new HandshakeResponder(
+    { ...base('responder'), consent: (req) => world.consent(req) },
+    { meshId: MIT, signer: ed25519Signer(mit.vm, mit.keys), ...options.responder },
+  );
+  return world;
+}
+
+export const START = {
+  targetMeshId: MIT,
+  capabilities: ['ml.inference', 'data.analysis'],
+  metadata: { ttl: 86_400, purpose: 'research-collab' },
+} as const;

@@ -1,0 +1,172 @@
+import * as fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { x25519 } from '../crypto.js';
+import { base64urlEncode, encodeMultikey, multibaseEncode } from '../encoding.js';
+import { ProtocolError } from './errors.js';
+import { parseFrame } from './frame.js';
+import {
+  ChallengeSchema,
+  HandshakeDidSchema,
+  HandshakeMessageSchema,
+  InitiateFederationSchema,
+  parseHandshakeMessage,
+  VerifiableCredentialSchema,
+  VerificationMethodIdSchema,
+} from './handshake.js';
+
+const credential = {
+  '@context': ['https://www.w3.org/2018/credentials/v1'],
+  type: ['VerifiableCredential', 'MeshAgentCredential'],
+  issuer: 'did:mesh:authority:foundation',
+  issuanceDate: '2025-10-30T00:00:00Z',
+  credentialSubject: { id: 'did:mesh:enterprise:acme-001', trustLevel: 85 },
+  proof: { type: 'Ed25519Signature2020', proofValue: 'z58DAdFfa9SkqZMsuN1ob' },
+};
+
+const initiate = {
+  type: 'InitiateFederation',
+  handshakeId: '2b0c4a5e-8f3d-4c1a-9b7e-1d2f3a4b5c6d',
+  sourceMeshId: 'did:mesh:enterprise:acme-001',
+  targetMeshId: 'did:mesh:academic:mit-001',
+  credentials: credential,
+  capabilities: ['ml.inference', 'data.analysis'],
+  ephemeralPublicKey: encodeMultikey('x25519-pub', x25519.generateKeyPair().publicKey),
+};
+
+function malformed(input: unknown): void {
+  let error: unknown;
+  try {
+    parseHandshakeMessage(input);
+  } catch (e) {
+    error = e;
+  }
+  expect(error).toBeInstanceOf(ProtocolError);
+  expect((error as ProtocolError).wireCode).toBe('malformed_frame');
+}
+
+describe('handshake wire schemas', () => {
+  it('accepts the spec example shapes', () => {
+    expect(parseHandshakeMessage(initiate).type).toBe('InitiateFederation');
+    expect(InitiateFederationSchema.safeParse({ ...initiate, handshakeId: undefined }).success).toBe(true);
+    const nonce = base64urlEncode(new Uint8Array(32).fill(1));
+    expect(
+      ChallengeSchema.safeParse({
+        type: 'Challenge',
+        handshakeId: initiate.handshakeId,
+        nonce,
+        timestamp: 1730246400000,
+        hash: 'a'.repeat(64),
+      }).success,
+    ).toBe(true);
+  });
+
+  it('rejects unknown fields, wrong types and unbounded values', () => {
+    malformed({ ...initiate, extra: 1 });
+    malformed({ ...initiate, type: 'Nope' });
+    malformed({ ...initiate, sourceMeshId: 'acme' });
+    malformed({ ...initiate, capabilities: ['a', 'a'] });
+    malformed({ ...initiate, capabilities: Array.from({ length: 65 }, (_, i) => `c${i}`) });
+    malformed({ ...initiate, handshakeId: '2B0C4A5E-8F3D-4C1A-9B7E-1D2F3A4B5C6D' });
+    // An Ed25519 multikey where an X25519 key belongs.
+    malformed({ ...initiate, ephemeralPublicKey: encodeMultikey('ed25519-pub', new Uint8Array(32).fill(3)) });
+    malformed({ ...initiate, minTrustScore: 101 });
+    malformed({ ...initiate, metadata: { k: { nested: true } } });
+    malformed({ ...initiate, credentials: { ...credential, type: ['MeshAgentCredential'] } });
+    malformed({ ...initiate, credentials: { ...credential, proof: undefined } });
+    malformed(null);
+    malformed('InitiateFederation');
+  });
+
+  it('rejects a credential nested beyond the depth bound without overflowing the stack', () => {
+    let deep: unknown = 'x';
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    malformed({ ...initiate, credentials: { ...credential, credentialSubject: { id: 'did:x:y', deep } } });
+    expect(VerifiableCredentialSchema.safeParse({ ...credential, evidence: deep }).success).toBe(false);
+  });
+
+  it('accepts only canonical base64url nonces of 32 bytes', () => {
+    const good = base64urlEncode(new Uint8Array(32).fill(255));
+    const ch = { type: 'Challenge', handshakeId: initiate.handshakeId, timestamp: 1, hash: 'b'.repeat(64) };
+    expect(ChallengeSchema.safeParse({ ...ch, nonce: good }).success).toBe(true);
+    // Same bytes, non-zero padding bits: a second spelling of the same nonce.
+    const alias = `${good.slice(0, -1)}_`;
+    expect(ChallengeSchema.safeParse({ ...ch, nonce: alias }).success).toBe(false);
+    expect(ChallengeSchema.safeParse({ ...ch, nonce: good.slice(1) }).success).toBe(false);
+    expect(ChallengeSchema.safeParse({ ...ch, nonce: `${good.slice(0, -1)}+` }).success).toBe(false);
+  });
+
+  it('validates DIDs and verification method ids', () => {
+    for (const ok of [
+      'did:mesh:enterprise:acme-001',
+      'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK',
+      'did:web:acme.com%3A8443:mesh',
+    ]) {
+      expect(HandshakeDidSchema.safeParse(ok).success).toBe(true);
+    }
+    for (const bad of [
+      'did:mesh:',
+      'did::x',
+      'DID:mesh:x',
+      'did:mesh:a b',
+      'did:mesh:x#k',
+      `did:mesh:${'a'.repeat(300)}`,
+    ]) {
+      expect(HandshakeDidSchema.safeParse(bad).success).toBe(false);
+    }
+    expect(VerificationMethodIdSchema.safeParse('did:mesh:enterprise:acme-001#key-1').success).toBe(true);
+    expect(VerificationMethodIdSchema.safeParse('did:mesh:enterprise:acme-001').success).toBe(false);
+    expect(VerificationMethodIdSchema.safeParse('did:mesh:enterprise:acme-001#').success).toBe(false);
+  });
+
+  it('checks signatures decode to 64 bytes', () => {
+    const response = {
+      type: 'ChallengeResponse',
+      handshakeId: initiate.handshakeId,
+      signature: multibaseEncode(new Uint8Array(64).fill(9)),
+      verificationMethod: 'did:mesh:enterprise:acme-001#key-1',
+      metadata: { ttl: 86_400, purpose: 'research-collab' },
+    };
+    expect(parseHandshakeMessage(response).type).toBe('ChallengeResponse');
+    malformed({ ...response, signature: multibaseEncode(new Uint8Array(63)) });
+    malformed({ ...response, signature: 'z0OIl' });
+    malformed({ ...response, metadata: { ttl: 0, purpose: 'x' } });
+  });
+
+  it('never throws anything but malformed_frame on random input', () => {
+    fc.assert(
+      fc.property(fc.anything(), (input) => {
+        const result = HandshakeMessageSchema.safeParse(input);
+        if (!result.success) malformed(input);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('never throws anything but malformed_frame on near-valid input', () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...Object.keys(initiate)), fc.jsonValue({ maxDepth: 3 }), (key, value) => {
+        const input = { ...initiate, [key]: value };
+        try {
+          parseHandshakeMessage(input);
+        } catch (e) {
+          expect(e).toBeInstanceOf(ProtocolError);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('handshake frames', () => {
+  it('are registered with the frame parser', () => {
+    const parsed = parseFrame(JSON.stringify(initiate));
+    expect(parsed.kind).toBe('InitiateFederation');
+    let error: unknown;
+    try {
+      parseFrame(JSON.stringify({ ...initiate, extra: true }));
+    } catch (e) {
+      error = e;
+    }
+    expect((error as ProtocolError).wireCode).toBe('malformed_frame');
+  });
+});
