@@ -3,4 +3,5 @@
  * verifiable credentials (issue, verify, revoke) with every JSON-LD context bundled.
  */
 export * from './did/index.js';
+export * from './federation.js';
 export * from './vc/index.js';
