@@ -22,6 +22,7 @@ import {
   hopForward,
   openPayload,
   randomBytes,
+  runHandshakeInMemory,
   type Session,
   sealPayload,
   signEnvelope,
@@ -280,21 +281,14 @@ export async function runDemo(
         { meshId: mit.did, signer: ed25519Signer(mit.vm, mit.key) },
       );
       const t = performance.now();
-      const initiate = initiator.start({
-        targetMeshId: mit.did,
-        capabilities: ['ml.inference', 'data.analysis'],
-        metadata: { ttl: 86_400, purpose: 'research-collab' },
-      });
-      const challenge = coordinator.onInitiate(initiate);
-      const response = await initiator.onChallenge(challenge);
-      const request = await coordinator.onResponse(response);
-      const accept = await responder.onRequest(request);
-      check(accept.type === 'FederationAccept', 'mit must consent');
-      const established = await coordinator.onAccept(accept);
-      const { session, confirm } = await initiator.onEstablished(established);
-      const { confirm: relayed } = coordinator.onConfirm(confirm);
-      source = session;
-      target = responder.onConfirm(relayed);
+      ({ source, target } = await runHandshakeInMemory(
+        { initiator, coordinator, responder },
+        {
+          targetMeshId: mit.did,
+          capabilities: ['ml.inference', 'data.analysis'],
+          metadata: { ttl: 86_400, purpose: 'research-collab' },
+        },
+      ));
       const ms = performance.now() - t;
       check(
         Buffer.from(source.sendKey).equals(Buffer.from(target.receiveKey)),

@@ -3,6 +3,7 @@
  * tests can run it in-process and output is flushed before the process ends.
  */
 import { Command, CommanderError } from 'commander';
+import { registerBenchCommand } from './commands/bench.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDidCommands } from './commands/did.js';
 import { registerVcCommands } from './commands/vc.js';
@@ -39,6 +40,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerDidCommands(program, ctx);
   registerVcCommands(program, ctx);
   registerDemoCommand(program, ctx);
+  registerBenchCommand(program, ctx);
   return program;
 }
 

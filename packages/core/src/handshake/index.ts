@@ -49,6 +49,7 @@ export {
   type HubOutbound,
   type MessageContext,
 } from './coordinator.js';
+export { type InMemoryHandshakeResult, runHandshakeInMemory } from './in-memory.js';
 export {
   createInitiator,
   HandshakeInitiator,
