@@ -18,7 +18,10 @@ describe('runHandshakeInMemory', () => {
   it("ends with the target's reject code when it declines, and clears the hub", async () => {
     const w = makeWorld();
     w.consent = () => ({ accept: false, reason: 'not today' });
-    const attempt = runHandshakeInMemory({ initiator: w.initiator, coordinator: w.hub, responder: w.responder }, START);
+    const attempt = runHandshakeInMemory(
+      { initiator: w.initiator, coordinator: w.hub, responder: w.responder },
+      START,
+    );
     await expect(attempt).rejects.toBeInstanceOf(ProtocolError);
     await expect(attempt).rejects.toMatchObject({ wireCode: 'handshake_rejected' });
     expect(w.hub.pendingCount).toBe(0);
