@@ -1,0 +1,99 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ConfigError, HubConfigSchema, loadConfig, NodeConfigSchema } from './config.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'fmp-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function write(name: string, text: string): string {
+  const file = join(dir, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+function errorOf(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return err as ConfigError;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+const hubYaml = `# a hub
+did: did:mesh:hub:eu-west
+keyFile: hub.key
+region: eu
+dataDir: data
+trustedIssuers: [did:mesh:authority:foundation]
+peers:
+  - did: did:mesh:hub:na-east
+    url: ws://127.0.0.1:7401/v1/hub
+`;
+
+describe('config files', () => {
+  it('loads a YAML hub config with defaults and resolves its directory', () => {
+    const config = loadConfig(write('hub.yaml', hubYaml), HubConfigSchema);
+    expect(config.listen).toEqual({ host: '127.0.0.1', port: 7400 });
+    expect(config.store).toEqual({ kind: 'sqlite' });
+    expect(config.peers).toHaveLength(1);
+    expect(config.configDir).toBe(dir);
+  });
+
+  it('loads a JSON node config', () => {
+    const file = write(
+      'node.json',
+      JSON.stringify({
+        did: 'did:mesh:enterprise:acme-001',
+        keyFile: 'acme.key',
+        credentialFile: 'acme.vc.json',
+        hubUrl: 'ws://127.0.0.1:7400/v1/mesh',
+        region: 'na',
+        capabilities: ['ml.inference'],
+      }),
+    );
+    const config = loadConfig(file, NodeConfigSchema);
+    expect(config.policy.minPartnerTrust).toBe(50);
+  });
+
+  it('names the field and the expected value', () => {
+    const bad = errorOf(() =>
+      loadConfig(write('bad1.yaml', hubYaml.replace('region: eu', 'region: 42')), HubConfigSchema),
+    );
+    expect(bad.field).toBe('region');
+    expect(bad.message).toMatch(/region: expected string/);
+
+    const peer = errorOf(() =>
+      loadConfig(
+        write('bad2.yaml', hubYaml.replace('ws://127.0.0.1:7401', 'http://127.0.0.1:7401')),
+        HubConfigSchema,
+      ),
+    );
+    expect(peer.field).toBe('peers.0.url');
+    expect(peer.message).toMatch(/ws:\/\/ or wss:\/\/ URL/);
+
+    const missing = errorOf(() =>
+      loadConfig(write('bad3.yaml', hubYaml.replace('keyFile: hub.key\n', '')), HubConfigSchema),
+    );
+    expect(missing.field).toBe('keyFile');
+    expect(missing.message).toMatch(/missing/);
+
+    const unknown = errorOf(() =>
+      loadConfig(write('bad4.yaml', `${hubYaml}secretKey: abc\n`), HubConfigSchema),
+    );
+    expect(unknown.message).toMatch(/unknown field\(s\) secretKey/);
+  });
+
+  it('reports unreadable and unparsable files', () => {
+    expect(errorOf(() => loadConfig(join(dir, 'nope.yaml'), HubConfigSchema)).message).toMatch(/cannot read/);
+    expect(errorOf(() => loadConfig(write('bad.json', '{'), HubConfigSchema)).message).toMatch(
+      /not valid JSON/,
+    );
+    expect(errorOf(() => loadConfig(write('bad.yaml', 'a: [1'), HubConfigSchema)).message).toMatch(
+      /not valid YAML/,
+    );
+  });
+});

@@ -1,0 +1,150 @@
+/**
+ * Hub and node configuration files (YAML or JSON), validated by a schema. An invalid file gets one
+ * clear error naming the field and what was expected. Secrets never live here: keys are in key
+ * files (0600) and the admin token in a token file.
+ */
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { FmpError } from '@fmp/core';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+export class ConfigError extends FmpError {
+  readonly field: string;
+  constructor(file: string, field: string, message: string, options?: { cause?: unknown }) {
+    super('invalid_config', `${file}: ${field ? `${field}: ` : ''}${message}`, options);
+    this.field = field;
+  }
+}
+
+const did = z
+  .string()
+  .regex(/^did:[a-z0-9]+:[A-Za-z0-9._:%-]+$/, 'a DID such as did:mesh:enterprise:acme-001');
+const wsUrl = z.string().regex(/^wss?:\/\/[^\s]+$/, 'a ws:// or wss:// URL');
+const region = z.string().regex(/^[a-z]{2,8}(-[a-z0-9]{1,16})?$/, 'a region code such as eu, na, apac');
+const capability = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/, 'a dotted capability such as ml.inference');
+const port = z.number().int().min(0).max(65535);
+
+export const HubConfigSchema = z.strictObject({
+  did,
+  keyFile: z.string().min(1),
+  region,
+  listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: port.default(7400) }).default({
+    host: '127.0.0.1',
+    port: 7400,
+  }),
+  dataDir: z.string().min(1),
+  store: z
+    .discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('sqlite') }),
+      z.strictObject({
+        kind: z.literal('postgres'),
+        url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL'),
+      }),
+    ])
+    .default({ kind: 'sqlite' }),
+  trustedIssuers: z.array(did).min(1, 'at least one credential issuer the hub trusts'),
+  peers: z
+    .array(z.strictObject({ did, url: wsUrl }))
+    .max(64)
+    .default([]),
+  limits: z
+    .strictObject({
+      maxFrameBytes: z
+        .number()
+        .int()
+        .min(1024)
+        .max(16 * 1024 * 1024)
+        .optional(),
+      maxSessions: z.number().int().min(1).max(100_000).optional(),
+      maxPendingHandshakesPerMesh: z.number().int().min(1).max(1024).optional(),
+      idleTimeoutMs: z.number().int().min(1000).optional(),
+      heartbeatMs: z.number().int().min(100).optional(),
+      queueTtlMs: z.number().int().min(100).optional(),
+      maxQueuedPerMesh: z.number().int().min(1).optional(),
+    })
+    .default({}),
+  rateLimit: z
+    .strictObject({
+      messagesPerSec: z.number().positive(),
+      burst: z.number().int().positive(),
+    })
+    .optional(),
+  adminTokenFile: z.string().min(1).optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type HubConfig = z.infer<typeof HubConfigSchema>;
+
+export const NodeConfigSchema = z.strictObject({
+  did,
+  keyFile: z.string().min(1),
+  credentialFile: z.string().min(1),
+  hubUrl: wsUrl,
+  region,
+  capabilities: z.array(capability).max(64).default([]),
+  /** The node's local control API (and, later, its MCP endpoint). */
+  listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: port.default(7500) }).default({
+    host: '127.0.0.1',
+    port: 7500,
+  }),
+  controlTokenFile: z.string().min(1).optional(),
+  policy: z
+    .strictObject({
+      acceptCapabilities: z.array(capability).optional(),
+      minPartnerTrust: z.number().min(0).max(100).default(50),
+      allow: z.array(did).default([]),
+      deny: z.array(did).default([]),
+    })
+    .default({ minPartnerTrust: 50, allow: [], deny: [] }),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+export type NodeConfig = z.infer<typeof NodeConfigSchema>;
+
+function describeIssue(issue: z.core.$ZodIssue): { field: string; message: string } {
+  const field = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    return { field, message: `unknown field(s) ${issue.keys.join(', ')}` };
+  }
+  if (issue.code === 'invalid_type') {
+    return { field, message: `expected ${issue.expected}${issue.input === undefined ? ' (missing)' : ''}` };
+  }
+  return { field, message: `expected ${issue.message}` };
+}
+
+/** Reads and validates a config file; paths inside it are resolved relative to the file. */
+export function loadConfig<S extends z.ZodType>(file: string, schema: S): z.infer<S> & { configDir: string } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    throw new ConfigError(file, '', 'cannot read the file', { cause });
+  }
+  let raw: unknown;
+  try {
+    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (cause) {
+    throw new ConfigError(
+      file,
+      '',
+      `not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    );
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const first = result.error.issues[0];
+    const { field, message } = first ? describeIssue(first) : { field: '', message: 'invalid' };
+    throw new ConfigError(file, field, message, { cause: result.error });
+  }
+  return { ...(result.data as object), configDir: dirname(resolve(file)) } as z.infer<S> & {
+    configDir: string;
+  };
+}
+
+export function resolvePath(configDir: string, path: string): string {
+  return isAbsolute(path) ? path : resolve(configDir, path);
+}
