@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDidCommands } from './commands/did.js';
+import { registerInitCommand } from './commands/init.js';
 import { registerVcCommands } from './commands/vc.js';
 import { UsageError } from './errors.js';
 
@@ -37,6 +38,7 @@ export function buildProgram(ctx: CommandContext): Command {
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
+  registerInitCommand(program, ctx);
   registerDidCommands(program, ctx);
   registerVcCommands(program, ctx);
   registerDemoCommand(program, ctx);
