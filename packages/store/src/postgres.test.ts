@@ -1,0 +1,117 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { federationFixture, storeConformanceSuite } from './conformance.js';
+import { InvalidTransitionError, StoreError, ValidationError } from './errors.js';
+import { postgresStore } from './postgres.js';
+
+const url = process.env['FMP_TEST_POSTGRES_URL'];
+const SKIP = 'FMP_TEST_POSTGRES_URL is not set';
+
+async function dropSchema(schema: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`drop schema if exists ${schema} cascade`);
+  } finally {
+    await client.end();
+  }
+}
+
+// Each test gets its own schema, dropped afterwards.
+storeConformanceSuite(
+  'postgres',
+  async () => {
+    const schema = `fmp_test_${randomBytes(6).toString('hex')}`;
+    return {
+      make: (options) => postgresStore({ url: url!, schema, maxConnections: 4, ...options }),
+      dispose: () => dropSchema(schema),
+    };
+  },
+  url ? {} : { skip: SKIP },
+);
+
+describe.skipIf(!url)(`postgres store${url ? '' : ` (skipped: ${SKIP})`}`, () => {
+  it('keeps its tables inside the given schema', async () => {
+    const schema = `fmp_test_${randomBytes(6).toString('hex')}`;
+    const store = postgresStore({ url: url!, schema });
+    try {
+      await store.open();
+      await store.close();
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      const { rows } = await client.query<{ table_name: string }>(
+        'select table_name from information_schema.tables where table_schema = $1 order by table_name',
+        [schema],
+      );
+      await client.end();
+      expect(rows.map((r) => r.table_name)).toEqual([
+        'federations',
+        'kysely_migration',
+        'kysely_migration_lock',
+        'mesh_capabilities',
+        'mesh_operations',
+        'mesh_sessions',
+        'meshes',
+      ]);
+    } finally {
+      await dropSchema(schema);
+    }
+  });
+
+  it('serialises state changes across hub processes sharing the database', async () => {
+    const schema = `fmp_test_${randomBytes(6).toString('hex')}`;
+    // Two stores over one schema stand for two hub processes in cluster mode.
+    const a = postgresStore({ url: url!, schema });
+    const b = postgresStore({ url: url!, schema });
+    try {
+      await Promise.all([a.open(), b.open()]);
+      const fs = Array.from({ length: 20 }, (_, i) =>
+        federationFixture({ expiresAt: Date.UTC(2025, 5, 2) + i }),
+      );
+      await Promise.all(fs.map((f) => a.federations.put(f)));
+      const results = await Promise.allSettled(
+        [a, b, a, b].map((s, i) =>
+          s.federations.setStatus(fs[0]!.federationId, 'terminated', `p${i}`, Date.UTC(2025, 5, 1, 1)),
+        ),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results)
+        if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(InvalidTransitionError);
+      const [x, y] = await Promise.all([
+        a.federations.expireDue(Date.UTC(2026, 0)),
+        b.federations.expireDue(Date.UTC(2026, 0)),
+      ]);
+      expect([...x, ...y].sort()).toEqual(
+        fs
+          .slice(1)
+          .map((f) => f.federationId)
+          .sort(),
+      );
+    } finally {
+      await a.close();
+      await b.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('fails to open with a typed error when the server refuses', async () => {
+    const bad = new URL(url!);
+    bad.pathname = '/fmp_no_such_database';
+    const err = await postgresStore({ url: bad.toString() })
+      .open()
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(StoreError);
+    expect((err as StoreError).cause).toBeDefined();
+  });
+});
+
+describe('postgres store options', () => {
+  it('validates the URL and the schema name before connecting', () => {
+    expect(() => postgresStore({ url: 'mysql://x' })).toThrow(ValidationError);
+    expect(() => postgresStore({ url: 'postgres://x/db', schema: 'x; drop table y' })).toThrow(
+      ValidationError,
+    );
+    expect(() => postgresStore({ url: 'postgres://x/db', maxConnections: 0 })).toThrow(ValidationError);
+  });
+});

@@ -1,0 +1,180 @@
+/**
+ * Tables and in-code migrations (Kysely Migrator). Times are BIGINT Unix milliseconds; lists are
+ * JSON text so one column type works on both SQLite and PostgreSQL.
+ */
+import { type Generated, type Kysely, type Migration, type MigrationProvider, sql } from 'kysely';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+export interface MeshOperationsTable {
+  id: Generated<number>;
+  did: string;
+  seq: number;
+  body: string;
+}
+
+export interface FederationsTable {
+  federation_id: string;
+  handshake_id: string;
+  source_mesh_id: string;
+  target_mesh_id: string;
+  status: string;
+  capabilities: string;
+  purpose: string;
+  min_trust_score: number;
+  routing_endpoint: string;
+  path: string;
+  created_at: number;
+  expires_at: number;
+  updated_at: number;
+  status_reason: string | null;
+}
+
+export interface MeshesTable {
+  mesh_id: string;
+  region: string;
+  capabilities: string;
+  home_hub: string;
+  credential_issuer: string;
+  credential_expires_at: number;
+  trust_score: number;
+  first_seen_at: number;
+  last_seen_at: number;
+  /** Closed sessions folded out of mesh_sessions (bounded per mesh): count, time, and span. */
+  folded_sessions: Generated<number>;
+  folded_connected_ms: Generated<number>;
+  folded_from: number | null;
+  folded_until: number | null;
+}
+
+export interface MeshCapabilitiesTable {
+  mesh_id: string;
+  capability: string;
+}
+
+export interface MeshSessionsTable {
+  id: Generated<number>;
+  mesh_id: string;
+  opened_at: number;
+  closed_at: number | null;
+}
+
+export interface Database {
+  mesh_operations: MeshOperationsTable;
+  federations: FederationsTable;
+  meshes: MeshesTable;
+  mesh_capabilities: MeshCapabilitiesTable;
+  mesh_sessions: MeshSessionsTable;
+}
+
+function initial(dialect: Dialect): Migration {
+  // Only the auto-increment key differs between the two dialects.
+  const serial = (db: Kysely<unknown>, table: string) =>
+    dialect === 'sqlite'
+      ? db.schema.createTable(table).addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+      : db.schema.createTable(table).addColumn('id', 'bigserial', (c) => c.primaryKey());
+  return {
+    async up(db) {
+      await serial(db, 'mesh_operations')
+        .addColumn('did', 'text', (c) => c.notNull())
+        .addColumn('seq', 'integer', (c) => c.notNull())
+        .addColumn('body', 'text', (c) => c.notNull())
+        // Two hubs sharing a database cannot both append a different op at one position (a fork).
+        .addUniqueConstraint('mesh_operations_did_seq', ['did', 'seq'])
+        .execute();
+
+      await db.schema
+        .createTable('federations')
+        .addColumn('federation_id', 'text', (c) => c.primaryKey())
+        .addColumn('handshake_id', 'text', (c) => c.notNull())
+        .addColumn('source_mesh_id', 'text', (c) => c.notNull())
+        .addColumn('target_mesh_id', 'text', (c) => c.notNull())
+        .addColumn('status', 'text', (c) =>
+          c.notNull().check(sql`status in ('active', 'suspended', 'expired', 'terminated')`),
+        )
+        .addColumn('capabilities', 'text', (c) => c.notNull())
+        .addColumn('purpose', 'text', (c) => c.notNull())
+        .addColumn('min_trust_score', 'double precision', (c) => c.notNull())
+        .addColumn('routing_endpoint', 'text', (c) => c.notNull())
+        .addColumn('path', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('updated_at', 'bigint', (c) => c.notNull())
+        .addColumn('status_reason', 'text')
+        .execute();
+      await db.schema.createIndex('federations_source').on('federations').column('source_mesh_id').execute();
+      await db.schema.createIndex('federations_target').on('federations').column('target_mesh_id').execute();
+      await db.schema
+        .createIndex('federations_status_expiry')
+        .on('federations')
+        .columns(['status', 'expires_at'])
+        .execute();
+
+      await db.schema
+        .createTable('meshes')
+        .addColumn('mesh_id', 'text', (c) => c.primaryKey())
+        .addColumn('region', 'text', (c) => c.notNull())
+        .addColumn('capabilities', 'text', (c) => c.notNull())
+        .addColumn('home_hub', 'text', (c) => c.notNull())
+        .addColumn('credential_issuer', 'text', (c) => c.notNull())
+        .addColumn('credential_expires_at', 'bigint', (c) => c.notNull())
+        .addColumn('trust_score', 'double precision', (c) => c.notNull())
+        .addColumn('first_seen_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_seen_at', 'bigint', (c) => c.notNull())
+        .addColumn('folded_sessions', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('folded_connected_ms', 'bigint', (c) => c.notNull().defaultTo(0))
+        .addColumn('folded_from', 'bigint')
+        .addColumn('folded_until', 'bigint')
+        .execute();
+      await db.schema
+        .createIndex('meshes_region_trust')
+        .on('meshes')
+        .columns(['region', 'trust_score'])
+        .execute();
+      await db.schema.createIndex('meshes_trust').on('meshes').column('trust_score').execute();
+
+      await db.schema
+        .createTable('mesh_capabilities')
+        .addColumn('mesh_id', 'text', (c) => c.notNull().references('meshes.mesh_id').onDelete('cascade'))
+        .addColumn('capability', 'text', (c) => c.notNull())
+        .addPrimaryKeyConstraint('mesh_capabilities_pk', ['mesh_id', 'capability'])
+        .execute();
+      await db.schema
+        .createIndex('mesh_capabilities_capability')
+        .on('mesh_capabilities')
+        .columns(['capability', 'mesh_id'])
+        .execute();
+
+      await serial(db, 'mesh_sessions')
+        .addColumn('mesh_id', 'text', (c) => c.notNull().references('meshes.mesh_id').onDelete('cascade'))
+        .addColumn('opened_at', 'bigint', (c) => c.notNull())
+        .addColumn('closed_at', 'bigint')
+        .execute();
+      await db.schema
+        .createIndex('mesh_sessions_mesh')
+        .on('mesh_sessions')
+        .columns(['mesh_id', 'opened_at'])
+        .execute();
+    },
+    async down(db) {
+      for (const table of [
+        'mesh_sessions',
+        'mesh_capabilities',
+        'meshes',
+        'federations',
+        'mesh_operations',
+      ]) {
+        await db.schema.dropTable(table).ifExists().execute();
+      }
+    },
+  };
+}
+
+/** Migrations live in code (no files to ship); names sort in the order they run. */
+export function migrations(dialect: Dialect): MigrationProvider {
+  return {
+    async getMigrations() {
+      return { '0001_initial': initial(dialect) };
+    },
+  };
+}

@@ -1,0 +1,62 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { storeConformanceSuite } from './conformance.js';
+import { StoreError, ValidationError } from './errors.js';
+import { openStore } from './index.js';
+import { sqliteStore } from './sqlite.js';
+
+storeConformanceSuite('sqlite', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'fmp-store-'));
+  const path = join(dir, 'nested', 'hub.db');
+  return {
+    make: (options) => sqliteStore({ path, ...options }),
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+describe('sqlite store', () => {
+  it('creates a WAL database, migrated once across reopens', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fmp-store-'));
+    try {
+      const path = join(dir, 'hub.db');
+      const store = await openStore({ kind: 'sqlite', path });
+      await store.close();
+      const again = sqliteStore({ path });
+      await again.open();
+      await again.close();
+      const db = new Database(path, { readonly: true });
+      expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+      const migrations = db.prepare('select name from kysely_migration').all();
+      expect(migrations).toEqual([{ name: '0001_initial' }]);
+      db.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('fails to open with a typed error when the path cannot be a database', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fmp-store-'));
+    try {
+      const file = join(dir, 'file');
+      await writeFile(file, 'not a directory');
+      const err = await sqliteStore({ path: join(file, 'hub.db') })
+        .open()
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(StoreError);
+      expect((err as StoreError).cause).toBeDefined();
+      await writeFile(join(dir, 'garbage.db'), 'x'.repeat(4096));
+      await expect(sqliteStore({ path: join(dir, 'garbage.db') }).open()).rejects.toBeInstanceOf(StoreError);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('validates options and configs', async () => {
+    expect(() => sqliteStore({ path: '' })).toThrow(ValidationError);
+    expect(() => sqliteStore({ path: 'x.db', maxBatchSize: 0 })).toThrow(ValidationError);
+    await expect(openStore({ kind: 'mysql' } as never)).rejects.toBeInstanceOf(ValidationError);
+  });
+});

@@ -1,0 +1,52 @@
+/** SQLite (better-sqlite3): the default, one file under the hub's data directory. */
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { z } from 'zod';
+import { validate } from './errors.js';
+import type { Database as Tables } from './schema-sql.js';
+import { createStore } from './store.js';
+import type { Store, StoreOptions } from './types.js';
+
+export interface SqliteStoreOptions extends StoreOptions {
+  /** The database file (created with its directory), or ':memory:'. */
+  readonly path: string;
+  /** How long a writer waits for another process's lock before failing. Default 5,000 ms. */
+  readonly busyTimeoutMs?: number;
+}
+
+const SqliteOptionsSchema = z.looseObject({
+  path: z.string().min(1).max(4096),
+  busyTimeoutMs: z.number().int().min(0).max(600_000).optional(),
+});
+
+/**
+ * WAL with synchronous=FULL: every commit fsyncs the WAL, so a write acknowledged to a caller
+ * survives a power loss, not only a process crash (NORMAL would only fsync at checkpoints). The
+ * group commit makes that one fsync per batch rather than per write.
+ */
+export function sqliteStore(options: SqliteStoreOptions): Store {
+  const { path, busyTimeoutMs = 5000 } = validate(SqliteOptionsSchema, options, 'sqlite options');
+  const { maxPendingWrites, maxBatchSize, maxSessionsPerMesh } = options;
+  return createStore(
+    {
+      dialect: 'sqlite',
+      async connect() {
+        if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
+        const database = new Database(path);
+        try {
+          database.pragma('journal_mode = WAL');
+          database.pragma('synchronous = FULL');
+          database.pragma(`busy_timeout = ${busyTimeoutMs}`);
+          database.pragma('foreign_keys = ON');
+        } catch (error) {
+          database.close();
+          throw error;
+        }
+        return new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
+      },
+    },
+    { maxPendingWrites, maxBatchSize, maxSessionsPerMesh },
+  );
+}

@@ -1,0 +1,105 @@
+/** The dialect-independent Store: lifecycle, migrations, the write queue, the aggregates. */
+import { type Kysely, Migrator } from 'kysely';
+import type { Context } from './context.js';
+import { guardRead } from './context.js';
+import { StoreClosedError, StoreError, validate } from './errors.js';
+import { federationStore } from './federations.js';
+import { meshOperationStore } from './mesh-operations.js';
+import { meshStore } from './meshes.js';
+import { WriteQueue } from './queue.js';
+import { type Database, type Dialect, migrations } from './schema-sql.js';
+import { StoreOptionsSchema } from './schemas.js';
+import type { Store, StoreOptions } from './types.js';
+
+export interface Backend {
+  readonly dialect: Dialect;
+  /** Opens the connection (file or pool). */
+  connect(): Promise<Kysely<Database>>;
+  /** Where the Migrator keeps its own tables (PostgreSQL schema isolation). */
+  readonly migrationTableSchema?: string;
+}
+
+export function createStore(backend: Backend, options: StoreOptions = {}): Store {
+  const tuning = validate(StoreOptionsSchema, options, 'store options');
+  let db: Kysely<Database> | undefined;
+  let queue: WriteQueue | undefined;
+  let state: 'new' | 'opening' | 'open' | 'closed' = 'new';
+  let opening: Promise<void> | undefined;
+
+  const ctx: Context = {
+    dialect: backend.dialect,
+    maxSessionsPerMesh: tuning.maxSessionsPerMesh ?? 256,
+    read(run) {
+      if (state !== 'open' || !db) return Promise.reject(new StoreClosedError());
+      const conn = db;
+      return guardRead(() => run(conn));
+    },
+    write(run) {
+      if (state !== 'open' || !queue) return Promise.reject(new StoreClosedError());
+      return queue.enqueue(run);
+    },
+  };
+
+  const start = async () => {
+    let conn: Kysely<Database>;
+    try {
+      conn = await backend.connect();
+    } catch (cause) {
+      throw new StoreError(`cannot open the ${backend.dialect} store`, { cause });
+    }
+    const migrator = new Migrator({
+      db: conn,
+      provider: migrations(backend.dialect),
+      ...(backend.migrationTableSchema ? { migrationTableSchema: backend.migrationTableSchema } : {}),
+    });
+    const { error } = await migrator.migrateToLatest().catch((e: unknown) => ({ error: e }));
+    if (error) {
+      await conn.destroy().catch(() => {});
+      throw new StoreError(`migrating the ${backend.dialect} store failed`, { cause: error });
+    }
+    db = conn;
+    queue = new WriteQueue(conn, backend.dialect, {
+      maxPending: tuning.maxPendingWrites ?? 10_000,
+      maxBatch: tuning.maxBatchSize ?? 256,
+    });
+    state = 'open';
+  };
+
+  return {
+    kind: backend.dialect,
+    open() {
+      if (state === 'open') return Promise.resolve();
+      if (state === 'closed') {
+        return Promise.reject(new StoreClosedError('a closed store cannot be reopened; create a new one'));
+      }
+      if (!opening) {
+        state = 'opening';
+        opening = start().catch((error: unknown) => {
+          opening = undefined;
+          state = 'new';
+          throw error;
+        });
+      }
+      return opening;
+    },
+    async close() {
+      if (state === 'opening') await opening?.catch(() => {});
+      if (state === 'closed') return;
+      state = 'closed';
+      // Queued writes still commit; reads were refused from here on.
+      await queue?.close();
+      await db?.destroy().catch(() => {});
+      db = undefined;
+    },
+    meshOperations: meshOperationStore(ctx),
+    federations: federationStore(ctx),
+    meshes: meshStore(ctx),
+    stats() {
+      return {
+        transactions: queue?.transactions ?? 0,
+        writes: queue?.writes ?? 0,
+        pending: queue?.pending ?? 0,
+      };
+    },
+  };
+}

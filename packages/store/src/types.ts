@@ -1,0 +1,151 @@
+/**
+ * The store's public interfaces: one per aggregate, the same for every backend. Times are Unix
+ * milliseconds (as on the wire); DIDs and ids are validated at the boundary (schemas.ts).
+ */
+import type { MeshOperationStore } from '@fmp/identity';
+
+export type FederationStatus = 'active' | 'suspended' | 'expired' | 'terminated';
+
+/** A federation as the hub keeps it (routing table entry plus lifecycle). */
+export interface StoredFederation {
+  readonly federationId: string;
+  readonly handshakeId: string;
+  readonly sourceMeshId: string;
+  readonly targetMeshId: string;
+  readonly status: FederationStatus;
+  readonly capabilities: readonly string[];
+  readonly purpose: string;
+  readonly minTrustScore: number;
+  readonly routingEndpoint: string;
+  /** Hub DIDs from the source's hub to the target's hub. */
+  readonly path: readonly string[];
+  readonly createdAt: number;
+  readonly expiresAt: number;
+  readonly updatedAt: number;
+  readonly statusReason?: string;
+}
+
+export interface FederationListOptions {
+  readonly status?: FederationStatus;
+  /** Default 1,000; at most 100,000. */
+  readonly limit?: number;
+}
+
+export interface FederationStore {
+  /** Inserts a new federation. An existing id is AlreadyExistsError (never overwritten). */
+  put(federation: StoredFederation): Promise<void>;
+  /** NotFoundError for an unknown id. */
+  get(federationId: string): Promise<StoredFederation>;
+  /**
+   * Moves a federation to `status` (InvalidTransitionError when the state machine forbids it:
+   * active <-> suspended; either -> expired | terminated; expired and terminated are final).
+   */
+  setStatus(
+    federationId: string,
+    status: FederationStatus,
+    reason: string,
+    at: number,
+  ): Promise<StoredFederation>;
+  /** Sets a new expiry on an active or suspended federation. */
+  renew(federationId: string, expiresAt: number, at?: number): Promise<StoredFederation>;
+  /** Federations where `meshDid` is the source or the target, oldest first. */
+  listByMesh(meshDid: string, options?: FederationListOptions): Promise<StoredFederation[]>;
+  /** Active federations not yet expired at `now` (what a hub restores after a restart). */
+  listActive(now: number, options?: { readonly limit?: number }): Promise<StoredFederation[]>;
+  /** Marks active or suspended federations whose expiresAt <= now as expired; returns their ids. */
+  expireDue(now: number, options?: { readonly limit?: number }): Promise<string[]>;
+  count(options?: { readonly status?: FederationStatus }): Promise<number>;
+}
+
+/** A mesh attached to this hub, as discovery shows it. */
+export interface StoredMesh {
+  readonly meshId: string;
+  readonly region: string;
+  readonly capabilities: readonly string[];
+  readonly homeHub: string;
+  readonly credentialIssuer: string;
+  readonly credentialExpiresAt: number;
+  readonly trustScore: number;
+  /** On upsert the earliest value held is kept. */
+  readonly firstSeenAt: number;
+  readonly lastSeenAt: number;
+}
+
+export interface MeshListOptions {
+  readonly region?: string;
+  /** The mesh must offer this capability ... */
+  readonly capability?: string;
+  /** ... and all of these (the discovery query's list). */
+  readonly capabilities?: readonly string[];
+  readonly minTrustScore?: number;
+  /** Only meshes whose credential is still valid at this time. */
+  readonly credentialValidAt?: number;
+  /** At most 1,000. */
+  readonly limit: number;
+}
+
+export interface UptimeReport {
+  /** Time connected inside [since, now]; an open session counts up to `now`. */
+  readonly connectedMs: number;
+  /** now - since. */
+  readonly totalMs: number;
+  /** connectedMs / totalMs (0 when totalMs is 0). */
+  readonly ratio: number;
+  /** Sessions overlapping the window. */
+  readonly sessions: number;
+  /**
+   * True when the window reaches into sessions already folded into the per-mesh aggregate and only
+   * partly covers them: their share is then prorated.
+   */
+  readonly estimated: boolean;
+}
+
+export interface MeshStore {
+  upsert(mesh: StoredMesh): Promise<void>;
+  /** NotFoundError for an unknown mesh. */
+  get(meshId: string): Promise<StoredMesh>;
+  /** Highest trust score first, then by meshId. */
+  list(options: MeshListOptions): Promise<StoredMesh[]>;
+  /**
+   * Records a connection. If one is still open (a hub crash left it), it is closed at the mesh's
+   * lastSeenAt (clamped to the session), the best evidence of when it was last alive.
+   */
+  sessionOpened(meshId: string, at: number): Promise<void>;
+  /** Closes the open session; false when none was open. */
+  sessionClosed(meshId: string, at: number): Promise<boolean>;
+  uptime(meshId: string, window: { readonly since: number; readonly now: number }): Promise<UptimeReport>;
+}
+
+export interface StoreStats {
+  /** Write transactions committed or attempted since open. */
+  readonly transactions: number;
+  /** Writes that ran inside them. */
+  readonly writes: number;
+  /** Writes waiting for the next transaction. */
+  readonly pending: number;
+}
+
+/** Persistence for a hub. `open()` runs migrations; `close()` finishes queued writes first. */
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  open(): Promise<void>;
+  close(): Promise<void>;
+  /**
+   * The did:mesh operation log for MeshRegistry.open({ store: store.meshOperations }). Its
+   * close() is a no-op: the Store owns the connection.
+   */
+  readonly meshOperations: MeshOperationStore;
+  readonly federations: FederationStore;
+  readonly meshes: MeshStore;
+  stats(): StoreStats;
+}
+
+/** Tuning shared by both backends. */
+export interface StoreOptions {
+  /** Writes waiting beyond this are refused with StoreOverloadedError. Default 10,000. */
+  readonly maxPendingWrites?: number;
+  /** Writes per transaction. Default 256; 1 means one transaction per write. */
+  readonly maxBatchSize?: number;
+  /** Closed sessions kept per mesh before the oldest are folded into an aggregate. Default 256. */
+  readonly maxSessionsPerMesh?: number;
+}
