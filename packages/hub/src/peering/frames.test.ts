@@ -1,0 +1,125 @@
+import { base64urlEncode, ed25519, multibaseEncode, ProtocolError, parseFrame, randomBytes } from '@fmp/core';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { hubAuthDigest, parseRelayedFrame, type Relay } from './frames.js';
+
+const A = 'did:mesh:hub:a';
+const B = 'did:mesh:hub:b';
+const nonce = () => base64urlEncode(randomBytes(32));
+
+const valid = () => {
+  const kp = ed25519.generateKeyPair();
+  return [
+    { type: 'HubHello', hubDid: A, nonce: nonce(), timestamp: 1_700_000_000_000 },
+    {
+      type: 'HubAuth',
+      hubDid: A,
+      verificationMethod: `${A}#key-1`,
+      signature: multibaseEncode(ed25519.sign(new Uint8Array(32), kp)),
+    },
+    {
+      type: 'RouteAnnouncement',
+      meshes: [{ meshId: 'did:mesh:org:x', path: [A, B], latencyMs: 12.5 }],
+      withdrawn: ['did:mesh:org:y'],
+    },
+    {
+      type: 'Relay',
+      toMeshId: 'did:mesh:org:x',
+      fromHub: A,
+      route: [A],
+      frame: { type: 'error', code: 'unreachable', message: 'no route' },
+    },
+    { type: 'LinkPing', sentAt: 5 },
+    { type: 'LinkPong', sentAt: 5 },
+  ];
+};
+
+describe('hub-link frames', () => {
+  it('are registered with parseFrame', () => {
+    for (const f of valid()) expect(parseFrame(JSON.stringify(f)).kind).toBe(f.type);
+  });
+
+  it('refuse unknown fields, bad DIDs, oversize paths and hub frames inside a Relay', () => {
+    const bad = [
+      { type: 'HubHello', hubDid: A, nonce: nonce(), timestamp: 1, extra: 1 },
+      { type: 'HubHello', hubDid: 'hub-a', nonce: nonce(), timestamp: 1 },
+      { type: 'HubHello', hubDid: A, nonce: 'short', timestamp: 1 },
+      { type: 'HubAuth', hubDid: A, verificationMethod: A, signature: 'z1' },
+      {
+        type: 'RouteAnnouncement',
+        meshes: [{ meshId: 'did:x:y', path: [A, A, A, A, A, A], latencyMs: 1 }],
+        withdrawn: [],
+      },
+      { type: 'RouteAnnouncement', meshes: [{ meshId: 'did:x:y', path: [], latencyMs: 1 }], withdrawn: [] },
+      { type: 'RouteAnnouncement', meshes: [], withdrawn: [], latencyMs: -1 },
+      { type: 'Relay', toMeshId: 'did:x:y', fromHub: A, frame: { type: 'LinkPing', sentAt: 1 } },
+      { type: 'Relay', toMeshId: 'did:x:y', fromHub: A, route: [A, A], frame: { type: 'error' } },
+      { type: 'LinkPing', sentAt: -1 },
+    ];
+    for (const f of bad) {
+      expect(() => parseFrame(JSON.stringify(f)), JSON.stringify(f)).toThrow(ProtocolError);
+    }
+  });
+
+  it('parseRelayedFrame validates the inner frame with the registry', () => {
+    const ok = valid()[3] as Relay;
+    expect(parseRelayedFrame(ok).kind).toBe('error');
+    const badInner: Relay = { ...ok, frame: { type: 'agent.task.request', messageId: 'nope' } };
+    expect(() => parseRelayedFrame(badInner)).toThrow(ProtocolError);
+  });
+
+  it('property: mutated frames parse or end in ProtocolError, never anything else', () => {
+    const frames = valid();
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...frames),
+        fc.string({ maxLength: 12 }),
+        fc.jsonValue({ maxDepth: 3 }),
+        fc.nat(400),
+        (frame, key, value, cut) => {
+          const variants = [
+            { ...frame, [key]: value },
+            { ...frame, [Object.keys(frame)[cut % Object.keys(frame).length]!]: value },
+          ];
+          const text = JSON.stringify(frame);
+          const inputs = [...variants.map((v) => JSON.stringify(v)), text.slice(0, cut), text.slice(cut)];
+          for (const input of inputs) {
+            try {
+              parseFrame(input);
+            } catch (err) {
+              expect(err).toBeInstanceOf(ProtocolError);
+            }
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('the auth digest is domain-separated and binds both DIDs, both nonces and the key', () => {
+    const base = {
+      signerDid: A,
+      verifierDid: B,
+      signerNonce: nonce(),
+      verifierNonce: nonce(),
+      verificationMethod: `${A}#k`,
+    };
+    const d = hubAuthDigest(base);
+    expect(d).toHaveLength(32);
+    const swapped = hubAuthDigest({
+      ...base,
+      signerDid: B,
+      verifierDid: A,
+      signerNonce: base.verifierNonce,
+      verifierNonce: base.signerNonce,
+    });
+    expect(Buffer.from(swapped).equals(Buffer.from(d))).toBe(false);
+    for (const change of [
+      { verifierNonce: nonce() },
+      { verificationMethod: `${A}#other` },
+      { verifierDid: 'did:mesh:hub:c' },
+    ]) {
+      expect(Buffer.from(hubAuthDigest({ ...base, ...change })).equals(Buffer.from(d))).toBe(false);
+    }
+  });
+});

@@ -1,0 +1,40 @@
+/**
+ * Reachability announcements exchanged by peer hubs (docs/routing.md). A route names a mesh, the
+ * hub path to it as seen by the receiver (first element: the announcing hub, last: the hub the
+ * mesh is attached to) and the latency the announcer measured along that path.
+ */
+import { didSchema, MAX_HOPS } from '@fmp/core';
+import { z } from 'zod';
+
+/** Most entries in one announcement frame; larger tables are sent in several frames (splitAnnouncement). */
+export const MAX_ANNOUNCEMENT_ENTRIES = 1024;
+/** Latency ceiling (one day) so sums stay exact and absurd values are refused at the boundary. */
+export const MAX_ROUTE_LATENCY_MS = 86_400_000;
+
+export const meshRouteSchema = z.strictObject({
+  meshId: didSchema,
+  path: z.array(didSchema).min(1).max(MAX_HOPS),
+  latencyMs: z.number().min(0).max(MAX_ROUTE_LATENCY_MS),
+});
+export type MeshRoute = z.infer<typeof meshRouteSchema>;
+
+export const routeAnnouncementSchema = z.strictObject({
+  meshes: z.array(meshRouteSchema).max(MAX_ANNOUNCEMENT_ENTRIES),
+  withdrawn: z.array(didSchema).max(MAX_ANNOUNCEMENT_ENTRIES),
+});
+export type RouteAnnouncement = z.infer<typeof routeAnnouncementSchema>;
+
+/** Splits an announcement into pieces that each fit the frame limit; withdrawals go first. */
+export function splitAnnouncement(
+  announcement: RouteAnnouncement,
+  maxEntries: number = MAX_ANNOUNCEMENT_ENTRIES,
+): RouteAnnouncement[] {
+  const out: RouteAnnouncement[] = [];
+  for (let i = 0; i < announcement.withdrawn.length; i += maxEntries) {
+    out.push({ meshes: [], withdrawn: announcement.withdrawn.slice(i, i + maxEntries) });
+  }
+  for (let i = 0; i < announcement.meshes.length; i += maxEntries) {
+    out.push({ meshes: announcement.meshes.slice(i, i + maxEntries), withdrawn: [] });
+  }
+  return out;
+}
