@@ -52,6 +52,7 @@ describe('config files', () => {
         credentialFile: 'acme.vc.json',
         hubUrl: 'ws://127.0.0.1:7400/v1/mesh',
         region: 'na',
+        trustedIssuers: ['did:mesh:authority:foundation'],
         capabilities: ['ml.inference'],
       }),
     );

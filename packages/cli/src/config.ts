@@ -83,6 +83,8 @@ export const NodeConfigSchema = z.strictObject({
   credentialFile: z.string().min(1),
   hubUrl: wsUrl,
   region,
+  /** Issuers whose MeshAgentCredentials this node accepts from partners. */
+  trustedIssuers: z.array(did).min(1, 'at least one credential issuer this node trusts'),
   capabilities: z.array(capability).max(64).default([]),
   /** The node's local control API (and, later, its MCP endpoint). */
   listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: port.default(7500) }).default({

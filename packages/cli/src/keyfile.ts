@@ -3,11 +3,11 @@
  * world-readable. The private key is the RFC 8032 seed as an `ed25519-priv` multikey. For did:mesh
  * the pre-committed next key (pre-rotation) is stored beside the current one.
  */
-import { chmodSync, closeSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { readFileSync, statSync } from 'node:fs';
 import { decodeMultikey, type Ed25519KeyPair, ed25519, encodeMultikey } from '@fmp/core';
 import { z } from 'zod';
 import { KeyFileError } from './errors.js';
+import { writeSecretFile } from './secrets.js';
 
 const KeyFileSchema = z
   .object({
@@ -51,15 +51,7 @@ export function keyFileContent(key: LoadedKey): KeyFileContent {
 
 /** Writes atomically (temp file + rename) with mode 0600 from the first byte. */
 export function writeKeyFile(path: string, key: LoadedKey): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'wx', 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(keyFileContent(key), null, 2)}\n`);
-  } finally {
-    closeSync(fd);
-  }
-  chmodSync(tmp, 0o600);
-  renameSync(tmp, path);
+  writeSecretFile(path, `${JSON.stringify(keyFileContent(key), null, 2)}\n`);
 }
 
 export function readKeyFile(path: string): LoadedKey {

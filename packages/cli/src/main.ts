@@ -7,6 +7,7 @@ import { registerBenchCommand } from './commands/bench.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDidCommands } from './commands/did.js';
 import { registerInitCommand } from './commands/init.js';
+import { registerNodeCommands } from './commands/node.js';
 import { registerVcCommands } from './commands/vc.js';
 import { UsageError } from './errors.js';
 
@@ -41,6 +42,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerInitCommand(program, ctx);
   registerDidCommands(program, ctx);
   registerVcCommands(program, ctx);
+  registerNodeCommands(program, ctx);
   registerDemoCommand(program, ctx);
   registerBenchCommand(program, ctx);
   return program;

@@ -108,6 +108,9 @@ keyFile: identity.key
 credentialFile: credential.json
 hubUrl: ${o.hub}
 region: ${o.region}
+# Issuers whose MeshAgentCredentials this node accepts from partners.
+trustedIssuers:
+${(o.issuer?.length ? o.issuer : ['did:mesh:authority:foundation']).map((d) => `  - ${d}`).join('\n')}
 # Capabilities this mesh offers to partners.
 capabilities: []
 # Local control API (loopback only).
@@ -133,7 +136,11 @@ export function registerInitCommand(program: Command, ctx: CommandContext): void
     .option('--dir <dir>', 'where to write the files', '.')
     .option('--port <port>', 'listen port (default 7400 for hubs, 7500 for nodes)')
     .option('--hub <url>', 'node: the home hub WebSocket URL')
-    .option('--issuer <did>', 'hub: a trusted credential issuer (repeatable)', collect)
+    .option(
+      '--issuer <did>',
+      'a trusted credential issuer (repeatable; default did:mesh:authority:foundation)',
+      collect,
+    )
     .option('--peer <did=url>', 'hub: a peer hub (repeatable)', collect)
     .option('--force', 'overwrite existing files')
     .option('--json', 'print JSON')

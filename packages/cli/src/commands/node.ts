@@ -1,0 +1,192 @@
+/**
+ * `fmp node start` runs a mesh node; `fmp discover|federate|send|federations|terminate` drive a
+ * running node through its loopback control API (address and token from the node's config).
+ */
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { loadConfig, type NodeConfig, NodeConfigSchema } from '../config.js';
+import { UsageError } from '../errors.js';
+import type { CommandContext } from '../main.js';
+import { controlTokenPath, startNodeProcess } from '../node-process.js';
+import { waitForShutdown } from '../shutdown.js';
+
+const CONFIG_HELP = "the node's config file (default ./node.yaml)";
+
+async function control(
+  configFile: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
+  const config = loadConfig(configFile, NodeConfigSchema) as NodeConfig & { configDir: string };
+  let token: string;
+  try {
+    token = readFileSync(controlTokenPath(config), 'utf8').trim();
+  } catch (cause) {
+    throw new UsageError('no control token: is the node running (fmp node start)?', { cause });
+  }
+  let res: Response;
+  try {
+    res = await fetch(`http://${config.listen.host}:${config.listen.port}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(60_000),
+    });
+  } catch (cause) {
+    throw new UsageError(
+      `cannot reach the node at ${config.listen.host}:${config.listen.port}: is it running?`,
+      {
+        cause,
+      },
+    );
+  }
+  const json = (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string } };
+  if (!res.ok) {
+    const err = new Error(json.error?.message ?? `HTTP ${res.status}`) as Error & { code?: string };
+    err.code = json.error?.code ?? 'http_error';
+    throw err;
+  }
+  return json;
+}
+
+export function registerNodeCommands(program: Command, ctx: CommandContext): void {
+  const node = program.command('node').description('run a mesh node');
+  node
+    .command('start')
+    .description('connect to the home hub and serve the local control API until SIGINT/SIGTERM')
+    .option('--config <file>', CONFIG_HELP, 'node.yaml')
+    .option('--json', 'print one JSON line when ready')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const config = loadConfig(opts.config, NodeConfigSchema);
+      const running = await startNodeProcess(config);
+      const ready = { did: config.did, controlUrl: running.controlUrl, hub: config.hubUrl };
+      ctx.io.out(
+        opts.json ? JSON.stringify({ ready }) : `node ${config.did} ready; control API ${running.controlUrl}`,
+      );
+      await waitForShutdown(() => running.stop());
+    });
+
+  const print = (json: boolean | undefined, value: unknown, text: () => string) =>
+    ctx.io.out(json ? JSON.stringify(value) : text());
+
+  program
+    .command('discover')
+    .description('spec phase 1: meshes available through the home hub')
+    .option('--config <file>', CONFIG_HELP, 'node.yaml')
+    .option('--region <region>')
+    .option('--capability <capability>')
+    .option('--min-trust-score <n>')
+    .option('--json', 'print JSON')
+    .action(
+      async (opts: {
+        config: string;
+        region?: string;
+        capability?: string;
+        minTrustScore?: string;
+        json?: boolean;
+      }) => {
+        const q = new URLSearchParams();
+        if (opts.region) q.set('region', opts.region);
+        if (opts.capability) q.set('capability', opts.capability);
+        if (opts.minTrustScore) q.set('minTrustScore', opts.minTrustScore);
+        const res = await control(opts.config, 'GET', `/v1/discovery?${q}`);
+        const meshes = res.meshes as {
+          meshId: string;
+          region: string;
+          trustScore: number;
+          capabilities: string[];
+        }[];
+        print(opts.json, res, () =>
+          meshes
+            .map((m) => `${m.meshId}  ${m.region}  trust ${m.trustScore}  ${m.capabilities.join(',')}`)
+            .join('\n'),
+        );
+      },
+    );
+
+  program
+    .command('federate <did>')
+    .description('run the federation handshake with a mesh')
+    .option('--config <file>', CONFIG_HELP, 'node.yaml')
+    .option('--capability <name>', 'requested capability (repeatable)', (v: string, p: string[] = []) => [
+      ...p,
+      v,
+    ])
+    .option('--purpose <text>', 'purpose of the federation', 'collaboration')
+    .option('--ttl <seconds>', 'requested lifetime in seconds', '86400')
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        did: string,
+        opts: { config: string; capability?: string[]; purpose: string; ttl: string; json?: boolean },
+      ) => {
+        const res = await control(opts.config, 'POST', '/v1/federations', {
+          target: did,
+          capabilities: opts.capability ?? [],
+          purpose: opts.purpose,
+          ttlSeconds: Number(opts.ttl),
+        });
+        const f = res.federation as { federationId: string; status: string };
+        print(opts.json, res, () => `federation ${f.federationId} ${f.status} (${res.handshakeMs} ms)`);
+      },
+    );
+
+  program
+    .command('send <federationId> <type> <json>')
+    .description('send a signed, sealed message on a federation, e.g. agent.task.request \'{"task":"x"}\'')
+    .option('--config <file>', CONFIG_HELP, 'node.yaml')
+    .option('--priority <priority>', 'critical | high | normal | low', 'normal')
+    .option('--json', 'print JSON')
+    .action(
+      async (
+        federationId: string,
+        type: string,
+        data: string,
+        opts: { config: string; priority: string; json?: boolean },
+      ) => {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(data);
+        } catch (cause) {
+          throw new UsageError('the message data must be JSON', { cause });
+        }
+        const res = await control(
+          opts.config,
+          'POST',
+          `/v1/federations/${encodeURIComponent(federationId)}/messages`,
+          {
+            type,
+            data: parsed,
+            priority: opts.priority,
+          },
+        );
+        print(opts.json, res, () => `delivered (${res.deliveredMs} ms)`);
+      },
+    );
+
+  program
+    .command('federations')
+    .description("list the running node's federations")
+    .option('--config <file>', CONFIG_HELP, 'node.yaml')
+    .option('--json', 'print JSON')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const res = await control(opts.config, 'GET', '/v1/federations');
+      const list = res.federations as { federationId: string; peer: string; status: string; role: string }[];
+      print(
+        opts.json,
+        res,
+        () => list.map((f) => `${f.federationId}  ${f.status}  ${f.role}  ${f.peer}`).join('\n') || '(none)',
+      );
+    });
+
+  program
+    .command('terminate <federationId>')
+    .description('terminate a federation')
+    .option('--config <file>', CONFIG_HELP, 'node.yaml')
+    .option('--json', 'print JSON')
+    .action(async (federationId: string, opts: { config: string; json?: boolean }) => {
+      const res = await control(opts.config, 'DELETE', `/v1/federations/${encodeURIComponent(federationId)}`);
+      print(opts.json, res, () => `terminated ${federationId}`);
+    });
+}
