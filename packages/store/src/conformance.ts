@@ -295,6 +295,14 @@ export function storeConformanceSuite(
         expect(ids(await store.federations.listByMesh(MIT, { status: 'terminated' }))).toEqual([
           b.federationId,
         ]);
+        expect(ids(await store.federations.list())).toEqual([a.federationId, b.federationId, c.federationId]);
+        expect(ids(await store.federations.list({ status: 'active' }))).toEqual([
+          a.federationId,
+          c.federationId,
+        ]);
+        expect(ids(await store.federations.list({ status: 'terminated', limit: 1 }))).toEqual([
+          b.federationId,
+        ]);
         expect(ids(await store.federations.listByMesh(MIT, { limit: 2 }))).toEqual([
           a.federationId,
           b.federationId,

@@ -194,6 +194,21 @@ export function federationStore(ctx: Context): FederationStore {
       return rows.map(fromFederationRow);
     },
 
+    async list(options: FederationListOptions = {}) {
+      const { status, limit = 100_000 } = validate(ListOptionsSchema, options, 'list options');
+      const rows = await ctx.read((db) =>
+        db
+          .selectFrom('federations')
+          .selectAll()
+          .$if(status !== undefined, (q) => q.where('status', '=', status!))
+          .orderBy('created_at')
+          .orderBy('federation_id')
+          .limit(limit)
+          .execute(),
+      );
+      return rows.map(fromFederationRow);
+    },
+
     async listActive(now, options = {}) {
       const t = validate(timestampSchema, now, 'time');
       const { limit = 100_000 } = validate(LimitOnlySchema, options, 'list options');

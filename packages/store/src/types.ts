@@ -50,6 +50,8 @@ export interface FederationStore {
   renew(federationId: string, expiresAt: number, at?: number): Promise<StoredFederation>;
   /** Federations where `meshDid` is the source or the target, oldest first. */
   listByMesh(meshDid: string, options?: FederationListOptions): Promise<StoredFederation[]>;
+  /** Every federation (optionally of one status), oldest first. Default limit 100,000. */
+  list(options?: FederationListOptions): Promise<StoredFederation[]>;
   /** Active federations not yet expired at `now` (what a hub restores after a restart). */
   listActive(now: number, options?: { readonly limit?: number }): Promise<StoredFederation[]>;
   /** Marks active or suspended federations whose expiresAt <= now as expired; returns their ids. */
