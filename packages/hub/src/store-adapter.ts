@@ -1,0 +1,108 @@
+/**
+ * A HubStore over @fmp/store (SQLite by default, PostgreSQL in cluster mode). The hub keeps hot
+ * state in memory and writes through; this maps its insert-or-replace writes onto the store's
+ * explicit transitions (put, setStatus, renew) so the store can keep enforcing them.
+ */
+import { NotFoundError, type Store, type StoredFederation } from '@fmp/store';
+import type { FederationRow, HubStore, MeshRow } from './persistence.js';
+
+function toRow(f: StoredFederation): FederationRow {
+  return { ...f, minTrustScore: f.minTrustScore, statusReason: f.statusReason };
+}
+
+async function orUndefined<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (err) {
+    if (err instanceof NotFoundError) return undefined;
+    throw err;
+  }
+}
+
+export function hubStoreFrom(store: Store): HubStore {
+  return {
+    federations: {
+      async get(id) {
+        const f = await orUndefined(store.federations.get(id));
+        return f && toRow(f);
+      },
+      async put(row) {
+        const current = await orUndefined(store.federations.get(row.federationId));
+        if (!current) {
+          const { statusReason, minTrustScore, ...rest } = row;
+          await store.federations.put({
+            ...rest,
+            minTrustScore: minTrustScore ?? 0,
+            ...(statusReason !== undefined ? { statusReason } : {}),
+          });
+          return;
+        }
+        if (current.status !== row.status) {
+          await store.federations.setStatus(
+            row.federationId,
+            row.status,
+            row.statusReason ?? row.status,
+            row.updatedAt,
+          );
+        }
+        if (current.expiresAt !== row.expiresAt && (row.status === 'active' || row.status === 'suspended')) {
+          await store.federations.renew(row.federationId, row.expiresAt, row.updatedAt);
+        }
+      },
+      async list(filter = {}) {
+        const rows = filter.meshId
+          ? await store.federations.listByMesh(filter.meshId, {
+              ...(filter.status ? { status: filter.status } : {}),
+              limit: 100_000,
+            })
+          : await store.federations.list(filter.status ? { status: filter.status } : {});
+        return rows.map(toRow);
+      },
+    },
+    meshes: {
+      async get(meshId) {
+        return orUndefined(store.meshes.get(meshId)) as Promise<MeshRow | undefined>;
+      },
+      async put(row) {
+        // Only meshes with a verified credential are registered, so issuer and expiry are known.
+        if (row.credentialIssuer === undefined || row.credentialExpiresAt === undefined) {
+          await store.meshes.upsert({
+            ...row,
+            credentialIssuer: row.credentialIssuer ?? row.homeHub,
+            credentialExpiresAt: row.credentialExpiresAt ?? Number.MAX_SAFE_INTEGER,
+          });
+          return;
+        }
+        await store.meshes.upsert({
+          ...row,
+          credentialIssuer: row.credentialIssuer,
+          credentialExpiresAt: row.credentialExpiresAt,
+        });
+      },
+      async list() {
+        return store.meshes.list({ limit: 1000 });
+      },
+    },
+    uptime: {
+      async sessionOpened(meshId, at) {
+        await store.meshes.sessionOpened(meshId, at);
+      },
+      async sessionClosed(meshId, at) {
+        await store.meshes.sessionClosed(meshId, at);
+      },
+      async uptime(meshId, now) {
+        const mesh = await orUndefined(store.meshes.get(meshId));
+        if (!mesh) return undefined;
+        const report = await store.meshes.uptime(meshId, { since: mesh.firstSeenAt, now });
+        return {
+          meshId,
+          connectedMs: report.connectedMs,
+          sessions: report.sessions,
+          firstSeenAt: mesh.firstSeenAt,
+          online: mesh.lastSeenAt >= now,
+        };
+      },
+    },
+    close: () => store.close(),
+  };
+}
