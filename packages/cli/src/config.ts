@@ -46,6 +46,8 @@ export const HubConfigSchema = z.strictObject({
     ])
     .default({ kind: 'sqlite' }),
   trustedIssuers: z.array(did).min(1, 'at least one credential issuer the hub trusts'),
+  /** did:mesh operation logs (JSON Lines) to load at start, e.g. the authority's and peer hubs'. */
+  importIdentities: z.array(z.string().min(1)).max(1024).default([]),
   peers: z
     .array(z.strictObject({ did, url: wsUrl }))
     .max(64)

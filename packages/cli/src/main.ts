@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDidCommands } from './commands/did.js';
+import { registerHubCommands } from './commands/hub.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerNodeCommands } from './commands/node.js';
 import { registerVcCommands } from './commands/vc.js';
@@ -42,6 +43,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerInitCommand(program, ctx);
   registerDidCommands(program, ctx);
   registerVcCommands(program, ctx);
+  registerHubCommands(program, ctx);
   registerNodeCommands(program, ctx);
   registerDemoCommand(program, ctx);
   registerBenchCommand(program, ctx);

@@ -19,4 +19,5 @@ export * from './handshake/index.js';
 export * from './wire/errors.js';
 export * from './wire/frame.js';
 export * from './wire/handshake.js';
+export * from './wire/link.js';
 export * from './wire/messages.js';

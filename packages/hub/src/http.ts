@@ -1,0 +1,184 @@
+/**
+ * The hub's HTTP API (hono): health, metrics, DID resolution (DIF Universal Resolver shape), the
+ * did:mesh registry (op logs in and out), discovery, the routing table and admin endpoints. The
+ * handlers parse, call the hub, and encode; one error boundary (`httpError`) maps failures.
+ */
+import {
+  constantTimeEqual,
+  didSchema,
+  discoveryQuerySchema,
+  sha256,
+  ValidationError,
+  zodIssues,
+} from '@fmp/core';
+import type { HttpBindings } from '@hono/node-server';
+import { Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { z } from 'zod';
+import {
+  AdminUnauthorizedError,
+  httpError,
+  NotFoundError,
+  PayloadTooLargeError,
+  TooManyRequestsError,
+} from './errors.js';
+import type { Hub, HubLogger } from './hub.js';
+import type { FederationRow } from './persistence.js';
+import type { RateLimiter } from './rate-limit.js';
+
+export interface HttpContext {
+  readonly hub: Hub;
+  readonly isReady: () => boolean;
+  readonly adminToken: string | undefined;
+  readonly maxIdentityBodyBytes: number;
+  readonly identityLimiter: RateLimiter;
+  readonly now: () => number;
+  readonly listFederations: () => Promise<FederationRow[]>;
+  readonly log: HubLogger;
+}
+
+const MAX_OPS_PER_REQUEST = 64;
+const opsSchema = z.array(z.record(z.string().max(64), z.json())).max(MAX_OPS_PER_REQUEST);
+const reasonSchema = z.strictObject({ reason: z.string().min(1).max(200).optional() });
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new ValidationError(`invalid ${what}`, zodIssues(result.error));
+  return result.data;
+}
+
+function didParam(value: string | undefined): string {
+  return parse(didSchema, value, 'DID');
+}
+
+const RESOLUTION_STATUS: Record<string, number> = {
+  invalidDid: 400,
+  notFound: 404,
+  methodNotSupported: 501,
+  notImplemented: 501,
+  representationNotSupported: 406,
+};
+
+export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }> {
+  const app = new Hono<{ Bindings: HttpBindings }>();
+  const { hub } = ctx;
+  const adminDigest = ctx.adminToken === undefined ? undefined : sha256(ctx.adminToken);
+
+  app.onError((err, c) => {
+    const mapped = httpError(err);
+    if (mapped.status >= 500) ctx.log.error({ path: c.req.path, err: err.message }, 'http error');
+    if (mapped.retryAfterMs !== undefined)
+      c.header('Retry-After', String(Math.ceil(mapped.retryAfterMs / 1000)));
+    return c.json(mapped.body, mapped.status as 400);
+  });
+  app.notFound((c) => c.json({ error: { code: 'not_found', message: 'no such endpoint' } }, 404));
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }));
+  app.get('/readyz', (c) =>
+    ctx.isReady() ? c.json({ status: 'ready' }) : c.json({ status: 'starting' }, 503),
+  );
+  app.get('/metrics', async (c) => {
+    c.header('Content-Type', hub.metrics.registry.contentType);
+    return c.body(await hub.metrics.registry.metrics());
+  });
+
+  app.get('/.well-known/did.json', async (c) => {
+    const result = await hub.resolver.resolve(hub.did);
+    if (!result.didDocument) throw new NotFoundError(`DID document of ${hub.did}`);
+    return c.json(result.didDocument);
+  });
+
+  app.get('/1.0/identifiers/:did', async (c) => {
+    const did = c.req.param('did');
+    const result = await hub.resolver.resolve(did);
+    const error = result.didResolutionMetadata.error;
+    return c.json(result, (error ? (RESOLUTION_STATUS[error] ?? 500) : 200) as 200);
+  });
+
+  app.get('/v1/identities/:did/log', (c) => {
+    const did = didParam(c.req.param('did'));
+    const log = hub.registry.history(did);
+    if (log.length === 0) throw new NotFoundError(did);
+    return c.json({ did, operations: log });
+  });
+
+  app.post(
+    '/v1/identities',
+    bodyLimit({
+      maxSize: ctx.maxIdentityBodyBytes,
+      onError: () => {
+        throw new PayloadTooLargeError(ctx.maxIdentityBodyBytes);
+      },
+    }),
+    async (c) => {
+      const client = c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
+      const decision = ctx.identityLimiter.take(client, ctx.now());
+      if (!decision.ok) throw new TooManyRequestsError(decision.retryAfterMs);
+      let body: unknown;
+      try {
+        body = JSON.parse(await c.req.text());
+      } catch {
+        throw new ValidationError('body is not JSON');
+      }
+      const ops = parse(opsSchema, body, 'operations');
+      const result = await hub.registry.importLog(ops);
+      return c.json(result);
+    },
+  );
+
+  app.get('/v1/discovery', (c) => {
+    const capabilities = c.req
+      .queries('capability')
+      ?.flatMap((v) => v.split(','))
+      .filter((v) => v.length > 0);
+    const region = c.req.query('region');
+    const min = c.req.query('minTrustScore');
+    const query = parse(
+      discoveryQuerySchema,
+      {
+        ...(region ? { region } : {}),
+        ...(capabilities && capabilities.length > 0 ? { capabilities } : {}),
+        ...(min !== undefined ? { minTrustScore: Number(min) } : {}),
+      },
+      'discovery query',
+    );
+    return c.json({ meshes: hub.discover(query) });
+  });
+
+  app.get('/v1/routes', (c) => c.json({ hub: hub.did, routes: hub.routes() }));
+
+  // Admin: bearer token, compared in constant time over fixed-length digests.
+  app.use('/v1/admin/*', async (c, next) => {
+    const header = c.req.header('authorization') ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7) : '';
+    if (!adminDigest || token.length === 0 || !constantTimeEqual(sha256(token), adminDigest)) {
+      throw new AdminUnauthorizedError();
+    }
+    await next();
+  });
+  app.get('/v1/admin/federations', async (c) => c.json({ federations: await ctx.listFederations() }));
+  app.get('/v1/admin/meshes', async (c) => c.json({ meshes: await hub.meshes() }));
+  app.post('/v1/admin/federations/:id/:action', async (c) => {
+    const id = parse(z.uuid(), c.req.param('id'), 'federation id');
+    const action = parse(z.enum(['suspend', 'resume', 'terminate']), c.req.param('action'), 'action');
+    const text = await c.req.text();
+    const { reason } = parse(
+      reasonSchema,
+      text.length > 0 && text.length < 4096 ? safeJson(text) : {},
+      'body',
+    );
+    const status = action === 'suspend' ? 'suspended' : action === 'resume' ? 'active' : 'terminated';
+    const row = await hub.setFederationStatus(id, status, reason ?? `${action} by the hub operator`);
+    return c.json({ federation: row });
+  });
+
+  return app;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ValidationError('body is not JSON');
+  }
+}

@@ -1,0 +1,1200 @@
+/**
+ * The mesh node: holds the organization's DID key, keeps an authenticated link to its home hub
+ * (reconnecting with backoff), runs the federation handshake as initiator and responder, and
+ * sends and receives envelopes that are signed, sealed and verified end to end.
+ *
+ * Session keys live in memory only: after a restart of the node its federations must be
+ * established again (the hub still lists them; this node can no longer decrypt them).
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  type Authenticated,
+  type AvailableMesh,
+  asProtocolError,
+  authenticateDigest,
+  type ClearPayload,
+  type ComplianceContext,
+  CryptoError,
+  closeSession,
+  createEnvelope,
+  DEFAULT_MAX_FRAME_BYTES,
+  DEFAULT_RETRY_POLICY,
+  type DiscoveryQuery,
+  type Ed25519KeyPair,
+  type Envelope,
+  ExpiringSet,
+  ed25519,
+  ed25519Signer,
+  type FederationRequest,
+  type FederationStatusValue,
+  type HandshakeFailure,
+  HandshakeInitiator,
+  type HandshakeMessage,
+  HandshakeResponder,
+  type Hello,
+  InvalidSignatureError,
+  multibaseEncode,
+  openPayload,
+  type ParsedFrame,
+  type Priority,
+  ProtocolError,
+  parseFrame,
+  type RetryPolicy,
+  randomBytes,
+  rejectFromError,
+  type Session,
+  sealPayload,
+  signEnvelope,
+  terminateDigest,
+  type VerifiableCredentialJson,
+  verifyEnvelope,
+  type WireErrorCode,
+} from '@fmp/core';
+import {
+  authenticationKeyResolver,
+  type DidResolver,
+  type FetchFunction,
+  type StatusListLoader,
+  VerificationCache,
+  verifyCredential,
+} from '@fmp/identity';
+import WebSocket from 'ws';
+import {
+  DeliveryError,
+  FederationFailedError,
+  NodeAuthenticationError,
+  NodeBusyError,
+  NodeConfigError,
+  NodeConnectionError,
+  NodeNotConnectedError,
+  NodeTimeoutError,
+  UnknownFederationError,
+} from './errors.js';
+import { type NodePolicy, partnerRefusal, policyConsent } from './policy.js';
+import { hubBackedResolver } from './resolver.js';
+
+export interface NodeLogger {
+  debug(obj: object, msg?: string): void;
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+const silentLogger: NodeLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export interface MeshNodeOptions {
+  readonly did: string;
+  readonly keyPair: Ed25519KeyPair;
+  /** Default `${did}#key-1`. */
+  readonly verificationMethod?: string;
+  /** This mesh's MeshAgentCredential. */
+  readonly credential: VerifiableCredentialJson;
+  readonly capabilities: readonly string[];
+  readonly region: string;
+  /** The hub: `ws://host:port` (the `/v1/mesh` path is added when missing). */
+  readonly hubUrl: string;
+  /** Default: hubUrl with http(s). */
+  readonly hubHttpUrl?: string;
+  /** This mesh's own did:mesh operation log, uploaded at authentication. */
+  readonly meshLog?: readonly Record<string, unknown>[];
+  /** Issuers whose credentials this node accepts from partners. */
+  readonly trustedIssuers: readonly string[];
+  readonly statusListLoader?: StatusListLoader;
+  /** Default: did:mesh through the hub's op log (verified here) and did:key. */
+  readonly resolver?: DidResolver;
+  readonly fetch?: FetchFunction;
+  readonly policy?: NodePolicy;
+  readonly logger?: NodeLogger;
+  readonly now?: () => number;
+  /** Delay before reconnect attempt n (1, 2, ...). Default min(60 s, 2^n s). */
+  readonly reconnectDelayMs?: (attempt: number) => number;
+  /** Handshake timeout and retries (spec 3.3). */
+  readonly retryPolicy?: RetryPolicy;
+  /** Wait this long for Delivered before resending. Default 5,000. */
+  readonly sendTimeoutMs?: number;
+  /** Transmissions per message, the first included. Default 4. */
+  readonly maxSendAttempts?: number;
+  /** Oldest incoming message accepted (must exceed the hub's queue TTL). Default 5 min. */
+  readonly maxMessageAgeMs?: number;
+  /** Default 30,000. */
+  readonly clockSkewMs?: number;
+  /** Capacity of the seen-messageId set. Default 100,000. */
+  readonly replayCapacity?: number;
+  /** Messages awaiting a receipt. Default 10,000. */
+  readonly maxInFlight?: number;
+  /** Request timeout for discovery and terminate. Default 5,000. */
+  readonly requestTimeoutMs?: number;
+}
+
+export interface FederationInfo {
+  readonly federationId: string;
+  readonly peer: string;
+  readonly role: 'initiator' | 'responder';
+  readonly status: FederationStatusValue;
+  readonly capabilities: readonly string[];
+  readonly purpose: string;
+  readonly expiresAt: number;
+  readonly statusReason: string | undefined;
+  /** False when the hub lists the federation but this node lost its keys (restart). */
+  readonly usable: boolean;
+}
+
+export interface FederateOptions {
+  readonly capabilities: readonly string[];
+  readonly purpose: string;
+  /** Requested lifetime; default 86,400 s. */
+  readonly ttlSeconds?: number;
+  /** Lowest trust score accepted for the target (checked by the hub). */
+  readonly minTrustScore?: number;
+}
+
+export interface SendOptions {
+  readonly priority?: Priority;
+  readonly complianceContext?: ComplianceContext;
+  readonly traceparent?: string;
+}
+
+export interface IncomingMessage {
+  readonly federationId: string;
+  readonly messageId: string;
+  readonly source: string;
+  readonly type: string;
+  readonly data: ClearPayload['data'];
+  readonly priority: Priority;
+  readonly timestamp: number;
+  readonly complianceContext: ComplianceContext | undefined;
+  readonly traceparent: string | undefined;
+  /** Hub DIDs the message crossed. */
+  readonly route: readonly string[];
+}
+
+export interface DeliveryReceipt {
+  readonly messageId: string;
+  readonly federationId: string;
+  /** Transmissions it took (1 = first try). */
+  readonly attempts: number;
+}
+
+export interface FederationStatusEvent {
+  readonly federationId: string;
+  readonly status: FederationStatusValue;
+  readonly reason: string;
+}
+
+export interface MeshNode {
+  readonly did: string;
+  /** Connects and authenticates; rejects with NodeAuthenticationError or NodeConnectionError. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  readonly connected: boolean;
+  /** Trust score the hub assigned at the last authentication. */
+  readonly trustScore: number | undefined;
+  discover(query?: DiscoveryQuery): Promise<AvailableMesh[]>;
+  federate(targetDid: string, options: FederateOptions): Promise<FederationInfo>;
+  send(
+    federationId: string,
+    type: string,
+    data: ClearPayload['data'],
+    options?: SendOptions,
+  ): Promise<DeliveryReceipt>;
+  /** Each message is verified, decrypted and de-duplicated before the handler sees it. Returns an unsubscribe. */
+  onMessage(handler: (message: IncomingMessage) => void | Promise<void>): () => void;
+  /** Federations established (either role) and status changes. Returns an unsubscribe. */
+  onFederation(handler: (federation: FederationInfo) => void): () => void;
+  onStatus(handler: (event: FederationStatusEvent) => void): () => void;
+  federations(): FederationInfo[];
+  terminate(federationId: string, reason?: string): Promise<void>;
+}
+
+interface LocalFederation {
+  readonly federationId: string;
+  readonly peer: string;
+  readonly role: 'initiator' | 'responder';
+  status: FederationStatusValue;
+  statusReason: string | undefined;
+  readonly capabilities: readonly string[];
+  readonly purpose: string;
+  readonly expiresAt: number;
+  session: Session | undefined;
+  /** The partner's Ed25519 key, resolved once at establishment. */
+  peerKey: Uint8Array | undefined;
+}
+
+interface PendingSend {
+  readonly messageId: string;
+  readonly federationId: string;
+  readonly frame: string;
+  attempts: number;
+  timer: NodeJS.Timeout | undefined;
+  readonly resolve: (r: DeliveryReceipt) => void;
+  readonly reject: (e: Error) => void;
+}
+
+interface PendingRequest<T> {
+  readonly resolve: (value: T) => void;
+  readonly reject: (err: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface PendingHandshake {
+  readonly resolve: (f: FederationInfo) => void;
+  readonly reject: (failure: HandshakeFailure) => void;
+  readonly purpose: string;
+  peerVerificationMethod?: string;
+}
+
+interface IncomingHandshake {
+  readonly request: FederationRequest;
+  readonly at: number;
+}
+
+const MAX_HANDLERS = 64;
+
+function toWsUrl(url: string): string {
+  const u = new URL(url);
+  if (u.protocol === 'http:') u.protocol = 'ws:';
+  if (u.protocol === 'https:') u.protocol = 'wss:';
+  if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/mesh';
+  return u.toString();
+}
+
+function toHttpUrl(url: string): string {
+  const u = new URL(url);
+  u.protocol = u.protocol === 'wss:' || u.protocol === 'https:' ? 'https:' : 'http:';
+  return `${u.protocol}//${u.host}`;
+}
+
+class Node implements MeshNode {
+  readonly did: string;
+  private readonly o: MeshNodeOptions;
+  private readonly vm: string;
+  private readonly log: NodeLogger;
+  private readonly now: () => number;
+  private readonly resolver: DidResolver;
+  private readonly resolveKey: (vm: string) => Promise<Uint8Array>;
+  private readonly vcCache = new VerificationCache();
+  private readonly initiator: HandshakeInitiator;
+  private readonly responder: HandshakeResponder;
+  private readonly policy: NodePolicy;
+  private readonly seen: ExpiringSet;
+  private readonly wsUrl: string;
+  private readonly sendTimeoutMs: number;
+  private readonly maxSendAttempts: number;
+  private readonly maxMessageAgeMs: number;
+  private readonly clockSkewMs: number;
+  private readonly maxInFlight: number;
+  private readonly requestTimeoutMs: number;
+  private readonly retryPolicy: RetryPolicy;
+
+  private ws: WebSocket | undefined;
+  private state: 'idle' | 'connecting' | 'ready' | 'stopped' = 'idle';
+  private everAuthenticated = false;
+  private reconnectAttempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
+  private hubTrustScore: number | undefined;
+  private startWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
+
+  private readonly feds = new Map<string, LocalFederation>();
+  private readonly sends = new Map<string, PendingSend>();
+  private readonly discoveries = new Map<string, PendingRequest<AvailableMesh[]>>();
+  private readonly terminations = new Map<string, PendingRequest<void>>();
+  private readonly outgoing = new Map<string, PendingHandshake>();
+  private readonly incoming = new Map<string, IncomingHandshake>();
+  /** Credentials of initiators being checked, for the trust score (see trustOf). */
+  private readonly presented = new Map<string, VerifiableCredentialJson>();
+  private readonly messageHandlers = new Set<(m: IncomingMessage) => void | Promise<void>>();
+  private readonly federationHandlers = new Set<(f: FederationInfo) => void>();
+  private readonly statusHandlers = new Set<(e: FederationStatusEvent) => void>();
+  private readonly sleeps = new Set<{ timer: NodeJS.Timeout; resolve: () => void }>();
+
+  constructor(options: MeshNodeOptions) {
+    if (typeof options.did !== 'string' || !options.did.startsWith('did:'))
+      throw new NodeConfigError('did must be a DID');
+    if (options.keyPair?.publicKey?.length !== 32) {
+      throw new NodeConfigError('keyPair must be an Ed25519 key pair');
+    }
+    if (!Array.isArray(options.trustedIssuers) || options.trustedIssuers.length === 0) {
+      throw new NodeConfigError('trustedIssuers must list at least one issuer DID');
+    }
+    try {
+      this.wsUrl = toWsUrl(options.hubUrl);
+    } catch {
+      throw new NodeConfigError('hubUrl must be a ws(s):// or http(s):// URL');
+    }
+    this.o = options;
+    this.did = options.did;
+    this.vm = options.verificationMethod ?? `${options.did}#key-1`;
+    this.log = options.logger ?? silentLogger;
+    this.now = options.now ?? Date.now;
+    this.policy = options.policy ?? {};
+    this.sendTimeoutMs = options.sendTimeoutMs ?? 5_000;
+    this.maxSendAttempts = options.maxSendAttempts ?? 4;
+    this.maxMessageAgeMs = options.maxMessageAgeMs ?? 5 * 60_000;
+    this.clockSkewMs = options.clockSkewMs ?? 30_000;
+    this.maxInFlight = options.maxInFlight ?? 10_000;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 5_000;
+    this.retryPolicy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
+    this.seen = new ExpiringSet(options.replayCapacity ?? 100_000);
+    this.resolver =
+      options.resolver ??
+      hubBackedResolver({
+        hubHttpUrl: options.hubHttpUrl ?? toHttpUrl(options.hubUrl),
+        ...(options.fetch ? { fetch: options.fetch } : {}),
+      });
+    this.resolveKey = authenticationKeyResolver(this.resolver);
+    const signer = ed25519Signer(this.vm, options.keyPair);
+    const base = {
+      now: this.now,
+      randomBytes,
+      resolveAuthenticationKey: (vm: string) => this.resolveKey(vm),
+      onFailure: (f: HandshakeFailure) => this.log.info({ ...f }, 'handshake failure'),
+    };
+    this.initiator = new HandshakeInitiator(base, {
+      meshId: this.did,
+      signer,
+      credential: options.credential,
+      retryPolicy: this.retryPolicy,
+      clockSkewMs: this.clockSkewMs,
+    });
+    this.responder = new HandshakeResponder(
+      {
+        ...base,
+        trustScore: (did) => this.trustOf(did),
+        verifyCredential: async (credential) => {
+          const result = await this.verifyPartnerCredential(credential);
+          return { verified: result.verified, subject: result.subject };
+        },
+        consent: policyConsent(this.policy),
+      },
+      {
+        meshId: this.did,
+        signer,
+        minTrustScore: this.policy.minPartnerTrust ?? 50,
+        timeoutMs: this.retryPolicy.timeoutMs,
+        clockSkewMs: this.clockSkewMs,
+      },
+    );
+  }
+
+  private stopped(): boolean {
+    return this.state === 'stopped';
+  }
+
+  get connected(): boolean {
+    return this.state === 'ready';
+  }
+
+  get trustScore(): number | undefined {
+    return this.hubTrustScore;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Lifecycle and link
+  // ------------------------------------------------------------------------------------------
+
+  start(): Promise<void> {
+    if (this.state !== 'idle')
+      return Promise.reject(new NodeConnectionError(`cannot start a node that is ${this.state}`));
+    this.tickTimer = setInterval(() => this.tick(), 250);
+    this.tickTimer.unref();
+    return new Promise<void>((resolve, reject) => {
+      this.startWaiter = { resolve, reject };
+      this.connect();
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopped';
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    for (const s of this.sleeps) {
+      clearTimeout(s.timer);
+      s.resolve();
+    }
+    this.sleeps.clear();
+    const stopped = new NodeNotConnectedError('the node stopped');
+    for (const send of this.sends.values()) {
+      if (send.timer) clearTimeout(send.timer);
+      send.reject(stopped);
+    }
+    this.sends.clear();
+    for (const [id, p] of this.discoveries) {
+      clearTimeout(p.timer);
+      p.reject(stopped);
+      this.discoveries.delete(id);
+    }
+    for (const [id, p] of this.terminations) {
+      clearTimeout(p.timer);
+      p.reject(stopped);
+      this.terminations.delete(id);
+    }
+    for (const id of [...this.outgoing.keys()]) this.initiator.abort(id, 'the node stopped');
+    for (const fed of this.feds.values()) if (fed.session) closeSession(fed.session);
+    this.startWaiter?.reject(stopped);
+    this.startWaiter = undefined;
+    const ws = this.ws;
+    this.ws = undefined;
+    if (ws) {
+      await new Promise<void>((resolve) => {
+        if (ws.readyState === WebSocket.CLOSED) return resolve();
+        ws.once('close', () => resolve());
+        ws.close(1000, 'node stopping');
+        setTimeout(() => {
+          ws.terminate();
+          resolve();
+        }, 1_000).unref();
+      });
+    }
+  }
+
+  private connect(): void {
+    if (this.state === 'stopped') return;
+    this.state = 'connecting';
+    const ws = new WebSocket(this.wsUrl, { maxPayload: DEFAULT_MAX_FRAME_BYTES * 4 });
+    this.ws = ws;
+    let authFailure: NodeAuthenticationError | undefined;
+    ws.on('message', (data, isBinary) => {
+      if (this.ws !== ws) return;
+      const raw = isBinary ? new Uint8Array(data as Buffer) : (data as Buffer).toString('utf8');
+      let parsed: ParsedFrame;
+      try {
+        parsed = parseFrame(raw, { maxBytes: DEFAULT_MAX_FRAME_BYTES * 4 });
+      } catch (err) {
+        this.log.warn({ code: asProtocolError(err).wireCode }, 'unparseable frame from hub');
+        return;
+      }
+      if (this.state === 'connecting' && parsed.kind === 'error') {
+        authFailure = new NodeAuthenticationError(parsed.frame.code, parsed.frame.message);
+        return;
+      }
+      this.onFrame(ws, parsed).catch((err) => this.log.error({ err: String(err) }, 'frame handling failed'));
+    });
+    ws.on('error', (err) => {
+      this.log.debug({ err: err.message }, 'link error');
+    });
+    ws.on('close', (code, reason) => {
+      if (this.ws !== ws) return;
+      this.ws = undefined;
+      const wasReady = this.state === 'ready';
+      if (this.state === 'stopped') return;
+      this.state = 'connecting';
+      this.onDisconnected();
+      if (!this.everAuthenticated && this.startWaiter) {
+        // The first connection decides start(): a refused authentication is final.
+        const waiter = this.startWaiter;
+        this.startWaiter = undefined;
+        waiter.reject(
+          authFailure ??
+            new NodeConnectionError(`link closed before authentication (${code} ${reason.toString()})`),
+        );
+        void this.stop();
+        return;
+      }
+      if (wasReady) this.log.info({ code }, 'link lost, reconnecting');
+      this.scheduleReconnect();
+    });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.state === 'stopped' || this.reconnectTimer) return;
+    this.reconnectAttempt++;
+    const delay =
+      this.o.reconnectDelayMs?.(this.reconnectAttempt) ?? Math.min(60_000, 2 ** this.reconnectAttempt * 1000);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.connect();
+    }, delay);
+  }
+
+  private onDisconnected(): void {
+    // Handshakes cannot survive the link: end them now (the caller retries per spec 3.3).
+    for (const id of [...this.outgoing.keys()]) {
+      const pending = this.outgoing.get(id);
+      this.outgoing.delete(id);
+      this.initiator.abort(id, 'link to the hub lost');
+      pending?.reject({
+        role: 'initiator',
+        handshakeId: id,
+        meshId: undefined,
+        code: 'unreachable',
+        reason: 'link to the hub lost',
+        retryInMs: this.retryPolicy.baseDelayMs * 2,
+      });
+    }
+    for (const [id, p] of this.discoveries) {
+      clearTimeout(p.timer);
+      p.reject(new NodeNotConnectedError('link to the hub lost'));
+      this.discoveries.delete(id);
+    }
+  }
+
+  private raw(frame: object): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify(frame));
+    return true;
+  }
+
+  private send_(frame: object): void {
+    if (this.state !== 'ready' || !this.raw(frame)) throw new NodeNotConnectedError();
+  }
+
+  private async onFrame(ws: WebSocket, parsed: ParsedFrame): Promise<void> {
+    switch (parsed.kind) {
+      case 'Hello':
+        this.authenticate(ws, parsed.frame);
+        return;
+      case 'Authenticated':
+        this.onAuthenticated(parsed.frame);
+        return;
+      case 'error':
+        this.onErrorFrame(parsed.frame);
+        return;
+      case 'Delivered': {
+        const send = this.sends.get(parsed.frame.messageId);
+        if (!send) return;
+        this.sends.delete(send.messageId);
+        if (send.timer) clearTimeout(send.timer);
+        send.resolve({ messageId: send.messageId, federationId: send.federationId, attempts: send.attempts });
+        return;
+      }
+      case 'discovery.result': {
+        const p = this.discoveries.get(parsed.frame.inReplyTo);
+        if (!p) return;
+        this.discoveries.delete(parsed.frame.inReplyTo);
+        clearTimeout(p.timer);
+        p.resolve(parsed.frame.meshes);
+        return;
+      }
+      case 'FederationStatus':
+        this.onStatusFrame(parsed.frame.federationId, parsed.frame.status, parsed.frame.reason);
+        return;
+      case 'Challenge':
+      case 'FederationEstablished':
+        await this.onInitiatorFrame(parsed.frame);
+        return;
+      case 'FederationRequest':
+        await this.onRequest(parsed.frame);
+        return;
+      case 'FederationConfirm':
+        this.onConfirm(parsed.frame);
+        return;
+      case 'HandshakeReject':
+        this.onReject(parsed.frame);
+        return;
+      case 'envelope':
+        await this.onEnvelope(parsed.frame);
+        return;
+      default:
+        this.log.debug({ kind: parsed.kind }, 'unexpected frame from hub');
+    }
+  }
+
+  private authenticate(ws: WebSocket, hello: Hello): void {
+    if (this.state !== 'connecting') return;
+    const timestamp = this.now();
+    const binding = {
+      hubDid: hello.hubDid,
+      nonce: hello.nonce,
+      meshId: this.did,
+      verificationMethod: this.vm,
+      capabilities: [...this.o.capabilities],
+      region: this.o.region,
+      credential: this.o.credential,
+      timestamp,
+    };
+    this.maxFrameBytes = hello.maxFrameBytes;
+    const signature = multibaseEncode(ed25519.sign(authenticateDigest(binding), this.o.keyPair));
+    ws.send(
+      JSON.stringify({
+        type: 'Authenticate',
+        ...binding,
+        ...(this.o.meshLog && this.o.meshLog.length > 0 ? { meshLog: this.o.meshLog } : {}),
+        signature,
+      }),
+    );
+  }
+
+  private onAuthenticated(msg: Authenticated): void {
+    if (msg.meshId !== this.did) return;
+    this.state = 'ready';
+    this.everAuthenticated = true;
+    this.reconnectAttempt = 0;
+    this.hubTrustScore = msg.trustScore;
+    this.maxFrameBytes = msg.limits.maxFrameBytes;
+    // Resume: the hub's view of our federations wins for status; keys are only ours.
+    const listed = new Map(msg.federations.map((f) => [f.federationId, f]));
+    for (const fed of this.feds.values()) {
+      const remote = listed.get(fed.federationId);
+      if (!remote) {
+        if (fed.status === 'active' || fed.status === 'suspended')
+          this.applyStatus(fed, 'expired', 'unknown to the hub');
+      } else if (remote.status !== fed.status) {
+        this.applyStatus(fed, remote.status, 'status at reconnect');
+      }
+    }
+    for (const remote of msg.federations) {
+      if (this.feds.has(remote.federationId)) continue;
+      // Listed by the hub but we hold no keys (we restarted): visible, not usable.
+      const peer = remote.sourceMeshId === this.did ? remote.targetMeshId : remote.sourceMeshId;
+      this.feds.set(remote.federationId, {
+        federationId: remote.federationId,
+        peer,
+        role: remote.sourceMeshId === this.did ? 'initiator' : 'responder',
+        status: remote.status,
+        statusReason: 'keys lost: establish the federation again',
+        capabilities: remote.capabilities,
+        purpose: remote.purpose,
+        expiresAt: remote.expiresAt,
+        session: undefined,
+        peerKey: undefined,
+      });
+      if (this.feds.size > 10_000) break;
+    }
+    const waiter = this.startWaiter;
+    this.startWaiter = undefined;
+    waiter?.resolve();
+    // At-least-once: anything not yet acknowledged goes out again with the same messageId.
+    for (const send of this.sends.values()) this.transmit(send);
+  }
+
+  private onErrorFrame(frame: {
+    code: WireErrorCode;
+    message: string;
+    inReplyTo?: string | undefined;
+    retryAfterMs?: number | undefined;
+  }): void {
+    const id = frame.inReplyTo;
+    const send = id ? this.sends.get(id) : undefined;
+    if (send) {
+      if (frame.code === 'rate_limited' && send.attempts < this.maxSendAttempts) {
+        if (send.timer) clearTimeout(send.timer);
+        send.timer = setTimeout(() => this.transmit(send), Math.max(10, frame.retryAfterMs ?? 100));
+        return;
+      }
+      this.sends.delete(send.messageId);
+      if (send.timer) clearTimeout(send.timer);
+      send.reject(new DeliveryError(send.messageId, frame.code, frame.message, frame.retryAfterMs));
+      return;
+    }
+    const discovery = id ? this.discoveries.get(id) : undefined;
+    if (discovery && id) {
+      this.discoveries.delete(id);
+      clearTimeout(discovery.timer);
+      discovery.reject(new DeliveryError(id, frame.code, frame.message));
+      return;
+    }
+    const termination = id ? this.terminations.get(id) : undefined;
+    if (termination && id) {
+      this.terminations.delete(id);
+      clearTimeout(termination.timer);
+      termination.reject(new DeliveryError(id, frame.code, frame.message));
+      return;
+    }
+    this.log.info({ code: frame.code, inReplyTo: id }, 'error frame from hub');
+  }
+
+  private tick(): void {
+    const now = this.now();
+    for (const failure of this.initiator.expireDue(now)) this.settleFailure(failure);
+    this.responder.expireDue(now);
+    for (const [id, inc] of this.incoming) {
+      if (now - inc.at > 2 * this.retryPolicy.timeoutMs + this.clockSkewMs) this.incoming.delete(id);
+    }
+    for (const fed of this.feds.values()) {
+      if ((fed.status === 'active' || fed.status === 'suspended') && fed.expiresAt <= now) {
+        this.applyStatus(fed, 'expired', 'ttl elapsed');
+      }
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const entry = {
+        timer: setTimeout(() => {
+          this.sleeps.delete(entry);
+          resolve();
+        }, ms),
+        resolve,
+      };
+      this.sleeps.add(entry);
+    });
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Trust and credentials of partners
+  // ------------------------------------------------------------------------------------------
+
+  private verifyPartnerCredential(credential: unknown) {
+    return verifyCredential(credential, {
+      resolveDid: async (did) => (await this.resolver.resolveDocument(did)) as Record<string, unknown> | null,
+      trustedIssuers: this.o.trustedIssuers,
+      ...(this.o.statusListLoader ? { statusListLoader: this.o.statusListLoader } : {}),
+      cache: this.vcCache,
+      now: new Date(this.now()),
+    });
+  }
+
+  /** Until the trust engine lands: the trustLevel of the credential the partner presented. */
+  private async trustOf(did: string): Promise<number> {
+    const credential = this.presented.get(did);
+    if (!credential) return 0;
+    const result = await this.verifyPartnerCredential(credential);
+    return result.verified && result.subject === did ? (result.meshAgent?.trustLevel ?? 0) : 0;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Handshakes
+  // ------------------------------------------------------------------------------------------
+
+  async federate(targetDid: string, options: FederateOptions): Promise<FederationInfo> {
+    const refusal = partnerRefusal(this.policy, targetDid);
+    if (refusal) throw new FederationFailedError('policy_denied', refusal);
+    for (let attempt = 0; ; attempt++) {
+      if (this.state !== 'ready') throw new NodeNotConnectedError();
+      let initiate: HandshakeMessage;
+      try {
+        initiate = this.initiator.start({
+          targetMeshId: targetDid,
+          capabilities: [...options.capabilities],
+          metadata: { ttl: options.ttlSeconds ?? 86_400, purpose: options.purpose },
+          ...(options.minTrustScore === undefined ? {} : { minTrustScore: options.minTrustScore }),
+          attempt,
+        });
+      } catch (err) {
+        const e = asProtocolError(err);
+        throw new FederationFailedError(e.wireCode, e.message);
+      }
+      const handshakeId = initiate.handshakeId!;
+      const outcome = new Promise<FederationInfo>((resolve, reject) => {
+        this.outgoing.set(handshakeId, { resolve, reject: (f) => reject(f), purpose: options.purpose });
+      });
+      if (!this.raw(initiate)) {
+        this.outgoing.delete(handshakeId);
+        this.initiator.abort(handshakeId, 'not connected');
+        throw new NodeNotConnectedError();
+      }
+      try {
+        return await outcome;
+      } catch (failure) {
+        const f = failure as HandshakeFailure;
+        if (f.retryInMs === undefined || this.stopped()) throw new FederationFailedError(f.code, f.reason);
+        this.log.info({ targetDid, code: f.code, retryInMs: f.retryInMs }, 'handshake failed, retrying');
+        await this.sleep(f.retryInMs);
+        if (this.stopped()) throw new FederationFailedError(f.code, f.reason);
+      }
+    }
+  }
+
+  private settleFailure(failure: HandshakeFailure): void {
+    if (!failure.handshakeId) return;
+    const pending = this.outgoing.get(failure.handshakeId);
+    if (!pending) return;
+    this.outgoing.delete(failure.handshakeId);
+    pending.reject(failure);
+  }
+
+  private async onInitiatorFrame(msg: HandshakeMessage): Promise<void> {
+    const id = msg.handshakeId!;
+    const pending = this.outgoing.get(id);
+    if (!pending) return;
+    try {
+      const step = await this.initiator.receive(msg);
+      if (step.session) {
+        const established = msg as Extract<HandshakeMessage, { type: 'FederationEstablished' }>;
+        const peerKey = await this.resolveKey(established.verificationMethod);
+        const session = step.session;
+        const fed: LocalFederation = {
+          federationId: session.federationId,
+          peer: session.peer,
+          role: 'initiator',
+          status: 'active',
+          statusReason: undefined,
+          capabilities: session.capabilities,
+          purpose: pending.purpose,
+          expiresAt: session.expiresAt,
+          session,
+          peerKey,
+        };
+        this.feds.set(fed.federationId, fed);
+        this.outgoing.delete(id);
+        if (step.send) this.raw(step.send);
+        const info = this.info(fed);
+        pending.resolve(info);
+        this.emitFederation(info);
+      } else if (step.send) {
+        this.raw(step.send);
+      }
+    } catch (err) {
+      const e = asProtocolError(err);
+      // A failure tied to this handshake ended it: tell the hub, and settle the caller.
+      if (!['malformed_frame', 'unknown_handshake', 'out_of_order'].includes(e.wireCode)) {
+        this.raw(rejectFromError(id, e));
+        this.settleFailure({
+          role: 'initiator',
+          handshakeId: id,
+          meshId: undefined,
+          code: e.wireCode,
+          reason: e.message,
+        });
+      }
+    }
+  }
+
+  private async onRequest(request: FederationRequest): Promise<void> {
+    this.presented.set(request.sourceMeshId, request.credentials);
+    if (this.presented.size > 1_000) this.presented.delete(this.presented.keys().next().value as string);
+    try {
+      const answer = await this.responder.onRequest(request);
+      if (answer.type === 'FederationAccept') {
+        this.incoming.set(request.handshakeId, { request, at: this.now() });
+        if (this.incoming.size > 1_000) this.incoming.delete(this.incoming.keys().next().value as string);
+      }
+      this.raw(answer);
+    } catch (err) {
+      // Every failed check is answered, so the initiator learns why (the hub relays it).
+      this.raw(rejectFromError(request.handshakeId, err));
+    }
+  }
+
+  private onConfirm(msg: HandshakeMessage): void {
+    const inc = this.incoming.get(msg.handshakeId!);
+    try {
+      const session = this.responder.onConfirm(msg);
+      this.incoming.delete(msg.handshakeId!);
+      if (!inc) {
+        closeSession(session);
+        return;
+      }
+      const fed: LocalFederation = {
+        federationId: session.federationId,
+        peer: session.peer,
+        role: 'responder',
+        status: 'active',
+        statusReason: undefined,
+        capabilities: session.capabilities,
+        purpose: inc.request.response.metadata.purpose,
+        expiresAt: session.expiresAt,
+        session,
+        peerKey: undefined,
+      };
+      this.feds.set(fed.federationId, fed);
+      void this.resolveKey(inc.request.response.verificationMethod).then(
+        (key) => {
+          fed.peerKey = key;
+        },
+        (err) => this.log.warn({ err: String(err) }, 'cannot resolve the partner key'),
+      );
+      this.emitFederation(this.info(fed));
+    } catch (err) {
+      this.log.info({ code: asProtocolError(err).wireCode }, 'federation confirm rejected');
+    }
+  }
+
+  private onReject(msg: HandshakeMessage & { type: 'HandshakeReject' }): void {
+    if (this.outgoing.has(msg.handshakeId)) {
+      try {
+        this.settleFailure(this.initiator.onReject(msg));
+      } catch {
+        // Not pending any more at the initiator: nothing to settle.
+      }
+      return;
+    }
+    this.incoming.delete(msg.handshakeId);
+    try {
+      this.responder.onReject(msg);
+    } catch {
+      // Unknown here: the hub's reject crossed our own.
+    }
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Federations
+  // ------------------------------------------------------------------------------------------
+
+  private info(fed: LocalFederation): FederationInfo {
+    return {
+      federationId: fed.federationId,
+      peer: fed.peer,
+      role: fed.role,
+      status: fed.status,
+      capabilities: fed.capabilities,
+      purpose: fed.purpose,
+      expiresAt: fed.expiresAt,
+      statusReason: fed.statusReason,
+      usable: fed.session !== undefined && fed.status === 'active',
+    };
+  }
+
+  federations(): FederationInfo[] {
+    return [...this.feds.values()].map((f) => this.info(f));
+  }
+
+  private onStatusFrame(federationId: string, status: FederationStatusValue, reason: string): void {
+    const fed = this.feds.get(federationId);
+    if (fed) this.applyStatus(fed, status, reason);
+    const t = this.terminations.get(federationId);
+    if (t && (status === 'terminated' || status === 'expired')) {
+      this.terminations.delete(federationId);
+      clearTimeout(t.timer);
+      t.resolve();
+    }
+  }
+
+  private applyStatus(fed: LocalFederation, status: FederationStatusValue, reason: string): void {
+    if (fed.status === status && fed.statusReason === reason) return;
+    fed.status = status;
+    fed.statusReason = reason;
+    if ((status === 'terminated' || status === 'expired') && fed.session) {
+      closeSession(fed.session);
+      fed.session = undefined;
+    }
+    for (const h of this.statusHandlers) {
+      try {
+        h({ federationId: fed.federationId, status, reason });
+      } catch (err) {
+        this.log.warn({ err: String(err) }, 'status handler failed');
+      }
+    }
+  }
+
+  async terminate(federationId: string, reason = 'terminated by the application'): Promise<void> {
+    const fed = this.feds.get(federationId);
+    if (!fed) throw new UnknownFederationError(federationId, 'not known to this node');
+    if (this.terminations.size >= 1_000) throw new NodeBusyError('terminations', 1_000);
+    const timestamp = this.now();
+    const binding = { federationId, verificationMethod: this.vm, reason: reason.slice(0, 256), timestamp };
+    const signature = multibaseEncode(ed25519.sign(terminateDigest(binding), this.o.keyPair));
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.terminations.delete(federationId);
+        reject(new NodeTimeoutError('terminate'));
+      }, this.requestTimeoutMs);
+      this.terminations.set(federationId, { resolve, reject, timer });
+    });
+    try {
+      this.send_({ type: 'Terminate', ...binding, signature });
+    } catch (err) {
+      const t = this.terminations.get(federationId);
+      if (t) clearTimeout(t.timer);
+      this.terminations.delete(federationId);
+      throw err;
+    }
+    // Stop using the keys at once, whatever the hub answers.
+    if (fed.session) closeSession(fed.session);
+    fed.session = undefined;
+    await done;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Messages
+  // ------------------------------------------------------------------------------------------
+
+  async send(
+    federationId: string,
+    type: string,
+    data: ClearPayload['data'],
+    options: SendOptions = {},
+  ): Promise<DeliveryReceipt> {
+    const fed = this.feds.get(federationId);
+    if (!fed) throw new UnknownFederationError(federationId, 'not known to this node');
+    if (fed.status !== 'active')
+      throw new UnknownFederationError(federationId, `federation is ${fed.status}`);
+    if (!fed.session) throw new UnknownFederationError(federationId, 'no session keys (establish it again)');
+    if (this.sends.size >= this.maxInFlight) throw new NodeBusyError('messages', this.maxInFlight);
+    const body = { type, data };
+    const draft = createEnvelope(
+      {
+        type,
+        federationId,
+        sourceMeshId: this.did,
+        targetMeshId: fed.peer,
+        payload: body,
+        ...(options.priority ? { priority: options.priority } : {}),
+        ...(options.complianceContext ? { complianceContext: options.complianceContext } : {}),
+        ...(options.traceparent ? { traceparent: options.traceparent } : {}),
+      },
+      { now: this.now },
+    );
+    const envelope = signEnvelope(
+      { ...draft, payload: sealPayload(fed.session.sendKey, draft, body) },
+      this.o.keyPair,
+    );
+    const frame = JSON.stringify(envelope);
+    if (Buffer.byteLength(frame) > this.maxFrameBytes) {
+      throw new ProtocolError('message_too_large', `the sealed message exceeds ${this.maxFrameBytes} bytes`);
+    }
+    return new Promise<DeliveryReceipt>((resolve, reject) => {
+      const send: PendingSend = {
+        messageId: envelope.messageId,
+        federationId,
+        frame,
+        attempts: 0,
+        timer: undefined,
+        resolve,
+        reject,
+      };
+      this.sends.set(send.messageId, send);
+      this.transmit(send);
+    });
+  }
+
+  /** Sends (again) with the same bytes, hence the same messageId; the target de-duplicates. */
+  private transmit(send: PendingSend): void {
+    if (send.timer) clearTimeout(send.timer);
+    if (this.state === 'ready' && this.ws?.readyState === WebSocket.OPEN) {
+      send.attempts++;
+      this.ws.send(send.frame);
+    }
+    send.timer = setTimeout(() => {
+      if (!this.sends.has(send.messageId)) return;
+      if (send.attempts >= this.maxSendAttempts) {
+        this.sends.delete(send.messageId);
+        send.reject(
+          new DeliveryError(send.messageId, 'timeout', `no receipt after ${send.attempts} attempts`),
+        );
+        return;
+      }
+      this.transmit(send);
+    }, this.sendTimeoutMs);
+  }
+
+  private ack(envelope: Envelope, error?: { code: WireErrorCode; message: string }): void {
+    this.raw({
+      type: 'Ack',
+      messageId: envelope.messageId,
+      federationId: envelope.federationId,
+      ...(error ? { error: { code: error.code, message: error.message.slice(0, 1024) } } : {}),
+    });
+  }
+
+  private async onEnvelope(env: Envelope): Promise<void> {
+    const fed = this.feds.get(env.federationId);
+    if (!fed || env.targetMeshId !== this.did || env.sourceMeshId !== fed.peer) {
+      this.ack(env, { code: 'unknown_federation', message: 'no federation with this id and these parties' });
+      return;
+    }
+    if (!fed.session || fed.status !== 'active') {
+      this.ack(env, {
+        code: 'unknown_federation',
+        message: `federation is ${fed.status}${fed.session ? '' : ' (no keys)'}`,
+      });
+      return;
+    }
+    const now = this.now();
+    if (env.timestamp > now + this.clockSkewMs || env.timestamp < now - this.maxMessageAgeMs) {
+      this.ack(env, { code: 'clock_skew', message: 'message timestamp is outside the accepted window' });
+      return;
+    }
+    try {
+      fed.peerKey ??= await this.resolveKey(`${fed.peer}#key-1`);
+      verifyEnvelope(env, fed.peerKey);
+    } catch (err) {
+      const code: WireErrorCode =
+        err instanceof InvalidSignatureError
+          ? 'invalid_signature'
+          : asProtocolError(err, 'did_resolution_failed').wireCode;
+      this.ack(env, { code, message: 'the message signature does not verify' });
+      return;
+    }
+    // A verified duplicate (a resend whose receipt got lost) is acknowledged again, not delivered.
+    if (this.seen.has(env.messageId, now)) {
+      this.ack(env);
+      return;
+    }
+    let body: ClearPayload;
+    try {
+      body = openPayload(fed.session.receiveKey, env);
+    } catch (err) {
+      const code: WireErrorCode = err instanceof CryptoError ? 'decryption_failed' : 'malformed_frame';
+      this.ack(env, { code, message: 'the payload does not decrypt under the federation key' });
+      return;
+    }
+    if (!this.seen.add(env.messageId, env.timestamp + this.maxMessageAgeMs + this.clockSkewMs, now)) {
+      this.ack(env, { code: 'rate_limited', message: 'replay cache full' });
+      return;
+    }
+    const message: IncomingMessage = {
+      federationId: env.federationId,
+      messageId: env.messageId,
+      source: env.sourceMeshId,
+      type: body.type,
+      data: body.data,
+      priority: env.priority,
+      timestamp: env.timestamp,
+      complianceContext: env.complianceContext,
+      traceparent: env.traceparent,
+      route: env.route,
+    };
+    for (const handler of this.messageHandlers) {
+      try {
+        await handler(message);
+      } catch (err) {
+        this.log.warn({ err: String(err), messageId: env.messageId }, 'message handler failed');
+      }
+    }
+    this.ack(env);
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Discovery and subscriptions
+  // ------------------------------------------------------------------------------------------
+
+  discover(query: DiscoveryQuery = {}): Promise<AvailableMesh[]> {
+    if (this.discoveries.size >= 64) return Promise.reject(new NodeBusyError('discoveries', 64));
+    const requestId = randomUUID();
+    const result = new Promise<AvailableMesh[]>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.discoveries.delete(requestId);
+        reject(new NodeTimeoutError('discovery'));
+      }, this.requestTimeoutMs);
+      this.discoveries.set(requestId, { resolve, reject, timer });
+    });
+    try {
+      this.send_({ type: 'discovery.query', requestId, query });
+    } catch (err) {
+      const p = this.discoveries.get(requestId);
+      if (p) clearTimeout(p.timer);
+      this.discoveries.delete(requestId);
+      return Promise.reject(err);
+    }
+    return result;
+  }
+
+  onMessage(handler: (message: IncomingMessage) => void | Promise<void>): () => void {
+    if (this.messageHandlers.size >= MAX_HANDLERS) throw new NodeBusyError('message handlers', MAX_HANDLERS);
+    this.messageHandlers.add(handler);
+    return () => this.messageHandlers.delete(handler);
+  }
+
+  onFederation(handler: (federation: FederationInfo) => void): () => void {
+    if (this.federationHandlers.size >= MAX_HANDLERS)
+      throw new NodeBusyError('federation handlers', MAX_HANDLERS);
+    this.federationHandlers.add(handler);
+    return () => this.federationHandlers.delete(handler);
+  }
+
+  onStatus(handler: (event: FederationStatusEvent) => void): () => void {
+    if (this.statusHandlers.size >= MAX_HANDLERS) throw new NodeBusyError('status handlers', MAX_HANDLERS);
+    this.statusHandlers.add(handler);
+    return () => this.statusHandlers.delete(handler);
+  }
+
+  private emitFederation(info: FederationInfo): void {
+    for (const h of this.federationHandlers) {
+      try {
+        h(info);
+      } catch (err) {
+        this.log.warn({ err: String(err) }, 'federation handler failed');
+      }
+    }
+  }
+}
+
+/** Creates a mesh node (not started). Throws NodeConfigError for invalid options. */
+export function createMeshNode(options: MeshNodeOptions): MeshNode {
+  return new Node(options);
+}
