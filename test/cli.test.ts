@@ -219,9 +219,9 @@ describe('fmp vc', () => {
   });
 });
 
-describe('fmp demo', () => {
+describe('fmp demo --in-memory', () => {
   it('runs every step and exits 0', async () => {
-    const r = await fmp('demo', '--json');
+    const r = await fmp('demo', '--in-memory', '--json');
     expect(r.code).toBe(0);
     const result = JSON.parse(r.stdout);
     expect(result.ok).toBe(true);

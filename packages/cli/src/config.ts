@@ -98,10 +98,11 @@ export const NodeConfigSchema = z.strictObject({
     .strictObject({
       acceptCapabilities: z.array(capability).optional(),
       minPartnerTrust: z.number().min(0).max(100).default(50),
-      allow: z.array(did).default([]),
+      /** When present, only these meshes may federate with this node. */
+      allow: z.array(did).optional(),
       deny: z.array(did).default([]),
     })
-    .default({ minPartnerTrust: 50, allow: [], deny: [] }),
+    .default({ minPartnerTrust: 50, deny: [] }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;

@@ -77,9 +77,12 @@ export async function startNodeProcess(config: NodeConfig & { configDir: string 
     trustedIssuers: config.trustedIssuers,
     ...(meshLog ? { meshLog } : {}),
     policy: {
-      ...(config.policy.acceptCapabilities ? { acceptCapabilities: config.policy.acceptCapabilities } : {}),
+      // Partners may ask for what this node offers unless the policy says otherwise.
+      ...(config.policy.acceptCapabilities || config.capabilities.length
+        ? { acceptCapabilities: config.policy.acceptCapabilities ?? config.capabilities }
+        : {}),
       minPartnerTrust: config.policy.minPartnerTrust,
-      allow: config.policy.allow,
+      ...(config.policy.allow ? { allow: config.policy.allow } : {}),
       deny: config.policy.deny,
     },
     logger,

@@ -1,28 +1,78 @@
-/** `fmp demo` (what `npm start` runs). */
+/** `fmp demo` (what `npm start` runs): the networked demo; `--in-memory` runs the single-process one. */
 import type { Command } from 'commander';
 import { runDemo } from '../demo.js';
+import { type NetworkDemoResult, startNetworkDemo } from '../demo-network.js';
 import type { CommandContext } from '../main.js';
+import { waitForShutdown } from '../shutdown.js';
+
+function summary(r: NetworkDemoResult): string {
+  const short = (did: string) => did.replace(/^did:mesh:/, '');
+  const lines = [
+    '',
+    'hubs',
+    ...r.hubs.map((h) => `  ${h.did.padEnd(28)} ${h.region.padEnd(5)} ${h.url}`),
+    'meshes',
+    ...r.meshes.map((m) => `  ${m.category.padEnd(4)} ${m.did.padEnd(36)} home ${short(m.hub)}`),
+    `discovery from ${short(r.discovery.from)}: ${r.discovery.seen} meshes`,
+    'federations',
+    ...r.federations.map(
+      (f) =>
+        `  ${short(f.source).padEnd(28)} -> ${short(f.target).padEnd(28)} ${f.status.padEnd(9)} ${String(f.handshakeMs).padStart(8)} ms  via ${f.path.map(short).join(' > ') || '-'}`,
+    ),
+    'refused',
+    ...r.refused.map((x) => `  ${short(x.source).padEnd(28)} -> ${short(x.target).padEnd(28)} ${x.reason}`),
+    `messages: ${r.messages.delivered}/${r.messages.sent} delivered, ${r.messages.failed} failed, latency p50 ${r.messages.p50Ms} ms, p95 ${r.messages.p95Ms} ms`,
+    `done in ${(r.durationMs / 1000).toFixed(1)} s`,
+  ];
+  return lines.join('\n');
+}
 
 export function registerDemoCommand(program: Command, ctx: CommandContext): void {
   program
     .command('demo')
-    .description('run the in-memory federation demo: identities, credentials, a handshake, sealed messages')
+    .description('run a whole mesh on loopback: 3 hubs, 5 organizations, handshakes and messages')
+    .option('--json', 'print the summary as one JSON line')
+    .option('--keep', 'leave everything running after the summary until SIGINT/SIGTERM')
     .option(
       '--data-dir <dir>',
       'keep the demo files here (default: a temporary directory, removed afterwards)',
     )
-    .option('--json', 'print the result as JSON')
-    .action(async (opts: { dataDir?: string; json?: boolean }) => {
-      if (!opts.json) ctx.io.out('fmp demo: one authority, one hub, two organizations\n');
-      const result = await runDemo({
-        ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
-        ...(opts.json ? {} : { log: (line) => ctx.io.out(line) }),
-      });
-      if (opts.json) ctx.io.out(JSON.stringify(result, null, 2));
-      else
-        ctx.io.out(
-          `\nall ${result.steps.length} steps checked out. The networked hub and nodes are not implemented yet (issue #3).`,
-        );
-      ctx.exitCode = result.ok ? 0 : 1;
-    });
+    .option('--messages <n>', 'messages per direction per federation', '10')
+    .option(
+      '--in-memory',
+      'run the single-process demo instead (identities, credentials, handshake, sealed messages)',
+    )
+    .action(
+      async (opts: {
+        json?: boolean;
+        keep?: boolean;
+        dataDir?: string;
+        messages: string;
+        inMemory?: boolean;
+      }) => {
+        if (opts.inMemory) {
+          const result = await runDemo({
+            ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+            ...(opts.json ? {} : { log: (line) => ctx.io.out(line) }),
+          });
+          if (opts.json) ctx.io.out(JSON.stringify(result));
+          ctx.exitCode = result.ok ? 0 : 1;
+          return;
+        }
+        const running = await startNetworkDemo({
+          ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+          messagesPerDirection: Number(opts.messages),
+          ...(opts.json ? {} : { log: (line) => ctx.io.out(line) }),
+        });
+        const { result } = running;
+        ctx.io.out(opts.json ? JSON.stringify(result) : summary(result));
+        ctx.exitCode = result.ok ? 0 : 1;
+        if (opts.keep) {
+          if (!opts.json) ctx.io.out('running; Ctrl-C stops every process');
+          await waitForShutdown(() => running.stop());
+        } else {
+          await running.stop();
+        }
+      },
+    );
 }

@@ -121,7 +121,8 @@ policy:
   # Capabilities partners may request; omit to accept what this node offers.
   # acceptCapabilities: [ml.inference]
   minPartnerTrust: 50
-  allow: []
+  # Only these meshes may federate with this node (omit to allow any that pass the checks above).
+  # allow: [did:mesh:academic:mit-001]
   deny: []
 logLevel: info
 `;

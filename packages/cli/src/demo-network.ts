@@ -1,0 +1,451 @@
+/**
+ * `fmp demo` (what `npm start` runs): a whole mesh on loopback, as separate processes. Three
+ * regional hubs peered with each other, a foundation authority issuing MeshAgentCredentials, five
+ * organizations' mesh nodes spread over the regions (spec 2.1), discovery, handshakes within and
+ * across regions, signed and sealed messages on every federation, and refusals with their reasons.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { FmpError } from '@fmp/core';
+import { issueMeshAgentCredential } from '@fmp/identity';
+import { IDENTITY_LOG, initIdentity } from './commands/init.js';
+import { readKeyFile } from './keyfile.js';
+
+const BIN = fileURLToPath(new URL('../bin/fmp.js', import.meta.url));
+const AUTHORITY = 'did:mesh:authority:foundation';
+
+export class DemoError extends FmpError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('demo_failed', message, options);
+  }
+}
+
+interface HubPlan {
+  name: string;
+  region: string;
+}
+interface MeshPlan {
+  did: string;
+  category: string;
+  hub: string;
+  capabilities: string[];
+  trustLevel: number;
+  minPartnerTrust: number;
+}
+
+const HUBS: HubPlan[] = [
+  { name: 'na-east', region: 'na' },
+  { name: 'eu-west', region: 'eu' },
+  { name: 'apac-south', region: 'apac' },
+];
+const MESHES: MeshPlan[] = [
+  {
+    did: 'did:mesh:enterprise:acme-001',
+    category: 'ENT',
+    hub: 'na-east',
+    capabilities: ['ml.inference', 'data.processing'],
+    trustLevel: 85,
+    minPartnerTrust: 50,
+  },
+  {
+    did: 'did:mesh:academic:mit-001',
+    category: 'EDU',
+    hub: 'na-east',
+    capabilities: ['ml.inference', 'data.analysis'],
+    trustLevel: 92,
+    minPartnerTrust: 50,
+  },
+  {
+    did: 'did:mesh:government:opendata-001',
+    category: 'GOV',
+    hub: 'eu-west',
+    capabilities: ['data.opendata'],
+    trustLevel: 90,
+    minPartnerTrust: 60,
+  },
+  {
+    did: 'did:mesh:ngo:relief-001',
+    category: 'NGO',
+    hub: 'apac-south',
+    capabilities: ['translation.glossary'],
+    trustLevel: 75,
+    minPartnerTrust: 50,
+  },
+  {
+    did: 'did:mesh:public:library-001',
+    category: 'PUB',
+    hub: 'eu-west',
+    capabilities: ['data.catalog'],
+    trustLevel: 40,
+    minPartnerTrust: 30,
+  },
+];
+/** Pairs to federate: [source, target, capability]. The last one is refused by GOV's policy (PUB's trust is 40). */
+const PAIRS: [string, string, string][] = [
+  ['did:mesh:enterprise:acme-001', 'did:mesh:academic:mit-001', 'ml.inference'],
+  ['did:mesh:enterprise:acme-001', 'did:mesh:government:opendata-001', 'data.opendata'],
+  ['did:mesh:academic:mit-001', 'did:mesh:ngo:relief-001', 'translation.glossary'],
+  ['did:mesh:government:opendata-001', 'did:mesh:ngo:relief-001', 'translation.glossary'],
+  ['did:mesh:ngo:relief-001', 'did:mesh:public:library-001', 'data.catalog'],
+  ['did:mesh:public:library-001', 'did:mesh:government:opendata-001', 'data.opendata'],
+];
+const ROGUE = 'did:mesh:enterprise:rogue-001';
+
+export interface NetworkDemoResult {
+  ok: boolean;
+  dataDir: string;
+  hubs: { did: string; region: string; url: string }[];
+  meshes: { did: string; category: string; hub: string; controlUrl: string }[];
+  discovery: { from: string; seen: number };
+  federations: {
+    federationId: string;
+    source: string;
+    target: string;
+    status: string;
+    path: string[];
+    handshakeMs: number;
+  }[];
+  refused: { source: string; target: string; reason: string }[];
+  messages: { sent: number; delivered: number; failed: number; p50Ms: number; p95Ms: number };
+  durationMs: number;
+}
+
+export interface NetworkDemoOptions {
+  dataDir?: string;
+  messagesPerDirection?: number;
+  log?: (line: string) => void;
+}
+
+export interface RunningNetworkDemo {
+  result: NetworkDemoResult;
+  /** Stops every process (and removes the temporary data directory unless one was given). */
+  stop(): Promise<void>;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+class Children {
+  readonly all: ChildProcess[] = [];
+  spawn(
+    args: string[],
+    name: string,
+  ): { child: ChildProcess; ready: Promise<Record<string, unknown>>; stderr: () => string } {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.all.push(child);
+    let err = '';
+    child.stderr?.on('data', (d: Buffer) => {
+      err = (err + d.toString()).slice(-4000);
+    });
+    const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new DemoError(`${name} did not start within 30 s: ${err.trim()}`)),
+        30_000,
+      );
+      const lines = createInterface({ input: child.stdout! });
+      lines.on('line', (line) => {
+        try {
+          const msg = JSON.parse(line) as { ready?: Record<string, unknown> };
+          if (msg.ready) {
+            clearTimeout(timer);
+            resolve(msg.ready);
+          }
+        } catch {
+          // not a JSON line
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new DemoError(`${name} exited (${code}): ${err.trim().split('\n').pop() ?? ''}`));
+      });
+    });
+    ready.catch(() => {});
+    return { child, ready, stderr: () => err };
+  }
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      this.all.map(
+        (c) =>
+          new Promise<void>((resolve) => {
+            if (c.exitCode !== null || c.signalCode !== null) return resolve();
+            const kill = setTimeout(() => c.kill('SIGKILL'), 5000);
+            c.once('exit', () => {
+              clearTimeout(kill);
+              resolve();
+            });
+            c.kill('SIGTERM');
+          }),
+      ),
+    );
+  }
+}
+
+async function api(
+  controlUrl: string,
+  token: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
+  const res = await fetch(`${controlUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    signal: AbortSignal.timeout(30_000),
+  });
+  const json = (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string } };
+  if (!res.ok) throw new DemoError(`${json.error?.code ?? res.status}: ${json.error?.message ?? ''}`);
+  return json;
+}
+
+function percentile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 1000) / 1000;
+}
+
+/** Runs the demo and leaves everything running; call stop() to end it. */
+export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promise<RunningNetworkDemo> {
+  const started = performance.now();
+  const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'fmp-demo-'));
+  const log = options.log ?? (() => {});
+  const perDirection = options.messagesPerDirection ?? 10;
+  const children = new Children();
+  const cleanup = async () => {
+    await children.stopAll();
+    if (!options.dataDir) rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    // The authority and every identity: keys, signed did:mesh create operations, credentials.
+    await initIdentity(join(dir, 'authority'), AUTHORITY);
+    const authority = readKeyFile(join(dir, 'authority', 'identity.key'));
+    const signer = {
+      keyPair: authority.keyPair,
+      issuer: AUTHORITY,
+      verificationMethod: authority.verificationMethod,
+    };
+    const ports = new Map<string, number>();
+    for (const h of HUBS) ports.set(h.name, await freePort());
+    for (const h of HUBS) await initIdentity(join(dir, 'hubs', h.name), `did:mesh:hub:${h.name}`);
+    const hubDid = (name: string) => `did:mesh:hub:${name}`;
+    const identityLogs = [
+      join(dir, 'authority', IDENTITY_LOG),
+      ...HUBS.map((h) => join(dir, 'hubs', h.name, IDENTITY_LOG)),
+    ];
+
+    log(`starting 3 hubs in ${dir}`);
+    const hubs = HUBS.map((h) => {
+      const hubDir = join(dir, 'hubs', h.name);
+      const config = {
+        did: hubDid(h.name),
+        keyFile: 'identity.key',
+        region: h.region,
+        listen: { host: '127.0.0.1', port: ports.get(h.name) },
+        dataDir: 'data',
+        trustedIssuers: [AUTHORITY],
+        importIdentities: identityLogs,
+        peers: HUBS.filter((p) => p.name !== h.name).map((p) => ({
+          did: hubDid(p.name),
+          url: `ws://127.0.0.1:${ports.get(p.name)}/v1/hub`,
+        })),
+        logLevel: 'warn',
+      };
+      writeFileSync(join(hubDir, 'hub.json'), JSON.stringify(config, null, 2));
+      return {
+        plan: h,
+        ...children.spawn(['hub', 'start', '--config', join(hubDir, 'hub.json'), '--json'], `hub ${h.name}`),
+      };
+    });
+    const hubReady = await Promise.all(hubs.map((h) => h.ready));
+    const hubUrl = (name: string) => `ws://127.0.0.1:${ports.get(name)}/v1/mesh`;
+
+    // Organizations: each with its own credential; the rogue signs its own (untrusted issuer).
+    const nodeDir = (did: string) => join(dir, 'meshes', did.split(':').slice(2).join('-'));
+    for (const m of MESHES) {
+      const d = nodeDir(m.did);
+      await initIdentity(d, m.did);
+      const vc = await issueMeshAgentCredential({
+        signer,
+        subject: {
+          id: m.did,
+          meshCapabilities: m.capabilities,
+          complianceCertifications: ['GDPR'],
+          trustLevel: m.trustLevel,
+        },
+        validUntil: new Date(Date.now() + 365 * 86_400_000),
+      });
+      writeFileSync(join(d, 'credential.json'), JSON.stringify(vc));
+    }
+    const rogueDir = nodeDir(ROGUE);
+    await initIdentity(rogueDir, ROGUE);
+    const rogueKey = readKeyFile(join(rogueDir, 'identity.key'));
+    const rogueVc = await issueMeshAgentCredential({
+      signer: { keyPair: rogueKey.keyPair, issuer: ROGUE, verificationMethod: rogueKey.verificationMethod },
+      subject: {
+        id: ROGUE,
+        meshCapabilities: ['ml.inference'],
+        complianceCertifications: ['GDPR', 'SOC2'],
+        trustLevel: 100,
+      },
+    });
+    writeFileSync(join(rogueDir, 'credential.json'), JSON.stringify(rogueVc));
+
+    log('starting 5 mesh nodes (and one with a self-issued credential)');
+    const nodeConfig = (did: string, hub: string, capabilities: string[], minPartnerTrust: number) => {
+      const config = {
+        did,
+        keyFile: 'identity.key',
+        credentialFile: 'credential.json',
+        hubUrl: hubUrl(hub),
+        region: HUBS.find((h) => h.name === hub)!.region,
+        trustedIssuers: [AUTHORITY],
+        capabilities,
+        listen: { host: '127.0.0.1', port: 0 },
+        policy: { minPartnerTrust, deny: [] },
+        logLevel: 'warn',
+      };
+      const file = join(nodeDir(did), 'node.json');
+      writeFileSync(file, JSON.stringify(config, null, 2));
+      return file;
+    };
+    const nodes = MESHES.map((m) => ({
+      plan: m,
+      ...children.spawn(
+        ['node', 'start', '--config', nodeConfig(m.did, m.hub, m.capabilities, m.minPartnerTrust), '--json'],
+        m.did,
+      ),
+    }));
+    const rogue = children.spawn(
+      ['node', 'start', '--config', nodeConfig(ROGUE, 'na-east', ['ml.inference'], 50), '--json'],
+      ROGUE,
+    );
+    const ready = await Promise.all(nodes.map((n) => n.ready));
+    const refused: NetworkDemoResult['refused'] = [];
+    try {
+      await rogue.ready;
+      refused.push({ source: ROGUE, target: hubDid('na-east'), reason: 'unexpectedly accepted' });
+    } catch (err) {
+      refused.push({
+        source: ROGUE,
+        target: hubDid('na-east'),
+        reason: (err as Error).message.replace(/^.*?exited \(\d+\): /, ''),
+      });
+    }
+    const control = new Map(
+      MESHES.map((m, i) => [
+        m.did,
+        {
+          url: String(ready[i]!.controlUrl),
+          token: readFileSync(join(nodeDir(m.did), 'control.token'), 'utf8').trim(),
+        },
+      ]),
+    );
+    const call = (did: string, method: string, path: string, body?: unknown) => {
+      const c = control.get(did)!;
+      return api(c.url, c.token, method, path, body);
+    };
+
+    const from = MESHES[0]!.did;
+    const discovered = (await call(from, 'GET', '/v1/discovery')).meshes as unknown[];
+    log(`discovery from ${from}: ${discovered.length} meshes`);
+
+    const federations: NetworkDemoResult['federations'] = [];
+    for (const [source, target, capability] of PAIRS) {
+      try {
+        const res = await call(source, 'POST', '/v1/federations', {
+          target,
+          capabilities: [capability],
+          purpose: 'demo-collaboration',
+          ttlSeconds: 3600,
+        });
+        const f = res.federation as { federationId: string; status: string; path?: string[] };
+        federations.push({
+          federationId: f.federationId,
+          source,
+          target,
+          status: f.status,
+          path: f.path ?? [],
+          handshakeMs: Number(res.handshakeMs),
+        });
+        log(`federated ${source} -> ${target} in ${res.handshakeMs} ms`);
+      } catch (err) {
+        refused.push({ source, target, reason: (err as Error).message });
+        log(`refused   ${source} -> ${target}: ${(err as Error).message}`);
+      }
+    }
+
+    const latencies: number[] = [];
+    let sent = 0;
+    let failed = 0;
+    for (const f of federations) {
+      for (const [a, b] of [
+        [f.source, f.target],
+        [f.target, f.source],
+      ] as const) {
+        for (let i = 0; i < perDirection; i++) {
+          sent++;
+          try {
+            const res = await call(a, 'POST', `/v1/federations/${f.federationId}/messages`, {
+              type: 'agent.task.request',
+              data: { from: a, to: b, n: i, task: 'demo' },
+              priority: (['critical', 'high', 'normal', 'low'] as const)[i % 4],
+            });
+            latencies.push(Number(res.deliveredMs));
+          } catch {
+            failed++;
+          }
+        }
+      }
+    }
+    // What the receivers' applications saw (verified, decrypted, de-duplicated).
+    let received = 0;
+    for (const m of MESHES)
+      received += ((await call(m.did, 'GET', '/v1/messages')).messages as unknown[]).length;
+    latencies.sort((x, y) => x - y);
+    const result: NetworkDemoResult = {
+      ok: federations.length > 0 && failed === 0 && received === sent - failed,
+      dataDir: dir,
+      hubs: HUBS.map((h, i) => ({ did: hubDid(h.name), region: h.region, url: String(hubReady[i]!.url) })),
+      meshes: MESHES.map((m) => ({
+        did: m.did,
+        category: m.category,
+        hub: hubDid(m.hub),
+        controlUrl: control.get(m.did)!.url,
+      })),
+      discovery: { from, seen: discovered.length },
+      federations,
+      refused,
+      messages: {
+        sent,
+        delivered: received,
+        failed,
+        p50Ms: percentile(latencies, 0.5),
+        p95Ms: percentile(latencies, 0.95),
+      },
+      durationMs: Math.round(performance.now() - started),
+    };
+    return { result, stop: cleanup };
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+/** Runs the demo, stops everything and returns the summary. */
+export async function runNetworkDemo(options: NetworkDemoOptions = {}): Promise<NetworkDemoResult> {
+  const running = await startNetworkDemo(options);
+  await running.stop();
+  return running.result;
+}
