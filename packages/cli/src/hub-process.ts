@@ -69,7 +69,14 @@ export async function startHubProcess(config: HubConfig & { configDir: string })
       ...(adminToken ? { adminToken } : {}),
       logger: pino({ level: config.logLevel, base: { hub: config.did } }),
     });
-    const { url, httpUrl } = await hub.start();
+    let started: { url: string; httpUrl: string };
+    try {
+      started = await hub.start();
+    } catch (err) {
+      await hub.stop().catch(() => {});
+      throw err;
+    }
+    const { url, httpUrl } = started;
     return {
       hub,
       url,
