@@ -42,6 +42,11 @@ export const HubConfigSchema = z.strictObject({
       z.strictObject({
         kind: z.literal('postgres'),
         url: z.string().regex(/^postgres(ql)?:\/\//, 'a postgres:// URL'),
+        /** Tables go into this schema (one per hub, or per test). Default: the search_path. */
+        schema: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a lower-case SQL identifier')
+          .optional(),
       }),
     ])
     .default({ kind: 'sqlite' }),

@@ -36,7 +36,11 @@ export async function startHubProcess(config: HubConfig & { configDir: string })
   const dataDir = resolvePath(config.configDir, config.dataDir);
   const store = await openStore(
     config.store.kind === 'postgres'
-      ? { kind: 'postgres', url: config.store.url }
+      ? {
+          kind: 'postgres',
+          url: config.store.url,
+          ...(config.store.schema ? { schema: config.store.schema } : {}),
+        }
       : { kind: 'sqlite', path: join(dataDir, 'hub.db') },
   );
   try {
