@@ -145,7 +145,10 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
     return c.json({ meshes: hub.discover(query) });
   });
 
-  app.get('/v1/routes', (c) => c.json({ hub: hub.did, routes: hub.routes() }));
+  // Federation routes, and the path-vector table (routes learned from peers: path, hops, latency).
+  app.get('/v1/routes', (c) =>
+    c.json({ hub: hub.did, routes: hub.routes(), peers: hub.connectedPeers(), peerRoutes: hub.peerRoutes() }),
+  );
 
   // Admin: bearer token, compared in constant time over fixed-length digests.
   app.use('/v1/admin/*', async (c, next) => {

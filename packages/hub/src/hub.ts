@@ -23,6 +23,7 @@ import {
   type Envelope,
   ed25519,
   encodeErrorFrame,
+  encodeMultikey,
   type FederationStatusValue,
   type FederationSummary,
   HandshakeCoordinator,
@@ -30,6 +31,7 @@ import {
   type HubOutbound,
   hopForward,
   multibaseDecode,
+  multibaseEncode,
   type ParsedFrame,
   type Priority,
   ProtocolError,
@@ -55,7 +57,7 @@ import {
 import { getRequestListener } from '@hono/node-server';
 import pino from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { ConflictError, HubStateError, NotFoundError } from './errors.js';
+import { ConflictError, HubConfigError, HubStateError, NotFoundError } from './errors.js';
 import { createHttpApp } from './http.js';
 import { createHubMetrics, type HubMetrics } from './metrics.js';
 import { OfflineQueue, type QueuedMessage } from './offline-queue.js';
@@ -66,8 +68,21 @@ import {
   type OutboundQueueFactory,
   simpleOutboundQueue,
 } from './outbound.js';
+import { MAX_IDENTITY_OPS } from './peering/frames.js';
+import {
+  type AnnouncedFederation,
+  type FederationAnnounce,
+  federationAnnounceDigest,
+  type IdentityOps,
+  type PeerDataFrame,
+  PeerLinks,
+  type PeerOutboundFrame,
+  type Relay,
+} from './peering/index.js';
 import { type FederationRow, type HubStore, type MeshRow, memoryHubStore } from './persistence.js';
-import { type RateLimiter, simpleRateLimiter } from './rate-limit.js';
+import { LinkScheduler, RateLimiter as QosRateLimiter, rateLimitedError, wsSink } from './qos/index.js';
+import type { RateLimiter } from './rate-limit.js';
+import { type MeshInfo, type RouteRow as PeerRouteRow, RouteTable } from './routing/index.js';
 import { CredentialTrustProvider, type PeerRouter, type RouteRow, type TrustProvider } from './seams.js';
 
 export type HubLogger = Pick<pino.Logger, 'debug' | 'info' | 'warn' | 'error'>;
@@ -122,6 +137,23 @@ export interface HubOptions {
   readonly credentialRecheckMs?: number;
   /** Bearer token for /v1/admin/*; admin endpoints answer 401 when unset. */
   readonly adminToken?: string;
+  /**
+   * Peer hubs this hub dials and keeps linked (`url`: `ws://host:port`, `/v1/hub` added when the
+   * path is empty). With peers or allowedPeers the hub runs path-vector routing over the links.
+   */
+  readonly peers?: readonly { readonly did: string; readonly url: string }[];
+  /** Hubs accepted on inbound `/v1/hub` links besides `peers` (fail closed: nobody else). */
+  readonly allowedPeers?: readonly string[];
+  readonly peering?: {
+    /** Link ping period (latency, liveness); default 5,000. */
+    readonly pingIntervalMs?: number;
+    /** Re-dial backoff min(max, base * 2^n); defaults 500 / 30,000. */
+    readonly reconnectBaseMs?: number;
+    readonly reconnectMaxMs?: number;
+    readonly authTimeoutMs?: number;
+  };
+  /** The hub key's verification method (`<did>#...`); default: found in the hub's DID document. */
+  readonly verificationMethod?: string;
   readonly logger?: HubLogger;
   readonly now?: () => number;
 }
@@ -145,6 +177,10 @@ export interface Hub {
   ): Promise<FederationRow>;
   discover(query: DiscoveryQuery): AvailableMesh[];
   routes(): RouteRow[];
+  /** Routes of the path-vector table (destinations: meshes and hubs); empty without peering. */
+  peerRoutes(): PeerRouteRow[];
+  /** Peer hubs with an authenticated link. */
+  connectedPeers(): string[];
   meshes(): Promise<(MeshRow & { online: boolean; connectedMs: number | undefined })[]>;
   readonly registry: MeshRegistry;
   readonly resolver: DidResolver;
@@ -177,6 +213,15 @@ interface LiveSession {
   credential: VerifiableCredentialJson;
   credentialOk: boolean;
   credentialProblem: string | undefined;
+}
+
+interface RemoteHandshake {
+  readonly handshakeId: string;
+  readonly source: string;
+  readonly target: string;
+  /** The source's hub, which runs the coordinator. */
+  readonly coordinator: string;
+  readonly startedAt: number;
 }
 
 interface PendingHandshake {
@@ -233,6 +278,8 @@ class HubServer implements Hub {
   private readonly rateLimiter: RateLimiter;
   private readonly identityLimiter: RateLimiter;
   private readonly outboundFactory: OutboundQueueFactory;
+  /** Default: a qos LinkScheduler per node link; `outboundQueue` plugs in another queue. */
+  private readonly useScheduler: boolean;
   private readonly offline: OfflineQueue;
   private readonly clockSkewMs: number;
   private readonly vcCache = new VerificationCache();
@@ -243,6 +290,17 @@ class HubServer implements Hub {
   private readonly sessions = new Map<string, LiveSession>();
   private readonly fedTable = new Map<string, FederationRow>();
   private readonly handshakes = new Map<string, PendingHandshake>();
+  /** Handshakes coordinated by another hub whose target is attached here. */
+  private readonly remoteHandshakes = new Map<string, RemoteHandshake>();
+  /** Discovery data of meshes behind peers, from their announcements (bounded). */
+  private readonly remoteInfo = new Map<string, MeshInfo>();
+  /** Frames of one peer are handled in order (some steps await key resolution). */
+  private readonly peerChains = new Map<string, { tail: Promise<void>; pending: number }>();
+  private links: PeerLinks | undefined;
+  private table: RouteTable | undefined;
+  private unsubscribeAppend: (() => void) | undefined;
+  private identityBatch: IdentityOps['ops'] = [];
+  private selfVm = '';
   private server: Server | undefined;
   private wss: WebSocketServer | undefined;
   private timers: NodeJS.Timeout[] = [];
@@ -268,6 +326,10 @@ class HubServer implements Hub {
       sweepMs: options.sweepMs,
       credentialRecheckMs: options.credentialRecheckMs,
       adminToken: options.adminToken,
+      peers: options.peers,
+      allowedPeers: options.allowedPeers,
+      peering: options.peering,
+      verificationMethod: options.verificationMethod,
     });
     this.options = options;
     this.did = options.did;
@@ -283,14 +345,22 @@ class HubServer implements Hub {
       this.trust = this.credentialTrust;
     }
     const rate = options.rateLimit ?? { messagesPerSec: 1_000, burst: 2_000 };
-    this.rateLimiter = options.rateLimiter ?? simpleRateLimiter(rate);
+    // Token buckets per federation (qos/): a flooding federation only empties its own bucket.
+    this.rateLimiter =
+      options.rateLimiter ??
+      new QosRateLimiter({
+        defaultQuota: { ratePerSec: rate.messagesPerSec, burst: rate.burst },
+        maxKeys: this.limits.maxFederations,
+        now: this.now,
+      });
     const idRate = options.identityRateLimit ?? { requestsPerSec: 5, burst: 20 };
-    this.identityLimiter = simpleRateLimiter({
-      messagesPerSec: idRate.requestsPerSec,
-      burst: idRate.burst,
+    this.identityLimiter = new QosRateLimiter({
+      defaultQuota: { ratePerSec: idRate.requestsPerSec, burst: idRate.burst },
       maxKeys: 10_000,
+      now: this.now,
     });
     this.outboundFactory = options.outboundQueue ?? simpleOutboundQueue;
+    this.useScheduler = options.outboundQueue === undefined;
     this.offline = new OfflineQueue(this.limits.maxQueuedPerMesh, this.limits.maxQueuedTotal);
     this.clockSkewMs = options.clockSkewMs ?? 30_000;
     this.metrics = createHubMetrics({ hub: options.did });
@@ -351,7 +421,7 @@ class HubServer implements Hub {
         now: this.now,
         randomBytes,
         resolveAuthenticationKey: (vm) => this.resolveAuthKey(vm),
-        trustScore: (did) => this.trust.score(did),
+        trustScore: (did) => this.trustOf(did),
         verifyCredential: async (credential) => {
           const result = await this.verifyMeshCredential(credential);
           return { verified: result.verified, subject: result.subject };
@@ -387,6 +457,7 @@ class HubServer implements Hub {
       });
     }
     this.running = true;
+    await this.startNetwork();
     const httpUrl = this.publicUrl.replace(/^ws/, 'http');
     this.log.info({ url: this.publicUrl, region: this.region }, 'hub started');
     return { url: this.publicUrl, httpUrl };
@@ -402,6 +473,12 @@ class HubServer implements Hub {
     this.unwatch?.();
     this.unwatch = undefined;
     await this.options.router?.stop?.();
+    this.unsubscribeAppend?.();
+    this.unsubscribeAppend = undefined;
+    const links = this.links;
+    this.links = undefined;
+    await links?.stop();
+    this.metrics.peerLinks.set(0);
     for (const conn of [...this.connections]) {
       conn.queue.close();
       conn.ws.close(CLOSE_SHUTDOWN, 'hub shutting down');
@@ -430,7 +507,10 @@ class HubServer implements Hub {
       return;
     }
     if (path === '/v1/hub') {
-      if (this.options.router?.handlePeerUpgrade) this.options.router.handlePeerUpgrade(req, socket, head);
+      const links = this.links;
+      if (links) this.wss.handleUpgrade(req, socket, head, (ws) => links.handleUpgrade(ws));
+      else if (this.options.router?.handlePeerUpgrade)
+        this.options.router.handlePeerUpgrade(req, socket, head);
       else socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
       return;
     }
@@ -463,13 +543,15 @@ class HubServer implements Hub {
       backlog: [],
       queue: undefined as unknown as OutboundQueue,
     };
-    (conn as { queue: OutboundQueue }).queue = this.outboundFactory({
-      write: (item) => this.write(conn, item),
-      writable: () => ws.bufferedAmount < 4 * 1024 * 1024,
-      onDrain: (resume) => setTimeout(resume, 5).unref(),
-      now: this.now,
-      maxQueued: this.limits.maxOutboundPerLink,
-    });
+    (conn as { queue: OutboundQueue }).queue = this.useScheduler
+      ? this.schedulerQueue(conn)
+      : this.outboundFactory({
+          write: (item) => this.write(conn, item),
+          writable: () => ws.bufferedAmount < 4 * 1024 * 1024,
+          onDrain: (resume) => setTimeout(resume, 5).unref(),
+          now: this.now,
+          maxQueued: this.limits.maxOutboundPerLink,
+        });
     this.connections.add(conn);
     this.metrics.connections.set(this.connections.size);
     ws.on('message', (data, isBinary) => {
@@ -507,6 +589,7 @@ class HubServer implements Hub {
     if (session && this.sessions.get(session.meshId) === session) {
       this.sessions.delete(session.meshId);
       this.metrics.sessions.set(this.sessions.size);
+      this.table?.detach(session.meshId);
       void this.store.uptime.sessionClosed(session.meshId, this.now()).catch((err) => this.storeFailed(err));
       // Envelopes that had not reached the socket wait for the reconnect like any other.
       for (const item of rest) this.requeueUnsent(session.meshId, item);
@@ -515,6 +598,15 @@ class HubServer implements Hub {
         if (hs.source === session.meshId || hs.target === session.meshId) {
           this.failHandshake(hs, new ProtocolError('unreachable', `${session.meshId} disconnected`));
         }
+      }
+      for (const rh of [...this.remoteHandshakes.values()]) {
+        if (rh.target !== session.meshId) continue;
+        this.remoteHandshakes.delete(rh.handshakeId);
+        const reject = rejectFromError(
+          rh.handshakeId,
+          new ProtocolError('unreachable', `${rh.target} disconnected`),
+        );
+        this.sendToMesh(rh.source, reject, rh.coordinator);
       }
       this.log.info({ meshId: session.meshId }, 'session closed');
     }
@@ -531,13 +623,55 @@ class HubServer implements Hub {
     }
   }
 
+  /**
+   * A node link's outbound queue: a qos LinkScheduler (4 classes, critical first, bounded, writes
+   * only while the socket is under its high-water mark) behind the OutboundQueue interface.
+   */
+  private schedulerQueue(conn: Connection): OutboundQueue {
+    const scheduler = new LinkScheduler<OutboundItem>({
+      ...wsSink<OutboundItem>(conn.ws, { serialize: (item) => item.frame }),
+      queue: {
+        maxItems: this.limits.maxOutboundPerLink,
+        maxBytes: 64 * 1024 * 1024,
+        ttlMs: this.limits.queueTtlMs,
+      },
+      now: this.now,
+      onSent: (_item, entry) =>
+        this.metrics.queueSeconds.observe({ priority: entry.priority, link: 'node' }, entry.waitedMs / 1000),
+      onDropped: (item, reason) => {
+        const meshId = conn.session?.meshId;
+        if (!item.messageId || !meshId) return; // control frames of a dead or stuck link
+        if (reason === 'send_failed') this.requeueUnsent(meshId, item);
+        else if (item.sourceMeshId) {
+          this.metrics.messages.inc({ priority: item.priority, outcome: 'expired' });
+          this.errorToMesh(
+            item.sourceMeshId,
+            new ProtocolError(
+              'unreachable',
+              `${meshId} did not read its link within ${this.limits.queueTtlMs} ms`,
+            ),
+            item.messageId,
+            { federationId: item.federationId ?? '' },
+          );
+        }
+      },
+    });
+    return {
+      push: (item) => scheduler.enqueue(item, item.priority, item.frame.length),
+      get size() {
+        return scheduler.size;
+      },
+      close: () => scheduler.close().map((e) => e.item),
+    };
+  }
+
   private write(conn: Connection, item: OutboundItem): void {
     if (conn.state === 'closed') {
       if (conn.session && item.messageId) this.requeueUnsent(conn.session.meshId, item);
       return;
     }
     this.metrics.queueSeconds.observe(
-      { priority: item.priority },
+      { priority: item.priority, link: 'node' },
       Math.max(0, this.now() - item.enqueuedAt) / 1000,
     );
     conn.ws.send(item.frame);
@@ -568,10 +702,34 @@ class HubServer implements Hub {
     this.sendControl(conn, frame);
   }
 
-  /** Sends to the live session of a mesh, if any. */
-  private sendToMesh(meshId: string, frame: object): boolean {
+  /**
+   * Sends to the live session of a mesh, else (with peering) over the best route toward it or
+   * toward `toHub` (its home hub, or the hub a reply is for) inside a Relay.
+   */
+  private sendToMesh(meshId: string, frame: object, toHub?: string): boolean {
     const session = this.sessions.get(meshId);
-    return session ? this.sendControl(session.conn, frame) : false;
+    if (session) return this.sendControl(session.conn, frame);
+    if (!this.links || toHub === this.did) return false;
+    return this.relayTo(meshId, frame as Relay['frame'], { toHub, priority: 'critical' });
+  }
+
+  /** An error frame for a mesh here or behind a peer; a source that is nowhere learns nothing. */
+  private errorToMesh(
+    meshId: string,
+    err: unknown,
+    inReplyTo: string | undefined,
+    details?: Record<string, string>,
+    toHub?: string,
+  ): void {
+    const session = this.sessions.get(meshId);
+    if (session) {
+      this.sendError(session.conn, err, inReplyTo, details);
+      return;
+    }
+    const frame = encodeErrorFrame(err, inReplyTo === undefined ? {} : { inReplyTo });
+    if (details && frame.code !== 'internal_error') frame.details = { ...frame.details, ...details };
+    this.metrics.frameErrors.inc({ code: frame.code });
+    if (this.links && toHub !== this.did) this.relayTo(meshId, frame as unknown as Relay['frame'], { toHub });
   }
 
   private enqueueInbound(conn: Connection, raw: string | Uint8Array): void {
@@ -730,6 +888,7 @@ class HubServer implements Hub {
       conn.session = session;
       this.sessions.set(msg.meshId, session);
       this.metrics.sessions.set(this.sessions.size);
+      this.table?.attach(msg.meshId);
 
       const existing = await this.store.meshes.get(msg.meshId);
       const row: MeshRow = {
@@ -838,22 +997,30 @@ class HubServer implements Hub {
         throw new ProtocolError('clock_skew', 'envelope timestamp is outside the accepted window');
       }
       const decision = this.rateLimiter.take(env.federationId, now);
-      if (!decision.ok) {
-        throw new ProtocolError('rate_limited', 'federation quota exceeded', {
-          retryAfterMs: decision.retryAfterMs,
-        });
-      }
+      if (!decision.ok) throw rateLimitedError(decision.retryAfterMs);
       const forwarded = hopForward(env, this.did);
-      this.deliver(forwarded, conn);
+      this.deliver(forwarded, conn, fed);
     } catch (err) {
       this.metrics.messages.inc({ priority: env.priority, outcome: 'rejected' });
       this.sendError(conn, err, id, { federationId: env.federationId });
     }
   }
 
-  private deliver(env: Envelope, from: Connection | undefined): void {
+  /**
+   * Hands a hop-forwarded envelope on: to the target's session here, else over the best peer
+   * route (toward the target, or its home hub when the target has no route of its own), else to
+   * the offline queue when the target's home is this hub, else `unreachable` to the source.
+   */
+  private deliver(env: Envelope, from: Connection | undefined, fed?: FederationRow): void {
     const frame = JSON.stringify(env);
     const target = this.sessions.get(env.targetMeshId);
+    if (!target && this.links && fed) {
+      const home = homeHubOf(fed, env.targetMeshId);
+      if (home !== this.did) {
+        this.forwardEnvelope(env, home);
+        return;
+      }
+    }
     if (target) {
       const ok = target.conn.queue.push({
         frame,
@@ -892,8 +1059,15 @@ class HubServer implements Hub {
     const err = new ProtocolError('unreachable', `${meshId} is offline and its queue is full`, {
       retryAfterMs: this.limits.queueTtlMs,
     });
-    const source = from ?? this.sessions.get(env.sourceMeshId)?.conn;
-    if (source) this.sendError(source, err, env.messageId, { federationId: env.federationId });
+    if (from) this.sendError(from, err, env.messageId, { federationId: env.federationId });
+    else
+      this.errorToMesh(
+        env.sourceMeshId,
+        err,
+        env.messageId,
+        { federationId: env.federationId },
+        env.route[0],
+      );
   }
 
   private deliverQueued(session: LiveSession, queued: QueuedMessage): void {
@@ -917,19 +1091,17 @@ class HubServer implements Hub {
   private reportUnreachable(queued: QueuedMessage): void {
     const env = queued.envelope;
     this.metrics.messages.inc({ priority: env.priority, outcome: 'expired' });
-    const source = this.sessions.get(env.sourceMeshId);
     // A source that is offline too learns nothing here; it resends what it never saw Delivered for.
-    if (source) {
-      this.sendError(
-        source.conn,
-        new ProtocolError(
-          'unreachable',
-          `${env.targetMeshId} did not reconnect within ${this.limits.queueTtlMs} ms`,
-        ),
-        env.messageId,
-        { federationId: env.federationId },
-      );
-    }
+    this.errorToMesh(
+      env.sourceMeshId,
+      new ProtocolError(
+        'unreachable',
+        `${env.targetMeshId} did not reconnect within ${this.limits.queueTtlMs} ms`,
+      ),
+      env.messageId,
+      { federationId: env.federationId },
+      env.route[0],
+    );
   }
 
   private relayAck(conn: Connection, ack: Ack): void {
@@ -945,7 +1117,12 @@ class HubServer implements Hub {
     }
     const other = fed.sourceMeshId === me ? fed.targetMeshId : fed.sourceMeshId;
     const session = this.sessions.get(other);
-    if (!session) return; // the source resends on its own timeout and gets the receipt then
+    if (!session) {
+      // Behind a peer: the receipt travels back in a Relay. Else the source resends on its own
+      // timeout and gets the receipt then.
+      if (this.links) this.relayReceipt(ack, me, other, homeHubOf(fed, other));
+      return;
+    }
     if (ack.error) {
       const frame = {
         type: 'error',
@@ -981,10 +1158,17 @@ class HubServer implements Hub {
           if (msg.sourceMeshId !== me) {
             throw new ProtocolError('unauthorized', 'sourceMeshId is not the DID this link authenticated');
           }
-          if (!this.sessions.has(msg.targetMeshId)) {
-            throw new ProtocolError('unreachable', `${msg.targetMeshId} is not connected`, {
-              retryAfterMs: 2_000,
-            });
+          if (
+            !this.sessions.has(msg.targetMeshId) &&
+            this.table?.nextHop(msg.targetMeshId)?.kind !== 'peer'
+          ) {
+            throw new ProtocolError(
+              'unreachable',
+              `${msg.targetMeshId} is not connected to any reachable hub`,
+              {
+                retryAfterMs: 2_000,
+              },
+            );
           }
           const challenge = this.coordinator.onInitiate(msg, origin);
           this.handshakes.set(challenge.handshakeId, {
@@ -1009,12 +1193,17 @@ class HubServer implements Hub {
           return;
         }
         case 'FederationAccept': {
+          const remote = this.remoteHandshakes.get(msg.handshakeId);
+          if (!hs && remote?.target === me) {
+            // Coordinated by the source's hub: the acceptance goes back there.
+            if (!this.sendToMesh(remote.source, msg, remote.coordinator)) {
+              throw new ProtocolError('unreachable', `no route to the hub of ${remote.source}`);
+            }
+            return;
+          }
           if (!hs || hs.target !== me)
             throw new ProtocolError('unknown_handshake', 'no pending handshake for this mesh has this id');
-          const established = await this.coordinator.onAccept(msg);
-          if (!this.sendToMesh(hs.source, established)) {
-            throw new ProtocolError('unreachable', `${hs.source} disconnected`);
-          }
+          await this.acceptFromTarget(hs, msg);
           return;
         }
         case 'FederationConfirm': {
@@ -1023,6 +1212,7 @@ class HubServer implements Hub {
           const { confirm, federation } = this.coordinator.onConfirm(msg, origin);
           this.handshakes.delete(hs.handshakeId);
           const now = this.now();
+          const hop = this.sessions.has(hs.target) ? undefined : this.table?.nextHop(hs.target);
           const row: FederationRow = {
             federationId: federation.federationId,
             handshakeId: federation.handshakeId,
@@ -1033,7 +1223,8 @@ class HubServer implements Hub {
             purpose: federation.purpose,
             minTrustScore: hs.minTrustScore,
             routingEndpoint: federation.routingEndpoint,
-            path: [this.did],
+            // The hubs between the two ends, this (the coordinating) hub first.
+            path: hop?.kind === 'peer' ? [this.did, ...hop.path] : [this.did],
             createdAt: now,
             expiresAt: federation.expiresAt,
             updatedAt: now,
@@ -1042,6 +1233,8 @@ class HubServer implements Hub {
           // In memory first, so a message sent right after the confirmation routes.
           this.fedTable.set(row.federationId, row);
           this.updateFederationGauge();
+          // The target's hub learns the federation before the confirmation (same route, same class).
+          if (row.path.length > 1) this.announceFederation(row);
           this.sendToMesh(hs.target, confirm);
           this.metrics.handshakes.inc({ outcome: 'established' });
           this.metrics.handshakeSeconds.observe(Math.max(0, now - hs.startedAt) / 1000);
@@ -1053,6 +1246,12 @@ class HubServer implements Hub {
           return;
         }
         case 'HandshakeReject': {
+          const remote = this.remoteHandshakes.get(msg.handshakeId);
+          if (!hs && remote?.target === me) {
+            this.remoteHandshakes.delete(msg.handshakeId);
+            this.sendToMesh(remote.source, msg, remote.coordinator);
+            return;
+          }
           if (!hs || (hs.source !== me && hs.target !== me)) {
             throw new ProtocolError('unknown_handshake', 'no pending handshake of this mesh has this id');
           }
@@ -1098,12 +1297,618 @@ class HubServer implements Hub {
   }
 
   // ------------------------------------------------------------------------------------------
+  // Federation network: peer links, path-vector routes, relays, identity sync
+  // ------------------------------------------------------------------------------------------
+
+  private async startNetwork(): Promise<void> {
+    const peers = (this.options.peers ?? []).map((p) => ({ did: p.did, url: peerUrl(p.url) }));
+    if (peers.length === 0 && (this.options.allowedPeers ?? []).length === 0) return;
+    this.selfVm = this.options.verificationMethod ?? (await this.findOwnVerificationMethod());
+    const table = new RouteTable({
+      selfHubDid: this.did,
+      now: this.now,
+      maxMeshes: this.limits.maxFederations,
+    });
+    // Hubs are destinations too: a message for a mesh that is offline at its home hub goes there.
+    table.attach(this.did);
+    for (const meshId of this.sessions.keys()) table.attach(meshId);
+    this.table = table;
+    const peering = this.options.peering ?? {};
+    const links = new PeerLinks({
+      self: { did: this.did, keyPair: this.options.keyPair, verificationMethod: this.selfVm },
+      resolveKey: (vm) => this.resolveAuthKey(vm),
+      peers,
+      ...(this.options.allowedPeers ? { allowedPeers: this.options.allowedPeers } : {}),
+      selfLog: () => this.registry.history(this.did) as unknown as Record<string, unknown>[],
+      importPeerLog: async (_peer, ops) => {
+        await this.registry.importLog(ops);
+      },
+      onUp: (peer) => {
+        this.metrics.peerLinks.set(links.connectedPeers().length);
+        this.announce(peer);
+        this.sendIdentities(peer);
+      },
+      onDown: (peer) => {
+        this.metrics.peerLinks.set(links.connectedPeers().length);
+        this.peerChains.delete(peer);
+        table.withdrawPeer(peer);
+      },
+      onLatency: (peer, ms) => table.updateLinkLatency(peer, ms),
+      onFrame: (peer, frame, inner) => this.onPeerFrame(peer, frame, inner),
+      onRefused: (r) => {
+        this.metrics.frameErrors.inc({ code: r.error.wireCode });
+        this.log.warn(
+          { peer: r.peerDid, direction: r.direction, code: r.error.wireCode },
+          'hub link refused',
+        );
+      },
+      reconnect: { baseMs: peering.reconnectBaseMs ?? 500, maxMs: peering.reconnectMaxMs ?? 30_000 },
+      pingIntervalMs: peering.pingIntervalMs ?? 5_000,
+      ...(peering.authTimeoutMs === undefined ? {} : { authTimeoutMs: peering.authTimeoutMs }),
+      now: this.now,
+      logger: this.log,
+      maxFrameBytes: this.limits.maxFrameBytes,
+      qos: {
+        queue: {
+          maxItems: this.limits.maxOutboundPerLink,
+          maxBytes: 64 * 1024 * 1024,
+          ttlMs: this.limits.queueTtlMs,
+        },
+        onSent: (_peer, _frame, priority, waitedMs) =>
+          this.metrics.queueSeconds.observe({ priority, link: 'peer' }, waitedMs / 1000),
+        // Settled after onDown has withdrawn the peer's routes, so a re-route picks another path.
+        onDropped: (peer, frame, reason) => queueMicrotask(() => this.peerFrameDropped(peer, frame, reason)),
+      },
+    });
+    table.onChange((changed) => {
+      for (const peer of links.connectedPeers()) this.announce(peer, changed);
+    });
+    // New did:mesh operations (from nodes, POST /v1/identities or a peer) go to every peer.
+    this.unsubscribeAppend = this.registry.onAppend((did) => {
+      const op = this.registry.history(did).at(-1);
+      if (!op) return;
+      if (this.identityBatch.length === 0) queueMicrotask(() => this.flushIdentities());
+      this.identityBatch.push(op as unknown as IdentityOps['ops'][number]);
+    });
+    this.links = links;
+    links.start();
+  }
+
+  /** The verification method of this hub's key in its own DID document. */
+  private async findOwnVerificationMethod(): Promise<string> {
+    const own = encodeMultikey('ed25519-pub', this.options.keyPair.publicKey);
+    const doc = (await this.resolver.resolveDocument(this.did).catch(() => null)) as {
+      verificationMethod?: { id: string; publicKeyMultibase?: string }[];
+      authentication?: (string | { id: string; publicKeyMultibase?: string })[];
+    } | null;
+    const methods = new Map((doc?.verificationMethod ?? []).map((m) => [m.id, m]));
+    for (const entry of doc?.authentication ?? []) {
+      const m = typeof entry === 'string' ? methods.get(entry) : entry;
+      if (m?.publicKeyMultibase === own) return m.id.startsWith('#') ? `${this.did}${m.id}` : m.id;
+    }
+    throw new HubConfigError(
+      `cannot find this hub's key among the authentication keys of ${this.did}; register its DID or pass verificationMethod`,
+    );
+  }
+
+  /** Sends `peer` the routes it should know (all, or the changed ones), with discovery data. */
+  private announce(peer: string, changed?: readonly string[]): void {
+    if (!this.links || !this.table) return;
+    const ann = this.table.exportFor(peer, changed);
+    if (ann.meshes.length === 0 && ann.withdrawn.length === 0) return;
+    const meshes = ann.meshes.map((r) => {
+      const info = this.meshInfo(r.meshId);
+      return info ? { ...r, info } : r;
+    });
+    this.links.sendAnnouncement(peer, { meshes, withdrawn: ann.withdrawn });
+  }
+
+  private meshInfo(meshId: string): MeshInfo | undefined {
+    const s = this.sessions.get(meshId);
+    if (s)
+      return { region: s.region, capabilities: [...s.capabilities], trustScore: this.trust.score(meshId) };
+    return this.remoteInfo.get(meshId);
+  }
+
+  /** Trust of a mesh: the local provider for meshes here, the home hub's announced score otherwise. */
+  private trustOf(meshId: string): number {
+    if (this.sessions.has(meshId) || !this.credentialTrust) return this.trust.score(meshId);
+    return this.remoteInfo.get(meshId)?.trustScore ?? this.trust.score(meshId);
+  }
+
+  /** On link up: what this hub holds of the did:mesh registry (bounded), its own ops first. */
+  private sendIdentities(peer: string): void {
+    const all = this.registry.exportLog() as unknown as IdentityOps['ops'];
+    const ops = all.slice(-MAX_SYNC_OPS);
+    for (let i = 0; i < ops.length; i += MAX_IDENTITY_OPS) {
+      this.links?.send(peer, { type: 'IdentityOps', ops: ops.slice(i, i + MAX_IDENTITY_OPS) }, 'high');
+    }
+  }
+
+  private flushIdentities(): void {
+    const batch = this.identityBatch;
+    this.identityBatch = [];
+    if (!this.links || batch.length === 0) return;
+    for (const peer of this.links.connectedPeers()) {
+      for (let i = 0; i < batch.length; i += MAX_IDENTITY_OPS) {
+        this.links.send(peer, { type: 'IdentityOps', ops: batch.slice(i, i + MAX_IDENTITY_OPS) }, 'high');
+      }
+    }
+  }
+
+  /** Queues a peer frame behind the ones before it (bounded); they run one at a time. */
+  private onPeerFrame(peer: string, frame: PeerDataFrame, inner?: ParsedFrame): void {
+    let chain = this.peerChains.get(peer);
+    if (!chain) {
+      chain = { tail: Promise.resolve(), pending: 0 };
+      this.peerChains.set(peer, chain);
+    }
+    if (chain.pending >= this.limits.maxInboundBacklog) {
+      this.metrics.relayed.inc({ kind: inner?.kind ?? frame.type, outcome: 'dropped' });
+      if (inner?.kind === 'envelope') {
+        this.relayEnvelopeError(
+          inner.frame,
+          new ProtocolError('rate_limited', 'hub link backlog full', { retryAfterMs: 100 }),
+        );
+      }
+      return;
+    }
+    chain.pending++;
+    const c = chain;
+    c.tail = c.tail
+      .then(() => this.handlePeerFrame(peer, frame, inner))
+      .catch((err) => this.log.warn({ peer, err: describeError(err) }, 'peer frame failed'))
+      .finally(() => {
+        c.pending--;
+      });
+  }
+
+  private async handlePeerFrame(peer: string, frame: PeerDataFrame, inner?: ParsedFrame): Promise<void> {
+    if (!this.links || !this.table) return;
+    switch (frame.type) {
+      case 'RouteAnnouncement': {
+        // Info first: applying the routes announces them on at once, with this info.
+        for (const r of frame.meshes) {
+          if (!r.info) continue;
+          if (!this.remoteInfo.has(r.meshId) && this.remoteInfo.size >= this.limits.maxFederations) {
+            this.remoteInfo.delete(this.remoteInfo.keys().next().value as string);
+          }
+          this.remoteInfo.set(r.meshId, r.info);
+        }
+        // Discovery shows only meshes with a selected peer route, so refused entries stay hidden.
+        this.table.applyAnnouncement(peer, frame, this.links.latency(peer) ?? 0);
+        return;
+      }
+      case 'IdentityOps':
+        // One by one: a bad or conflicting op (verified by importLog) does not stop the others.
+        for (const op of frame.ops) await this.registry.importLog([op]).catch(() => undefined);
+        return;
+      case 'error':
+        this.log.info({ peer, code: frame.code, message: frame.message }, 'error frame from peer hub');
+        return;
+      case 'Relay':
+        if (inner) await this.onRelay(peer, frame, inner);
+        return;
+    }
+  }
+
+  private async onRelay(peer: string, relay: Relay, inner: ParsedFrame): Promise<void> {
+    this.metrics.relayed.inc({ kind: inner.kind, outcome: 'received' });
+    if (inner.kind === 'envelope') {
+      this.onRelayedEnvelope(relay, inner.frame);
+      return;
+    }
+    if (relay.route?.includes(this.did)) {
+      this.metrics.relayed.inc({ kind: inner.kind, outcome: 'dropped' });
+      this.log.warn({ peer, kind: inner.kind }, 'relay loop: dropped');
+      return;
+    }
+    const forMe =
+      this.sessions.has(relay.toMeshId) || relay.toHub === this.did || relay.toMeshId === this.did;
+    if (!forMe) {
+      // Not for a mesh here: pass it on (route grows by this hub; it is bounded by the schema).
+      if (
+        (relay.route?.length ?? 0) >= MAX_RELAY_ROUTE ||
+        !this.relayTo(relay.toMeshId, relay.frame, {
+          toHub: relay.toHub,
+          fromHub: relay.fromHub,
+          route: relay.route ?? [relay.fromHub],
+          priority: 'critical',
+        })
+      ) {
+        this.metrics.relayed.inc({ kind: inner.kind, outcome: 'dropped' });
+        this.log.info({ peer, kind: inner.kind, to: relay.toMeshId }, 'relay: no route onward, dropped');
+      }
+      return;
+    }
+    const session = this.sessions.get(relay.toMeshId);
+    switch (inner.kind) {
+      case 'FederationRequest': {
+        const msg = inner.frame;
+        if (!session || msg.targetMeshId !== relay.toMeshId) {
+          const reject = rejectFromError(
+            msg.handshakeId,
+            new ProtocolError('unreachable', `${relay.toMeshId} is not here`),
+          );
+          this.sendToMesh(msg.sourceMeshId, reject, relay.fromHub);
+          return;
+        }
+        this.sweepRemoteHandshakes();
+        if (this.remoteHandshakes.size >= MAX_REMOTE_HANDSHAKES) {
+          const reject = rejectFromError(
+            msg.handshakeId,
+            new ProtocolError('too_many_handshakes', 'too many handshakes', { retryAfterMs: 5_000 }),
+          );
+          this.sendToMesh(msg.sourceMeshId, reject, relay.fromHub);
+          return;
+        }
+        this.remoteHandshakes.set(msg.handshakeId, {
+          handshakeId: msg.handshakeId,
+          source: msg.sourceMeshId,
+          target: msg.targetMeshId,
+          coordinator: relay.fromHub,
+          startedAt: this.now(),
+        });
+        this.sendControl(session.conn, msg);
+        return;
+      }
+      case 'FederationConfirm': {
+        const rh = this.remoteHandshakes.get(inner.frame.handshakeId);
+        if (!rh || !session || rh.target !== relay.toMeshId) return;
+        this.remoteHandshakes.delete(rh.handshakeId);
+        this.sendControl(session.conn, inner.frame);
+        return;
+      }
+      case 'FederationAccept':
+      case 'HandshakeReject':
+        await this.handshakeFromPeer(relay, inner.frame);
+        return;
+      case 'FederationAnnounce':
+        await this.onFederationAnnounce(relay, inner.frame);
+        return;
+      case 'Terminate': {
+        const signer = inner.frame.verificationMethod.slice(0, inner.frame.verificationMethod.indexOf('#'));
+        await this.applyTerminate(signer, inner.frame).catch((err) =>
+          this.log.info({ code: asProtocolError(err).wireCode }, 'relayed Terminate refused'),
+        );
+        return;
+      }
+      case 'Delivered':
+      case 'FederationStatus':
+      case 'error':
+        // Receipts, statuses and errors for a mesh here; one that left learns nothing (it resends).
+        if (session) this.sendControl(session.conn, inner.frame);
+        return;
+      default:
+        this.metrics.relayed.inc({ kind: inner.kind, outcome: 'dropped' });
+        this.log.info({ kind: inner.kind }, 'relay: frame type not taken');
+    }
+  }
+
+  /**
+   * An envelope from a peer: hop-forwarded here (routing_loop, hop_limit_exceeded), then delivered
+   * if the target is attached here (after checking this hub knows the federation), else passed on.
+   */
+  private onRelayedEnvelope(relay: Relay, env: Envelope): void {
+    try {
+      const forwarded = hopForward(env, this.did);
+      const local = this.sessions.has(env.targetMeshId) || relay.toHub === this.did;
+      if (!local) {
+        this.forwardEnvelope(forwarded, relay.toHub);
+        return;
+      }
+      const fed = this.fedTable.get(env.federationId);
+      const parties =
+        fed &&
+        ((fed.sourceMeshId === env.sourceMeshId && fed.targetMeshId === env.targetMeshId) ||
+          (fed.targetMeshId === env.sourceMeshId && fed.sourceMeshId === env.targetMeshId));
+      if (!fed || !parties) {
+        throw new ProtocolError(
+          'unknown_federation',
+          'the target hub knows no federation with this id between these meshes',
+        );
+      }
+      if (fed.status !== 'active') {
+        throw new ProtocolError(
+          fed.status === 'expired' ? 'expired' : 'policy_denied',
+          `federation is ${fed.status}`,
+        );
+      }
+      this.deliver(forwarded, undefined);
+    } catch (err) {
+      this.metrics.messages.inc({ priority: env.priority, outcome: 'rejected' });
+      this.relayEnvelopeError(env, err);
+    }
+  }
+
+  /** An envelope this hub cannot take further: the error goes back to the source's hub. */
+  private relayEnvelopeError(env: Envelope, err: unknown): void {
+    this.errorToMesh(env.sourceMeshId, err, env.messageId, { federationId: env.federationId }, env.route[0]);
+  }
+
+  /**
+   * Sends a hop-forwarded envelope over the best route not leading back to a hub it passed;
+   * `routing_loop` when the only route does, `unreachable` to the source when there is none.
+   */
+  private forwardEnvelope(env: Envelope, toHub: string | undefined): void {
+    const ok = this.relayTo(env.targetMeshId, env as unknown as Relay['frame'], {
+      toHub,
+      priority: env.priority,
+      avoid: env.route,
+      envelope: true,
+    });
+    if (ok) {
+      this.metrics.messages.inc({ priority: env.priority, outcome: 'forwarded' });
+      return;
+    }
+    this.metrics.messages.inc({ priority: env.priority, outcome: 'rejected' });
+    const best = this.table?.nextHop(env.targetMeshId) ?? (toHub ? this.table?.nextHop(toHub) : undefined);
+    const loops = best?.kind === 'peer' && env.route.includes(best.peerDid);
+    this.relayEnvelopeError(
+      env,
+      loops
+        ? new ProtocolError('routing_loop', `the route to ${env.targetMeshId} leads back to ${best.peerDid}`)
+        : new ProtocolError('unreachable', `no route to ${env.targetMeshId}`, { retryAfterMs: 2_000 }),
+    );
+  }
+
+  /**
+   * Puts a frame in a Relay toward `meshId` (or `toHub` when the mesh has no route), on the best
+   * link not leading back to a hub already passed. False when there is no such link or it is full.
+   */
+  private relayTo(
+    meshId: string,
+    frame: Relay['frame'],
+    options: {
+      toHub?: string | undefined;
+      fromHub?: string;
+      route?: readonly string[];
+      priority?: Priority;
+      avoid?: readonly string[];
+      envelope?: boolean;
+    },
+  ): boolean {
+    if (!this.links || !this.table) return false;
+    const passed = new Set([...(options.route ?? []), ...(options.avoid ?? [])]);
+    let peer: string | undefined;
+    for (const dest of [meshId, options.toHub]) {
+      if (dest === undefined || dest === this.did) continue;
+      const hop = this.table.nextHop(dest);
+      if (hop?.kind === 'peer' && !passed.has(hop.peerDid) && this.links.isUp(hop.peerDid)) {
+        peer = hop.peerDid;
+        break;
+      }
+    }
+    if (!peer) return false;
+    const relay: Relay = {
+      type: 'Relay',
+      toMeshId: meshId,
+      fromHub: options.fromHub ?? this.did,
+      // Envelopes carry their own route and hop count; other frames get the relay's.
+      ...(options.envelope ? {} : { route: [...(options.route ?? []), this.did] }),
+      ...(options.toHub === undefined ? {} : { toHub: options.toHub }),
+      frame,
+    };
+    const ok = this.links.send(peer, relay, options.priority ?? 'normal');
+    this.metrics.relayed.inc({ kind: String(frame['type'] ?? 'envelope'), outcome: ok ? 'sent' : 'dropped' });
+    return ok;
+  }
+
+  /** A frame queued for a peer that will not be sent on that link: re-route it or answer its source. */
+  private peerFrameDropped(peer: string, frame: PeerOutboundFrame, reason: string): void {
+    if (frame.type !== 'Relay') return; // announcements and identities are re-sent on the next link up
+    const inner = frame.frame;
+    const isEnvelope =
+      typeof inner['messageId'] === 'string' &&
+      typeof inner['federationId'] === 'string' &&
+      Array.isArray(inner['route']);
+    if (reason === 'link_down' || reason === 'send_failed') {
+      const ok = this.relayTo(frame.toMeshId, inner, {
+        toHub: frame.toHub,
+        fromHub: frame.fromHub,
+        route: frame.route?.slice(0, -1) ?? [],
+        priority: 'high',
+        avoid: isEnvelope ? [...(inner['route'] as string[]), peer] : [peer],
+        envelope: isEnvelope,
+      });
+      this.metrics.relayed.inc({ kind: String(inner['type']), outcome: ok ? 'rerouted' : 'dropped' });
+      if (ok) return;
+    }
+    if (isEnvelope) {
+      const env = inner as unknown as Envelope;
+      this.metrics.messages.inc({ priority: env.priority, outcome: 'expired' });
+      this.relayEnvelopeError(
+        env,
+        new ProtocolError('unreachable', `the link toward ${env.targetMeshId} was lost (${reason})`, {
+          retryAfterMs: 2_000,
+        }),
+      );
+    }
+  }
+
+  /** A target's Ack for a source behind a peer: Delivered or the target's error, relayed back. */
+  private relayReceipt(ack: Ack, by: string, source: string, toHub: string | undefined): void {
+    const frame = ack.error
+      ? {
+          type: 'error',
+          code: ack.error.code,
+          message: ack.error.message,
+          inReplyTo: ack.messageId,
+          details: { federationId: ack.federationId, by },
+        }
+      : { type: 'Delivered', messageId: ack.messageId, federationId: ack.federationId, by };
+    this.relayTo(source, frame as unknown as Relay['frame'], { toHub, priority: 'critical' });
+  }
+
+  /** FederationAccept / HandshakeReject from a target behind a peer, for a handshake coordinated here. */
+  private async handshakeFromPeer(relay: Relay, msg: HandshakeMessage): Promise<void> {
+    const id = (msg as { handshakeId: string }).handshakeId;
+    const hs = this.handshakes.get(id);
+    if (!hs) {
+      // A reject for a target here from a coordinator elsewhere (it gave up): pass it to the target.
+      const rh = this.remoteHandshakes.get(id);
+      if (msg.type === 'HandshakeReject' && rh && rh.target === relay.toMeshId) {
+        this.remoteHandshakes.delete(id);
+        this.sendToMesh(rh.target, msg);
+      }
+      return;
+    }
+    try {
+      if (msg.type === 'HandshakeReject') {
+        const outs = this.coordinator.onReject(msg, 'responder');
+        this.handshakes.delete(hs.handshakeId);
+        this.sendOutbound(outs);
+        return;
+      }
+      if (msg.type !== 'FederationAccept' || msg.verificationMethod.split('#')[0] !== hs.target) {
+        throw new ProtocolError('unknown_handshake', 'no pending handshake for this mesh has this id');
+      }
+      await this.acceptFromTarget(hs, msg);
+    } catch (error) {
+      const err = asProtocolError(error);
+      if (UNBOUND_CODES.has(err.wireCode)) {
+        this.log.info({ handshakeId: id, code: err.wireCode }, 'relayed handshake message refused');
+        return;
+      }
+      this.failHandshake(hs, err);
+    }
+  }
+
+  private async acceptFromTarget(hs: PendingHandshake, msg: HandshakeMessage): Promise<void> {
+    const established = await this.coordinator.onAccept(msg);
+    if (!this.sendToMesh(hs.source, established)) {
+      throw new ProtocolError('unreachable', `${hs.source} disconnected`);
+    }
+  }
+
+  /** Tells the hub of the other end about a federation coordinated here (signed). */
+  private announceFederation(row: FederationRow): void {
+    if (!this.links) return;
+    const federation: AnnouncedFederation = {
+      federationId: row.federationId,
+      handshakeId: row.handshakeId,
+      sourceMeshId: row.sourceMeshId,
+      targetMeshId: row.targetMeshId,
+      status: row.status,
+      ...(row.statusReason === undefined ? {} : { statusReason: row.statusReason }),
+      capabilities: [...row.capabilities],
+      purpose: row.purpose,
+      ...(row.minTrustScore === undefined ? {} : { minTrustScore: row.minTrustScore }),
+      routingEndpoint: row.routingEndpoint,
+      path: [...row.path],
+      createdAt: row.createdAt,
+      expiresAt: row.expiresAt,
+      updatedAt: row.updatedAt,
+    };
+    const unsigned = { coordinator: this.did, federation, verificationMethod: this.selfVm };
+    const frame: FederationAnnounce = {
+      type: 'FederationAnnounce',
+      ...unsigned,
+      signature: multibaseEncode(ed25519.sign(federationAnnounceDigest(unsigned), this.options.keyPair)),
+    };
+    const home = row.path.at(-1);
+    this.relayTo(row.targetMeshId, frame as unknown as Relay['frame'], { toHub: home, priority: 'critical' });
+  }
+
+  /**
+   * A federation announced by the hub that coordinated it: checked (it is the first hub of the
+   * path, relayed from it, this hub is the last, its signature) and then held like a local one.
+   */
+  private async onFederationAnnounce(relay: Relay, msg: FederationAnnounce): Promise<void> {
+    const f = msg.federation;
+    try {
+      if (msg.coordinator !== f.path[0] || relay.fromHub !== msg.coordinator || f.path.at(-1) !== this.did) {
+        throw new ProtocolError(
+          'unauthorized',
+          'FederationAnnounce: coordinator, relay origin and path disagree',
+        );
+      }
+      if (!msg.verificationMethod.startsWith(`${msg.coordinator}#`)) {
+        throw new ProtocolError('unauthorized', 'FederationAnnounce: key of another DID');
+      }
+      const key = await this.resolveAuthKey(msg.verificationMethod);
+      let sig: Uint8Array;
+      try {
+        sig = multibaseDecode(msg.signature);
+      } catch (cause) {
+        throw new ProtocolError('invalid_signature', 'signature is not base58btc', { cause });
+      }
+      if (!ed25519.verify(sig, federationAnnounceDigest(msg), key)) {
+        throw new ProtocolError('invalid_signature', 'FederationAnnounce signature does not verify');
+      }
+    } catch (err) {
+      this.metrics.frameErrors.inc({ code: asProtocolError(err).wireCode });
+      this.log.warn(
+        { federationId: f.federationId, code: asProtocolError(err).wireCode },
+        'FederationAnnounce refused',
+      );
+      return;
+    }
+    const current = this.fedTable.get(f.federationId) ?? (await this.store.federations.get(f.federationId));
+    if (current && (current.status === 'terminated' || current.status === 'expired')) return;
+    const row: FederationRow = {
+      federationId: f.federationId,
+      handshakeId: f.handshakeId,
+      sourceMeshId: f.sourceMeshId,
+      targetMeshId: f.targetMeshId,
+      status: f.status,
+      capabilities: f.capabilities,
+      purpose: f.purpose,
+      minTrustScore: f.minTrustScore,
+      routingEndpoint: f.routingEndpoint,
+      path: f.path,
+      createdAt: current?.createdAt ?? f.createdAt,
+      expiresAt: f.expiresAt,
+      updatedAt: this.now(),
+      statusReason: f.statusReason,
+    };
+    if (row.status === 'active' || row.status === 'suspended') {
+      if (!current && this.fedTable.size >= this.limits.maxFederations) {
+        this.log.warn({ federationId: f.federationId }, 'federation table full: announce ignored');
+        return;
+      }
+      this.fedTable.set(row.federationId, row);
+    } else {
+      this.fedTable.delete(row.federationId);
+      this.rateLimiter.forget?.(row.federationId);
+    }
+    this.updateFederationGauge();
+    await this.store.federations.put(row).catch((err) => this.storeFailed(err));
+  }
+
+  private sweepRemoteHandshakes(): void {
+    const stale = this.now() - 2 * (this.options.handshake?.timeoutMs ?? 5_000) - this.clockSkewMs;
+    for (const rh of [...this.remoteHandshakes.values()]) {
+      if (rh.startedAt < stale) this.remoteHandshakes.delete(rh.handshakeId);
+    }
+  }
+
+  peerRoutes(): PeerRouteRow[] {
+    return this.table?.rows() ?? [];
+  }
+
+  connectedPeers(): string[] {
+    return this.links?.connectedPeers() ?? [];
+  }
+
+  // ------------------------------------------------------------------------------------------
   // Federation lifecycle
   // ------------------------------------------------------------------------------------------
 
   private async terminateFromNode(conn: Connection, msg: Terminate): Promise<void> {
     try {
-      const me = conn.meshId!;
+      await this.applyTerminate(conn.meshId!, msg, conn);
+    } catch (err) {
+      this.sendError(conn, err, msg.federationId);
+    }
+  }
+
+  /**
+   * A signed Terminate from party `me` (the link's mesh, or the signer of a relayed one). The hub
+   * that did not coordinate the federation also passes it on to the coordinator.
+   */
+  private async applyTerminate(me: string, msg: Terminate, conn?: Connection): Promise<void> {
+    {
       const fed = this.fedTable.get(msg.federationId) ?? (await this.store.federations.get(msg.federationId));
       if (!fed || (fed.sourceMeshId !== me && fed.targetMeshId !== me)) {
         throw new ProtocolError('unknown_federation', 'no federation with this id for this mesh');
@@ -1125,13 +1930,20 @@ class HubServer implements Hub {
         throw new ProtocolError('invalid_signature', 'Terminate signature does not verify');
       }
       if (fed.status === 'terminated' || fed.status === 'expired') {
-        this.sendControl(conn, {
-          type: 'FederationStatus',
-          federationId: fed.federationId,
-          status: fed.status,
-          reason: fed.statusReason ?? fed.status,
-        });
+        if (conn) {
+          this.sendControl(conn, {
+            type: 'FederationStatus',
+            federationId: fed.federationId,
+            status: fed.status,
+            reason: fed.statusReason ?? fed.status,
+          });
+        }
         return;
+      }
+      const coordinator = fed.path[0];
+      if (conn && this.links && coordinator !== undefined && coordinator !== this.did) {
+        const other = fed.sourceMeshId === me ? fed.targetMeshId : fed.sourceMeshId;
+        this.sendToMesh(other, msg, coordinator);
       }
       this.fedTable.set(fed.federationId, fed);
       await this.setFederationStatus(
@@ -1139,8 +1951,6 @@ class HubServer implements Hub {
         'terminated',
         `terminated by ${me}: ${msg.reason}`.slice(0, 256),
       );
-    } catch (err) {
-      this.sendError(conn, err, msg.federationId);
     }
   }
 
@@ -1177,8 +1987,10 @@ class HubServer implements Hub {
       reason: row.statusReason ?? '',
       expiresAt: row.expiresAt,
     };
-    this.sendToMesh(row.sourceMeshId, notice);
-    this.sendToMesh(row.targetMeshId, notice);
+    this.sendToMesh(row.sourceMeshId, notice, homeHubOf(row, row.sourceMeshId));
+    this.sendToMesh(row.targetMeshId, notice, homeHubOf(row, row.targetMeshId));
+    // The coordinating hub keeps the other end's hub in step (it enforces the status there too).
+    if (row.path.length > 1 && row.path[0] === this.did) this.announceFederation(row);
     this.log.info({ federationId, status, reason: row.statusReason }, 'federation status changed');
     await this.store.federations.put(row).catch((err) => this.storeFailed(err));
     return row;
@@ -1273,6 +2085,7 @@ class HubServer implements Hub {
     const stale = now - 2 * (this.options.handshake?.timeoutMs ?? 5_000) - this.clockSkewMs;
     for (const hs of [...this.handshakes.values()])
       if (hs.startedAt < stale) this.handshakes.delete(hs.handshakeId);
+    this.sweepRemoteHandshakes();
     for (const conn of [...this.connections]) {
       if (conn.state === 'hello' && now - conn.openedAt > this.limits.authTimeoutMs) {
         this.sendError(conn, new ProtocolError('handshake_timeout', 'no Authenticate in time'));
@@ -1318,6 +2131,23 @@ class HubServer implements Hub {
       });
       if (out.length >= 256) return out;
     }
+    // Meshes behind peers, as their home hubs announced them, while a route to them exists.
+    for (const [meshId, info] of this.remoteInfo) {
+      if (out.length >= 256) return out;
+      if (this.sessions.has(meshId)) continue;
+      const hop = this.table?.nextHop(meshId);
+      if (hop?.kind !== 'peer') continue;
+      if (query.region !== undefined && info.region !== query.region) continue;
+      if (query.minTrustScore !== undefined && info.trustScore < query.minTrustScore) continue;
+      if (query.capabilities && !query.capabilities.every((c) => info.capabilities.includes(c))) continue;
+      out.push({
+        meshId,
+        region: info.region,
+        capabilities: [...info.capabilities],
+        trustScore: info.trustScore,
+        homeHub: hop.path.at(-1) ?? hop.peerDid,
+      });
+    }
     for (const m of this.options.router?.discover?.(query) ?? []) {
       if (out.length >= 256) break;
       out.push(m);
@@ -1333,7 +2163,7 @@ class HubServer implements Hub {
         federationId: f.federationId,
         status: f.status,
         path: [...f.path],
-        latencyMs: this.sessions.get(f.targetMeshId)?.conn.rttMs ?? null,
+        latencyMs: this.routeLatency(f),
         expiresAt: f.expiresAt,
       });
     }
@@ -1342,6 +2172,15 @@ class HubServer implements Hub {
 
   federations(): FederationRow[] {
     return [...this.fedTable.values()];
+  }
+
+  /** Latency toward the other end: the node link's RTT here, the route's latency behind a peer. */
+  private routeLatency(f: FederationRow): number | null {
+    const other = f.path[0] === this.did ? f.targetMeshId : f.sourceMeshId;
+    const session = this.sessions.get(other);
+    if (session) return session.conn.rttMs;
+    const hop = this.table?.nextHop(other);
+    return hop?.kind === 'peer' ? Math.round(hop.latencyMs * 100) / 100 : null;
   }
 
   async meshes(): Promise<(MeshRow & { online: boolean; connectedMs: number | undefined })[]> {
@@ -1384,6 +2223,28 @@ class HubServer implements Hub {
   private storeFailed(err: unknown): void {
     this.log.error({ err: err instanceof Error ? err.message : String(err) }, 'store write failed');
   }
+}
+
+/** Most did:mesh operations sent to a peer when its link comes up. */
+const MAX_SYNC_OPS = 4_096;
+const MAX_REMOTE_HANDSHAKES = 10_000;
+/** A Relay's route holds at most MAX_HOPS hubs (frame schema). */
+const MAX_RELAY_ROUTE = 5;
+
+/** The hub a party of a federation is attached to: the source's is first on the path, the target's last. */
+function homeHubOf(fed: FederationRow, meshId: string): string | undefined {
+  return meshId === fed.sourceMeshId ? fed.path[0] : fed.path.at(-1);
+}
+
+/** A peer URL without a path gets `/v1/hub`. */
+function peerUrl(url: string): string {
+  const u = new URL(url);
+  if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/hub';
+  return u.toString();
+}
+
+function describeError(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }
 
 /** Reasons the hub sets by itself and clears by itself once the cause is gone. */

@@ -15,6 +15,8 @@
  *   limits: { queueTtlMs: 60_000 }, rateLimit: { messagesPerSec: 1000, burst: 2000 },
  * });
  * const { url } = await hub.start(); // ws://127.0.0.1:<port>; nodes connect to `${url}/v1/mesh`
+ * // Federation network: another hub dials this one (which lists it in `allowedPeers`).
+ * const other = createHub({ ...otherOptions, peers: [{ did: hub.did, url }] });
  * await hub.stop();
  * ```
  */
@@ -54,5 +56,6 @@ export {
   type RateLimitOptions,
   simpleRateLimiter,
 } from './rate-limit.js';
+export type { MeshInfo, RouteRow as PeerRouteRow } from './routing/index.js';
 export { CredentialTrustProvider, type PeerRouter, type RouteRow, type TrustProvider } from './seams.js';
 export { hubStoreFrom } from './store-adapter.js';

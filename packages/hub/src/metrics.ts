@@ -9,7 +9,9 @@ export interface HubMetrics {
   readonly frameErrors: Counter<'code'>;
   readonly handshakes: Counter<'outcome'>;
   readonly handshakeSeconds: Histogram;
-  readonly queueSeconds: Histogram<'priority'>;
+  readonly queueSeconds: Histogram<'priority' | 'link'>;
+  readonly peerLinks: Gauge;
+  readonly relayed: Counter<'kind' | 'outcome'>;
   readonly offlineQueued: Gauge;
   readonly federations: Gauge<'status'>;
 }
@@ -48,9 +50,16 @@ export function createHubMetrics(labels: { hub: string }): HubMetrics {
     }),
     queueSeconds: new Histogram({
       name: 'fmp_hub_queue_seconds',
-      help: 'Time a frame waited in the outbound queue, per priority class',
-      labelNames: ['priority'],
+      help: 'Time a frame waited in an outbound link queue, per priority class and link kind (node, peer)',
+      labelNames: ['priority', 'link'],
       buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.2, 1, 5, 30],
+      registers,
+    }),
+    peerLinks: new Gauge({ name: 'fmp_hub_peer_links', help: 'Authenticated peer-hub links', registers }),
+    relayed: new Counter({
+      name: 'fmp_hub_relayed_total',
+      help: 'Relay frames between hubs by inner kind and outcome (sent, received, rerouted, dropped)',
+      labelNames: ['kind', 'outcome'],
       registers,
     }),
     offlineQueued: new Gauge({

@@ -61,6 +61,29 @@ export const hubScalarOptionsSchema = z.object({
   sweepMs: positive.optional(),
   credentialRecheckMs: positive.optional(),
   adminToken: z.string().min(16).max(512).optional(),
+  peers: z
+    .array(
+      z.strictObject({
+        did: didSchema,
+        url: z
+          .string()
+          .regex(/^wss?:\/\/\S+$/)
+          .max(300),
+      }),
+    )
+    .max(256)
+    .refine((p) => new Set(p.map((x) => x.did)).size === p.length, 'a peer is listed twice')
+    .optional(),
+  allowedPeers: z.array(didSchema).max(1024).optional(),
+  peering: z
+    .strictObject({
+      pingIntervalMs: positive.optional(),
+      reconnectBaseMs: positive.optional(),
+      reconnectMaxMs: positive.optional(),
+      authTimeoutMs: positive.optional(),
+    })
+    .optional(),
+  verificationMethod: z.string().min(3).max(512).optional(),
 });
 
 export function checkScalarOptions(options: unknown): void {

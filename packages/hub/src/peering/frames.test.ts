@@ -1,7 +1,13 @@
 import { base64urlEncode, ed25519, multibaseEncode, ProtocolError, parseFrame, randomBytes } from '@fmp/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { hubAuthDigest, parseRelayedFrame, type Relay } from './frames.js';
+import {
+  type AnnouncedFederation,
+  federationAnnounceDigest,
+  hubAuthDigest,
+  parseRelayedFrame,
+  type Relay,
+} from './frames.js';
 
 const A = 'did:mesh:hub:a';
 const B = 'did:mesh:hub:b';
@@ -31,8 +37,33 @@ const valid = () => {
     },
     { type: 'LinkPing', sentAt: 5 },
     { type: 'LinkPong', sentAt: 5 },
+    { type: 'IdentityOps', ops: [{ did: 'did:mesh:org:x', seq: 0 }] },
+    {
+      type: 'FederationAnnounce',
+      coordinator: A,
+      federation: announced(),
+      verificationMethod: `${A}#key-1`,
+      signature: multibaseEncode(ed25519.sign(new Uint8Array(32), kp)),
+    },
   ];
 };
+
+function announced(): AnnouncedFederation {
+  return {
+    federationId: '3f1c2a4e-8b7d-4c1a-9e2f-0a1b2c3d4e5f',
+    handshakeId: '7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5d',
+    sourceMeshId: 'did:mesh:org:x',
+    targetMeshId: 'did:mesh:org:y',
+    status: 'active',
+    capabilities: ['ml.inference'],
+    purpose: 'test',
+    routingEndpoint: 'ws://hub/v1/federations/3f1c2a4e-8b7d-4c1a-9e2f-0a1b2c3d4e5f',
+    path: [A, B],
+    createdAt: 1,
+    expiresAt: 2,
+    updatedAt: 1,
+  };
+}
 
 describe('hub-link frames', () => {
   it('are registered with parseFrame', () => {
@@ -94,6 +125,25 @@ describe('hub-link frames', () => {
       ),
       { numRuns: 500 },
     );
+  });
+
+  it('the FederationAnnounce digest binds the coordinator, the key and every federation field', () => {
+    const base = { coordinator: A, federation: announced(), verificationMethod: `${A}#key-1` };
+    const d = federationAnnounceDigest(base);
+    expect(federationAnnounceDigest({ ...base, coordinator: B })).not.toEqual(d);
+    expect(federationAnnounceDigest({ ...base, verificationMethod: `${A}#key-2` })).not.toEqual(d);
+    for (const change of [
+      { status: 'terminated' as const },
+      { path: [A, 'did:mesh:hub:z'] },
+      { expiresAt: 3 },
+    ]) {
+      expect(federationAnnounceDigest({ ...base, federation: { ...announced(), ...change } })).not.toEqual(d);
+    }
+    // A Relay may carry it (it is routed by mesh), but not IdentityOps (a hub-link frame).
+    const relay = (frame: Record<string, unknown>) =>
+      ({ type: 'Relay', toMeshId: 'did:mesh:org:y', fromHub: A, frame }) as Relay;
+    expect(parseRelayedFrame(relay(valid()[7]!)).kind).toBe('FederationAnnounce');
+    expect(() => parseFrame(JSON.stringify(relay(valid()[6]!)))).toThrow(ProtocolError);
   });
 
   it('the auth digest is domain-separated and binds both DIDs, both nonces and the key', () => {

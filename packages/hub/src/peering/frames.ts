@@ -9,7 +9,9 @@
  */
 import {
   canonicalBytes,
+  capabilitySchema,
   didSchema,
+  federationStatusSchema,
   HandshakeDidSchema,
   MAX_HOPS,
   NonceSchema,
@@ -21,12 +23,18 @@ import {
   SignatureMultibaseSchema,
   sha256,
   TimestampMsSchema,
+  uuidSchema,
   VerificationMethodIdSchema,
 } from '@fmp/core';
 import { z } from 'zod';
 import { routeAnnouncementSchema } from '../routing/announcement.js';
 
 export const HUB_AUTH_DOMAIN = 'fmp/1 hub-link-auth';
+export const FEDERATION_ANNOUNCE_DOMAIN = 'fmp/1 federation-announce';
+/** Most operations of a hub's own did:mesh log carried in HubAuth. */
+export const MAX_HUB_LOG_OPS = 16;
+/** Most did:mesh operations in one IdentityOps frame. */
+export const MAX_IDENTITY_OPS = 64;
 
 export const HubHelloSchema = z.strictObject({
   type: z.literal('HubHello'),
@@ -44,6 +52,14 @@ export const HubAuthSchema = z.strictObject({
   verificationMethod: VerificationMethodIdSchema,
   /** Ed25519 over hubAuthDigest(...), multibase base58btc. */
   signature: SignatureMultibaseSchema,
+  /**
+   * The signer's own did:mesh operations (self-certifying, so unsigned here): the verifier imports
+   * them before resolving the key, so two hubs that never met can authenticate each other.
+   */
+  log: z
+    .array(z.record(z.string().max(64), z.json()))
+    .max(MAX_HUB_LOG_OPS)
+    .optional(),
 });
 export type HubAuth = z.infer<typeof HubAuthSchema>;
 
@@ -60,6 +76,7 @@ export const HUB_LINK_FRAME_TYPES = [
   'Relay',
   'LinkPing',
   'LinkPong',
+  'IdentityOps',
 ] as const;
 const hubLinkTypes = new Set<string>(HUB_LINK_FRAME_TYPES);
 
@@ -78,6 +95,11 @@ export const RelaySchema = z.strictObject({
     .max(MAX_HOPS)
     .refine((r) => new Set(r).size === r.length, 'route visits a hub twice')
     .optional(),
+  /**
+   * The hub the frame is for when the mesh has no route of its own (offline at its home hub, which
+   * queues it), or the hub that coordinates the handshake a reply belongs to.
+   */
+  toHub: HandshakeDidSchema.optional(),
   /** An envelope or handshake message; validated in full by parseRelayedFrame. */
   frame: z
     .record(z.string().max(128), z.json())
@@ -93,7 +115,58 @@ export type LinkPing = z.infer<typeof LinkPingSchema>;
 export const LinkPongSchema = z.strictObject({ type: z.literal('LinkPong'), sentAt: TimestampMsSchema });
 export type LinkPong = z.infer<typeof LinkPongSchema>;
 
-export type HubLinkFrame = HubHello | HubAuth | RouteAnnouncementFrame | Relay | LinkPing | LinkPong;
+/** did:mesh operations a hub passes on to its peers (self-certifying: each receiver verifies them). */
+export const IdentityOpsSchema = z.strictObject({
+  type: z.literal('IdentityOps'),
+  ops: z
+    .array(z.record(z.string().max(64), z.json()))
+    .min(1)
+    .max(MAX_IDENTITY_OPS),
+});
+export type IdentityOps = z.infer<typeof IdentityOpsSchema>;
+
+/** A federation as the coordinating hub announces it to the hub of the other end. */
+export const AnnouncedFederationSchema = z.strictObject({
+  federationId: uuidSchema,
+  handshakeId: uuidSchema,
+  sourceMeshId: didSchema,
+  targetMeshId: didSchema,
+  status: federationStatusSchema,
+  statusReason: z.string().max(256).optional(),
+  capabilities: z.array(capabilitySchema).max(64),
+  purpose: z.string().max(128),
+  minTrustScore: z.number().min(0).max(100).optional(),
+  routingEndpoint: z.string().max(512),
+  /** Hubs between the two ends, the coordinating (source's) hub first. */
+  path: z.array(HandshakeDidSchema).min(1).max(MAX_HOPS),
+  createdAt: TimestampMsSchema,
+  expiresAt: TimestampMsSchema,
+  updatedAt: TimestampMsSchema,
+});
+export type AnnouncedFederation = z.infer<typeof AnnouncedFederationSchema>;
+
+/**
+ * Coordinating hub -> the hub of the other end (inside a Relay, routed like any frame for that
+ * mesh): the federation was established or changed status. Signed by the coordinator, so hubs in
+ * between cannot invent or alter federations.
+ */
+export const FederationAnnounceSchema = z.strictObject({
+  type: z.literal('FederationAnnounce'),
+  coordinator: HandshakeDidSchema,
+  federation: AnnouncedFederationSchema,
+  verificationMethod: VerificationMethodIdSchema,
+  signature: SignatureMultibaseSchema,
+});
+export type FederationAnnounce = z.infer<typeof FederationAnnounceSchema>;
+
+export type HubLinkFrame =
+  | HubHello
+  | HubAuth
+  | RouteAnnouncementFrame
+  | Relay
+  | LinkPing
+  | LinkPong
+  | IdentityOps;
 
 declare module '@fmp/core' {
   interface FrameTypeMap {
@@ -103,6 +176,8 @@ declare module '@fmp/core' {
     Relay: Relay;
     LinkPing: LinkPing;
     LinkPong: LinkPong;
+    IdentityOps: IdentityOps;
+    FederationAnnounce: FederationAnnounce;
   }
 }
 
@@ -114,6 +189,27 @@ if (!registeredFrameTypes().includes('HubHello')) {
   registerFrameSchema('Relay', RelaySchema);
   registerFrameSchema('LinkPing', LinkPingSchema);
   registerFrameSchema('LinkPong', LinkPongSchema);
+}
+if (!registeredFrameTypes().includes('IdentityOps')) {
+  registerFrameSchema('IdentityOps', IdentityOpsSchema);
+  registerFrameSchema('FederationAnnounce', FederationAnnounceSchema);
+}
+
+/** What the coordinating hub signs in a FederationAnnounce (absent optionals are null). */
+export function federationAnnounceDigest(a: {
+  coordinator: string;
+  federation: AnnouncedFederation;
+  verificationMethod: string;
+}): Uint8Array {
+  const f = a.federation;
+  return sha256(
+    canonicalBytes({
+      domain: FEDERATION_ANNOUNCE_DOMAIN,
+      coordinator: a.coordinator,
+      verificationMethod: a.verificationMethod,
+      federation: { ...f, statusReason: f.statusReason ?? null, minTrustScore: f.minTrustScore ?? null },
+    }),
+  );
 }
 
 /** What a hub signs to authenticate a link: the 32-byte SHA-256 of the canonical transcript. */

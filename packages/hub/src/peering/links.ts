@@ -45,16 +45,18 @@ import {
   type HubAuth,
   type HubHello,
   hubAuthDigest,
+  type IdentityOps,
+  MAX_HUB_LOG_OPS,
   parseRelayedFrame,
   type Relay,
   type RouteAnnouncementFrame,
 } from './frames.js';
 
 /** Frames a link hands to the hub (control frames are handled here). */
-export type PeerDataFrame = RouteAnnouncementFrame | Relay | ErrorFrame;
+export type PeerDataFrame = RouteAnnouncementFrame | Relay | ErrorFrame | IdentityOps;
 
 /** What can be sent to a peer through `send`. */
-export type PeerOutboundFrame = RouteAnnouncementFrame | Relay | ErrorFrame;
+export type PeerOutboundFrame = RouteAnnouncementFrame | Relay | ErrorFrame | IdentityOps;
 
 export interface PeerLogger {
   debug(obj: object, msg?: string): void;
@@ -91,6 +93,13 @@ export interface PeerLinksOptions {
   /** The EWMA latency of an up link moved (after each pong). */
   onLatency?: (peerDid: string, latencyMs: number) => void;
   onRefused?: (refusal: PeerRefusal) => void;
+  /** This hub's own did:mesh operations, sent in HubAuth (at most 16). */
+  selfLog?: () => readonly Record<string, unknown>[];
+  /**
+   * Imports the did:mesh operations an allowed peer sent in its HubAuth, before its key is
+   * resolved (a rejection refuses the link with did_resolution_failed).
+   */
+  importPeerLog?: (peerDid: string, ops: readonly Record<string, unknown>[]) => Promise<void>;
   /** Re-dial delay: min(maxMs, baseMs * 2^attempt), attempt reset when a link comes up. */
   reconnect: { baseMs: number; maxMs: number };
   pingIntervalMs: number;
@@ -416,11 +425,13 @@ export class PeerLinks {
       verifierNonce: hello.nonce,
       verificationMethod: self.verificationMethod,
     });
+    const log = this.options.selfLog?.() ?? [];
     const auth: HubAuth = {
       type: 'HubAuth',
       hubDid: self.did,
       verificationMethod: self.verificationMethod,
       signature: multibaseEncode(ed25519.sign(digest, self.keyPair)),
+      ...(log.length > 0 ? { log: log.slice(0, MAX_HUB_LOG_OPS) as HubAuth['log'] } : {}),
     };
     this.sendRaw(link, auth);
   }
@@ -438,6 +449,9 @@ export class PeerLinks {
     }
     let publicKey: Uint8Array;
     try {
+      // Only the peer's own operations: an allowed hub cannot fill our registry through HubAuth.
+      const own = (auth.log ?? []).filter((op) => op['did'] === hello.hubDid);
+      if (own.length > 0 && this.options.importPeerLog) await this.options.importPeerLog(hello.hubDid, own);
       publicKey = await this.options.resolveKey(auth.verificationMethod);
     } catch (err) {
       this.refuse(
@@ -538,6 +552,7 @@ export class PeerLinks {
         return;
       }
       case 'RouteAnnouncement':
+      case 'IdentityOps':
       case 'error':
         this.options.onFrame(peerDid, parsed.frame);
         return;

@@ -3,7 +3,7 @@
  * hub path to it as seen by the receiver (first element: the announcing hub, last: the hub the
  * mesh is attached to) and the latency the announcer measured along that path.
  */
-import { didSchema, MAX_HOPS } from '@fmp/core';
+import { capabilitySchema, didSchema, MAX_HOPS, regionCodeSchema, trustScoreSchema } from '@fmp/core';
 import { z } from 'zod';
 
 /** Most entries in one announcement frame; larger tables are sent in several frames (splitAnnouncement). */
@@ -11,10 +11,20 @@ export const MAX_ANNOUNCEMENT_ENTRIES = 1024;
 /** Latency ceiling (one day) so sums stay exact and absurd values are refused at the boundary. */
 export const MAX_ROUTE_LATENCY_MS = 86_400_000;
 
+/** What discovery shows of a mesh behind a peer, as its home hub saw it at authentication. */
+export const meshInfoSchema = z.strictObject({
+  region: regionCodeSchema,
+  capabilities: z.array(capabilitySchema).max(64),
+  trustScore: trustScoreSchema,
+});
+export type MeshInfo = z.infer<typeof meshInfoSchema>;
+
 export const meshRouteSchema = z.strictObject({
   meshId: didSchema,
   path: z.array(didSchema).min(1).max(MAX_HOPS),
   latencyMs: z.number().min(0).max(MAX_ROUTE_LATENCY_MS),
+  /** Discovery data (absent for hubs as destinations); not used for route selection. */
+  info: meshInfoSchema.optional(),
 });
 export type MeshRoute = z.infer<typeof meshRouteSchema>;
 
