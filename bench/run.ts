@@ -7,7 +7,17 @@ import { cpus, totalmem } from 'node:os';
 import { benchCore } from './core.js';
 import { benchHandshake } from './handshake.js';
 import { benchIdentity } from './identity.js';
-import { renderMarkdown } from './report.js';
+import {
+  benchBaselines,
+  benchThroughput,
+  benchWireHandshake,
+  createBenchWorld,
+  killAll,
+  networkMembers,
+  type ThroughputResult,
+} from './network.js';
+import { renderMarkdown, type TwoHops } from './report.js';
+import { benchSessions } from './sessions.js';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
@@ -24,7 +34,46 @@ const core = benchCore(minMs);
 log('identity: DID resolution and credential verification...');
 const identity = await benchIdentity(n);
 log('handshake: in-memory, three parties, real credential checks...');
-const handshake = await benchHandshake(quick ? 200 : 1000);
+const handshakeInMemory = await benchHandshake(quick ? 200 : 1000);
+
+// Networked figures: the hub and the load generators in separate processes on loopback.
+async function benchNetwork() {
+  const world = await createBenchWorld(networkMembers(1));
+  try {
+    log('network baselines: raw WebSocket round trip and relay, SQLite inserts...');
+    const baseline = await benchBaselines(quick);
+    log('handshake over the wire (hub and two nodes in three processes, warm caches)...');
+    const handshake = await benchWireHandshake(world, quick ? 100 : 1000);
+    log('throughput through one hub (SDK sender and receiver processes)...');
+    const oneHop = await benchThroughput(world, {
+      durationMs: quick ? 2000 : 10_000,
+      senders: 1,
+      window: 256,
+      federationsPerSender: 4,
+    });
+    const target = quick ? 1000 : 10_000;
+    log(`sessions: ${target} authenticated sessions on one hub...`);
+    const sessions = await benchSessions(world, {
+      target,
+      pingsPerHelper: quick ? 500 : 1000,
+      pingsPerSecond: quick ? 250 : 200,
+    });
+    log('throughput through two peered hubs (sender on one, receiver on the other)...');
+    // Peering is new: when it fails, the run still reports one hub and says why.
+    const twoHops: ThroughputResult | TwoHops = await benchThroughput(world, {
+      durationMs: quick ? 2000 : 10_000,
+      senders: 1,
+      window: 256,
+      federationsPerSender: 4,
+      hops: 2,
+    }).catch((err: unknown) => ({ hops: 2, skipped: String((err as Error).message).slice(0, 200) }));
+    return { baseline, handshake, throughput: [oneHop, twoHops], successRate: oneHop.successRate, sessions };
+  } finally {
+    killAll();
+    world.cleanup();
+  }
+}
+const network = await benchNetwork();
 
 const results = {
   date: new Date().toISOString(),
@@ -37,8 +86,13 @@ const results = {
   },
   durationS: Math.round((Date.now() - started) / 100) / 10,
   ...core,
+  baseline: { ...core.baseline, ...network.baseline },
   ...identity,
-  handshake,
+  handshakeInMemory,
+  handshake: network.handshake,
+  throughput: network.throughput,
+  successRate: network.successRate,
+  sessions: network.sessions,
 };
 
 const url = (p: string) => new URL(p, import.meta.url);

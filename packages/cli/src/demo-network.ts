@@ -386,6 +386,14 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
       }
     }
 
+    // The path each federation takes, from its source's home hub routing table (spec 6.1).
+    for (const f of federations) {
+      const home = HUBS.findIndex((h) => h.name === MESHES.find((m) => m.did === f.source)!.hub);
+      const res = await fetch(`${String(hubReady[home]!.httpUrl)}/v1/routes`, { signal: AbortSignal.timeout(10_000) });
+      const table = (await res.json()) as { routes?: { federationId: string; path: string[] }[] };
+      f.path = table.routes?.find((r) => r.federationId === f.federationId)?.path ?? f.path;
+    }
+
     const latencies: number[] = [];
     let sent = 0;
     let failed = 0;

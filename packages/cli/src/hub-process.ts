@@ -66,6 +66,7 @@ export async function startHubProcess(config: HubConfig & { configDir: string })
       host: config.listen.host,
       port: config.listen.port,
       trustedIssuers: config.trustedIssuers,
+      peers: config.peers,
       registry,
       store: hubStoreFrom(store),
       limits: config.limits,

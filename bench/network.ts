@@ -1,0 +1,464 @@
+/**
+ * Networked benchmarks (issue #3): the hub in its own process, load generators in others, all on
+ * loopback, each figure beside a raw baseline measured in the same run:
+ *   - baselines: raw WebSocket round trip between two processes, a raw WebSocket relay
+ *     (A -> relay -> B, acked), batched SQLite inserts (better-sqlite3);
+ *   - the handshake over the wire with warm caches (node.federate(), hub and nodes in 3 processes);
+ *   - message throughput through one hub (SDK senders/receivers in child processes; the hub's own
+ *     CPU time per message as its capacity figure).
+ * Every child is registered and killed (SIGKILL) at the end, on failure and on exit.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { ed25519, hexEncode } from '@fmp/core';
+import { buildMeshCreate, issueMeshAgentCredential } from '@fmp/identity';
+import Database from 'better-sqlite3';
+import WebSocket from 'ws';
+import { type Latency, percentiles } from './lib.js';
+import type { SavedIdentity, SavedWorld } from './worker-io.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const children = new Set<ChildProcess>();
+
+/** Kills every child still running (synchronous, so it also works in an 'exit' handler). */
+export function killAll(): void {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  children.clear();
+}
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    killAll();
+    process.exit(130);
+  });
+}
+
+export interface Worker {
+  readonly child: ChildProcess;
+  /** The first stdout line matching `match`. */
+  line(match: (l: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
+  /** Sends a command and waits for its answer; rejects on `{ok:false}`. */
+  call(cmd: Record<string, unknown>, ms?: number): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+let nextId = 1;
+
+export function startWorker(script: string, args: string[], nodeFlags: string[] = []): Worker {
+  const child = spawn(
+    process.execPath,
+    [...nodeFlags, '--import', 'tsx', join(ROOT, 'bench', script), ...args],
+    {
+      cwd: ROOT,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  children.add(child);
+  const lines: Record<string, unknown>[] = [];
+  const waiters = new Set<() => void>();
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-2000);
+  });
+  child.stdin!.on('error', () => undefined);
+  createInterface({ input: child.stdout! }).on('line', (text) => {
+    try {
+      lines.push(JSON.parse(text) as Record<string, unknown>);
+    } catch {
+      return;
+    }
+    for (const w of waiters) w();
+  });
+  const exited = new Promise<void>((resolve) =>
+    child.on('exit', () => {
+      children.delete(child);
+      for (const w of waiters) w();
+      resolve();
+    }),
+  );
+  const line = (match: (l: Record<string, unknown>) => boolean, ms = 60_000) =>
+    new Promise<Record<string, unknown>>((resolve, reject) => {
+      const check = () => {
+        const index = lines.findIndex(match);
+        if (index >= 0) {
+          done();
+          resolve(lines.splice(index, 1)[0]!);
+        } else if (child.exitCode !== null || child.signalCode !== null) {
+          done();
+          reject(new Error(`${script} ${args[1] ?? ''} exited: ${stderr}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(new Error(`${script} ${args[1] ?? ''}: no answer within ${ms} ms (stderr: ${stderr})`));
+      }, ms);
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
+  return {
+    child,
+    line,
+    async call(cmd, ms) {
+      const id = nextId++;
+      child.stdin!.write(`${JSON.stringify({ ...cmd, id })}\n`);
+      const answer = await line((l) => l.id === id, ms);
+      if (answer.ok !== true) throw new Error(`${script}: ${String(answer.error)}`);
+      return answer;
+    },
+    async stop() {
+      child.stdin!.end();
+      const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The world: an issuer, hubs and members with real keys, did:mesh logs and credentials.
+// ---------------------------------------------------------------------------------------------
+
+export interface BenchWorld {
+  readonly file: string;
+  readonly world: SavedWorld;
+  cleanup(): void;
+}
+
+function saved(did: string): SavedIdentity & { keyPair: ReturnType<typeof ed25519.generateKeyPair> } {
+  const keyPair = ed25519.generateKeyPair();
+  const op = buildMeshCreate({ did, key: keyPair, nextPublicKey: ed25519.generateKeyPair().publicKey });
+  return { did, seed: hexEncode(keyPair.seed), op: op as unknown as Record<string, unknown>, keyPair };
+}
+
+export async function createBenchWorld(memberNames: string[]): Promise<BenchWorld> {
+  const issuer = saved('did:mesh:authority:bench');
+  const signer = { keyPair: issuer.keyPair, issuer: issuer.did, verificationMethod: `${issuer.did}#key-1` };
+  const members: Record<string, SavedIdentity> = {};
+  for (const name of memberNames) {
+    const m = saved(`did:mesh:enterprise:bench-${name}`);
+    const credential = await issueMeshAgentCredential({
+      signer,
+      suite: 'eddsa-jcs-2022',
+      subject: {
+        id: m.did,
+        meshCapabilities: ['ml.inference'],
+        complianceCertifications: [],
+        trustLevel: 90,
+      },
+      validUntil: new Date(Date.now() + 86_400_000),
+    });
+    members[name] = { did: m.did, seed: m.seed, op: m.op, credential: credential as never };
+  }
+  const strip = ({ keyPair: _, ...rest }: ReturnType<typeof saved>): SavedIdentity => rest;
+  const world: SavedWorld = {
+    issuer: strip(issuer),
+    hubs: [strip(saved('did:mesh:hub:bench-0')), strip(saved('did:mesh:hub:bench-1'))],
+    members,
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'fmp-bench-'));
+  const file = join(dir, 'world.json');
+  writeFileSync(file, JSON.stringify(world));
+  return { file, world, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+export async function startHubWorker(
+  w: BenchWorld,
+  index: number,
+  options: Record<string, unknown>,
+): Promise<{
+  worker: Worker;
+  url: string;
+  stats(): Promise<{ cpuUs: number; systemUs: number; rss: number }>;
+}> {
+  // FMP_BENCH_HUB_FLAGS: extra Node flags for the hub process, e.g. --cpu-prof to see where it spends.
+  const flags = ['--expose-gc', ...(process.env.FMP_BENCH_HUB_FLAGS?.split(' ').filter(Boolean) ?? [])];
+  const worker = startWorker('worker-hub.ts', [w.file, String(index), JSON.stringify(options)], flags);
+  const ready = await worker.line((l) => typeof l.url === 'string');
+  return {
+    worker,
+    url: ready.url as string,
+    stats: async () => {
+      const s = await worker.call({ cmd: 'stats' });
+      return { cpuUs: s.cpuUs as number, systemUs: s.systemUs as number, rss: s.rss as number };
+    },
+  };
+}
+
+/** Hub options for load: no per-federation quota in the way, frequent sweeps off the hot path. */
+export const LOAD_HUB_OPTIONS = {
+  rateLimit: { messagesPerSec: 10_000_000, burst: 10_000_000 },
+  limits: { maxOutboundPerLink: 100_000, maxInboundBacklog: 100_000, maxQueuedPerMesh: 100_000 },
+};
+
+// ---------------------------------------------------------------------------------------------
+// Baselines
+// ---------------------------------------------------------------------------------------------
+
+export interface NetworkBaselines {
+  wsRttP50Ms: number;
+  wsRttP99Ms: number;
+  wsRelayMsgsPerSec: number;
+  wsRelayCpuUsPerMsg: number;
+  sqliteInsertsPerSec: number;
+}
+
+async function wsRtt(n: number): Promise<Latency> {
+  const echo = startWorker('worker-ws.ts', ['echo']);
+  try {
+    const { url } = await echo.line((l) => typeof l.url === 'string');
+    const ws = new WebSocket(url as string, { perMessageDeflate: false });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    const payload = Buffer.alloc(1024, 120);
+    const once = () =>
+      new Promise<number>((resolve) => {
+        const t = performance.now();
+        ws.once('message', () => resolve(performance.now() - t));
+        ws.send(payload);
+      });
+    for (let i = 0; i < 200; i++) await once();
+    const samples: number[] = [];
+    for (let i = 0; i < n; i++) samples.push(await once());
+    ws.close();
+    return percentiles(samples);
+  } finally {
+    await echo.stop();
+  }
+}
+
+async function wsRelay(
+  durationMs: number,
+  window: number,
+): Promise<{ msgsPerSec: number; cpuUsPerMsg: number }> {
+  const relay = startWorker('worker-ws.ts', ['relay']);
+  const workers = [relay];
+  try {
+    const { url } = await relay.line((l) => typeof l.url === 'string');
+    // The sink connects first: the relay pairs its first and second connections.
+    const sink = startWorker('worker-ws.ts', ['sink', url as string]);
+    workers.push(sink);
+    await sink.line((l) => l.ready === true);
+    const source = startWorker('worker-ws.ts', ['source', url as string]);
+    workers.push(source);
+    await source.line((l) => l.ready === true);
+    await source.call({ cmd: 'run', durationMs: 300, window, bytes: 1024 }); // warm-up
+    const before = await relay.call({ cmd: 'stats' });
+    const r = await source.call({ cmd: 'run', durationMs, window, bytes: 1024 });
+    const after = await relay.call({ cmd: 'stats' });
+    const acked = r.acked as number;
+    return {
+      msgsPerSec: Math.round((acked / (r.elapsedMs as number)) * 1000),
+      cpuUsPerMsg: round2(((after.cpuUs as number) - (before.cpuUs as number)) / acked),
+    };
+  } finally {
+    await Promise.all(workers.map((w) => w.stop()));
+  }
+}
+
+function sqliteInserts(rows: number): number {
+  const dir = mkdtempSync(join(tmpdir(), 'fmp-bench-sqlite-'));
+  try {
+    const db = new Database(join(dir, 'bench.db'));
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.exec(
+      'CREATE TABLE messages (id TEXT PRIMARY KEY, federation_id TEXT NOT NULL, ts INTEGER NOT NULL, body TEXT NOT NULL)',
+    );
+    const insert = db.prepare('INSERT INTO messages (id, federation_id, ts, body) VALUES (?, ?, ?, ?)');
+    const body = 'x'.repeat(200);
+    let k = 0;
+    const batch = db.transaction((count: number) => {
+      for (let i = 0; i < count; i++, k++) insert.run(`m-${k}`, 'f-1', Date.now(), body);
+    });
+    batch(1000); // warm-up
+    const start = performance.now();
+    for (let done = 0; done < rows; done += 1000) batch(1000);
+    const elapsed = performance.now() - start;
+    db.close();
+    return Math.round((rows / elapsed) * 1000);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export async function benchBaselines(quick: boolean): Promise<NetworkBaselines> {
+  const rtt = await wsRtt(quick ? 2000 : 10_000);
+  const relay = await wsRelay(quick ? 1000 : 5000, 256);
+  return {
+    wsRttP50Ms: rtt.p50Ms,
+    wsRttP99Ms: rtt.p99Ms,
+    wsRelayMsgsPerSec: relay.msgsPerSec,
+    wsRelayCpuUsPerMsg: relay.cpuUsPerMsg,
+    sqliteInsertsPerSec: sqliteInserts(quick ? 50_000 : 200_000),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handshake over the wire and throughput through one hub
+// ---------------------------------------------------------------------------------------------
+
+export interface WireHandshake extends Latency {
+  /** The same run's raw WebSocket p50 round trip, for the ratio. */
+  handshakesPerSec: number;
+}
+
+export interface ThroughputResult {
+  hops: number;
+  msgsPerSec: number;
+  hubCpuUsPerMsg: number;
+  /** The kernel's share of hubCpuUsPerMsg (socket reads and writes). */
+  hubSystemUsPerMsg: number;
+  /** Messages the receivers verified, opened and delivered to the application. */
+  received: number;
+  sent: number;
+  delivered: number;
+  successRate: number;
+  senders: number;
+  receivers: number;
+  window: number;
+  errors: Record<string, number>;
+}
+
+const round2 = (x: number) => Math.round(x * 100) / 100;
+
+/**
+ * A federates with B n times (after a warm-up that fills the credential and DID caches on hub
+ * and target), hub, A and B each in their own process.
+ */
+export async function benchWireHandshake(w: BenchWorld, n: number): Promise<WireHandshake> {
+  const hub = await startHubWorker(w, 0, { handshake: { timeoutMs: 10_000 } });
+  const workers = [hub.worker];
+  try {
+    const b = startWorker('worker-node.ts', [w.file, 'hs-b', hub.url]);
+    workers.push(b);
+    await b.line((l) => l.ready === true);
+    const a = startWorker('worker-node.ts', [w.file, 'hs-a', hub.url]);
+    workers.push(a);
+    await a.line((l) => l.ready === true);
+    const start = performance.now();
+    const r = await a.call(
+      { cmd: 'federateTimed', target: w.world.members['hs-b']!.did, n, warmup: 20 },
+      600_000,
+    );
+    const elapsed = performance.now() - start;
+    return {
+      ...percentiles(r.samplesMs as number[]),
+      handshakesPerSec: Math.round(((n + 20) / elapsed) * 1000),
+    };
+  } finally {
+    await Promise.all(workers.map((x) => x.stop()));
+  }
+}
+
+export async function benchThroughput(
+  w: BenchWorld,
+  options: {
+    durationMs: number;
+    senders: number;
+    window: number;
+    federationsPerSender: number;
+    hops?: 1 | 2;
+  },
+): Promise<ThroughputResult> {
+  const hops = options.hops ?? 1;
+  const hubs = [
+    await startHubWorker(w, 0, {
+      ...LOAD_HUB_OPTIONS,
+      ...(hops === 2 ? { allowedPeers: [w.world.hubs[1]!.did] } : {}),
+    }),
+  ];
+  const workers = [hubs[0]!.worker];
+  try {
+    if (hops === 2) {
+      const second = await startHubWorker(w, 1, {
+        ...LOAD_HUB_OPTIONS,
+        peers: [{ did: w.world.hubs[0]!.did, url: hubs[0]!.url }],
+      });
+      hubs.push(second);
+      workers.push(second.worker);
+    }
+    const receiverHub = hubs[hubs.length - 1]!;
+    const receiver = startWorker('worker-node.ts', [w.file, 'tp-r0', receiverHub.url]);
+    workers.push(receiver);
+    await receiver.line((l) => l.ready === true);
+    const target = w.world.members['tp-r0']!.did;
+    if (hops === 2) {
+      // The sender's hub must have learned the route to the receiver over the peer link.
+      const deadline = Date.now() + 20_000;
+      while (!((await hubs[0]!.worker.call({ cmd: 'routes' })).meshes as string[]).includes(target)) {
+        if (Date.now() > deadline) throw new Error('no route to the receiver through the peer hub');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    const senders: Worker[] = [];
+    for (let i = 0; i < options.senders; i++) {
+      const s = startWorker('worker-node.ts', [w.file, `tp-s${i}`, hubs[0]!.url]);
+      workers.push(s);
+      senders.push(s);
+    }
+    await Promise.all(senders.map((s) => s.line((l) => l.ready === true)));
+    await Promise.all(
+      senders.map((s) => s.call({ cmd: 'federate', target, count: options.federationsPerSender })),
+    );
+    // Warm-up (JIT, buffers), then the measured run.
+    await Promise.all(senders.map((s) => s.call({ cmd: 'run', durationMs: 300, window: options.window })));
+    const received0 = (await receiver.call({ cmd: 'count' })).received as number;
+    const before = await Promise.all(hubs.map((h) => h.stats()));
+    const runs = await Promise.all(
+      senders.map((s) =>
+        s.call({ cmd: 'run', durationMs: options.durationMs, window: options.window }, 120_000),
+      ),
+    );
+    const after = await Promise.all(hubs.map((h) => h.stats()));
+    const received = ((await receiver.call({ cmd: 'count' })).received as number) - received0;
+    const sum = (k: string) => runs.reduce((acc, r) => acc + (r[k] as number), 0);
+    const sent = sum('sent');
+    const delivered = sum('delivered');
+    const elapsedMs = Math.max(...runs.map((r) => r.elapsedMs as number));
+    const errors: Record<string, number> = {};
+    for (const r of runs) {
+      for (const [k, v] of Object.entries(r.errors as Record<string, number>))
+        errors[k] = (errors[k] ?? 0) + v;
+    }
+    // Per hub: the mean over the hubs on the path (each hub handles every message once).
+    const perHub = (k: 'cpuUs' | 'systemUs') =>
+      round2(
+        hubs.reduce((acc, _, i) => acc + (after[i]![k] - before[i]![k]), 0) /
+          hubs.length /
+          Math.max(1, delivered),
+      );
+    return {
+      hops,
+      msgsPerSec: Math.round((delivered / elapsedMs) * 1000),
+      hubCpuUsPerMsg: perHub('cpuUs'),
+      hubSystemUsPerMsg: perHub('systemUs'),
+      received,
+      sent,
+      delivered,
+      successRate: sent === 0 ? 0 : Math.round((delivered / sent) * 10_000) / 10_000,
+      senders: options.senders,
+      receivers: 1,
+      window: options.window,
+      errors,
+    };
+  } finally {
+    await Promise.all(workers.map((x) => x.stop()));
+  }
+}
+
+/** Member names the networked benchmarks need in the world file. */
+export function networkMembers(senders: number): string[] {
+  return ['hs-a', 'hs-b', 'tp-r0', ...Array.from({ length: senders }, (_, i) => `tp-s${i}`)];
+}

@@ -1,0 +1,43 @@
+/**
+ * A hub in its own process for the networked benchmarks:
+ *   node --expose-gc --import tsx bench/worker-hub.ts <world.json> <hubIndex> <options.json>
+ * prints {"url","httpUrl"}; command {"cmd":"stats"} answers its CPU time and RSS (after a GC).
+ */
+import { readFileSync } from 'node:fs';
+import { createHub } from '@fmp/hub';
+import pino from 'pino';
+import { keysOf, print, registryFor, type SavedWorld, serve } from './worker-io.js';
+
+const [file, index, optionsJson] = process.argv.slice(2);
+const world = JSON.parse(readFileSync(file!, 'utf8')) as SavedWorld;
+const me = world.hubs[Number(index)]!;
+const extra = JSON.parse(optionsJson ?? '{}') as Record<string, unknown>;
+
+const hub = createHub({
+  did: me.did,
+  keyPair: keysOf(me),
+  region: 'eu',
+  trustedIssuers: [world.issuer.did],
+  registry: await registryFor(world),
+  logger: pino({ level: 'silent' }),
+  ...extra,
+});
+const { url, httpUrl } = await hub.start();
+
+serve(
+  async (cmd) => {
+    if (cmd.cmd === 'stats') {
+      (globalThis as { gc?: () => void }).gc?.();
+      const cpu = process.cpuUsage();
+      return { cpuUs: cpu.user + cpu.system, systemUs: cpu.system, rss: process.memoryUsage().rss };
+    }
+    if (cmd.cmd === 'routes') {
+      // Peering (two-hop runs): which peers are linked and which meshes are reachable through them.
+      const h = hub as unknown as { connectedPeers?(): string[]; peerRoutes?(): { meshId: string }[] };
+      return { peers: h.connectedPeers?.() ?? [], meshes: (h.peerRoutes?.() ?? []).map((r) => r.meshId) };
+    }
+    throw new Error(`unknown command ${String(cmd.cmd)}`);
+  },
+  () => hub.stop(),
+);
+print({ url, httpUrl });

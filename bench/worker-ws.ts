@@ -1,0 +1,87 @@
+/**
+ * Raw WebSocket baselines (ws + bufferutil, no crypto, no JSON), each role its own process:
+ *   echo   : a server echoing every message                 -> prints {"url"}
+ *   relay  : a server pairing its 1st and 2nd connection, forwarding bytes both ways -> {"url"}
+ *   sink   : connects to the relay, answers each message with a 16-byte ack
+ *   source : connects to the relay; {"cmd":"run","durationMs","window","bytes"} keeps `window`
+ *            messages in flight, counting acks -> {acked, elapsedMs}
+ * Servers answer {"cmd":"stats"} with their CPU time, as the hub does.
+ */
+import { WebSocket, WebSocketServer } from 'ws';
+import { print, serve } from './worker-io.js';
+
+const [role, url] = process.argv.slice(2);
+const stats = async () => {
+  const cpu = process.cpuUsage();
+  return { cpuUs: cpu.user + cpu.system, rss: process.memoryUsage().rss };
+};
+
+function server(onConnection: (ws: WebSocket) => void): void {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
+  wss.on('connection', onConnection);
+  wss.on('listening', () => {
+    const address = wss.address() as { port: number };
+    print({ url: `ws://127.0.0.1:${address.port}` });
+  });
+  serve(
+    async (cmd) => {
+      if (cmd.cmd === 'stats') return stats();
+      throw new Error('unknown command');
+    },
+    () => new Promise<void>((r) => wss.close(() => r())),
+  );
+}
+
+const connect = () =>
+  new Promise<WebSocket>((resolve, reject) => {
+    const ws = new WebSocket(url!, { perMessageDeflate: false });
+    ws.once('open', () => resolve(ws));
+    ws.once('error', reject);
+  });
+
+if (role === 'echo') {
+  server((ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+} else if (role === 'relay') {
+  let first: WebSocket | undefined;
+  server((ws) => {
+    if (!first) {
+      first = ws;
+      return;
+    }
+    const a = first;
+    a.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    ws.on('message', (data, isBinary) => a.send(data, { binary: isBinary }));
+  });
+} else if (role === 'sink') {
+  const ws = await connect();
+  const ack = Buffer.alloc(16, 97);
+  ws.on('message', () => ws.send(ack));
+  serve(async () => ({}));
+  print({ ready: true });
+} else if (role === 'source') {
+  const ws = await connect();
+  serve(async (cmd) => {
+    if (cmd.cmd !== 'run') throw new Error('unknown command');
+    const payload = Buffer.alloc(Number(cmd.bytes ?? 1024), 120);
+    const window = Number(cmd.window ?? 256);
+    const durationMs = Number(cmd.durationMs ?? 1000);
+    let sent = 0;
+    let acked = 0;
+    const start = performance.now();
+    let stopAt = start + durationMs;
+    return new Promise((resolve) => {
+      ws.on('message', () => {
+        acked++;
+        if (performance.now() < stopAt) {
+          sent++;
+          ws.send(payload);
+        } else if (acked === sent) {
+          stopAt = 0;
+          resolve({ acked, elapsedMs: performance.now() - start });
+        }
+      });
+      for (; sent < window; sent++) ws.send(payload);
+    });
+  });
+  print({ ready: true });
+}
