@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { FmpError } from '@fmp/core';
 import { issueMeshAgentCredential } from '@fmp/identity';
 import { IDENTITY_LOG, initIdentity } from './commands/init.js';
+import { controlRequest } from './control-client.js';
 import { readKeyFile } from './keyfile.js';
 
 const BIN = fileURLToPath(new URL('../bin/fmp.js', import.meta.url));
@@ -193,24 +194,6 @@ class Children {
   }
 }
 
-async function api(
-  controlUrl: string,
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<Record<string, unknown>> {
-  const res = await fetch(`${controlUrl}${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(30_000),
-  });
-  const json = (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string } };
-  if (!res.ok) throw new DemoError(`${json.error?.code ?? res.status}: ${json.error?.message ?? ''}`);
-  return json;
-}
-
 function percentile(sorted: number[], q: number): number {
   if (sorted.length === 0) return 0;
   return Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]! * 1000) / 1000;
@@ -354,7 +337,7 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
     );
     const call = (did: string, method: string, path: string, body?: unknown) => {
       const c = control.get(did)!;
-      return api(c.url, c.token, method, path, body);
+      return controlRequest(c.url, c.token, method, path, body, 30_000);
     };
 
     const from = MESHES[0]!.did;
@@ -381,15 +364,18 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
         });
         log(`federated ${source} -> ${target} in ${res.handshakeMs} ms`);
       } catch (err) {
-        refused.push({ source, target, reason: (err as Error).message });
-        log(`refused   ${source} -> ${target}: ${(err as Error).message}`);
+        const reason = err instanceof FmpError ? `${err.code}: ${err.message}` : (err as Error).message;
+        refused.push({ source, target, reason });
+        log(`refused   ${source} -> ${target}: ${reason}`);
       }
     }
 
     // The path each federation takes, from its source's home hub routing table (spec 6.1).
     for (const f of federations) {
       const home = HUBS.findIndex((h) => h.name === MESHES.find((m) => m.did === f.source)!.hub);
-      const res = await fetch(`${String(hubReady[home]!.httpUrl)}/v1/routes`, { signal: AbortSignal.timeout(10_000) });
+      const res = await fetch(`${String(hubReady[home]!.httpUrl)}/v1/routes`, {
+        signal: AbortSignal.timeout(10_000),
+      });
       const table = (await res.json()) as { routes?: { federationId: string; path: string[] }[] };
       f.path = table.routes?.find((r) => r.federationId === f.federationId)?.path ?? f.path;
     }

@@ -8,6 +8,7 @@ import { dataDir, localResolver, openMeshRegistry } from '../data.js';
 import { UsageError } from '../errors.js';
 import { writeKeyFile } from '../keyfile.js';
 import type { CommandContext } from '../main.js';
+import { collect } from '../options.js';
 
 interface CreateOptions {
   method: string;
@@ -17,10 +18,6 @@ interface CreateOptions {
   json?: boolean;
   dataDir?: string;
   force?: boolean;
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }
 
 export function registerDidCommands(program: Command, ctx: CommandContext): void {

@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../errors.js';
 import { writeKeyFile } from '../keyfile.js';
 import type { CommandContext } from '../main.js';
+import { collect } from '../options.js';
 
 export const IDENTITY_LOG = 'identity.jsonl';
 
@@ -23,10 +24,6 @@ interface InitOptions {
   peer?: string[];
   force?: boolean;
   json?: boolean;
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }
 
 /** Creates the DID's key file and its signed create operation; returns the DID. */

@@ -5,9 +5,11 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { loadConfig, type NodeConfig, NodeConfigSchema } from '../config.js';
+import { controlRequest } from '../control-client.js';
 import { UsageError } from '../errors.js';
 import type { CommandContext } from '../main.js';
 import { controlTokenPath, startNodeProcess } from '../node-process.js';
+import { collect } from '../options.js';
 import { waitForShutdown } from '../shutdown.js';
 
 const CONFIG_HELP = "the node's config file (default ./node.yaml)";
@@ -25,29 +27,7 @@ async function control(
   } catch (cause) {
     throw new UsageError('no control token: is the node running (fmp node start)?', { cause });
   }
-  let res: Response;
-  try {
-    res = await fetch(`http://${config.listen.host}:${config.listen.port}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(60_000),
-    });
-  } catch (cause) {
-    throw new UsageError(
-      `cannot reach the node at ${config.listen.host}:${config.listen.port}: is it running?`,
-      {
-        cause,
-      },
-    );
-  }
-  const json = (await res.json()) as Record<string, unknown> & { error?: { code: string; message: string } };
-  if (!res.ok) {
-    const err = new Error(json.error?.message ?? `HTTP ${res.status}`) as Error & { code?: string };
-    err.code = json.error?.code ?? 'http_error';
-    throw err;
-  }
-  return json;
+  return controlRequest(`http://${config.listen.host}:${config.listen.port}`, token, method, path, body);
 }
 
 export function registerNodeCommands(program: Command, ctx: CommandContext): void {
@@ -109,10 +89,7 @@ export function registerNodeCommands(program: Command, ctx: CommandContext): voi
     .command('federate <did>')
     .description('run the federation handshake with a mesh')
     .option('--config <file>', CONFIG_HELP, 'node.yaml')
-    .option('--capability <name>', 'requested capability (repeatable)', (v: string, p: string[] = []) => [
-      ...p,
-      v,
-    ])
+    .option('--capability <name>', 'requested capability (repeatable)', collect)
     .option('--purpose <text>', 'purpose of the federation', 'collaboration')
     .option('--ttl <seconds>', 'requested lifetime in seconds', '86400')
     .option('--json', 'print JSON')

@@ -12,6 +12,7 @@ import { dataDir, localResolver, openMeshRegistry } from '../data.js';
 import { UsageError } from '../errors.js';
 import { readKeyFile } from '../keyfile.js';
 import type { CommandContext } from '../main.js';
+import { collect } from '../options.js';
 
 interface IssueOptions {
   key: string;
@@ -24,10 +25,6 @@ interface IssueOptions {
   expires?: string;
   dataModel: string;
   dataDir?: string;
-}
-
-function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, value];
 }
 
 function parseDate(text: string, what: string): Date {
