@@ -206,10 +206,22 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
   const log = options.log ?? (() => {});
   const perDirection = options.messagesPerDirection ?? 10;
   const children = new Children();
-  const cleanup = async () => {
-    await children.stopAll();
-    if (!options.dataDir) rmSync(dir, { recursive: true, force: true });
+  // Ctrl-C or SIGTERM while the demo is starting or running stops every child before exiting.
+  const onSignal = (signal: NodeJS.Signals) => {
+    void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
+  let cleaned: Promise<void> | undefined;
+  const cleanup = () => {
+    cleaned ??= (async () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+      await children.stopAll();
+      if (!options.dataDir) rmSync(dir, { recursive: true, force: true });
+    })();
+    return cleaned;
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   try {
     // The authority and every identity: keys, signed did:mesh create operations, credentials.
     await initIdentity(join(dir, 'authority'), AUTHORITY);
