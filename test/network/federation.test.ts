@@ -127,6 +127,8 @@ describe('two nodes on one hub', () => {
       () => a.federations().find((f) => f.federationId === fed.federationId)?.status === 'expired',
       5000,
     );
+    // The hub tells both ends, then drops the row once the expiry is persisted.
+    await until(() => !hub.federations().some((f) => f.federationId === fed.federationId), 5000);
     expect(hub.federations().some((f) => f.federationId === fed.federationId)).toBe(false);
   });
 });
