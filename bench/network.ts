@@ -238,7 +238,7 @@ async function wsRtt(n: number): Promise<Latency> {
   }
 }
 
-async function wsRelay(
+export async function wsRelay(
   durationMs: number,
   window: number,
 ): Promise<{ msgsPerSec: number; cpuUsPerMsg: number }> {
@@ -460,5 +460,5 @@ export async function benchThroughput(
 
 /** Member names the networked benchmarks need in the world file. */
 export function networkMembers(senders: number): string[] {
-  return ['hs-a', 'hs-b', 'tp-r0', ...Array.from({ length: senders }, (_, i) => `tp-s${i}`)];
+  return ['hs-a', 'hs-b', 'tp-r0', 'hp-s', 'hp-r', ...Array.from({ length: senders }, (_, i) => `tp-s${i}`)];
 }

@@ -6,6 +6,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { benchCore } from './core.js';
 import { benchHandshake } from './handshake.js';
+import { benchHubPath } from './hub-path.js';
 import { benchIdentity } from './identity.js';
 import {
   benchBaselines,
@@ -42,6 +43,8 @@ async function benchNetwork() {
   try {
     log('network baselines: raw WebSocket round trip and relay, SQLite inserts...');
     const baseline = await benchBaselines(quick);
+    log("hub path: pre-signed envelopes through one hub, raw clients (the hub's own ceiling)...");
+    const hubPath = await benchHubPath(world, { durationMs: quick ? 2000 : 5000, window: 256 });
     log('handshake over the wire (hub and two nodes in three processes, warm caches)...');
     const handshake = await benchWireHandshake(world, quick ? 100 : 1000);
     log('throughput through one hub (SDK sender and receiver processes)...');
@@ -57,6 +60,9 @@ async function benchNetwork() {
       target,
       pingsPerHelper: quick ? 500 : 1000,
       pingsPerSecond: quick ? 250 : 200,
+      // Short periods, so that the ping phase always overlaps heartbeats and a credential re-check
+      // of every session (with the defaults, 15 s and 60 s, it only sometimes does).
+      hub: { heartbeatMs: 5_000, credentialRecheckMs: 5_000 },
     });
     log('throughput through two peered hubs (sender on one, receiver on the other)...');
     // Peering is new: when it fails, the run still reports one hub and says why.
@@ -67,7 +73,14 @@ async function benchNetwork() {
       federationsPerSender: 4,
       hops: 2,
     }).catch((err: unknown) => ({ hops: 2, skipped: String((err as Error).message).slice(0, 200) }));
-    return { baseline, handshake, throughput: [oneHop, twoHops], successRate: oneHop.successRate, sessions };
+    return {
+      baseline,
+      handshake,
+      hubPath,
+      throughput: [oneHop, twoHops],
+      successRate: oneHop.successRate,
+      sessions,
+    };
   } finally {
     killAll();
     world.cleanup();
@@ -90,6 +103,7 @@ const results = {
   ...identity,
   handshakeInMemory,
   handshake: network.handshake,
+  hubPath: network.hubPath,
   throughput: network.throughput,
   successRate: network.successRate,
   sessions: network.sessions,

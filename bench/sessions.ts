@@ -31,10 +31,22 @@ const PER_HELPER = 2_500;
 
 export async function benchSessions(
   w: BenchWorld,
-  options: { target: number; pingsPerHelper: number; pingsPerSecond: number },
+  options: {
+    target: number;
+    pingsPerHelper: number;
+    pingsPerSecond: number;
+    /** Hub timers to stress (e.g. a short heartbeatMs so heartbeats surely fall in the ping phase). */
+    hub?: { heartbeatMs?: number; credentialRecheckMs?: number };
+  },
 ): Promise<SessionsResult> {
   const hub = await startHubWorker(w, 0, {
-    limits: { maxSessions: options.target + 1_000 },
+    limits: {
+      maxSessions: options.target + 1_000,
+      ...(options.hub?.heartbeatMs === undefined ? {} : { heartbeatMs: options.hub.heartbeatMs }),
+    },
+    ...(options.hub?.credentialRecheckMs === undefined
+      ? {}
+      : { credentialRecheckMs: options.hub.credentialRecheckMs }),
   });
   const workers: Worker[] = [hub.worker];
   try {

@@ -4,14 +4,40 @@
  * prints {"url","httpUrl"}; command {"cmd":"stats"} answers its CPU time and RSS (after a GC).
  */
 import { readFileSync } from 'node:fs';
-import { createHub } from '@fmp/hub';
+import { createHub, type FederationRow, memoryHubStore } from '@fmp/hub';
 import pino from 'pino';
 import { keysOf, print, registryFor, type SavedWorld, serve } from './worker-io.js';
 
 const [file, index, optionsJson] = process.argv.slice(2);
 const world = JSON.parse(readFileSync(file!, 'utf8')) as SavedWorld;
 const me = world.hubs[Number(index)]!;
-const extra = JSON.parse(optionsJson ?? '{}') as Record<string, unknown>;
+const { seedFederations, ...extra } = JSON.parse(optionsJson ?? '{}') as Record<string, unknown> & {
+  seedFederations?: { federationId: string; source: string; target: string }[];
+};
+
+// The hub-path benchmark starts with federations already in the store (as after a restart), so
+// raw clients can send without running handshakes.
+const store = memoryHubStore();
+for (const f of seedFederations ?? []) {
+  const now = Date.now();
+  const row: FederationRow = {
+    federationId: f.federationId,
+    handshakeId: f.federationId,
+    sourceMeshId: f.source,
+    targetMeshId: f.target,
+    status: 'active',
+    capabilities: ['ml.inference'],
+    purpose: 'bench',
+    minTrustScore: undefined,
+    routingEndpoint: 'ws://127.0.0.1/v1/federations',
+    path: [me.did],
+    createdAt: now,
+    expiresAt: now + 3_600_000,
+    updatedAt: now,
+    statusReason: undefined,
+  };
+  await store.federations.put(row);
+}
 
 const hub = createHub({
   did: me.did,
@@ -20,6 +46,7 @@ const hub = createHub({
   trustedIssuers: [world.issuer.did],
   registry: await registryFor(world),
   logger: pino({ level: 'silent' }),
+  store,
   ...extra,
 });
 const { url, httpUrl } = await hub.start();

@@ -24,12 +24,15 @@ import {
   ed25519,
   encodeErrorFrame,
   encodeMultikey,
+  type FederationConfirm,
+  type FederationRecord,
   type FederationStatusValue,
   type FederationSummary,
   HandshakeCoordinator,
   type HandshakeMessage,
   type HubOutbound,
   hopForward,
+  hopForwardedText,
   multibaseDecode,
   multibaseEncode,
   type ParsedFrame,
@@ -59,6 +62,7 @@ import pino from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { ConflictError, HubConfigError, HubStateError, NotFoundError } from './errors.js';
 import { createHttpApp } from './http.js';
+import { type FederationStatusUpdate, federationStatusUpdateDigest } from './lifecycle.js';
 import { createHubMetrics, type HubMetrics } from './metrics.js';
 import { OfflineQueue, type QueuedMessage } from './offline-queue.js';
 import { checkScalarOptions, DEFAULT_LIMITS, type HubLimits } from './options.js';
@@ -80,7 +84,13 @@ import {
   type Relay,
 } from './peering/index.js';
 import { type FederationRow, type HubStore, type MeshRow, memoryHubStore } from './persistence.js';
-import { LinkScheduler, RateLimiter as QosRateLimiter, rateLimitedError, wsSink } from './qos/index.js';
+import {
+  corkForTurn,
+  LinkScheduler,
+  RateLimiter as QosRateLimiter,
+  rateLimitedError,
+  wsSink,
+} from './qos/index.js';
 import type { RateLimiter } from './rate-limit.js';
 import { type MeshInfo, type RouteRow as PeerRouteRow, RouteTable } from './routing/index.js';
 import { CredentialTrustProvider, type PeerRouter, type RouteRow, type TrustProvider } from './seams.js';
@@ -201,6 +211,8 @@ interface Connection {
   rttMs: number | null;
   busy: boolean;
   readonly backlog: string[];
+  /** Heartbeat slot: each tick pings one slot, so pings spread over the interval. */
+  readonly pingSlot: number;
 }
 
 interface LiveSession {
@@ -231,6 +243,10 @@ interface PendingHandshake {
   readonly startedAt: number;
   readonly minTrustScore: number | undefined;
   asked: boolean;
+  /** A renewal: the federation it renews (kept, with fresh keys and a new expiresAt). */
+  readonly renews: string | undefined;
+  /** The hubs between the two ends, fixed when the target accepted (sent in FederationEstablished). */
+  path?: readonly string[];
 }
 
 /** Codes of handshake failures that happen before the message is tied to its handshake. */
@@ -240,6 +256,8 @@ const CLOSE_REPLACED = 4002;
 const CLOSE_IDLE = 4003;
 const CLOSE_OVERLOADED = 4004;
 const CLOSE_SHUTDOWN = 1001;
+/** The heartbeat interval is cut in this many ticks, each pinging the links of one slot. */
+const HEARTBEAT_SLOTS = 32;
 
 const HANDSHAKE_TYPES = new Set([
   'InitiateFederation',
@@ -294,6 +312,13 @@ class HubServer implements Hub {
   private readonly remoteHandshakes = new Map<string, RemoteHandshake>();
   /** Discovery data of meshes behind peers, from their announcements (bounded). */
   private readonly remoteInfo = new Map<string, MeshInfo>();
+  /** Last `updatedAt` accepted per federation from the other end's hub (orders updates, bounded). */
+  private readonly lastStatusUpdate = new Map<string, number>();
+  /**
+   * Federations suspended by the other end's hub (announce or status update): only that hub lifts
+   * its suspension, so this hub's own credential re-check must not resume them (in memory).
+   */
+  private readonly remoteSuspension = new Set<string>();
   /** Frames of one peer are handled in order (some steps await key resolution). */
   private readonly peerChains = new Map<string, { tail: Promise<void>; pending: number }>();
   private links: PeerLinks | undefined;
@@ -307,6 +332,8 @@ class HubServer implements Hub {
   private unwatch: (() => void) | undefined;
   private recheckTimer: NodeJS.Timeout | undefined;
   private running = false;
+  private nextPingSlot = 0;
+  private heartbeatSlot = 0;
   private boundPort = 0;
   private publicUrl = '';
 
@@ -445,7 +472,10 @@ class HubServer implements Hub {
 
     const sweepMs = this.options.sweepMs ?? 1_000;
     this.timers.push(setInterval(() => this.sweep(), sweepMs));
-    this.timers.push(setInterval(() => this.heartbeat(), this.limits.heartbeatMs));
+    // One slot of the sessions per tick: 10,000 sessions do not all get a ping in the same turn.
+    this.timers.push(
+      setInterval(() => this.heartbeat(), Math.max(1, Math.floor(this.limits.heartbeatMs / HEARTBEAT_SLOTS))),
+    );
     this.timers.push(
       setInterval(() => void this.recheckCredentials(), this.options.credentialRecheckMs ?? 60_000),
     );
@@ -541,6 +571,7 @@ class HubServer implements Hub {
       rttMs: null,
       busy: false,
       backlog: [],
+      pingSlot: this.nextPingSlot++ % HEARTBEAT_SLOTS,
       queue: undefined as unknown as OutboundQueue,
     };
     (conn as { queue: OutboundQueue }).queue = this.useScheduler
@@ -674,6 +705,7 @@ class HubServer implements Hub {
       { priority: item.priority, link: 'node' },
       Math.max(0, this.now() - item.enqueuedAt) / 1000,
     );
+    corkForTurn(conn.ws);
     conn.ws.send(item.frame);
   }
 
@@ -792,7 +824,7 @@ class HubServer implements Hub {
     }
     switch (parsed.kind) {
       case 'envelope':
-        this.routeEnvelope(conn, parsed.frame);
+        this.routeEnvelope(conn, parsed.frame, typeof raw === 'string' ? raw : undefined);
         return undefined;
       case 'Ack':
         this.relayAck(conn, parsed.frame);
@@ -970,7 +1002,8 @@ class HubServer implements Hub {
   // Routing
   // ------------------------------------------------------------------------------------------
 
-  private routeEnvelope(conn: Connection, env: Envelope): void {
+  /** `text`: the frame as received, so the forwarded frame can be made by editing it. */
+  private routeEnvelope(conn: Connection, env: Envelope, text?: string): void {
     const id = env.messageId;
     try {
       if (env.sourceMeshId !== conn.meshId) {
@@ -999,7 +1032,7 @@ class HubServer implements Hub {
       const decision = this.rateLimiter.take(env.federationId, now);
       if (!decision.ok) throw rateLimitedError(decision.retryAfterMs);
       const forwarded = hopForward(env, this.did);
-      this.deliver(forwarded, conn, fed);
+      this.deliver(forwarded, conn, fed, text === undefined ? undefined : hopForwardedText(text, forwarded));
     } catch (err) {
       this.metrics.messages.inc({ priority: env.priority, outcome: 'rejected' });
       this.sendError(conn, err, id, { federationId: env.federationId });
@@ -1011,8 +1044,9 @@ class HubServer implements Hub {
    * route (toward the target, or its home hub when the target has no route of its own), else to
    * the offline queue when the target's home is this hub, else `unreachable` to the source.
    */
-  private deliver(env: Envelope, from: Connection | undefined, fed?: FederationRow): void {
-    const frame = JSON.stringify(env);
+  private deliver(env: Envelope, from: Connection | undefined, fed?: FederationRow, text?: string): void {
+    // The received text with only hopCount and route edited, else the envelope serialized.
+    const frame = text ?? JSON.stringify(env);
     const target = this.sessions.get(env.targetMeshId);
     if (!target && this.links && fed) {
       const home = homeHubOf(fed, env.targetMeshId);
@@ -1170,6 +1204,7 @@ class HubServer implements Hub {
               },
             );
           }
+          if (msg.renews !== undefined) await this.checkRenewable(msg.renews, me, msg.targetMeshId);
           const challenge = this.coordinator.onInitiate(msg, origin);
           this.handshakes.set(challenge.handshakeId, {
             handshakeId: challenge.handshakeId,
@@ -1178,6 +1213,7 @@ class HubServer implements Hub {
             startedAt: this.now(),
             minTrustScore: msg.minTrustScore,
             asked: false,
+            renews: msg.renews,
           });
           this.sendControl(conn, challenge);
           return;
@@ -1211,6 +1247,10 @@ class HubServer implements Hub {
             throw new ProtocolError('unknown_handshake', 'no pending handshake of this mesh has this id');
           const { confirm, federation } = this.coordinator.onConfirm(msg, origin);
           this.handshakes.delete(hs.handshakeId);
+          if (hs.renews !== undefined) {
+            await this.completeRenewal(hs, federation, confirm);
+            return;
+          }
           const now = this.now();
           const hop = this.sessions.has(hs.target) ? undefined : this.table?.nextHop(hs.target);
           const row: FederationRow = {
@@ -1223,8 +1263,9 @@ class HubServer implements Hub {
             purpose: federation.purpose,
             minTrustScore: hs.minTrustScore,
             routingEndpoint: federation.routingEndpoint,
-            // The hubs between the two ends, this (the coordinating) hub first.
-            path: hop?.kind === 'peer' ? [this.did, ...hop.path] : [this.did],
+            // The hubs between the two ends, this (the coordinating) hub first: as told to the
+            // initiator in FederationEstablished when the target accepted.
+            path: hs.path ?? (hop?.kind === 'peer' ? [this.did, ...hop.path] : [this.did]),
             createdAt: now,
             expiresAt: federation.expiresAt,
             updatedAt: now,
@@ -1235,7 +1276,7 @@ class HubServer implements Hub {
           this.updateFederationGauge();
           // The target's hub learns the federation before the confirmation (same route, same class).
           if (row.path.length > 1) this.announceFederation(row);
-          this.sendToMesh(hs.target, confirm);
+          this.sendToMesh(hs.target, { ...confirm, path: [...row.path] });
           this.metrics.handshakes.inc({ outcome: 'established' });
           this.metrics.handshakeSeconds.observe(Math.max(0, now - hs.startedAt) / 1000);
           this.log.info(
@@ -1566,6 +1607,9 @@ class HubServer implements Hub {
       case 'FederationAnnounce':
         await this.onFederationAnnounce(relay, inner.frame);
         return;
+      case 'FederationStatusUpdate':
+        await this.onFederationStatusUpdate(relay, inner.frame);
+        return;
       case 'Terminate': {
         const signer = inner.frame.verificationMethod.slice(0, inner.frame.verificationMethod.indexOf('#'));
         await this.applyTerminate(signer, inner.frame).catch((err) =>
@@ -1776,7 +1820,9 @@ class HubServer implements Hub {
 
   private async acceptFromTarget(hs: PendingHandshake, msg: HandshakeMessage): Promise<void> {
     const established = await this.coordinator.onAccept(msg);
-    if (!this.sendToMesh(hs.source, established)) {
+    hs.path = this.pathFor(hs);
+    // The path is informational (unsigned): the initiator shows it, it decides nothing.
+    if (!this.sendToMesh(hs.source, { ...established, path: [...hs.path] })) {
       throw new ProtocolError('unreachable', `${hs.source} disconnected`);
     }
   }
@@ -1845,6 +1891,20 @@ class HubServer implements Hub {
       return;
     }
     const current = this.fedTable.get(f.federationId) ?? (await this.store.federations.get(f.federationId));
+    if (
+      current &&
+      (current.path[0] !== msg.coordinator ||
+        current.sourceMeshId !== f.sourceMeshId ||
+        current.targetMeshId !== f.targetMeshId)
+    ) {
+      // A valid signature of another hub: it may announce its own federations, not rewrite ours.
+      this.metrics.frameErrors.inc({ code: 'unauthorized' });
+      this.log.warn(
+        { federationId: f.federationId, coordinator: msg.coordinator },
+        'FederationAnnounce for a federation coordinated by another hub: refused',
+      );
+      return;
+    }
     if (current && (current.status === 'terminated' || current.status === 'expired')) return;
     const row: FederationRow = {
       federationId: f.federationId,
@@ -1868,11 +1928,211 @@ class HubServer implements Hub {
         return;
       }
       this.fedTable.set(row.federationId, row);
+      if (row.status === 'suspended') this.remoteSuspension.add(row.federationId);
+      else this.remoteSuspension.delete(row.federationId);
     } else {
+      this.remoteSuspension.delete(row.federationId);
       this.fedTable.delete(row.federationId);
       this.rateLimiter.forget?.(row.federationId);
     }
     this.updateFederationGauge();
+    await this.store.federations.put(row).catch((err) => this.storeFailed(err));
+  }
+
+  /** The hubs between the two ends of a handshake: the renewed federation's, else the route's. */
+  private pathFor(hs: PendingHandshake): readonly string[] {
+    const renewed = hs.renews === undefined ? undefined : this.fedTable.get(hs.renews);
+    if (renewed) return renewed.path;
+    const hop = this.sessions.has(hs.target) ? undefined : this.table?.nextHop(hs.target);
+    return hop?.kind === 'peer' ? [this.did, ...hop.path] : [this.did];
+  }
+
+  /**
+   * A renewal may start only for an active, unexpired federation between exactly these two meshes
+   * (either may renew), and one renewal at a time per federation on this hub.
+   */
+  private async checkRenewable(federationId: string, me: string, target: string): Promise<void> {
+    const fed = this.fedTable.get(federationId) ?? (await this.store.federations.get(federationId));
+    const parties =
+      fed &&
+      ((fed.sourceMeshId === me && fed.targetMeshId === target) ||
+        (fed.targetMeshId === me && fed.sourceMeshId === target));
+    if (!fed || !parties) {
+      throw new ProtocolError('unknown_federation', 'no federation with this id between these two meshes');
+    }
+    if (fed.status === 'expired' || (fed.status === 'active' && fed.expiresAt <= this.now())) {
+      if (fed.status === 'active') this.expireFederation(fed);
+      throw new ProtocolError('expired', 'the federation has expired: establish a new one');
+    }
+    if (fed.status !== 'active') {
+      throw new ProtocolError('policy_denied', `the federation is ${fed.status}: it cannot be renewed`);
+    }
+    for (const hs of this.handshakes.values()) {
+      if (hs.renews === federationId) {
+        throw new ProtocolError('too_many_handshakes', 'this federation is being renewed', {
+          retryAfterMs: this.options.handshake?.timeoutMs ?? 5_000,
+        });
+      }
+    }
+  }
+
+  /**
+   * Both ends confirmed a renewal: the federation keeps its id, gets the new handshake (whose keys
+   * the ends now use) and expiresAt, stays active; the other end's hub and both ends are told.
+   */
+  private async completeRenewal(
+    hs: PendingHandshake,
+    federation: FederationRecord,
+    confirm: FederationConfirm,
+  ): Promise<void> {
+    const now = this.now();
+    const current = this.fedTable.get(federation.federationId);
+    if (current?.status !== 'active' || current.expiresAt <= now) {
+      if (current?.status === 'active') this.expireFederation(current);
+      throw new ProtocolError(
+        current?.status === 'suspended' ? 'policy_denied' : 'expired',
+        'the federation ended while it was being renewed',
+      );
+    }
+    const row: FederationRow = {
+      ...current,
+      handshakeId: federation.handshakeId,
+      expiresAt: federation.expiresAt,
+      updatedAt: now,
+      statusReason: 'renewed',
+    };
+    this.fedTable.set(row.federationId, row);
+    // The other end's hub first (same route, same class as the confirmation that follows).
+    if (row.path.length > 1) {
+      if (row.path[0] === this.did) this.announceFederation(row);
+      else this.sendStatusUpdate(row);
+    }
+    this.sendToMesh(hs.target, { ...confirm, path: [...row.path] });
+    const notice = {
+      type: 'FederationStatus',
+      federationId: row.federationId,
+      status: 'active',
+      reason: 'renewed',
+      expiresAt: row.expiresAt,
+    };
+    this.sendToMesh(row.sourceMeshId, notice, homeHubOf(row, row.sourceMeshId));
+    this.sendToMesh(row.targetMeshId, notice, homeHubOf(row, row.targetMeshId));
+    this.metrics.handshakes.inc({ outcome: 'renewed' });
+    this.metrics.handshakeSeconds.observe(Math.max(0, now - hs.startedAt) / 1000);
+    this.log.info({ federationId: row.federationId, expiresAt: row.expiresAt }, 'federation renewed');
+    await this.store.federations.put(row).catch((err) => this.storeFailed(err));
+  }
+
+  /** Tells the hub of the other end about a status decided here (signed, inside a Relay). */
+  private sendStatusUpdate(row: FederationRow): void {
+    if (!this.links) return;
+    const other = row.path[0] === this.did ? row.path.at(-1) : row.path[0];
+    if (other === undefined || other === this.did) return;
+    const unsigned = {
+      hub: this.did,
+      federationId: row.federationId,
+      handshakeId: row.handshakeId,
+      status: row.status,
+      reason: (row.statusReason ?? row.status).slice(0, 256),
+      expiresAt: row.expiresAt,
+      updatedAt: row.updatedAt,
+      verificationMethod: this.selfVm,
+    };
+    const frame: FederationStatusUpdate = {
+      type: 'FederationStatusUpdate',
+      ...unsigned,
+      signature: multibaseEncode(ed25519.sign(federationStatusUpdateDigest(unsigned), this.options.keyPair)),
+    };
+    // Addressed to the other hub itself: hubs are destinations in the route table.
+    if (!this.relayTo(other, frame as unknown as Relay['frame'], { toHub: other, priority: 'critical' })) {
+      this.log.warn(
+        { federationId: row.federationId, hub: other },
+        'status update: no route to the other hub',
+      );
+    }
+  }
+
+  /**
+   * A status decided at the other end's hub: checked (relayed from the hub that signed it, which is
+   * one end of the federation's path and this hub the other, time window, newer than the last one,
+   * signature) and applied here without telling the ends again (the deciding hub told both).
+   */
+  private async onFederationStatusUpdate(relay: Relay, msg: FederationStatusUpdate): Promise<void> {
+    let fed: FederationRow | undefined;
+    try {
+      if (relay.fromHub !== msg.hub || msg.hub === this.did) {
+        throw new ProtocolError('unauthorized', 'FederationStatusUpdate: signer and relay origin disagree');
+      }
+      if (!msg.verificationMethod.startsWith(`${msg.hub}#`)) {
+        throw new ProtocolError('unauthorized', 'FederationStatusUpdate: key of another DID');
+      }
+      const now = this.now();
+      if (msg.updatedAt > now + this.clockSkewMs || msg.updatedAt < now - this.limits.maxMessageAgeMs) {
+        throw new ProtocolError(
+          'clock_skew',
+          'FederationStatusUpdate: updatedAt outside the accepted window',
+        );
+      }
+      fed = this.fedTable.get(msg.federationId) ?? (await this.store.federations.get(msg.federationId));
+      if (!fed) throw new ProtocolError('unknown_federation', 'FederationStatusUpdate: unknown federation');
+      const ends = [fed.path[0], fed.path.at(-1)];
+      if (fed.path.length < 2 || !ends.includes(msg.hub) || !ends.includes(this.did)) {
+        throw new ProtocolError('unauthorized', 'FederationStatusUpdate: not from the other end of the path');
+      }
+      const last = this.lastStatusUpdate.get(msg.federationId);
+      if (last !== undefined && msg.updatedAt <= last) {
+        throw new ProtocolError('replay_detected', 'FederationStatusUpdate: not newer than the last one');
+      }
+      const key = await this.resolveAuthKey(msg.verificationMethod);
+      let sig: Uint8Array;
+      try {
+        sig = multibaseDecode(msg.signature);
+      } catch (cause) {
+        throw new ProtocolError('invalid_signature', 'signature is not base58btc', { cause });
+      }
+      if (!ed25519.verify(sig, federationStatusUpdateDigest(msg), key)) {
+        throw new ProtocolError('invalid_signature', 'FederationStatusUpdate signature does not verify');
+      }
+    } catch (err) {
+      this.metrics.frameErrors.inc({ code: asProtocolError(err).wireCode });
+      this.log.warn(
+        { federationId: msg.federationId, hub: msg.hub, code: asProtocolError(err).wireCode },
+        'FederationStatusUpdate refused',
+      );
+      return;
+    }
+    if (
+      this.lastStatusUpdate.size >= this.limits.maxFederations &&
+      !this.lastStatusUpdate.has(fed.federationId)
+    ) {
+      this.lastStatusUpdate.delete(this.lastStatusUpdate.keys().next().value as string);
+    }
+    this.lastStatusUpdate.set(fed.federationId, msg.updatedAt);
+    // A terminal status is final, whichever hub reached it first.
+    const current = this.fedTable.get(fed.federationId) ?? fed;
+    if (current.status === 'terminated' || current.status === 'expired') return;
+    const row: FederationRow = {
+      ...current,
+      status: msg.status,
+      statusReason: msg.reason,
+      handshakeId: msg.handshakeId,
+      expiresAt: msg.expiresAt,
+      updatedAt: this.now(),
+    };
+    if (row.status === 'active' || row.status === 'suspended') {
+      this.fedTable.set(row.federationId, row);
+      if (row.status === 'suspended') this.remoteSuspension.add(row.federationId);
+      else this.remoteSuspension.delete(row.federationId);
+    } else {
+      this.fedTable.delete(row.federationId);
+      this.remoteSuspension.delete(row.federationId);
+      this.rateLimiter.forget?.(row.federationId);
+    }
+    this.updateFederationGauge();
+    this.log.info(
+      { federationId: row.federationId, status: row.status, reason: row.statusReason, by: msg.hub },
+      'federation status from the other end hub',
+    );
     await this.store.federations.put(row).catch((err) => this.storeFailed(err));
   }
 
@@ -1989,8 +2249,13 @@ class HubServer implements Hub {
     };
     this.sendToMesh(row.sourceMeshId, notice, homeHubOf(row, row.sourceMeshId));
     this.sendToMesh(row.targetMeshId, notice, homeHubOf(row, row.targetMeshId));
-    // The coordinating hub keeps the other end's hub in step (it enforces the status there too).
-    if (row.path.length > 1 && row.path[0] === this.did) this.announceFederation(row);
+    // Both end hubs stay in step (each enforces the status): the coordinator re-announces, the
+    // other end's hub sends a signed status update back.
+    this.remoteSuspension.delete(federationId);
+    if (row.path.length > 1) {
+      if (row.path[0] === this.did) this.announceFederation(row);
+      else if (row.path.at(-1) === this.did) this.sendStatusUpdate(row);
+    }
     this.log.info({ federationId, status, reason: row.statusReason }, 'federation status changed');
     await this.store.federations.put(row).catch((err) => this.storeFailed(err));
     return row;
@@ -2012,7 +2277,10 @@ class HubServer implements Hub {
   }
 
   async recheckCredentials(): Promise<void> {
+    let checked = 0;
     for (const session of [...this.sessions.values()]) {
+      // Cached checks resolve without I/O: yield now and then, or 10,000 sessions stall every link.
+      if (++checked % 64 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const result = await this.verifyMeshCredential(session.credential);
       if (this.sessions.get(session.meshId) !== session) continue;
       if (result.verified && result.subject === session.meshId) {
@@ -2044,7 +2312,8 @@ class HubServer implements Hub {
         fed.status === 'suspended' &&
         !problem &&
         fed.statusReason &&
-        AUTO_REASONS.has(fed.statusReason)
+        AUTO_REASONS.has(fed.statusReason) &&
+        !this.remoteSuspension.has(fed.federationId)
       ) {
         void this.setFederationStatus(fed.federationId, 'active', 'resumed').catch((err) =>
           this.storeFailed(err),
@@ -2097,9 +2366,12 @@ class HubServer implements Hub {
     }
   }
 
+  /** Pings the links of the current slot; each link is visited once per heartbeatMs. */
   private heartbeat(): void {
+    const slot = this.heartbeatSlot;
+    this.heartbeatSlot = (slot + 1) % HEARTBEAT_SLOTS;
     for (const conn of this.connections) {
-      if (conn.state !== 'ready') continue;
+      if (conn.state !== 'ready' || conn.pingSlot !== slot) continue;
       if (conn.awaitingPong) {
         // No pong for a whole interval: the peer is gone without a close.
         conn.ws.terminate();
@@ -2107,6 +2379,7 @@ class HubServer implements Hub {
       }
       conn.awaitingPong = true;
       conn.pingSentAt = this.now();
+      corkForTurn(conn.ws);
       conn.ws.ping();
     }
   }

@@ -1,5 +1,11 @@
-/** Prometheus metrics of one hub instance, in its own registry (several hubs may share a process). */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+/**
+ * Prometheus metrics of one hub instance, in its own registry (several hubs may share a process).
+ * The two metrics touched per routed message (messages, queueSeconds) are made cheap on the hot
+ * path: prom-client validates and hashes the label object on every inc/observe, which showed in
+ * the hub's profile. `messages` adds to a plain number per label set and hands the sums to
+ * prom-client when scraped; `queueSeconds` updates its series in place once the series exists.
+ */
+import { Counter, Gauge, Histogram, type LabelValues, Registry } from 'prom-client';
 
 export interface HubMetrics {
   readonly registry: Registry;
@@ -24,12 +30,15 @@ export function createHubMetrics(labels: { hub: string }): HubMetrics {
     registry,
     sessions: new Gauge({ name: 'fmp_hub_sessions', help: 'Authenticated mesh sessions', registers }),
     connections: new Gauge({ name: 'fmp_hub_connections', help: 'Open WebSocket connections', registers }),
-    messages: new Counter({
-      name: 'fmp_hub_messages_total',
-      help: 'Envelopes by priority and outcome (delivered, queued, forwarded, rejected, expired)',
-      labelNames: ['priority', 'outcome'],
-      registers,
-    }),
+    messages: batchedCounter(
+      new Counter({
+        name: 'fmp_hub_messages_total',
+        help: 'Envelopes by priority and outcome (delivered, queued, forwarded, rejected, expired)',
+        labelNames: ['priority', 'outcome'],
+        registers,
+      }),
+      ['priority', 'outcome'],
+    ),
     frameErrors: new Counter({
       name: 'fmp_hub_frame_errors_total',
       help: 'Error frames sent, by wire code',
@@ -48,13 +57,16 @@ export function createHubMetrics(labels: { hub: string }): HubMetrics {
       buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers,
     }),
-    queueSeconds: new Histogram({
-      name: 'fmp_hub_queue_seconds',
-      help: 'Time a frame waited in an outbound link queue, per priority class and link kind (node, peer)',
-      labelNames: ['priority', 'link'],
-      buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.2, 1, 5, 30],
-      registers,
-    }),
+    queueSeconds: directHistogram(
+      new Histogram({
+        name: 'fmp_hub_queue_seconds',
+        help: 'Time a frame waited in an outbound link queue, per priority class and link kind (node, peer)',
+        labelNames: ['priority', 'link'],
+        buckets: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.2, 1, 5, 30],
+        registers,
+      }),
+      ['priority', 'link'],
+    ),
     peerLinks: new Gauge({ name: 'fmp_hub_peer_links', help: 'Authenticated peer-hub links', registers }),
     relayed: new Counter({
       name: 'fmp_hub_relayed_total',
@@ -74,4 +86,110 @@ export function createHubMetrics(labels: { hub: string }): HubMetrics {
       registers,
     }),
   };
+}
+
+/** The label values joined: label sets of the hot metrics are few (priorities x outcomes). */
+function keyOf(labels: Record<string, unknown>, names: readonly string[]): string {
+  let key = '';
+  for (const name of names) key += `${String(labels[name])}\u0000`;
+  return key;
+}
+
+/** Label sets remembered per hot metric; past this the metric falls back to prom-client's path. */
+const MAX_HOT_SERIES = 256;
+
+/**
+ * A counter whose inc() adds to a number per label set; prom-client gets the sums when the metric
+ * is read (get() and registry.metrics() call collect). The first inc of a label set goes through
+ * prom-client, which validates the labels and creates the series.
+ */
+function batchedCounter<L extends string>(counter: Counter<L>, labelNames: readonly L[]): Counter<L> {
+  const slowInc = counter.inc.bind(counter) as (labels: LabelValues<L>, value?: number) => void;
+  const pending = new Map<string, { labels: LabelValues<L>; value: number }>();
+  const flush = () => {
+    for (const p of pending.values()) {
+      if (p.value > 0) slowInc(p.labels, p.value);
+      p.value = 0;
+    }
+  };
+  (counter as unknown as { collect: () => void }).collect = flush;
+  counter.inc = ((labels?: LabelValues<L> | number, value?: number) => {
+    const v = value ?? 1;
+    if (typeof labels !== 'object' || labels === null || !Number.isFinite(v) || v < 0) {
+      // Unlabelled or invalid: prom-client's own path (and its errors).
+      slowInc(labels as LabelValues<L>, value);
+      return;
+    }
+    const key = keyOf(labels, labelNames);
+    let p = pending.get(key);
+    if (!p) {
+      slowInc(labels, 0);
+      if (pending.size >= MAX_HOT_SERIES) {
+        slowInc(labels, v);
+        return;
+      }
+      p = { labels: { ...labels }, value: 0 };
+      pending.set(key, p);
+    }
+    p.value += v;
+  }) as Counter<L>['inc'];
+  return counter;
+}
+
+interface HistogramSeries {
+  labels: unknown;
+  bucketValues: Record<string, number>;
+  sum: number;
+  count: number;
+}
+
+/**
+ * A histogram whose observe() updates its series in place (sum, count, bucket) after the first
+ * observation of a label set went through prom-client. Relies on prom-client 15's series layout
+ * (`hashMap` entries, `upperBounds`); if that is not there, the histogram is left as it is.
+ */
+function directHistogram<L extends string>(histogram: Histogram<L>, labelNames: readonly L[]): Histogram<L> {
+  const h = histogram as unknown as { hashMap?: Record<string, HistogramSeries>; upperBounds?: number[] };
+  if (typeof h.hashMap !== 'object' || h.hashMap === null || !Array.isArray(h.upperBounds)) return histogram;
+  const bounds = h.upperBounds;
+  const slowObserve = histogram.observe.bind(histogram) as (labels: LabelValues<L>, value: number) => void;
+  let series = new Map<string, HistogramSeries>();
+  let seenMap = h.hashMap;
+  histogram.observe = ((labels: LabelValues<L> | number, value?: number) => {
+    if (
+      typeof labels !== 'object' ||
+      labels === null ||
+      typeof value !== 'number' ||
+      !Number.isFinite(value)
+    ) {
+      (slowObserve as (l: unknown, v?: number) => void)(labels, value);
+      return;
+    }
+    // reset() replaces the map: forget the series held from before.
+    if (h.hashMap !== seenMap) {
+      seenMap = h.hashMap!;
+      series = new Map();
+    }
+    const key = keyOf(labels, labelNames);
+    const s = series.get(key);
+    if (!s) {
+      const own = { ...labels };
+      slowObserve(own, value);
+      if (series.size < MAX_HOT_SERIES) {
+        for (const entry of Object.values(seenMap)) {
+          if (entry.labels === own) series.set(key, entry);
+        }
+      }
+      return;
+    }
+    s.sum += value;
+    s.count += 1;
+    for (const bound of bounds) {
+      if (value <= bound) {
+        s.bucketValues[bound] = (s.bucketValues[bound] ?? 0) + 1;
+        break;
+      }
+    }
+  }) as Histogram<L>['observe'];
+  return histogram;
 }

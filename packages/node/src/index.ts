@@ -17,6 +17,8 @@
  * const [mit] = await node.discover({ capabilities: ['ml.inference'] });
  * const fed = await node.federate(mit.meshId, { capabilities: ['ml.inference'], purpose: 'research', ttlSeconds: 3600 });
  * await node.send(fed.federationId, 'agent.task.request', { task: 'summarize' }, { priority: 'high' });
+ * // Renewed automatically at 80 % of its lifetime (option `renewal`), or now: same id, new keys.
+ * await node.renew(fed.federationId);
  * await node.terminate(fed.federationId);
  * await node.stop();
  * ```
@@ -42,6 +44,7 @@ export {
   type MeshNode,
   type MeshNodeOptions,
   type NodeLogger,
+  type RenewalOptions,
   type SendOptions,
 } from './node.js';
 export { type NodePolicy, partnerRefusal, policyConsent } from './policy.js';

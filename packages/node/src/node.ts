@@ -14,6 +14,7 @@ import {
   authenticateDigest,
   type ClearPayload,
   type ComplianceContext,
+  type ConsentDecision,
   CryptoError,
   closeSession,
   createEnvelope,
@@ -124,6 +125,23 @@ export interface MeshNodeOptions {
   readonly maxInFlight?: number;
   /** Request timeout for discovery and terminate. Default 5,000. */
   readonly requestTimeoutMs?: number;
+  /** Renewal before expiry (a fresh handshake that keeps the federation id). */
+  readonly renewal?: RenewalOptions;
+}
+
+export interface RenewalOptions {
+  /**
+   * Which federations this node renews by itself: those it initiated ('initiator', default),
+   * all of them ('both'; the other end then usually renews too), or none ('off': call renew()).
+   */
+  readonly auto?: 'initiator' | 'both' | 'off';
+  /** When, as a fraction of the current lifetime (establishment to expiresAt); default 0.8. */
+  readonly at?: number;
+  /**
+   * After a switch to new session keys, messages under the previous keys are still accepted for
+   * this long (in flight, or resent unchanged); then the previous keys are zeroed. Default 30,000.
+   */
+  readonly overlapMs?: number;
 }
 
 export interface FederationInfo {
@@ -137,6 +155,13 @@ export interface FederationInfo {
   readonly statusReason: string | undefined;
   /** False when the hub lists the federation but this node lost its keys (restart). */
   readonly usable: boolean;
+  /**
+   * Hub DIDs between the two ends, the coordinating hub first, as that hub reported them
+   * (unsigned: informational). Undefined when unknown (resumed after a restart).
+   */
+  readonly path: readonly string[] | undefined;
+  /** The handshake whose session keys are in use (a renewal replaces it; the id stays). */
+  readonly handshakeId: string | undefined;
 }
 
 export interface FederateOptions {
@@ -204,6 +229,14 @@ export interface MeshNode {
   onStatus(handler: (event: FederationStatusEvent) => void): () => void;
   federations(): FederationInfo[];
   terminate(federationId: string, reason?: string): Promise<void>;
+  /**
+   * Renews an active federation before it expires: a fresh handshake with the same partner that
+   * keeps the federation id, extends expiresAt and switches both ends to new session keys (the
+   * previous ones stay valid for incoming messages during `renewal.overlapMs`, then are zeroed).
+   * Also restores the keys of a federation this node lost them for (restart). Rejects with
+   * UnknownFederationError, or FederationFailedError (`expired`, `policy_denied`, ...).
+   */
+  renew(federationId: string): Promise<FederationInfo>;
 }
 
 interface LocalFederation {
@@ -214,10 +247,20 @@ interface LocalFederation {
   statusReason: string | undefined;
   readonly capabilities: readonly string[];
   readonly purpose: string;
-  readonly expiresAt: number;
+  expiresAt: number;
   session: Session | undefined;
   /** The partner's Ed25519 key, resolved once at establishment. */
   peerKey: Uint8Array | undefined;
+  path: readonly string[] | undefined;
+  /** Requested lifetime, reused by renewals. */
+  ttlSeconds: number;
+  /** When the current keys were established (start of the lifetime the renewal point is taken from). */
+  keyedAt: number;
+  /** The keys a renewal replaced, accepted for incoming messages until `until`. */
+  previous: { session: Session; until: number } | undefined;
+  renewing: boolean;
+  /** No automatic renewal before this time (after a failed one). */
+  retryRenewAt: number;
 }
 
 interface PendingSend {
@@ -240,6 +283,9 @@ interface PendingHandshake {
   readonly resolve: (f: FederationInfo) => void;
   readonly reject: (failure: HandshakeFailure) => void;
   readonly purpose: string;
+  readonly ttlSeconds: number;
+  /** A renewal of this federation. */
+  readonly renews: string | undefined;
   peerVerificationMethod?: string;
 }
 
@@ -285,6 +331,9 @@ class Node implements MeshNode {
   private readonly maxInFlight: number;
   private readonly requestTimeoutMs: number;
   private readonly retryPolicy: RetryPolicy;
+  private readonly autoRenew: 'initiator' | 'both' | 'off';
+  private readonly renewAt: number;
+  private readonly overlapMs: number;
 
   private ws: WebSocket | undefined;
   private state: 'idle' | 'connecting' | 'ready' | 'stopped' = 'idle';
@@ -336,6 +385,19 @@ class Node implements MeshNode {
     this.maxInFlight = options.maxInFlight ?? 10_000;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 5_000;
     this.retryPolicy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
+    const renewal = options.renewal ?? {};
+    if (renewal.auto !== undefined && !['initiator', 'both', 'off'].includes(renewal.auto)) {
+      throw new NodeConfigError("renewal.auto must be 'initiator', 'both' or 'off'");
+    }
+    if (renewal.at !== undefined && !(renewal.at > 0 && renewal.at < 1)) {
+      throw new NodeConfigError('renewal.at must be a fraction between 0 and 1 (exclusive)');
+    }
+    if (renewal.overlapMs !== undefined && !(Number.isInteger(renewal.overlapMs) && renewal.overlapMs >= 0)) {
+      throw new NodeConfigError('renewal.overlapMs must be an integer >= 0');
+    }
+    this.autoRenew = renewal.auto ?? 'initiator';
+    this.renewAt = renewal.at ?? 0.8;
+    this.overlapMs = renewal.overlapMs ?? 30_000;
     this.seen = new ExpiringSet(options.replayCapacity ?? 100_000);
     this.resolver =
       options.resolver ??
@@ -366,7 +428,7 @@ class Node implements MeshNode {
           const result = await this.verifyPartnerCredential(credential);
           return { verified: result.verified, subject: result.subject };
         },
-        consent: policyConsent(this.policy),
+        consent: this.consentTo(policyConsent(this.policy)),
       },
       {
         meshId: this.did,
@@ -432,7 +494,10 @@ class Node implements MeshNode {
       this.terminations.delete(id);
     }
     for (const id of [...this.outgoing.keys()]) this.initiator.abort(id, 'the node stopped');
-    for (const fed of this.feds.values()) if (fed.session) closeSession(fed.session);
+    for (const fed of this.feds.values()) {
+      if (fed.session) closeSession(fed.session);
+      this.dropPrevious(fed);
+    }
     this.startWaiter?.reject(stopped);
     this.startWaiter = undefined;
     const ws = this.ws;
@@ -570,7 +635,12 @@ class Node implements MeshNode {
         return;
       }
       case 'FederationStatus':
-        this.onStatusFrame(parsed.frame.federationId, parsed.frame.status, parsed.frame.reason);
+        this.onStatusFrame(
+          parsed.frame.federationId,
+          parsed.frame.status,
+          parsed.frame.reason,
+          parsed.frame.expiresAt,
+        );
         return;
       case 'Challenge':
       case 'FederationEstablished':
@@ -632,8 +702,9 @@ class Node implements MeshNode {
       if (!remote) {
         if (fed.status === 'active' || fed.status === 'suspended')
           this.applyStatus(fed, 'expired', 'unknown to the hub');
-      } else if (remote.status !== fed.status) {
-        this.applyStatus(fed, remote.status, 'status at reconnect');
+      } else {
+        if (remote.status === 'active' || remote.status === 'suspended') fed.expiresAt = remote.expiresAt;
+        if (remote.status !== fed.status) this.applyStatus(fed, remote.status, 'status at reconnect');
       }
     }
     for (const remote of msg.federations) {
@@ -651,6 +722,12 @@ class Node implements MeshNode {
         expiresAt: remote.expiresAt,
         session: undefined,
         peerKey: undefined,
+        path: undefined,
+        ttlSeconds: Math.max(1, Math.round((remote.expiresAt - this.now()) / 1000)),
+        keyedAt: this.now(),
+        previous: undefined,
+        renewing: false,
+        retryRenewAt: 0,
       });
       if (this.feds.size > 10_000) break;
     }
@@ -670,7 +747,10 @@ class Node implements MeshNode {
     const id = frame.inReplyTo;
     const send = id ? this.sends.get(id) : undefined;
     if (send) {
-      if (frame.code === 'rate_limited' && send.attempts < this.maxSendAttempts) {
+      // Sealed under new keys that reached the partner before its FederationConfirm did (a
+      // renewal in progress): the same bytes will open once it has them.
+      const renewing = frame.code === 'decryption_failed' && this.recentlyRekeyed(send.federationId);
+      if ((frame.code === 'rate_limited' || renewing) && send.attempts < this.maxSendAttempts) {
         if (send.timer) clearTimeout(send.timer);
         send.timer = setTimeout(() => this.transmit(send), Math.max(10, frame.retryAfterMs ?? 100));
         return;
@@ -708,7 +788,78 @@ class Node implements MeshNode {
       if ((fed.status === 'active' || fed.status === 'suspended') && fed.expiresAt <= now) {
         this.applyStatus(fed, 'expired', 'ttl elapsed');
       }
+      if (fed.previous && now >= fed.previous.until) this.dropPrevious(fed);
+      if (this.renewalDue(fed, now)) {
+        fed.renewing = true;
+        this.renew(fed.federationId).then(
+          () => undefined,
+          (err: unknown) => {
+            // Try again after half the remaining lifetime (bounded), until it expires as usual.
+            fed.retryRenewAt =
+              this.now() + Math.min(60_000, Math.max(1_000, (fed.expiresAt - this.now()) / 2));
+            this.log.warn({ federationId: fed.federationId, err: String(err) }, 'automatic renewal failed');
+          },
+        );
+      }
     }
+  }
+
+  private renewalDue(fed: LocalFederation, now: number): boolean {
+    if (this.autoRenew === 'off' || (this.autoRenew === 'initiator' && fed.role !== 'initiator'))
+      return false;
+    if (fed.renewing || fed.status !== 'active' || !fed.session || this.state !== 'ready') return false;
+    if (now < fed.retryRenewAt || fed.expiresAt <= now) return false;
+    return now >= fed.keyedAt + (fed.expiresAt - fed.keyedAt) * this.renewAt;
+  }
+
+  private recentlyRekeyed(federationId: string): boolean {
+    const fed = this.feds.get(federationId);
+    return fed?.previous !== undefined && this.now() < fed.previous.until;
+  }
+
+  /** Zeroes the keys a renewal replaced. */
+  private dropPrevious(fed: LocalFederation): void {
+    if (!fed.previous) return;
+    closeSession(fed.previous.session);
+    fed.previous = undefined;
+  }
+
+  /**
+   * Switches a federation to the session of its renewal. The replaced keys stay for incoming
+   * messages during the overlap window (forward secrecy afterwards: they are zeroed).
+   */
+  private rekey(fed: LocalFederation, session: Session, path: readonly string[] | undefined): void {
+    this.dropPrevious(fed);
+    if (fed.session && this.overlapMs > 0) {
+      fed.previous = { session: fed.session, until: this.now() + this.overlapMs };
+    } else if (fed.session) {
+      closeSession(fed.session);
+    }
+    fed.session = session;
+    fed.expiresAt = session.expiresAt;
+    fed.keyedAt = this.now();
+    fed.retryRenewAt = 0;
+    if (path) fed.path = path;
+    fed.status = 'active';
+    fed.statusReason = 'renewed';
+    this.emitStatus(fed, 'active', 'renewed');
+    this.emitFederation(this.info(fed));
+  }
+
+  /** The responder's consent, preceded for a renewal by: we hold that federation, with that partner. */
+  private consentTo(
+    policy: (request: FederationRequest) => Promise<ConsentDecision>,
+  ): (request: FederationRequest) => Promise<ConsentDecision> {
+    return async (request) => {
+      if (request.renews !== undefined) {
+        const fed = this.feds.get(request.renews);
+        if (!fed || fed.peer !== request.sourceMeshId) {
+          return { accept: false, reason: 'no federation with this id and this partner here' };
+        }
+        if (fed.status !== 'active') return { accept: false, reason: `the federation is ${fed.status}` };
+      }
+      return policy(request);
+    };
   }
 
   private sleep(ms: number): Promise<void> {
@@ -753,6 +904,40 @@ class Node implements MeshNode {
   async federate(targetDid: string, options: FederateOptions): Promise<FederationInfo> {
     const refusal = partnerRefusal(this.policy, targetDid);
     if (refusal) throw new FederationFailedError('policy_denied', refusal);
+    return this.handshakeWith(targetDid, options, undefined);
+  }
+
+  async renew(federationId: string): Promise<FederationInfo> {
+    const fed = this.feds.get(federationId);
+    if (!fed) throw new UnknownFederationError(federationId, 'not known to this node');
+    try {
+      if (fed.status === 'expired' || fed.expiresAt <= this.now()) {
+        throw new FederationFailedError('expired', 'the federation has expired: establish a new one');
+      }
+      if (fed.status !== 'active') {
+        throw new FederationFailedError(
+          'policy_denied',
+          `the federation is ${fed.status}: it cannot be renewed`,
+        );
+      }
+      fed.renewing = true;
+      return await this.handshakeWith(
+        fed.peer,
+        { capabilities: fed.capabilities, purpose: fed.purpose, ttlSeconds: fed.ttlSeconds },
+        federationId,
+      );
+    } finally {
+      fed.renewing = false;
+    }
+  }
+
+  /** Runs the initiator's handshake with retries (spec 3.3); `renews` makes it a renewal. */
+  private async handshakeWith(
+    targetDid: string,
+    options: FederateOptions,
+    renews: string | undefined,
+  ): Promise<FederationInfo> {
+    const ttlSeconds = options.ttlSeconds ?? 86_400;
     for (let attempt = 0; ; attempt++) {
       if (this.state !== 'ready') throw new NodeNotConnectedError();
       let initiate: HandshakeMessage;
@@ -760,8 +945,9 @@ class Node implements MeshNode {
         initiate = this.initiator.start({
           targetMeshId: targetDid,
           capabilities: [...options.capabilities],
-          metadata: { ttl: options.ttlSeconds ?? 86_400, purpose: options.purpose },
+          metadata: { ttl: ttlSeconds, purpose: options.purpose },
           ...(options.minTrustScore === undefined ? {} : { minTrustScore: options.minTrustScore }),
+          ...(renews === undefined ? {} : { renews }),
           attempt,
         });
       } catch (err) {
@@ -770,7 +956,13 @@ class Node implements MeshNode {
       }
       const handshakeId = initiate.handshakeId!;
       const outcome = new Promise<FederationInfo>((resolve, reject) => {
-        this.outgoing.set(handshakeId, { resolve, reject: (f) => reject(f), purpose: options.purpose });
+        this.outgoing.set(handshakeId, {
+          resolve,
+          reject: (f) => reject(f),
+          purpose: options.purpose,
+          ttlSeconds,
+          renews,
+        });
       });
       if (!this.raw(initiate)) {
         this.outgoing.delete(handshakeId);
@@ -807,6 +999,29 @@ class Node implements MeshNode {
         const established = msg as Extract<HandshakeMessage, { type: 'FederationEstablished' }>;
         const peerKey = await this.resolveKey(established.verificationMethod);
         const session = step.session;
+        const renewed = pending.renews === undefined ? undefined : this.feds.get(pending.renews);
+        if (renewed && renewed.peer === session.peer && renewed.status === 'active') {
+          // Confirm first: the partner must hold the new keys before messages sealed with them.
+          this.outgoing.delete(id);
+          if (step.send) this.raw(step.send);
+          renewed.peerKey ??= peerKey;
+          this.rekey(renewed, session, established.path);
+          pending.resolve(this.info(renewed));
+          return;
+        }
+        if (pending.renews !== undefined) {
+          // The federation ended locally while renewing: the new keys have no use.
+          closeSession(session);
+          this.outgoing.delete(id);
+          pending.reject({
+            role: 'initiator',
+            handshakeId: id,
+            meshId: session.peer,
+            code: 'expired',
+            reason: 'the federation ended while it was being renewed',
+          });
+          return;
+        }
         const fed: LocalFederation = {
           federationId: session.federationId,
           peer: session.peer,
@@ -818,6 +1033,12 @@ class Node implements MeshNode {
           expiresAt: session.expiresAt,
           session,
           peerKey,
+          path: established.path,
+          ttlSeconds: pending.ttlSeconds,
+          keyedAt: this.now(),
+          previous: undefined,
+          renewing: false,
+          retryRenewAt: 0,
         };
         this.feds.set(fed.federationId, fed);
         this.outgoing.delete(id);
@@ -860,13 +1081,23 @@ class Node implements MeshNode {
     }
   }
 
-  private onConfirm(msg: HandshakeMessage): void {
-    const inc = this.incoming.get(msg.handshakeId!);
+  private onConfirm(msg: HandshakeMessage & { type: 'FederationConfirm' }): void {
+    const inc = this.incoming.get(msg.handshakeId);
     try {
       const session = this.responder.onConfirm(msg);
-      this.incoming.delete(msg.handshakeId!);
+      this.incoming.delete(msg.handshakeId);
       if (!inc) {
         closeSession(session);
+        return;
+      }
+      const renews = inc.request.renews;
+      if (renews !== undefined) {
+        const renewed = this.feds.get(renews);
+        if (!renewed || renewed.peer !== session.peer || renewed.status !== 'active') {
+          closeSession(session);
+          return;
+        }
+        this.rekey(renewed, session, msg.path);
         return;
       }
       const fed: LocalFederation = {
@@ -880,6 +1111,12 @@ class Node implements MeshNode {
         expiresAt: session.expiresAt,
         session,
         peerKey: undefined,
+        path: msg.path,
+        ttlSeconds: inc.request.response.metadata.ttl,
+        keyedAt: this.now(),
+        previous: undefined,
+        renewing: false,
+        retryRenewAt: 0,
       };
       this.feds.set(fed.federationId, fed);
       void this.resolveKey(inc.request.response.verificationMethod).then(
@@ -926,6 +1163,8 @@ class Node implements MeshNode {
       expiresAt: fed.expiresAt,
       statusReason: fed.statusReason,
       usable: fed.session !== undefined && fed.status === 'active',
+      path: fed.path,
+      handshakeId: fed.session?.handshakeId,
     };
   }
 
@@ -933,8 +1172,17 @@ class Node implements MeshNode {
     return [...this.feds.values()].map((f) => this.info(f));
   }
 
-  private onStatusFrame(federationId: string, status: FederationStatusValue, reason: string): void {
+  private onStatusFrame(
+    federationId: string,
+    status: FederationStatusValue,
+    reason: string,
+    expiresAt: number | undefined,
+  ): void {
     const fed = this.feds.get(federationId);
+    // The hub's expiresAt is the truth for a live federation (a renewal extends it).
+    if (fed && expiresAt !== undefined && (status === 'active' || status === 'suspended')) {
+      fed.expiresAt = expiresAt;
+    }
     if (fed) this.applyStatus(fed, status, reason);
     const t = this.terminations.get(federationId);
     if (t && (status === 'terminated' || status === 'expired')) {
@@ -952,6 +1200,11 @@ class Node implements MeshNode {
       closeSession(fed.session);
       fed.session = undefined;
     }
+    if (status === 'terminated' || status === 'expired') this.dropPrevious(fed);
+    this.emitStatus(fed, status, reason);
+  }
+
+  private emitStatus(fed: LocalFederation, status: FederationStatusValue, reason: string): void {
     for (const h of this.statusHandlers) {
       try {
         h({ federationId: fed.federationId, status, reason });
@@ -986,6 +1239,7 @@ class Node implements MeshNode {
     // Stop using the keys at once, whatever the hub answers.
     if (fed.session) closeSession(fed.session);
     fed.session = undefined;
+    this.dropPrevious(fed);
     await done;
   }
 
@@ -1107,7 +1361,7 @@ class Node implements MeshNode {
     }
     let body: ClearPayload;
     try {
-      body = openPayload(fed.session.receiveKey, env);
+      body = this.open(fed, env, now);
     } catch (err) {
       const code: WireErrorCode = err instanceof CryptoError ? 'decryption_failed' : 'malformed_frame';
       this.ack(env, { code, message: 'the payload does not decrypt under the federation key' });
@@ -1137,6 +1391,17 @@ class Node implements MeshNode {
       }
     }
     this.ack(env);
+  }
+
+  /** Opens with the current keys, or during a renewal's overlap window with the replaced ones. */
+  private open(fed: LocalFederation, env: Envelope, now: number): ClearPayload {
+    try {
+      return openPayload(fed.session!.receiveKey, env);
+    } catch (err) {
+      const previous = fed.previous;
+      if (!previous || now >= previous.until || !(err instanceof CryptoError)) throw err;
+      return openPayload(previous.session.receiveKey, env);
+    }
   }
 
   // ------------------------------------------------------------------------------------------

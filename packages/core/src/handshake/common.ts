@@ -6,7 +6,12 @@ import { type Ed25519KeyPair, ed25519 } from '../crypto.js';
 import { multibaseDecode } from '../encoding.js';
 import { FmpError, ValidationError } from '../errors.js';
 import { ProtocolError, type WireErrorCode } from '../wire/errors.js';
-import type { HandshakeReject, VerifiableCredentialJson } from '../wire/handshake.js';
+import {
+  type HandshakeReject,
+  HandshakeRejectSchema,
+  parseHandshakeMessage,
+  type VerifiableCredentialJson,
+} from '../wire/handshake.js';
 
 export type HandshakeRole = 'initiator' | 'coordinator' | 'responder';
 
@@ -365,5 +370,36 @@ export abstract class RoleBase<P extends PendingEntry> {
     const failure = this.failure({ ...ctx, bound: entry }, error);
     report(this.deps, failure);
     return { error, failure };
+  }
+}
+
+/** What the two end meshes (initiator and target) share: rejects and timeouts end their entries. */
+export abstract class EndRoleBase<P extends PendingEntry & { state: string }> extends RoleBase<P> {
+  /** The mesh at the other end of an entry, named in failure reports. */
+  protected abstract peerOf(entry: P): string;
+
+  /** What an entry that times out was still waiting for (e.g. "answer"). */
+  protected abstract readonly awaiting: string;
+
+  /** The hub or the other end ended the handshake. Returns the failure, with the retry decision. */
+  onReject(input: unknown): HandshakeFailure {
+    const ctx: CallContext<P> = {};
+    return this.guardSync(ctx, () => {
+      const msg = parseHandshakeMessage(input, HandshakeRejectSchema);
+      ctx.handshakeId = msg.handshakeId;
+      const entry = this.pending.get(msg.handshakeId);
+      if (!entry) throw new ProtocolError('unknown_handshake', 'no pending handshake has this id');
+      ctx.meshId = this.peerOf(entry);
+      return this.endWith(entry, ctx, msg.code, msg.reason, msg.retryAfterMs).failure;
+    });
+  }
+
+  /** Ends every handshake whose deadline has passed. Drive it from a timer. */
+  expireDue(now: number = this.deps.now()): HandshakeFailure[] {
+    return this.pending.due(now).map((entry) => {
+      const ctx: CallContext<P> = { handshakeId: entry.handshakeId, meshId: this.peerOf(entry) };
+      return this.endWith(entry, ctx, 'handshake_timeout', `no ${this.awaiting} in state ${entry.state}`)
+        .failure;
+    });
   }
 }

@@ -252,6 +252,7 @@ export class HandshakeCoordinator extends RoleBase<HubEntry> {
         initiateMetadata: init.metadata,
         responseMetadata: msg.metadata,
         verificationMethod: msg.verificationMethod,
+        renews: init.renews,
       });
       await verifySignature(this.hub, msg.verificationMethod, digest, msg.signature);
       this.ensureLive(entry);
@@ -265,7 +266,9 @@ export class HandshakeCoordinator extends RoleBase<HubEntry> {
       this.ensureLive(entry);
 
       const after = this.hub.now();
-      const federationId = uuidFromRandom(this.hub.randomBytes(16));
+      // A renewal keeps the federation's id (the hub checked, before the challenge, that the
+      // initiator is a party of it); the target checks the id against its own federation.
+      const federationId = init.renews ?? uuidFromRandom(this.hub.randomBytes(16));
       const ttlSeconds = Math.min(msg.metadata.ttl, this.maxTtlSeconds);
       const request: FederationRequest = {
         type: 'FederationRequest',
@@ -290,6 +293,7 @@ export class HandshakeCoordinator extends RoleBase<HubEntry> {
         },
         expiresAt: after + ttlSeconds * 1000,
         routingEndpoint: `${this.routingEndpointBase}/${federationId}`,
+        ...(init.renews === undefined ? {} : { renews: init.renews }),
       };
       entry.request = request;
       entry.responseDigest = digest;

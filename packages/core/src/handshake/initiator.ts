@@ -15,7 +15,6 @@ import {
   FederationEstablishedSchema,
   HandshakeDidSchema,
   type HandshakeMessage,
-  HandshakeRejectSchema,
   type InitiateFederation,
   InitiateFederationSchema,
   parseHandshakeMessage,
@@ -25,13 +24,13 @@ import {
 import {
   type CallContext,
   didOf,
+  EndRoleBase,
   type HandshakeDeps,
   type HandshakeFailure,
   type HandshakeSigner,
   type PendingEntry,
   PendingTable,
   positiveInt,
-  RoleBase,
   type Session,
   sign,
   verifySignature,
@@ -76,6 +75,11 @@ export interface StartOptions {
   readonly initiateMetadata?: Record<string, string | number | boolean>;
   /** 0 for the first try, n for retry n: failure reports then carry the next retry delay. */
   readonly attempt?: number;
+  /**
+   * Renewal: the id of the federation with `targetMeshId` this handshake renews. It is signed,
+   * and the establishment must carry that same federationId.
+   */
+  readonly renews?: string;
 }
 
 export interface InitiatorStep {
@@ -96,7 +100,7 @@ interface InitiatorEntry extends PendingEntry {
   responseDigest?: Uint8Array;
 }
 
-export class HandshakeInitiator extends RoleBase<InitiatorEntry> {
+export class HandshakeInitiator extends EndRoleBase<InitiatorEntry> {
   protected readonly role = 'initiator' as const;
   readonly meshId: string;
   private readonly signer: HandshakeSigner;
@@ -167,6 +171,7 @@ export class HandshakeInitiator extends RoleBase<InitiatorEntry> {
       ephemeralPublicKey: eph.multikey,
       ...(options.minTrustScore === undefined ? {} : { minTrustScore: options.minTrustScore }),
       ...(options.initiateMetadata === undefined ? {} : { metadata: options.initiateMetadata }),
+      ...(options.renews === undefined ? {} : { renews: options.renews }),
     };
     const parsed = InitiateFederationSchema.safeParse(candidate);
     const metadataOk =
@@ -239,6 +244,7 @@ export class HandshakeInitiator extends RoleBase<InitiatorEntry> {
         initiateMetadata: init.metadata,
         responseMetadata: entry.responseMetadata,
         verificationMethod: this.signer.verificationMethod,
+        renews: init.renews,
       });
       const signature = await sign(this.signer, digest);
       this.ensureLive(entry);
@@ -278,6 +284,12 @@ export class HandshakeInitiator extends RoleBase<InitiatorEntry> {
         throw new ProtocolError('invalid_signature', 'the acceptance is not signed by a key of the target');
       }
       ctx.bound = entry;
+      if (init.renews !== undefined && msg.federationId !== init.renews) {
+        throw new ProtocolError(
+          'unknown_federation',
+          'the renewal was established under another federationId',
+        );
+      }
       const now = this.deps.now();
       if (now >= entry.deadline) throw new ProtocolError('handshake_timeout', 'establishment came too late');
       if (msg.expiresAt <= now) throw new ProtocolError('expired', 'the federation has already expired');
@@ -344,28 +356,10 @@ export class HandshakeInitiator extends RoleBase<InitiatorEntry> {
     });
   }
 
-  /** The hub or the target ended the handshake. Returns the failure, with the retry decision. */
-  onReject(input: unknown): HandshakeFailure {
-    const ctx: CallContext<InitiatorEntry> = {};
-    return this.guardSync(ctx, () => {
-      const msg = parseHandshakeMessage(input, HandshakeRejectSchema);
-      ctx.handshakeId = msg.handshakeId;
-      const entry = this.pending.get(msg.handshakeId);
-      if (!entry) throw new ProtocolError('unknown_handshake', 'no pending handshake has this id');
-      ctx.meshId = entry.initiate.targetMeshId;
-      return this.endWith(entry, ctx, msg.code, msg.reason, msg.retryAfterMs).failure;
-    });
-  }
+  protected readonly awaiting = 'answer';
 
-  /** Ends every handshake whose deadline has passed. Drive it from a timer. */
-  expireDue(now: number = this.deps.now()): HandshakeFailure[] {
-    return this.pending.due(now).map((entry) => {
-      const ctx: CallContext<InitiatorEntry> = {
-        handshakeId: entry.handshakeId,
-        meshId: entry.initiate.targetMeshId,
-      };
-      return this.endWith(entry, ctx, 'handshake_timeout', `no answer in state ${entry.state}`).failure;
-    });
+  protected peerOf(entry: InitiatorEntry): string {
+    return entry.initiate.targetMeshId;
   }
 
   /** Ends one handshake locally (the caller gave up); returns the reject to send to the hub. */

@@ -15,20 +15,19 @@ import {
   HandshakeDidSchema,
   type HandshakeMessage,
   type HandshakeReject,
-  HandshakeRejectSchema,
   parseHandshakeMessage,
   VerificationMethodIdSchema,
 } from '../wire/handshake.js';
 import {
   type CallContext,
   didOf,
+  EndRoleBase,
   type HandshakeDeps,
   type HandshakeFailure,
   type HandshakeSigner,
   type PendingEntry,
   PendingTable,
   positiveInt,
-  RoleBase,
   rejectFromError,
   requireCredential,
   requireTrust,
@@ -87,7 +86,7 @@ interface ResponderEntry extends PendingEntry {
   transcriptHex?: string;
 }
 
-export class HandshakeResponder extends RoleBase<ResponderEntry> {
+export class HandshakeResponder extends EndRoleBase<ResponderEntry> {
   protected readonly role = 'responder' as const;
   readonly meshId: string;
   private readonly target: ResponderDeps;
@@ -160,6 +159,10 @@ export class HandshakeResponder extends RoleBase<ResponderEntry> {
       }
       if (req.expiresAt <= now)
         throw new ProtocolError('expired', 'the federation would already have expired');
+      // A renewal keeps its federation's id: a hub cannot graft it onto another federation.
+      if (req.renews !== undefined && req.federationId !== req.renews) {
+        throw new ProtocolError('unknown_federation', 'a renewal must keep the federationId it renews');
+      }
       if (this.pending.has(req.handshakeId) || this.seenNonces.has(nonce, now)) {
         throw new ProtocolError('replay_detected', 'this handshake or nonce was seen before');
       }
@@ -187,6 +190,7 @@ export class HandshakeResponder extends RoleBase<ResponderEntry> {
         initiateMetadata: req.metadata,
         responseMetadata: req.response.metadata,
         verificationMethod: req.response.verificationMethod,
+        renews: req.renews,
       });
       await verifySignature(this.target, req.response.verificationMethod, digest, req.response.signature);
       this.ensureLive(entry);
@@ -307,28 +311,10 @@ export class HandshakeResponder extends RoleBase<ResponderEntry> {
     });
   }
 
-  /** The hub ended the handshake (timeout, initiator abort): forget it. */
-  onReject(input: unknown): HandshakeFailure {
-    const ctx: CallContext<ResponderEntry> = {};
-    return this.guardSync(ctx, () => {
-      const msg = parseHandshakeMessage(input, HandshakeRejectSchema);
-      ctx.handshakeId = msg.handshakeId;
-      const entry = this.pending.get(msg.handshakeId);
-      if (!entry) throw new ProtocolError('unknown_handshake', 'no pending handshake has this id');
-      ctx.meshId = entry.request.sourceMeshId;
-      return this.endWith(entry, ctx, msg.code, msg.reason, msg.retryAfterMs).failure;
-    });
-  }
+  protected readonly awaiting = 'confirmation';
 
-  /** Ends every handshake whose deadline has passed. Drive it from a timer. */
-  expireDue(now: number = this.target.now()): HandshakeFailure[] {
-    return this.pending.due(now).map((entry) => {
-      const ctx: CallContext<ResponderEntry> = {
-        handshakeId: entry.handshakeId,
-        meshId: entry.request.sourceMeshId,
-      };
-      return this.endWith(entry, ctx, 'handshake_timeout', `no confirmation in state ${entry.state}`).failure;
-    });
+  protected peerOf(entry: ResponderEntry): string {
+    return entry.request.sourceMeshId;
   }
 
   /** Parses any handshake message and dispatches it; a type the target does not take is out_of_order. */

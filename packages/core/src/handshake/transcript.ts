@@ -36,6 +36,8 @@ export interface ResponseBinding {
   initiateMetadata: Record<string, string | number | boolean> | undefined;
   responseMetadata: { ttl: number; purpose: string };
   verificationMethod: string;
+  /** The federation a renewal renews; absent for a new federation. */
+  renews?: string | undefined;
 }
 
 /**
@@ -58,6 +60,8 @@ export function responseDigest(b: ResponseBinding): Uint8Array {
       initiateMetadata: b.initiateMetadata ?? null,
       metadata: b.responseMetadata,
       verificationMethod: b.verificationMethod,
+      // Present only for a renewal, so the digest of every other handshake is unchanged.
+      ...(b.renews === undefined ? {} : { renews: b.renews }),
     }),
   );
 }

@@ -41,6 +41,8 @@ import {
   type ErrorFrame,
   envelopeSchema,
   errorFrameSchema,
+  isEnvelope,
+  isSealedEnvelope,
   LIMITS,
   MAX_JSON_DEPTH,
   PROTOCOL_VERSION,
@@ -77,18 +79,35 @@ const frameSchemas = new Map<string, z.ZodType>([
   ['discovery.result', discoveryResultFrameSchema],
 ]);
 
+const fastChecks = new Map<string, (value: unknown) => boolean>();
+
 /**
  * Adds a frame type. The schema must be strict and its `type` a literal equal to `type`. A registered
  * type can no longer be used as an envelope type. Throws ValidationError on a malformed or
  * duplicate type, or when the registry is full.
  */
-export function registerFrameSchema<K extends FrameType>(type: K, schema: z.ZodType<FrameTypeMap[K]>): void {
+export function registerFrameSchema<K extends FrameType>(
+  type: K,
+  schema: z.ZodType<FrameTypeMap[K]>,
+  options: RegisterFrameOptions = {},
+): void {
   if (typeof type !== 'string' || type.length > LIMITS.messageTypeLength || !FRAME_TYPE_PATTERN.test(type)) {
     throw new ValidationError(`invalid frame type ${JSON.stringify(type)}`);
   }
   if (frameSchemas.has(type)) throw new ValidationError(`frame type ${type} is already registered`);
   if (frameSchemas.size >= MAX_REGISTERED_TYPES) throw new ValidationError('frame type registry is full');
   frameSchemas.set(type, schema);
+  if (options.fastCheck) fastChecks.set(type, options.fastCheck);
+}
+
+export interface RegisterFrameOptions {
+  /**
+   * A cheaper check run before the schema (after the size, JSON, depth and version checks). It
+   * must return true only for values the schema accepts, with the schema's output equal to the
+   * value itself (no transforms); parseFrame then returns the value without running the schema.
+   * On false the schema decides, so a conservative check only costs speed, never meaning.
+   */
+  fastCheck?: (value: unknown) => boolean;
 }
 
 /** The frame types parsed with their own schema (everything else is an envelope). */
@@ -156,6 +175,11 @@ export function parseFrame(raw: string | Uint8Array, options: ParseFrameOptions 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw malformed('frame must be a JSON object');
   }
+  // The hot path: a sealed envelope (at most three levels deep) needs no depth walk and no zod.
+  const object0 = value as Record<string, unknown>;
+  if (typeof object0['type'] === 'string' && !frameSchemas.has(object0['type']) && isSealedEnvelope(value)) {
+    return { kind: 'envelope', frame: value };
+  }
   if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
     throw malformed(`frame nests deeper than ${MAX_JSON_DEPTH} levels`);
   }
@@ -170,6 +194,10 @@ export function parseFrame(raw: string | Uint8Array, options: ParseFrameOptions 
   }
 
   const schema = frameSchemas.get(type);
+  if (schema && fastChecks.get(type)?.(object)) return { kind: type, frame: object } as ParsedFrame;
+  // Fast path: a valid envelope is accepted by the hand-written check (exactly the schema's
+  // verdict, see isEnvelope); zod runs only to explain a rejection or for other frame types.
+  if (!schema && isEnvelope(object)) return { kind: 'envelope', frame: object };
   const kind = schema ? type : 'envelope';
   let result: ReturnType<z.ZodType['safeParse']>;
   try {
@@ -239,4 +267,119 @@ export function encodeErrorFrame(err: unknown, options: ErrorFrameOptions = {}):
   return errorFrameSchema.safeParse(frame).success
     ? frame
     : { type: 'error', code: 'internal_error', message: WIRE_ERROR_CODES.internal_error };
+}
+
+// Character codes the top-level scan of hopForwardedText looks at.
+const QUOTE = 34;
+const BACKSLASH = 92;
+const COMMA = 44;
+const COLON = 58;
+const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
+const OPEN_BRACKET = 91;
+const CLOSE_BRACKET = 93;
+
+const isWs = (c: number) => c === 32 || c === 9 || c === 10 || c === 13;
+
+/** Index just past the string starting at `i` (a quote), or -1. */
+function skipString(text: string, i: number): number {
+  let j = i + 1;
+  for (;;) {
+    const q = text.indexOf('"', j);
+    if (q < 0) return -1;
+    let slashes = 0;
+    for (let k = q - 1; text.charCodeAt(k) === BACKSLASH; k--) slashes++;
+    if (slashes % 2 === 0) return q + 1;
+    j = q + 1;
+  }
+}
+
+/** Index just past the JSON value starting at `i`, or -1. */
+function skipValue(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if (c === QUOTE) return skipString(text, i);
+  if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+    let depth = 0;
+    let j = i;
+    while (j < text.length) {
+      const d = text.charCodeAt(j);
+      if (d === QUOTE) {
+        j = skipString(text, j);
+        if (j < 0) return -1;
+        continue;
+      }
+      if (d === OPEN_BRACE || d === OPEN_BRACKET) depth++;
+      else if (d === CLOSE_BRACE || d === CLOSE_BRACKET) {
+        depth--;
+        if (depth === 0) return j + 1;
+      }
+      j++;
+    }
+    return -1;
+  }
+  // A number, true, false or null: up to the next delimiter.
+  let j = i;
+  while (j < text.length) {
+    const d = text.charCodeAt(j);
+    if (d === COMMA || d === CLOSE_BRACE || isWs(d)) break;
+    j++;
+  }
+  return j > i ? j : -1;
+}
+
+/**
+ * The frame text of a hop-forwarded envelope, made from the text it arrived in: only the values
+ * of the top-level `hopCount` and `route` are replaced by `forwarded`'s, every other byte (all the
+ * signed fields, in the sender's order and spelling) is kept, which is cheaper than serializing
+ * the whole envelope again. `text` must be the frame `forwarded` was parsed from (by parseFrame)
+ * before hopForward. Returns undefined when the text cannot be edited safely (a key written with
+ * escapes, a duplicate key, a missing field): the caller then serializes `forwarded`.
+ */
+export function hopForwardedText(text: string, forwarded: Envelope): string | undefined {
+  let hop: [number, number] | undefined;
+  let route: [number, number] | undefined;
+  let keys = 0;
+  let i = 0;
+  while (isWs(text.charCodeAt(i))) i++;
+  if (text.charCodeAt(i) !== OPEN_BRACE) return undefined;
+  i++;
+  for (;;) {
+    while (isWs(text.charCodeAt(i))) i++;
+    if (text.charCodeAt(i) === CLOSE_BRACE) break;
+    if (text.charCodeAt(i) !== QUOTE) return undefined;
+    const end = skipString(text, i);
+    if (end < 0) return undefined;
+    const key = text.slice(i + 1, end - 1);
+    if (key.includes('\\')) return undefined;
+    keys++;
+    i = end;
+    while (isWs(text.charCodeAt(i))) i++;
+    if (text.charCodeAt(i) !== COLON) return undefined;
+    i++;
+    while (isWs(text.charCodeAt(i))) i++;
+    const valueEnd = skipValue(text, i);
+    if (valueEnd < 0) return undefined;
+    if (key === 'hopCount') {
+      if (hop) return undefined;
+      hop = [i, valueEnd];
+    } else if (key === 'route') {
+      if (route) return undefined;
+      route = [i, valueEnd];
+    }
+    i = valueEnd;
+    while (isWs(text.charCodeAt(i))) i++;
+    const c = text.charCodeAt(i);
+    if (c === COMMA) i++;
+    else if (c === CLOSE_BRACE) break;
+    else return undefined;
+  }
+  // Every key seen once: what the next hop parses is exactly what was checked here.
+  if (!hop || !route || keys !== Object.keys(forwarded).length) return undefined;
+  const hopText = String(forwarded.hopCount);
+  const routeText = JSON.stringify(forwarded.route);
+  const [first, firstText, second, secondText] =
+    hop[0] < route[0] ? [hop, hopText, route, routeText] : [route, routeText, hop, hopText];
+  return (
+    text.slice(0, first[0]) + firstText + text.slice(first[1], second[0]) + secondText + text.slice(second[1])
+  );
 }

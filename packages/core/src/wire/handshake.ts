@@ -217,6 +217,12 @@ export const InitiateFederationSchema = z.strictObject({
   /** The lowest trust score the initiator accepts for the target. */
   minTrustScore: TrustScoreSchema.optional(),
   metadata: HandshakeMetadataSchema.optional(),
+  /**
+   * Renewal: the federation this handshake renews (same parties). The hub keeps that id, so the
+   * federation survives with fresh session keys and a new expiresAt. Covered by the initiator's
+   * signature (responseDigest).
+   */
+  renews: HandshakeUuidSchema.optional(),
 });
 export type InitiateFederation = z.infer<typeof InitiateFederationSchema>;
 
@@ -263,6 +269,8 @@ export const FederationRequestSchema = z.strictObject({
     .string()
     .max(512)
     .regex(/^(?:wss?|https?):\/\/\S+$/),
+  /** Renewal: the federation renewed; `federationId` must equal it (the target checks). */
+  renews: HandshakeUuidSchema.optional(),
 });
 export type FederationRequest = z.infer<typeof FederationRequestSchema>;
 
@@ -278,6 +286,20 @@ export const FederationAcceptSchema = z.strictObject({
 });
 export type FederationAccept = z.infer<typeof FederationAcceptSchema>;
 
+/** Most hubs on a federation's path (spec §6.3 MAX_HOPS). */
+export const MAX_FEDERATION_PATH = 5;
+
+/**
+ * Hub DIDs between the two ends, the coordinating (source's) hub first. Informational and set by
+ * the coordinating hub: it is not covered by any signature, so an end must not base a security
+ * decision on it.
+ */
+export const FederationPathSchema = z
+  .array(HandshakeDidSchema)
+  .min(1)
+  .max(MAX_FEDERATION_PATH)
+  .refine((p) => new Set(p).size === p.length, { message: 'path visits a hub twice' });
+
 /** Phase 5, hub -> source mesh: the spec's fields plus the target's signed acceptance. */
 export const FederationEstablishedSchema = z.strictObject({
   type: z.literal('FederationEstablished'),
@@ -291,6 +313,8 @@ export const FederationEstablishedSchema = z.strictObject({
   verificationMethod: VerificationMethodIdSchema,
   signature: SignatureMultibaseSchema,
   keyConfirmation: KeyConfirmationSchema,
+  /** The hubs crossed (unsigned, set by the coordinating hub; see FederationPathSchema). */
+  path: FederationPathSchema.optional(),
 });
 export type FederationEstablished = z.infer<typeof FederationEstablishedSchema>;
 
@@ -300,6 +324,8 @@ export const FederationConfirmSchema = z.strictObject({
   handshakeId: HandshakeUuidSchema,
   federationId: HandshakeUuidSchema,
   keyConfirmation: KeyConfirmationSchema,
+  /** Added by the coordinating hub on the copy it relays to the target (unsigned, informational). */
+  path: FederationPathSchema.optional(),
 });
 export type FederationConfirm = z.infer<typeof FederationConfirmSchema>;
 

@@ -343,3 +343,120 @@ export const errorFrameSchema = z.strictObject({
     .optional(),
 });
 export type ErrorFrame = z.infer<typeof errorFrameSchema>;
+
+// ---------------------------------------------------------------------------------------------
+// Fast path: the envelope check without zod (hubs run it on every routed message)
+// ---------------------------------------------------------------------------------------------
+
+// The patterns of the schemas above, compiled once. zod's uuid() pattern is copied (zod 4.x).
+const UUID_PATTERN =
+  /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
+const MESSAGE_TYPE_PATTERN = /^[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)+$/;
+const SIGNATURE_PATTERN = /^z[1-9A-HJ-NP-Za-km-z]+$/;
+const BASE64URL_PATTERN = /^[A-Za-z0-9_-]*$/;
+const TRACEPARENT_PATTERN = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+const ENVELOPE_KEYS = new Set([
+  ...Object.keys(headerShape),
+  'payload',
+  ...Object.keys(transitShape),
+  'signature',
+]);
+const SEALED_KEYS = new Set(['alg', 'nonce', 'ciphertext']);
+const PRIORITY_SET = new Set<unknown>(PRIORITIES);
+
+const isString = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
+const isDid = (v: unknown): v is string => isString(v, LIMITS.didLength) && DID_PATTERN.test(v);
+const isUuid = (v: unknown): boolean => typeof v === 'string' && UUID_PATTERN.test(v);
+const isIntIn = (v: unknown, min: number, max: number): v is number =>
+  Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Only the keys of `keys` (zod strictObject: `for...in`, as zod enumerates them). */
+function onlyKeys(o: Record<string, unknown>, keys: ReadonlySet<string>): boolean {
+  for (const key in o) if (!keys.has(key)) return false;
+  return true;
+}
+
+function isSealedPayloadValue(p: unknown): boolean {
+  if (!isPlainObject(p) || !onlyKeys(p, SEALED_KEYS)) return false;
+  const { nonce, ciphertext } = p;
+  return (
+    p['alg'] === AEAD_ALGORITHM &&
+    typeof nonce === 'string' &&
+    nonce.length === 16 &&
+    BASE64URL_PATTERN.test(nonce) &&
+    typeof ciphertext === 'string' &&
+    ciphertext.length >= 22 &&
+    ciphertext.length <= LIMITS.ciphertextLength &&
+    BASE64URL_PATTERN.test(ciphertext)
+  );
+}
+
+/**
+ * Exactly `envelopeSchema.safeParse(value).success` for plain JSON data (what JSON.parse returns),
+ * without zod on the common path: the header, the transit fields, the signature and a sealed
+ * payload are checked by hand; the rarer parts (a complianceContext, a payload in the clear) go to
+ * their own zod schemas, so no union branch fails and no zod issue is built on the happy path.
+ * A property test holds it to the schema both ways. On false, callers run the schema for issues.
+ */
+export function isEnvelope(value: unknown): value is Envelope {
+  return checkEnvelopeFast(value, true);
+}
+
+/**
+ * isEnvelope for envelopes with a sealed payload only (false for any other value). Such an
+ * envelope nests at most three levels, so parseFrame runs it before its depth check.
+ */
+export function isSealedEnvelope(value: unknown): value is Envelope {
+  return checkEnvelopeFast(value, false);
+}
+
+function checkEnvelopeFast(value: unknown, allowClear: boolean): boolean {
+  if (!isPlainObject(value) || !onlyKeys(value, ENVELOPE_KEYS)) return false;
+  const v = value;
+  const type = v['type'];
+  if (
+    v['version'] !== PROTOCOL_VERSION ||
+    !isString(type, LIMITS.messageTypeLength) ||
+    !MESSAGE_TYPE_PATTERN.test(type) ||
+    !isUuid(v['messageId']) ||
+    !isUuid(v['federationId']) ||
+    !isDid(v['sourceMeshId']) ||
+    !isDid(v['targetMeshId']) ||
+    !isIntIn(v['timestamp'], 0, Number.MAX_SAFE_INTEGER) ||
+    !PRIORITY_SET.has(v['priority']) ||
+    !isIntIn(v['maxHops'], 1, MAX_HOPS) ||
+    !isIntIn(v['hopCount'], 0, MAX_HOPS)
+  ) {
+    return false;
+  }
+  const signature = v['signature'];
+  if (!isString(signature, LIMITS.signatureLength) || !SIGNATURE_PATTERN.test(signature)) return false;
+  const traceparent = v['traceparent'];
+  if (
+    traceparent !== undefined &&
+    !(
+      typeof traceparent === 'string' &&
+      TRACEPARENT_PATTERN.test(traceparent) &&
+      !traceparent.startsWith('00-00000000000000000000000000000000-') &&
+      traceparent.slice(36, 52) !== '0000000000000000'
+    )
+  ) {
+    return false;
+  }
+  const route = v['route'];
+  if (!Array.isArray(route) || route.length > MAX_HOPS) return false;
+  for (const hop of route) if (!isDid(hop)) return false;
+  const compliance = v['complianceContext'];
+  if (compliance !== undefined && !complianceContextSchema.safeParse(compliance).success) return false;
+  // checkEnvelope (the superRefine), on the same values.
+  const hopCount = v['hopCount'] as number;
+  if (hopCount > (v['maxHops'] as number) || route.length !== hopCount || !unique(route)) return false;
+  const payload = v['payload'];
+  if (isSealedPayloadValue(payload)) return true;
+  if (!allowClear) return false;
+  // The union's other branch; a clear payload names the envelope's type.
+  const clear = clearPayloadSchema.safeParse(payload);
+  return clear.success && clear.data.type === type;
+}

@@ -69,8 +69,12 @@ class Fifo<E extends { sizeBytes: number }> {
     const e = this.items[this.head]!;
     this.items[this.head++] = undefined;
     this.bytes -= e.sizeBytes;
-    // Compact once the dead prefix dominates, so memory follows the live size.
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
+    // Empty: start over in place (the usual case on a link that keeps up). Else compact once the
+    // dead prefix dominates, so memory follows the live size.
+    if (this.head === this.items.length) {
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
       this.items = this.items.slice(this.head);
       this.head = 0;
     }
@@ -146,17 +150,20 @@ export class PriorityQueue<T> {
     }
     const { maxItems, maxBytes } = this.options;
     if (maxBytes !== undefined && sizeBytes > maxBytes) return false;
-    const fits = () =>
-      this.totalItems < maxItems && (maxBytes === undefined || this.totalBytes + sizeBytes <= maxBytes);
-    if (!fits()) this.drainExpired();
-    if (!fits()) {
+    // A method, not a closure: push runs once per routed frame.
+    if (!this.fits(sizeBytes, maxItems, maxBytes)) this.drainExpired();
+    if (!this.fits(sizeBytes, maxItems, maxBytes)) {
       if (!this.options.evictLowerOnFull || !this.evictionWouldFit(index, sizeBytes)) return false;
-      while (!fits()) this.evictBelow(index);
+      while (!this.fits(sizeBytes, maxItems, maxBytes)) this.evictBelow(index);
     }
     this.classes[index]!.push({ item, priority, sizeBytes, enqueuedAt: this.options.now() });
     this.totalItems++;
     this.totalBytes += sizeBytes;
     return true;
+  }
+
+  private fits(sizeBytes: number, maxItems: number, maxBytes: number | undefined): boolean {
+    return this.totalItems < maxItems && (maxBytes === undefined || this.totalBytes + sizeBytes <= maxBytes);
   }
 
   /** The next item `shift` would return, without removing it (expired heads are dropped first). */

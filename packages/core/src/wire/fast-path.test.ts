@@ -1,0 +1,264 @@
+/**
+ * The fast paths of the hot routing path, held to what they replace: isEnvelope against
+ * envelopeSchema (accepted by one iff accepted by the other, and the same value), and
+ * hopForwardedText against JSON.stringify(hopForward(...)) (the same object once parsed).
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ed25519 } from '../crypto.js';
+import { createEnvelope, hopForward, sealPayload, signEnvelope } from '../envelope.js';
+import { hopForwardedText, parseFrame } from './frame.js';
+import { type Envelope, envelopeSchema, isEnvelope, isSealedEnvelope, MAX_HOPS } from './messages.js';
+
+const keys = ed25519.keyPairFromSeed(new Uint8Array(32).fill(7));
+const HUB = 'did:mesh:hub:eu';
+const draft = createEnvelope(
+  {
+    type: 'agent.task.request',
+    federationId: '6f1c2e0a-8d44-4c5b-9e7a-1f2d3c4b5a69',
+    sourceMeshId: 'did:mesh:enterprise:acme',
+    targetMeshId: 'did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK',
+    payload: { type: 'agent.task.request', data: { task: 'summarize' } },
+  },
+  { now: () => 1_730_246_400_000 },
+);
+const sealed = signEnvelope(
+  { ...draft, payload: sealPayload(new Uint8Array(32).fill(1), draft, draft.payload as never) },
+  keys,
+);
+const clear = signEnvelope(draft, keys);
+
+/** Values near the edges of every field's rules, and a few of the wrong type. */
+const edgeString = fc.constantFrom(
+  '',
+  'fmp/1',
+  'fmp/2',
+  'agent.task.request',
+  'Agent.task',
+  'agent',
+  `a.${'b'.repeat(126)}`,
+  `a.${'b'.repeat(127)}`,
+  '3b241101-e2bb-4255-8caf-4136c566a962',
+  '3B241101-E2BB-4255-8CAF-4136C566A962',
+  '3b241101-e2bb-9255-8caf-4136c566a962',
+  '00000000-0000-0000-0000-000000000000',
+  'ffffffff-ffff-ffff-ffff-ffffffffffff',
+  'did:mesh:hub:eu',
+  'did:mesh:hub:na',
+  'did:mesh:hub:',
+  'did:Mesh:x',
+  'did:web:a%2Fb',
+  'did:web:a%2',
+  `did:x:${'a'.repeat(2042)}`,
+  `did:x:${'a'.repeat(2043)}`,
+  'critical',
+  'low',
+  'urgent',
+  'z58DAdFfa9SkqZMsuN1ob',
+  'z0OIl',
+  `z${'2'.repeat(127)}`,
+  `z${'2'.repeat(128)}`,
+  '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+  '00-00000000000000000000000000000000-00f067aa0ba902b7-01',
+  '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01',
+  '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01',
+  'ChaCha20-Poly1305',
+  'chacha20-poly1305',
+  'AAAAAAAAAAAAAAAA',
+  'AAAAAAAAAAAAAAA=',
+  'AAAAAAAAAAAAAAAAAAAAAA',
+  'AAAAAAAAAAAAAAAAAAAAA',
+  'AAAAAAAAAAA+AAAAAAAAAAAA',
+  '__proto__',
+);
+const edgeNumber = fc.constantFrom(-0, 0, 1, 5, 6, -1, 1.5, 2 ** 53, 2 ** 53 - 1, 1e300, 1_730_246_400_000);
+const edgeValue: fc.Arbitrary<unknown> = fc.oneof(
+  edgeString,
+  edgeNumber,
+  fc.constantFrom(null, true, false),
+  fc.array(fc.oneof(edgeString, fc.constant(HUB)), { maxLength: 7 }),
+  fc.jsonValue({ maxDepth: 2 }),
+);
+
+const complianceValue = fc.oneof(
+  fc.constant(undefined),
+  fc.record(
+    {
+      dataClassification: fc.constantFrom('public', 'personal-identifiable', 'secret'),
+      processingBasis: fc.constantFrom('consent', 'whim'),
+      retentionPeriod: fc.constantFrom('90-days', '0-days'),
+      geographicRestrictions: fc.array(fc.constantFrom('eu', 'us-ca', 'EU'), { maxLength: 3 }),
+      auditTrail: fc.oneof(fc.boolean(), fc.constant('yes')),
+    },
+    { requiredKeys: [] },
+  ),
+);
+
+const payloadValue = fc.oneof(
+  fc.constant(sealed.payload),
+  fc.constant(clear.payload),
+  fc.record(
+    {
+      alg: fc.oneof(fc.constant('ChaCha20-Poly1305'), edgeValue),
+      nonce: fc.oneof(fc.constant('AAAAAAAAAAAAAAAA'), edgeValue),
+      ciphertext: fc.oneof(fc.constant('AAAAAAAAAAAAAAAAAAAAAA'), edgeValue),
+      type: fc.oneof(fc.constant('agent.task.request'), edgeValue),
+      data: fc.jsonValue({ maxDepth: 2 }),
+    },
+    { requiredKeys: [] },
+  ),
+);
+
+/** Envelopes with each field kept, dropped, or replaced, and sometimes an unknown key. */
+const envelopeLike = fc
+  .record({
+    base: fc.constantFrom(sealed, clear),
+    // Often none at all, so that a good share of the values are valid envelopes.
+    replace: fc.option(
+      fc.dictionary(
+        fc.constantFrom(...Object.keys(sealed), 'complianceContext', 'traceparent', 'extra', '__proto__'),
+        edgeValue,
+        { maxKeys: 2 },
+      ),
+      { nil: {}, freq: 2 },
+    ),
+    drop: fc.option(fc.subarray(Object.keys(sealed), { maxLength: 2 }), { nil: [], freq: 2 }),
+    // One field set to an edge string, the rest left valid: every rule is met on its own.
+    single: fc.option(fc.tuple(fc.constantFrom(...Object.keys(sealed)), edgeString), { nil: undefined }),
+    payload: fc.option(payloadValue, { nil: undefined }),
+    compliance: complianceValue,
+    traceparent: fc.option(
+      fc.constantFrom(
+        '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+        '00-00000000000000000000000000000000-00f067aa0ba902b7-01',
+        '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01',
+        '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      ),
+      { nil: undefined },
+    ),
+    hops: fc.option(fc.integer({ min: 0, max: MAX_HOPS + 1 }), { nil: undefined }),
+  })
+  .map(({ base, replace, drop, single, payload, compliance, traceparent, hops }) => {
+    const v: Record<string, unknown> = { ...base };
+    if (hops !== undefined) {
+      v['hopCount'] = hops;
+      v['route'] = Array.from({ length: hops }, (_, i) => `did:mesh:hub:h${i}`);
+    }
+    if (payload !== undefined) v['payload'] = payload;
+    if (compliance !== undefined) v['complianceContext'] = compliance;
+    if (traceparent !== undefined) v['traceparent'] = traceparent;
+    for (const [k, x] of Object.entries(replace)) v[k] = x;
+    for (const k of drop) delete v[k];
+    if (single) v[single[0]] = single[1];
+    // Through JSON, as a hub sees it (a "__proto__" key becomes an own property there).
+    return JSON.parse(JSON.stringify(v).replace('"extra"', '"__proto__"')) as unknown;
+  });
+
+describe('isEnvelope is envelopeSchema, both ways', () => {
+  it('accepts the valid sealed and clear envelopes', () => {
+    expect(isEnvelope(JSON.parse(JSON.stringify(sealed)))).toBe(true);
+    expect(isEnvelope(JSON.parse(JSON.stringify(clear)))).toBe(true);
+  });
+
+  it('agrees with the schema on mutated envelopes, and yields the same value', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(envelopeLike, (value) => {
+        const zod = envelopeSchema.safeParse(value);
+        expect(isEnvelope(value)).toBe(zod.success);
+        expect(isSealedEnvelope(value)).toBe(zod.success && 'alg' in zod.data.payload);
+        if (zod.success) {
+          accepted++;
+          expect(value).toEqual(zod.data);
+        }
+      }),
+      { numRuns: 5000 },
+    );
+    // Not a vacuous run: part of the generated values are valid envelopes.
+    expect(accepted).toBeGreaterThan(20);
+  });
+
+  it('agrees with the schema on arbitrary JSON', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 3 }), (value) => {
+        expect(isEnvelope(value)).toBe(envelopeSchema.safeParse(value).success);
+      }),
+    );
+  });
+
+  it('leaves the rejections to zod, with the same error codes', () => {
+    const bad = JSON.stringify({ ...sealed, hopCount: 2 });
+    expect(() => parseFrame(bad)).toThrow(expect.objectContaining({ wireCode: 'malformed_frame' }));
+  });
+});
+
+describe('hopForwardedText', () => {
+  const forwardedBy = (text: string, hub = HUB) => {
+    const parsed = parseFrame(text);
+    if (parsed.kind !== 'envelope') throw new Error('not an envelope');
+    return hopForward(parsed.frame, hub);
+  };
+
+  it('edits only hopCount and route', () => {
+    const text = JSON.stringify(sealed);
+    const forwarded = forwardedBy(text);
+    const edited = hopForwardedText(text, forwarded)!;
+    expect(JSON.parse(edited)).toEqual(JSON.parse(JSON.stringify(forwarded)));
+    // Every signed byte is where it was: the text differs only in the two values.
+    expect(edited.replace(/"hopCount":\d+|"route":\[[^\]]*\]/g, '')).toBe(
+      text.replace(/"hopCount":\d+|"route":\[[^\]]*\]/g, ''),
+    );
+  });
+
+  it('matches the re-serialized envelope for any key order and spacing', () => {
+    fc.assert(
+      fc.property(
+        fc.shuffledSubarray(Object.keys(sealed), { minLength: Object.keys(sealed).length }),
+        fc.constantFrom('', ' ', '\n  '),
+        fc.integer({ min: 0, max: 3 }),
+        (order, space, hops) => {
+          const base: Record<string, unknown> = {
+            ...sealed,
+            hopCount: hops,
+            route: Array.from({ length: hops }, (_, i) => `did:mesh:hub:h${i}`),
+          };
+          const ordered = Object.fromEntries(order.map((k) => [k, base[k]]));
+          const text = JSON.stringify(ordered, null, space);
+          const forwarded = forwardedBy(text);
+          const edited = hopForwardedText(text, forwarded);
+          expect(edited).toBeDefined();
+          expect(JSON.parse(edited!)).toEqual(JSON.parse(JSON.stringify(forwarded)));
+        },
+      ),
+    );
+  });
+
+  it('gives up on text it cannot edit safely', () => {
+    const forwarded = hopForward(sealed as Envelope, HUB);
+    const text = JSON.stringify(sealed);
+    // A key written with an escape, and a duplicate key: the caller serializes instead.
+    expect(hopForwardedText(text.replace('"hopCount"', '"hop\\u0043ount"'), forwarded)).toBeUndefined();
+    expect(hopForwardedText(text.replace('{', '{"route":[],'), forwarded)).toBeUndefined();
+    expect(hopForwardedText(text.replace('{', '{"type":"x.y",'), forwarded)).toBeUndefined();
+    expect(hopForwardedText('[]', forwarded)).toBeUndefined();
+  });
+
+  it('keeps strings holding quotes, braces and escapes intact', () => {
+    const env = signEnvelope(
+      createEnvelope(
+        {
+          type: 'agent.task.request',
+          federationId: sealed.federationId,
+          sourceMeshId: sealed.sourceMeshId,
+          targetMeshId: sealed.targetMeshId,
+          payload: { type: 'agent.task.request', data: { s: 'a "}]\\", "route": [', t: ['\\', '{'] } },
+        },
+        { now: () => 1 },
+      ),
+      keys,
+    );
+    const text = JSON.stringify(env);
+    const forwarded = forwardedBy(text);
+    expect(JSON.parse(hopForwardedText(text, forwarded)!)).toEqual(JSON.parse(JSON.stringify(forwarded)));
+  });
+});
