@@ -178,7 +178,7 @@ export async function startHubWorker(
 ): Promise<{
   worker: Worker;
   url: string;
-  stats(): Promise<{ cpuUs: number; systemUs: number; rss: number }>;
+  stats(): Promise<{ cpuUs: number; systemUs: number; rss: number; heapUsed: number; external: number }>;
 }> {
   // FMP_BENCH_HUB_FLAGS: extra Node flags for the hub process, e.g. --cpu-prof to see where it spends.
   const flags = ['--expose-gc', ...(process.env.FMP_BENCH_HUB_FLAGS?.split(' ').filter(Boolean) ?? [])];
@@ -189,7 +189,13 @@ export async function startHubWorker(
     url: ready.url as string,
     stats: async () => {
       const s = await worker.call({ cmd: 'stats' });
-      return { cpuUs: s.cpuUs as number, systemUs: s.systemUs as number, rss: s.rss as number };
+      return {
+        cpuUs: s.cpuUs as number,
+        systemUs: s.systemUs as number,
+        rss: s.rss as number,
+        heapUsed: s.heapUsed as number,
+        external: s.external as number,
+      };
     },
   };
 }
@@ -310,8 +316,9 @@ export async function benchBaselines(quick: boolean): Promise<NetworkBaselines> 
 // ---------------------------------------------------------------------------------------------
 
 export interface WireHandshake extends Latency {
-  /** The same run's raw WebSocket p50 round trip, for the ratio. */
   handshakesPerSec: number;
+  /** CPU time per handshake, ms, in each process (the critical path is at most their sum). */
+  cpuMs: { hub: number; initiator: number; target: number };
 }
 
 export interface ThroughputResult {
@@ -341,21 +348,35 @@ export async function benchWireHandshake(w: BenchWorld, n: number): Promise<Wire
   const hub = await startHubWorker(w, 0, { handshake: { timeoutMs: 10_000 } });
   const workers = [hub.worker];
   try {
-    const b = startWorker('worker-node.ts', [w.file, 'hs-b', hub.url]);
+    // FMP_BENCH_NODE_FLAGS: extra Node flags for the node processes (e.g. --cpu-prof).
+    const flags = process.env.FMP_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+    const b = startWorker('worker-node.ts', [w.file, 'hs-b', hub.url], flags);
     workers.push(b);
     await b.line((l) => l.ready === true);
-    const a = startWorker('worker-node.ts', [w.file, 'hs-a', hub.url]);
+    const a = startWorker('worker-node.ts', [w.file, 'hs-a', hub.url], flags);
     workers.push(a);
     await a.line((l) => l.ready === true);
+    const target = w.world.members['hs-b']!.did;
     const start = performance.now();
-    const r = await a.call(
-      { cmd: 'federateTimed', target: w.world.members['hs-b']!.did, n, warmup: 20 },
-      600_000,
-    );
+    await a.call({ cmd: 'federateTimed', target, n: 0, warmup: 20 }, 600_000);
+    const hub0 = await hub.stats();
+    const b0 = (await b.call({ cmd: 'cpu' })).cpuUs as number;
+    const r = await a.call({ cmd: 'federateTimed', target, n, warmup: 0 }, 600_000);
     const elapsed = performance.now() - start;
+    const hub1 = await hub.stats();
+    const b1 = (await b.call({ cmd: 'cpu' })).cpuUs as number;
+    const perHs = (us: number) => Math.round(us / n) / 1000;
+    if (process.env.FMP_BENCH_VERBOSE) {
+      process.stderr.write(`hub system CPU per handshake: ${perHs(hub1.systemUs - hub0.systemUs)} ms\n`);
+    }
     return {
       ...percentiles(r.samplesMs as number[]),
       handshakesPerSec: Math.round(((n + 20) / elapsed) * 1000),
+      cpuMs: {
+        hub: perHs(hub1.cpuUs - hub0.cpuUs),
+        initiator: perHs(r.cpuUs as number),
+        target: perHs(b1 - b0),
+      },
     };
   } finally {
     await Promise.all(workers.map((x) => x.stop()));
@@ -461,4 +482,17 @@ export async function benchThroughput(
 /** Member names the networked benchmarks need in the world file. */
 export function networkMembers(senders: number): string[] {
   return ['hs-a', 'hs-b', 'tp-r0', 'hp-s', 'hp-r', ...Array.from({ length: senders }, (_, i) => `tp-s${i}`)];
+}
+
+// Standalone: `npx tsx bench/network.ts handshake [n]` (the wire handshake alone, with its RTT baseline).
+if (process.argv[1]?.endsWith('network.ts') && process.argv[2] === 'handshake') {
+  const world = await createBenchWorld(['hs-a', 'hs-b']);
+  try {
+    const rtt = await wsRtt(2000);
+    const handshake = await benchWireHandshake(world, Number(process.argv[3] ?? 500));
+    process.stdout.write(`${JSON.stringify({ wsRtt: rtt, handshake }, null, 2)}\n`);
+  } finally {
+    killAll();
+    world.cleanup();
+  }
 }

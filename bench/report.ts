@@ -138,6 +138,16 @@ export function renderMarkdown(r: Results): string {
     rtt,
     ratio(r.handshake.p50Ms, b.wsRttP50Ms),
   ]);
+  if (r.handshake.cpuMs) {
+    const c = r.handshake.cpuMs;
+    rows.push([
+      'Handshake over the wire: CPU per handshake, hub / initiator / target process, ms',
+      '-',
+      `${ms(c.hub)} / ${ms(c.initiator)} / ${ms(c.target)}`,
+      `handshake in one process ${ms(r.handshakeInMemory.p50Ms)} ms (all three roles)`,
+      ratio(c.hub + c.initiator + c.target, r.handshakeInMemory.p50Ms),
+    ]);
+  }
   rows.push([
     'Handshakes per second over the wire, sequential',
     '-',
@@ -200,7 +210,7 @@ export function renderMarkdown(r: Results): string {
     'Hub RSS per session, KB',
     '-',
     `${s.rssKBPerSession}`,
-    `hub RSS ${num(s.hubRssMB)} MB in all`,
+    `hub RSS ${num(s.hubRssMB)} MB in all; JS heap ${s.heapKBPerSession ?? '-'} KB per session`,
     '-',
   ]);
   rows.push([
@@ -266,7 +276,16 @@ ${table}
 - **Handshake over the wire**: the hub and two nodes (SDK) in three processes on loopback; A calls
   \`node.federate(B)\` ${num(r.handshake.n)} times in sequence after 20 warm-up handshakes (credentials
   and DID documents then cached at hub and target). Every handshake still does all its signatures,
-  key agreements and key confirmations, and crosses the hub four times.
+  key agreements and key confirmations, and crosses the hub four times. CPU per handshake =
+  each process's \`process.cpuUsage()\` over the timed handshakes / handshakes (all threads: JIT
+  and GC included). **What bounds it**: CPU, not the wire. The three processes together spend
+  several times the in-process handshake (row above): six JSON frames on the critical path, each
+  stringified, framed, written, woken up for, parsed and checked with its zod schema (credentials
+  included), the same keys and signatures decoded from base58 again in every process, and the
+  credential cache lookups (each a canonicalization and hash of the whole credential). With 2
+  cores for three processes plus the bench's parent, each hop also waits for a core. Handshake
+  frames leave the hub at once (not corked to the end of the turn), and the target reuses the
+  credential check it just made when asked for the partner's trust.
 - **Hub path** (the hub's own ceiling): a raw link-protocol client (bench/worker-raw-link.ts,
   no SDK) authenticates for real and pushes pre-signed, sealed 1 KB envelopes (a pool of 1,024
   signed once) through one hub to a raw sink, which answers each with an Ack; the hub answers the
@@ -277,8 +296,10 @@ ${table}
   WebSocket frames themselves (reads, ws framing and unmasking, writes: the relay baseline is
   that floor, and it has no JSON at all), then JSON.parse of the 2 KB envelope, the exact
   envelope check (hand-written, equal to the zod schema; about half of it is the base64url check of
-  the ciphertext), the Ack's schema and the Delivered frame, the per-link queue, and the garbage
-  of a few objects per frame. Outgoing frames are corked per socket per event-loop turn (one
+  the ciphertext), the Delivered frame, and the garbage of a few objects per frame. The Ack
+  has a hand-written check equal to its schema, UUIDs are checked by a loop equal to zod's
+  pattern, and a frame goes straight to the socket when the link's queue is empty and the
+  socket under its high-water mark (the per-link scheduler only exists while a link is backed up). Outgoing frames are corked per socket per event-loop turn (one
   writev for all frames of a turn, each still its own WebSocket message), the forwarded envelope
   is the received text with only \`hopCount\` and \`route\` edited, and the per-message metrics
   update plain numbers.
@@ -300,7 +321,14 @@ ${table}
 - **Sessions**: helper processes (2,500 sessions each) hold raw link-protocol clients, each a
   distinct mesh with its own did:mesh log, key and credential, authenticating for real (signature,
   log import, credential check at the hub), 32 at a time per helper, over ${s.sourceAddresses} source
-  addresses (127.0.0.x). RSS per session = the hub's RSS delta (after a GC) / sessions opened. Then
+  addresses (127.0.0.x). RSS per session = the hub's RSS delta (after a GC) / sessions opened.
+  **What bounds it**: about half is the JS heap (the JS heap share is beside it): per session the
+  socket, ws and stream objects, the mesh's did:mesh state in the registry, its cached credential
+  check, its store rows and the session record (the credential kept as JSON text for the
+  re-check, about a third of the parsed tree). An idle link holds no outbound queue: a LinkScheduler
+  is made only when its socket is over its high-water mark, and the sweep drops it once empty;
+  the inbound backlog is made on first use too. The rest is native: the TCP handle, libuv and
+  malloc. Then
   WebSocket pings on random sessions: ${num(s.pings)} round trips, answered by the hub's event loop
   while it runs its own timers, set short for this phase so that they always fall inside it: a
   heartbeat ping to every session every 5 s (default 15 s; spread over 32 ticks of the interval,

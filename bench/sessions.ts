@@ -7,7 +7,14 @@
  * sessions are still open at the end.
  */
 import { percentiles } from './lib.js';
-import { type BenchWorld, startHubWorker, startWorker, type Worker } from './network.js';
+import {
+  type BenchWorld,
+  createBenchWorld,
+  killAll,
+  startHubWorker,
+  startWorker,
+  type Worker,
+} from './network.js';
 
 export interface SessionsResult {
   target: number;
@@ -17,6 +24,8 @@ export interface SessionsResult {
   /** Authentications per second while opening (all helpers in parallel). */
   opensPerSec: number;
   rssKBPerSession: number;
+  /** The JS heap's share of rssKBPerSession (heapUsed delta / sessions). */
+  heapKBPerSession: number;
   hubRssMB: number;
   p50Ms: number;
   p99Ms: number;
@@ -75,6 +84,9 @@ export async function benchSessions(
     const opens = await Promise.all(helperWorkers.map((x) => x.call({ cmd: 'open' }, 900_000)));
     const openMs = performance.now() - start;
     const after = await hub.stats();
+    if (process.env.FMP_BENCH_HEAP_SNAPSHOT) {
+      await hub.worker.call({ cmd: 'heapSnapshot', file: process.env.FMP_BENCH_HEAP_SNAPSHOT }, 600_000);
+    }
     const count = opens.reduce((a, r) => a + (r.opened as number), 0);
     const errors: Record<string, number> = {};
     for (const r of opens) {
@@ -99,6 +111,7 @@ export async function benchSessions(
       errors,
       opensPerSec: Math.round((count / openMs) * 1000),
       rssKBPerSession: count === 0 ? 0 : Math.round((after.rss - before.rss) / count / 102.4) / 10,
+      heapKBPerSession: count === 0 ? 0 : Math.round((after.heapUsed - before.heapUsed) / count / 102.4) / 10,
       hubRssMB: Math.round(after.rss / 2 ** 20),
       p50Ms: lat.p50Ms,
       p99Ms: lat.p99Ms,
@@ -109,5 +122,24 @@ export async function benchSessions(
     };
   } finally {
     await Promise.all(workers.map((x) => x.stop()));
+  }
+}
+
+// Standalone: `npx tsx bench/sessions.ts [sessions]` (default 10,000; FMP_BENCH_HEAP_SNAPSHOT=<file>
+// also writes the hub's heap snapshot once all sessions are open).
+if (process.argv[1]?.endsWith('sessions.ts')) {
+  const target = Number(process.argv[2] ?? 10_000);
+  const world = await createBenchWorld([]);
+  try {
+    const result = await benchSessions(world, {
+      target,
+      pingsPerHelper: 500,
+      pingsPerSecond: 250,
+      hub: { heartbeatMs: 5_000, credentialRecheckMs: 5_000 },
+    });
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    killAll();
+    world.cleanup();
   }
 }

@@ -4,6 +4,7 @@
  * prints {"url","httpUrl"}; command {"cmd":"stats"} answers its CPU time and RSS (after a GC).
  */
 import { readFileSync } from 'node:fs';
+import { writeHeapSnapshot } from 'node:v8';
 import { createHub, type FederationRow, memoryHubStore } from '@fmp/hub';
 import pino from 'pino';
 import { keysOf, print, registryFor, type SavedWorld, serve } from './worker-io.js';
@@ -56,7 +57,18 @@ serve(
     if (cmd.cmd === 'stats') {
       (globalThis as { gc?: () => void }).gc?.();
       const cpu = process.cpuUsage();
-      return { cpuUs: cpu.user + cpu.system, systemUs: cpu.system, rss: process.memoryUsage().rss };
+      const mem = process.memoryUsage();
+      return {
+        cpuUs: cpu.user + cpu.system,
+        systemUs: cpu.system,
+        rss: mem.rss,
+        heapUsed: mem.heapUsed,
+        external: mem.external,
+      };
+    }
+    if (cmd.cmd === 'heapSnapshot') {
+      // Where the hub's memory goes (e.g. per session): a .heapsnapshot for Chrome DevTools.
+      return { file: writeHeapSnapshot(String(cmd.file)) };
     }
     if (cmd.cmd === 'routes') {
       // Peering (two-hop runs): which peers are linked and which meshes are reachable through them.

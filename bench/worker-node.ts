@@ -7,6 +7,7 @@
  *   {"cmd":"run","durationMs","window","bytes"} -> keeps `window` sends in flight over the kept
  *                                                  federations: {sent, delivered, failed, errors, elapsedMs}
  *   {"cmd":"count"}                             -> {received} (messages verified, opened, delivered once)
+ *   {"cmd":"cpu"}                               -> {cpuUs} (this process's CPU time so far)
  */
 import { readFileSync } from 'node:fs';
 import { createMeshNode } from '@fmp/node';
@@ -78,17 +79,23 @@ serve(
       case 'federateTimed': {
         for (let i = 0; i < Number(cmd.warmup ?? 10); i++) await federate(String(cmd.target));
         const samplesMs: number[] = [];
+        const cpu = process.cpuUsage();
         for (let i = 0; i < Number(cmd.n); i++) {
           const t = performance.now();
           await federate(String(cmd.target));
           samplesMs.push(performance.now() - t);
         }
-        return { samplesMs };
+        const used = process.cpuUsage(cpu);
+        return { samplesMs, cpuUs: used.user + used.system };
       }
       case 'run':
         return run(Number(cmd.durationMs), Number(cmd.window), Number(cmd.bytes ?? 1024));
       case 'count':
         return { received };
+      case 'cpu': {
+        const used = process.cpuUsage();
+        return { cpuUs: used.user + used.system };
+      }
       default:
         throw new Error(`unknown command ${String(cmd.cmd)}`);
     }

@@ -43,7 +43,6 @@ import {
   rejectFromError,
   type Terminate,
   terminateDigest,
-  type VerifiableCredentialJson,
 } from '@fmp/core';
 import {
   authenticationKeyResolver,
@@ -86,6 +85,8 @@ import {
 import { type FederationRow, type HubStore, type MeshRow, memoryHubStore } from './persistence.js';
 import {
   corkForTurn,
+  DEFAULT_HIGH_WATER_MARK,
+  flushNow,
   LinkScheduler,
   RateLimiter as QosRateLimiter,
   rateLimitedError,
@@ -199,20 +200,32 @@ export interface Hub {
 interface Connection {
   readonly id: string;
   readonly ws: WebSocket;
-  readonly nonce: string;
+  /** The Hello nonce; cleared once the link is authenticated. */
+  nonce: string;
   readonly openedAt: number;
   state: 'hello' | 'authenticating' | 'ready' | 'closed';
   meshId: string | undefined;
   session: LiveSession | undefined;
-  readonly queue: OutboundQueue;
+  /**
+   * Frames waiting for the socket. Idle links hold none (thousands of sessions): frames go straight
+   * to the socket while it is under its high-water mark; a LinkScheduler is made when it is not,
+   * and dropped by the sweep once empty. With `outboundQueue` set, that queue, made at connect.
+   */
+  queue: LinkQueue | undefined;
   lastSeen: number;
   awaitingPong: boolean;
   pingSentAt: number;
   rttMs: number | null;
   busy: boolean;
-  readonly backlog: string[];
+  /** Frames received while an earlier one was still being handled (made on first use). */
+  backlog: string[] | undefined;
   /** Heartbeat slot: each tick pings one slot, so pings spread over the interval. */
   readonly pingSlot: number;
+}
+
+interface LinkQueue extends OutboundQueue {
+  /** Stops the queue and releases what it holds on the socket; returns what was not sent. */
+  close(): OutboundItem[];
 }
 
 interface LiveSession {
@@ -222,7 +235,11 @@ interface LiveSession {
   readonly region: string;
   readonly capabilities: readonly string[];
   readonly openedAt: number;
-  credential: VerifiableCredentialJson;
+  /**
+   * The credential presented at authentication, as JSON text for the periodic re-check: a parsed
+   * credential is a tree of objects and strings about three times larger (10,000 sessions).
+   */
+  readonly credentialJson: string;
   credentialOk: boolean;
   credentialProblem: string | undefined;
 }
@@ -333,6 +350,7 @@ class HubServer implements Hub {
   private recheckTimer: NodeJS.Timeout | undefined;
   private running = false;
   private nextPingSlot = 0;
+  private connectionSeq = 0;
   private heartbeatSlot = 0;
   private boundPort = 0;
   private publicUrl = '';
@@ -510,7 +528,7 @@ class HubServer implements Hub {
     await links?.stop();
     this.metrics.peerLinks.set(0);
     for (const conn of [...this.connections]) {
-      conn.queue.close();
+      conn.queue?.close();
       conn.ws.close(CLOSE_SHUTDOWN, 'hub shutting down');
       conn.ws.terminate();
       this.onClose(conn);
@@ -558,7 +576,8 @@ class HubServer implements Hub {
   private onConnection(ws: WebSocket): void {
     const now = this.now();
     const conn: Connection = {
-      id: randomUUID(),
+      // A short id (logs, handshake origin): a UUID per link is half a KB of heap at 10,000 links.
+      id: `c${++this.connectionSeq}`,
       ws,
       nonce: base64urlEncode(randomBytes(32)),
       openedAt: now,
@@ -570,19 +589,18 @@ class HubServer implements Hub {
       pingSentAt: 0,
       rttMs: null,
       busy: false,
-      backlog: [],
+      backlog: undefined,
       pingSlot: this.nextPingSlot++ % HEARTBEAT_SLOTS,
-      queue: undefined as unknown as OutboundQueue,
+      queue: undefined,
     };
-    (conn as { queue: OutboundQueue }).queue = this.useScheduler
-      ? this.schedulerQueue(conn)
-      : this.outboundFactory({
-          write: (item) => this.write(conn, item),
-          writable: () => ws.bufferedAmount < 4 * 1024 * 1024,
-          onDrain: (resume) => setTimeout(resume, 5).unref(),
-          now: this.now,
-          maxQueued: this.limits.maxOutboundPerLink,
-        });
+    if (!this.useScheduler)
+      conn.queue = this.outboundFactory({
+        write: (item) => this.write(conn, item),
+        writable: () => ws.bufferedAmount < 4 * 1024 * 1024,
+        onDrain: (resume) => setTimeout(resume, 5).unref(),
+        now: this.now,
+        maxQueued: this.limits.maxOutboundPerLink,
+      });
     this.connections.add(conn);
     this.metrics.connections.set(this.connections.size);
     ws.on('message', (data, isBinary) => {
@@ -615,7 +633,8 @@ class HubServer implements Hub {
     conn.state = 'closed';
     this.connections.delete(conn);
     this.metrics.connections.set(this.connections.size);
-    const rest = conn.queue.close();
+    const rest = conn.queue?.close() ?? [];
+    conn.queue = undefined;
     const session = conn.session;
     if (session && this.sessions.get(session.meshId) === session) {
       this.sessions.delete(session.meshId);
@@ -658,9 +677,10 @@ class HubServer implements Hub {
    * A node link's outbound queue: a qos LinkScheduler (4 classes, critical first, bounded, writes
    * only while the socket is under its high-water mark) behind the OutboundQueue interface.
    */
-  private schedulerQueue(conn: Connection): OutboundQueue {
+  private schedulerQueue(conn: Connection): LinkQueue {
+    const sink = wsSink<OutboundItem>(conn.ws, { serialize: (item) => item.frame });
     const scheduler = new LinkScheduler<OutboundItem>({
-      ...wsSink<OutboundItem>(conn.ws, { serialize: (item) => item.frame }),
+      ...sink,
       queue: {
         maxItems: this.limits.maxOutboundPerLink,
         maxBytes: 64 * 1024 * 1024,
@@ -692,8 +712,42 @@ class HubServer implements Hub {
       get size() {
         return scheduler.size;
       },
-      close: () => scheduler.close().map((e) => e.item),
+      close: () => {
+        sink.dispose();
+        return scheduler.close().map((e) => e.item);
+      },
     };
+  }
+
+  /**
+   * Sends a frame on a node link (false: the link's queue is full). While the socket keeps up and
+   * nothing waits, the frame is written now (the common case, and no queue held per link); else it
+   * goes through the link's queue, made on first need.
+   */
+  private push(conn: Connection, item: OutboundItem, flush = false): boolean {
+    if (conn.queue) return conn.queue.push(item);
+    const ws = conn.ws;
+    if (ws.readyState !== ws.OPEN) {
+      // A link going away: an envelope waits for the reconnect like any other; control frames
+      // for a dead link are moot.
+      if (item.messageId && conn.session) this.requeueUnsent(conn.session.meshId, item);
+      return true;
+    }
+    if (ws.bufferedAmount >= DEFAULT_HIGH_WATER_MARK) {
+      conn.queue = this.schedulerQueue(conn);
+      return conn.queue.push(item);
+    }
+    // Same metric as a frame that went through the scheduler without waiting.
+    this.metrics.queueSeconds.observe({ priority: item.priority, link: 'node' }, 0);
+    if (flush) {
+      // Out now, and whatever this turn corked before it: one step of a sequential exchange.
+      ws.send(item.frame);
+      flushNow(ws);
+    } else {
+      corkForTurn(ws);
+      ws.send(item.frame);
+    }
+    return true;
   }
 
   private write(conn: Connection, item: OutboundItem): void {
@@ -711,7 +765,9 @@ class HubServer implements Hub {
 
   private sendControl(conn: Connection, frame: object, priority: Priority = 'critical'): boolean {
     if (conn.state === 'closed') return false;
-    const ok = conn.queue.push({ frame: JSON.stringify(frame), priority, enqueuedAt: this.now() });
+    // Handshake steps are sequential round trips: they do not wait for the turn's corked batch.
+    const flush = HANDSHAKE_TYPES.has((frame as { type?: string }).type ?? '');
+    const ok = this.push(conn, { frame: JSON.stringify(frame), priority, enqueuedAt: this.now() }, flush);
     if (!ok) {
       // A link that cannot take control frames is not being read: drop it rather than grow.
       this.log.warn({ conn: conn.id, meshId: conn.meshId }, 'outbound queue full, closing link');
@@ -767,6 +823,7 @@ class HubServer implements Hub {
   private enqueueInbound(conn: Connection, raw: string | Uint8Array): void {
     if (conn.state === 'closed') return;
     if (conn.busy) {
+      conn.backlog ??= [];
       if (conn.backlog.length >= this.limits.maxInboundBacklog) {
         this.sendError(
           conn,
@@ -794,9 +851,10 @@ class HubServer implements Hub {
       .catch((err) => this.sendError(conn, err))
       .finally(() => {
         conn.busy = false;
-        while (!conn.busy && conn.backlog.length > 0 && conn.state !== 'closed') {
+        while (!conn.busy && conn.backlog && conn.backlog.length > 0 && conn.state !== 'closed') {
           this.runInbound(conn, conn.backlog.shift()!);
         }
+        if (conn.backlog?.length === 0) conn.backlog = undefined;
       });
   }
 
@@ -905,7 +963,7 @@ class HubServer implements Hub {
         region: msg.region,
         capabilities: msg.capabilities,
         openedAt: now,
-        credential: msg.credential,
+        credentialJson: JSON.stringify(msg.credential),
         credentialOk: true,
         credentialProblem: undefined,
       };
@@ -916,6 +974,7 @@ class HubServer implements Hub {
         this.onClose(previous.conn);
       }
       conn.state = 'ready';
+      conn.nonce = '';
       conn.meshId = msg.meshId;
       conn.session = session;
       this.sessions.set(msg.meshId, session);
@@ -1056,7 +1115,7 @@ class HubServer implements Hub {
       }
     }
     if (target) {
-      const ok = target.conn.queue.push({
+      const ok = this.push(target.conn, {
         frame,
         priority: env.priority,
         enqueuedAt: this.now(),
@@ -1110,7 +1169,7 @@ class HubServer implements Hub {
       this.reportUnreachable(queued);
       return;
     }
-    const ok = session.conn.queue.push({
+    const ok = this.push(session.conn, {
       frame: queued.frame,
       priority: env.priority,
       enqueuedAt: queued.enqueuedAt,
@@ -2281,7 +2340,7 @@ class HubServer implements Hub {
     for (const session of [...this.sessions.values()]) {
       // Cached checks resolve without I/O: yield now and then, or 10,000 sessions stall every link.
       if (++checked % 64 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const result = await this.verifyMeshCredential(session.credential);
+      const result = await this.verifyMeshCredential(JSON.parse(session.credentialJson));
       if (this.sessions.get(session.meshId) !== session) continue;
       if (result.verified && result.subject === session.meshId) {
         session.credentialOk = true;
@@ -2362,6 +2421,10 @@ class HubServer implements Hub {
       } else if (now - conn.lastSeen > this.limits.idleTimeoutMs) {
         conn.ws.close(CLOSE_IDLE, 'idle');
         conn.ws.terminate();
+      } else if (this.useScheduler && conn.queue && conn.queue.size === 0) {
+        // The socket caught up: back to direct writes, the scheduler is garbage.
+        conn.queue.close();
+        conn.queue = undefined;
       }
     }
   }

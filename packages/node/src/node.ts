@@ -57,6 +57,7 @@ import {
   type FetchFunction,
   type StatusListLoader,
   VerificationCache,
+  type VerificationResult,
   verifyCredential,
 } from '@fmp/identity';
 import WebSocket from 'ws';
@@ -353,6 +354,12 @@ class Node implements MeshNode {
   private readonly incoming = new Map<string, IncomingHandshake>();
   /** Credentials of initiators being checked, for the trust score (see trustOf). */
   private readonly presented = new Map<string, VerifiableCredentialJson>();
+  /**
+   * The last check of each credential object received (weak: bounded by `presented`). A responder
+   * asks for the partner's trust right after checking its credential; the second check would only
+   * redo the cache lookup (canonicalization and hash of the whole credential). Reused for 1 s.
+   */
+  private readonly justVerified = new WeakMap<object, { result: VerificationResult; at: number }>();
   private readonly messageHandlers = new Set<(m: IncomingMessage) => void | Promise<void>>();
   private readonly federationHandlers = new Set<(f: FederationInfo) => void>();
   private readonly statusHandlers = new Set<(e: FederationStatusEvent) => void>();
@@ -879,14 +886,27 @@ class Node implements MeshNode {
   // Trust and credentials of partners
   // ------------------------------------------------------------------------------------------
 
-  private verifyPartnerCredential(credential: unknown) {
-    return verifyCredential(credential, {
+  private async verifyPartnerCredential(credential: unknown): Promise<VerificationResult> {
+    const now = this.now();
+    const key = typeof credential === 'object' && credential !== null ? credential : undefined;
+    const recent = key && this.justVerified.get(key);
+    if (
+      recent &&
+      now - recent.at >= 0 &&
+      now - recent.at < 1_000 &&
+      (recent.result.expiresAt === undefined || now < recent.result.expiresAt.getTime())
+    ) {
+      return recent.result;
+    }
+    const result = await verifyCredential(credential, {
       resolveDid: async (did) => (await this.resolver.resolveDocument(did)) as Record<string, unknown> | null,
       trustedIssuers: this.o.trustedIssuers,
       ...(this.o.statusListLoader ? { statusListLoader: this.o.statusListLoader } : {}),
       cache: this.vcCache,
-      now: new Date(this.now()),
+      now: new Date(now),
     });
+    if (key) this.justVerified.set(key, { result, at: now });
+    return result;
   }
 
   /** Until the trust engine lands: the trustLevel of the credential the partner presented. */

@@ -8,7 +8,16 @@ import { describe, expect, it } from 'vitest';
 import { ed25519 } from '../crypto.js';
 import { createEnvelope, hopForward, sealPayload, signEnvelope } from '../envelope.js';
 import { hopForwardedText, parseFrame } from './frame.js';
-import { type Envelope, envelopeSchema, isEnvelope, isSealedEnvelope, MAX_HOPS } from './messages.js';
+import { AckSchema, isPlainAck } from './link.js';
+import {
+  type Envelope,
+  envelopeSchema,
+  isEnvelope,
+  isSealedEnvelope,
+  isUuidValue,
+  MAX_HOPS,
+  uuidSchema,
+} from './messages.js';
 
 const keys = ed25519.keyPairFromSeed(new Uint8Array(32).fill(7));
 const HUB = 'did:mesh:hub:eu';
@@ -260,5 +269,63 @@ describe('hopForwardedText', () => {
     const text = JSON.stringify(env);
     const forwarded = forwardedBy(text);
     expect(JSON.parse(hopForwardedText(text, forwarded)!)).toEqual(JSON.parse(JSON.stringify(forwarded)));
+  });
+});
+
+describe('isUuidValue and the Ack fast check', () => {
+  const hexish = fc.constantFrom(...'0123456789abcdefABCDEFgG-z'.split(''));
+  const uuidLike = fc.oneof(
+    fc.uuid(),
+    fc.uuid().map((u) => u.toUpperCase()),
+    fc.array(hexish, { minLength: 36, maxLength: 36 }).map((a) => a.join('')),
+    fc.tuple(fc.uuid(), fc.nat(35), hexish).map(([u, i, c]) => `${u.slice(0, i)}${c}${u.slice(i + 1)}`),
+    fc.constantFrom(
+      '00000000-0000-0000-0000-000000000000',
+      'ffffffff-ffff-ffff-ffff-ffffffffffff',
+      'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF',
+      '6f1c2e0a-8d44-0c5b-9e7a-1f2d3c4b5a69',
+      '6f1c2e0a-8d44-9c5b-9e7a-1f2d3c4b5a69',
+      '6f1c2e0a-8d44-4c5b-7e7a-1f2d3c4b5a69',
+      '6f1c2e0a-8d44-4c5b-Ce7a-1f2d3c4b5a69',
+    ),
+    fc.string(),
+  );
+
+  it('accepts exactly what zod uuid() accepts', () => {
+    fc.assert(
+      fc.property(uuidLike, (s) => {
+        expect(isUuidValue(s)).toBe(uuidSchema.safeParse(s).success);
+      }),
+      { numRuns: 3000 },
+    );
+    expect(isUuidValue(42)).toBe(false);
+  });
+
+  it('passes an Ack only when AckSchema accepts it unchanged', () => {
+    const value = fc.oneof(uuidLike, fc.integer(), fc.constant(undefined), fc.constant(null));
+    const ack = fc.record(
+      {
+        type: fc.constantFrom('Ack', 'ack', 'Delivered'),
+        messageId: value,
+        federationId: value,
+        error: fc.constant({ code: 'unreachable', message: 'gone' }),
+        extra: fc.string(),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(ack, (a) => {
+        const plain = JSON.parse(JSON.stringify(a)) as unknown;
+        if (isPlainAck(plain)) {
+          const parsed = AckSchema.safeParse(plain);
+          expect(parsed.success).toBe(true);
+          expect(parsed.data).toEqual(plain);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    const ok = { type: 'Ack', messageId: sealed.messageId, federationId: sealed.federationId };
+    expect(isPlainAck(ok)).toBe(true);
+    expect(parseFrame(JSON.stringify(ok))).toEqual({ kind: 'Ack', frame: ok });
   });
 });

@@ -31,6 +31,7 @@ import {
 import {
   capabilitySchema,
   didSchema,
+  isUuidValue,
   LIMITS,
   PROTOCOL_VERSION,
   regionCodeSchema,
@@ -262,7 +263,18 @@ declare module './frame.js' {
 registerFrameSchema('Hello', HelloSchema);
 registerFrameSchema('Authenticate', AuthenticateSchema);
 registerFrameSchema('Authenticated', AuthenticatedSchema);
-registerFrameSchema('Ack', AckSchema);
+const ACK_KEYS = new Set(['type', 'messageId', 'federationId']);
+/**
+ * Exactly AckSchema's verdict for an Ack without `error` (one per routed message at the hub);
+ * anything else (an error receipt, an unknown key) goes to the schema.
+ */
+export function isPlainAck(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const o = v as Record<string, unknown>;
+  for (const key in o) if (!ACK_KEYS.has(key)) return false;
+  return o.type === 'Ack' && isUuidValue(o.messageId) && isUuidValue(o.federationId);
+}
+registerFrameSchema('Ack', AckSchema, { fastCheck: isPlainAck });
 registerFrameSchema('Delivered', DeliveredSchema);
 registerFrameSchema('FederationStatus', FederationStatusSchema);
 registerFrameSchema('Terminate', TerminateSchema);

@@ -348,9 +348,9 @@ export type ErrorFrame = z.infer<typeof errorFrameSchema>;
 // Fast path: the envelope check without zod (hubs run it on every routed message)
 // ---------------------------------------------------------------------------------------------
 
-// The patterns of the schemas above, compiled once. zod's uuid() pattern is copied (zod 4.x).
-const UUID_PATTERN =
-  /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/;
+// The patterns of the schemas above, compiled once. UUIDs: isUuidValue below, a loop equal to
+// zod's (4.x) uuid() pattern, /^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[1-8][0-9a-fA-F]{3}-[89abAB]
+// [0-9a-fA-F]{3}-[0-9a-fA-F]{12}|00000000-0000-0000-0000-000000000000|ffffffff-ffff-ffff-ffff-ffffffffffff)$/.
 const MESSAGE_TYPE_PATTERN = /^[a-z][a-z0-9-]*(?:\.[a-z][a-z0-9-]*)+$/;
 const SIGNATURE_PATTERN = /^z[1-9A-HJ-NP-Za-km-z]+$/;
 const BASE64URL_PATTERN = /^[A-Za-z0-9_-]*$/;
@@ -366,7 +366,32 @@ const PRIORITY_SET = new Set<unknown>(PRIORITIES);
 
 const isString = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
 const isDid = (v: unknown): v is string => isString(v, LIMITS.didLength) && DID_PATTERN.test(v);
-const isUuid = (v: unknown): boolean => typeof v === 'string' && UUID_PATTERN.test(v);
+const isUuid = (v: unknown): boolean => isUuidValue(v);
+
+const isHex = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70); // 0-9 a-f A-F
+
+/**
+ * Exactly zod's uuid() verdict for strings (the pattern above), without the regex: a character loop,
+ * several times faster (hubs check two or three UUIDs per routed frame).
+ */
+export function isUuidValue(v: unknown): boolean {
+  if (typeof v !== 'string' || v.length !== 36) return false;
+  for (let i = 0; i < 36; i++) {
+    const c = v.charCodeAt(i);
+    if (i === 8 || i === 13 || i === 18 || i === 23) {
+      if (c !== 45) return false; // '-'
+    } else if (!isHex(c)) return false;
+  }
+  const version = v.charCodeAt(14);
+  const variant = v.charCodeAt(19);
+  if (
+    version >= 49 &&
+    version <= 56 &&
+    (variant === 56 || variant === 57 || (variant | 32) === 97 || (variant | 32) === 98)
+  )
+    return true; // version 1-8, variant 8 9 a b A B
+  return v === '00000000-0000-0000-0000-000000000000' || v === 'ffffffff-ffff-ffff-ffff-ffffffffffff';
+}
 const isIntIn = (v: unknown, min: number, max: number): v is number =>
   Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>

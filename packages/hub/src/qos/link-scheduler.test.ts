@@ -184,4 +184,44 @@ describe('LinkScheduler over a real WebSocket (wsSink)', () => {
     expect(new Set(received).size).toBe(total);
     expect(link.size).toBe(0);
   });
+  it('resumes on the socket drain when the link was over its mark before the sink existed', async () => {
+    const http = createServer();
+    const wss = new WebSocketServer({ server: http });
+    http.listen(0, '127.0.0.1');
+    await once(http, 'listening');
+    cleanup.push(() => {
+      wss.close();
+      http.close();
+    });
+    const received: string[] = [];
+    let serverSide: WebSocket | undefined;
+    wss.on('connection', (ws) => {
+      serverSide = ws;
+      ws.pause();
+      ws.on('message', (d) => received.push(String(d).slice(0, 8)));
+    });
+    const client = new WebSocket(`ws://127.0.0.1:${(http.address() as AddressInfo).port}`);
+    cleanup.push(() => client.terminate());
+    await once(client, 'open');
+    while (!serverSide) await new Promise((r) => setTimeout(r, 5));
+
+    // Direct writes without callbacks (as a hub link with no queue) push the socket over the mark.
+    const pad = 'x'.repeat(64 * 1024 - 8);
+    let direct = 0;
+    while (client.bufferedAmount < 512 * 1024) client.send(`${String(direct++).padStart(7, '0')}:${pad}`);
+    const sink = wsSink<string>(client, { serialize: (s) => s, lowWaterMark: 64 * 1024 });
+    const link = new LinkScheduler<string>({
+      ...sink,
+      highWaterMark: 256 * 1024,
+      queue: { maxItems: 100, ttlMs: 600_000 },
+      now: Date.now,
+    });
+    expect(link.enqueue(`${String(direct).padStart(7, '0')}:${pad}`, 'critical', 64 * 1024)).toBe(true);
+    expect(link.size).toBe(1); // blocked: no write callback of the sink will ever wake it
+    serverSide!.resume();
+    while (received.length < direct + 1) await new Promise((r) => setTimeout(r, 10));
+    expect(link.size).toBe(0);
+    expect(received.at(-1)).toBe(`${String(direct).padStart(7, '0')}:`);
+    sink.dispose();
+  });
 });

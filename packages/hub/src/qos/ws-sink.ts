@@ -21,6 +21,8 @@ export interface WsSink<F> {
   send: (frame: F) => boolean;
   bufferedAmount: () => number;
   waitDrain: (resume: () => void) => void;
+  /** Removes the sink's listeners from the socket (a sink dropped while the socket lives on). */
+  dispose: () => void;
 }
 
 interface Corkable {
@@ -58,9 +60,34 @@ export function corkForTurn(ws: WebSocket): void {
   }
 }
 
+function socketOf(
+  ws: WebSocket,
+): { once(e: string, f: () => void): void; off(e: string, f: () => void): void } | undefined {
+  const socket = (ws as unknown as { _socket?: { once?: unknown; off?: unknown } | null })._socket;
+  return socket && typeof socket.once === 'function' && typeof socket.off === 'function'
+    ? (socket as { once(e: string, f: () => void): void; off(e: string, f: () => void): void })
+    : undefined;
+}
+
+/**
+ * Writes out now what is corked on the socket under `ws` (a frame whose latency matters, such as
+ * a handshake step, must not wait for the end of the turn).
+ */
+export function flushNow(ws: WebSocket): void {
+  const socket = (ws as unknown as { _socket?: Corkable | null })._socket;
+  if (!socket || !corked.delete(socket)) return;
+  socket.uncork();
+}
+
 export function wsSink<F>(ws: WebSocket, options: WsSinkOptions<F>): WsSink<F> {
   const lowWaterMark = options.lowWaterMark ?? 256 * 1024;
   let waiter: (() => void) | undefined;
+  /** Writes of this sink whose callback has not run yet. */
+  let inFlight = 0;
+  const written = () => {
+    inFlight--;
+    wake();
+  };
   const wake = () => {
     if (waiter && (ws.bufferedAmount <= lowWaterMark || ws.readyState !== WebSocket.OPEN)) {
       const resume = waiter;
@@ -74,7 +101,8 @@ export function wsSink<F>(ws: WebSocket, options: WsSinkOptions<F>): WsSink<F> {
     send(frame) {
       if (ws.readyState !== WebSocket.OPEN) return false;
       corkForTurn(ws);
-      ws.send(options.serialize(frame), wake);
+      inFlight++;
+      ws.send(options.serialize(frame), written);
       return true;
     },
     bufferedAmount: () => ws.bufferedAmount,
@@ -82,6 +110,14 @@ export function wsSink<F>(ws: WebSocket, options: WsSinkOptions<F>): WsSink<F> {
       waiter = resume;
       // Already drained (the last write callback ran before we started waiting): resume soon.
       if (ws.bufferedAmount <= lowWaterMark || ws.readyState !== WebSocket.OPEN) queueMicrotask(wake);
+      // The bytes in the way were written by someone else (a sink made for a link that was
+      // already over its mark): no callback of ours will come, the socket's 'drain' will.
+      else if (inFlight === 0) socketOf(ws)?.once('drain', wake);
+    },
+    dispose() {
+      ws.off('close', wake);
+      socketOf(ws)?.off('drain', wake);
+      waiter = undefined;
     },
   };
 }
