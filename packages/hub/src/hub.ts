@@ -928,20 +928,12 @@ class HubServer implements Hub {
           throw new ProtocolError('did_resolution_failed', 'the did:mesh log does not verify', { cause });
         }
       }
-      const key = await this.resolveAuthKey(msg.verificationMethod).catch((cause) => {
-        throw cause instanceof ProtocolError
-          ? cause
-          : new ProtocolError('did_resolution_failed', `cannot resolve ${msg.verificationMethod}`, { cause });
-      });
-      let signature: Uint8Array;
-      try {
-        signature = multibaseDecode(msg.signature);
-      } catch (cause) {
-        throw new ProtocolError('invalid_signature', 'signature is not base58btc', { cause });
-      }
-      if (!ed25519.verify(signature, authenticateDigest(msg), key)) {
-        throw new ProtocolError('invalid_signature', 'Authenticate signature does not verify');
-      }
+      await this.checkSignature(
+        msg.verificationMethod,
+        msg.signature,
+        authenticateDigest(msg),
+        'Authenticate',
+      );
       // Credentials only after the signature: an unauthenticated peer cannot make us spend milliseconds.
       const result = await this.verifyMeshCredential(msg.credential);
       if (!result.verified) {
@@ -1931,16 +1923,12 @@ class HubServer implements Hub {
       if (!msg.verificationMethod.startsWith(`${msg.coordinator}#`)) {
         throw new ProtocolError('unauthorized', 'FederationAnnounce: key of another DID');
       }
-      const key = await this.resolveAuthKey(msg.verificationMethod);
-      let sig: Uint8Array;
-      try {
-        sig = multibaseDecode(msg.signature);
-      } catch (cause) {
-        throw new ProtocolError('invalid_signature', 'signature is not base58btc', { cause });
-      }
-      if (!ed25519.verify(sig, federationAnnounceDigest(msg), key)) {
-        throw new ProtocolError('invalid_signature', 'FederationAnnounce signature does not verify');
-      }
+      await this.checkSignature(
+        msg.verificationMethod,
+        msg.signature,
+        federationAnnounceDigest(msg),
+        'FederationAnnounce',
+      );
     } catch (err) {
       this.metrics.frameErrors.inc({ code: asProtocolError(err).wireCode });
       this.log.warn(
@@ -2142,16 +2130,12 @@ class HubServer implements Hub {
       if (last !== undefined && msg.updatedAt <= last) {
         throw new ProtocolError('replay_detected', 'FederationStatusUpdate: not newer than the last one');
       }
-      const key = await this.resolveAuthKey(msg.verificationMethod);
-      let sig: Uint8Array;
-      try {
-        sig = multibaseDecode(msg.signature);
-      } catch (cause) {
-        throw new ProtocolError('invalid_signature', 'signature is not base58btc', { cause });
-      }
-      if (!ed25519.verify(sig, federationStatusUpdateDigest(msg), key)) {
-        throw new ProtocolError('invalid_signature', 'FederationStatusUpdate signature does not verify');
-      }
+      await this.checkSignature(
+        msg.verificationMethod,
+        msg.signature,
+        federationStatusUpdateDigest(msg),
+        'FederationStatusUpdate',
+      );
     } catch (err) {
       this.metrics.frameErrors.inc({ code: asProtocolError(err).wireCode });
       this.log.warn(
@@ -2238,16 +2222,7 @@ class HubServer implements Hub {
       if (Math.abs(this.now() - msg.timestamp) > this.clockSkewMs) {
         throw new ProtocolError('clock_skew', 'Terminate timestamp is outside the accepted window');
       }
-      const key = await this.resolveAuthKey(msg.verificationMethod);
-      let sig: Uint8Array;
-      try {
-        sig = multibaseDecode(msg.signature);
-      } catch (cause) {
-        throw new ProtocolError('invalid_signature', 'signature is not base58btc', { cause });
-      }
-      if (!ed25519.verify(sig, terminateDigest(msg), key)) {
-        throw new ProtocolError('invalid_signature', 'Terminate signature does not verify');
-      }
+      await this.checkSignature(msg.verificationMethod, msg.signature, terminateDigest(msg), 'Terminate');
       if (fed.status === 'terminated' || fed.status === 'expired') {
         if (conn) {
           this.sendControl(conn, {
@@ -2530,6 +2505,32 @@ class HubServer implements Hub {
         connectedMs: (await this.store.uptime.uptime(m.meshId, now))?.connectedMs,
       })),
     );
+  }
+
+  /**
+   * Verifies a signed frame (Authenticate, Terminate, FederationAnnounce, FederationStatusUpdate)
+   * against the Ed25519 key its verification method names; every failure is a ProtocolError.
+   */
+  private async checkSignature(
+    verificationMethod: string,
+    signature: string,
+    digest: Uint8Array,
+    what: string,
+  ): Promise<void> {
+    const key = await this.resolveAuthKey(verificationMethod).catch((cause) => {
+      throw cause instanceof ProtocolError
+        ? cause
+        : new ProtocolError('did_resolution_failed', `cannot resolve ${verificationMethod}`, { cause });
+    });
+    let bytes: Uint8Array;
+    try {
+      bytes = multibaseDecode(signature);
+    } catch (cause) {
+      throw new ProtocolError('invalid_signature', 'signature is not base58btc', { cause });
+    }
+    if (!ed25519.verify(bytes, digest, key)) {
+      throw new ProtocolError('invalid_signature', `${what} signature does not verify`);
+    }
   }
 
   private httpContext() {
