@@ -3,6 +3,7 @@
  * state in memory and writes through; this maps its insert-or-replace writes onto the store's
  * explicit transitions (put, setStatus, renew) so the store can keep enforcing them.
  */
+import { ValidationError } from '@fmp/core';
 import { NotFoundError, type Store, type StoredFederation } from '@fmp/store';
 import type { FederationRow, HubStore, MeshRow } from './persistence.js';
 
@@ -64,19 +65,17 @@ export function hubStoreFrom(store: Store): HubStore {
         return orUndefined(store.meshes.get(meshId)) as Promise<MeshRow | undefined>;
       },
       async put(row) {
-        // Only meshes with a verified credential are registered, so issuer and expiry are known.
-        if (row.credentialIssuer === undefined || row.credentialExpiresAt === undefined) {
-          await store.meshes.upsert({
-            ...row,
-            credentialIssuer: row.credentialIssuer ?? row.homeHub,
-            credentialExpiresAt: row.credentialExpiresAt ?? Number.MAX_SAFE_INTEGER,
-          });
-          return;
+        // Only meshes with a verified credential are registered, so the issuer is always known; a
+        // credential without an expiration date is stored as never expiring.
+        if (row.credentialIssuer === undefined) {
+          throw new ValidationError('a mesh is stored only with the issuer of its verified credential', [
+            { path: 'credentialIssuer', message: 'missing' },
+          ]);
         }
         await store.meshes.upsert({
           ...row,
           credentialIssuer: row.credentialIssuer,
-          credentialExpiresAt: row.credentialExpiresAt,
+          credentialExpiresAt: row.credentialExpiresAt ?? Number.MAX_SAFE_INTEGER,
         });
       },
       async list() {
