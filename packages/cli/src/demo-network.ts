@@ -335,7 +335,7 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
       refused.push({
         source: ROGUE,
         target: hubDid('na-east'),
-        reason: (err as Error).message.replace(/^.*?exited \(\d+\): /, ''),
+        reason: (err as Error).message.replace(/^.*?exited \(\d+\): (fmp: )?/, ''),
       });
     }
     const control = new Map(

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
+import canonicalize from 'canonicalize';
 import fc from 'fast-check';
+import { base58btc } from 'multiformats/bases/base58';
 import { describe, expect, it } from 'vitest';
 import { ed25519, x25519 } from './crypto.js';
 import {
@@ -53,6 +55,80 @@ describe('multikey encodings against the did:key vectors', () => {
     expect(() => decodeMultikey(multibaseEncode(new Uint8Array([0xed, 0x01, 1, 2])))).toThrow(DecodeError);
     expect(() => decodeMultikey(multibaseEncode(new Uint8Array([0x12, 1, 2])))).toThrow(DecodeError);
     expect(() => encodeMultikey('ed25519-pub', new Uint8Array(3))).toThrow(ValidationError);
+  });
+
+  it('decodes base58btc exactly as multiformats does (round trips, leading zeros, bad digits)', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 96 }), fc.nat(8), (bytes, zeros) => {
+        const withZeros = new Uint8Array([...new Uint8Array(zeros), ...bytes]);
+        const text = multibaseEncode(withZeros);
+        expect(hexEncode(multibaseDecode(text))).toBe(hexEncode(withZeros));
+        expect(hexEncode(multibaseDecode(text))).toBe(hexEncode(base58btc.decode(text)));
+      }),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(fc.string({ maxLength: 40 }), (tail) => {
+        const text = `z${tail}`;
+        let expected: string | undefined;
+        try {
+          expected = hexEncode(base58btc.decode(text));
+        } catch {
+          expected = undefined;
+        }
+        if (expected === undefined) expect(() => multibaseDecode(text)).toThrow(DecodeError);
+        else expect(hexEncode(multibaseDecode(text))).toBe(expected);
+      }),
+      { numRuns: 2000 },
+    );
+    for (const bad of ['z 1', 'z1 ', 'z\u00e9', 'z\u4e2d', 'z0', 'zI', 'zO', 'zl']) {
+      expect(() => multibaseDecode(bad)).toThrow(DecodeError);
+    }
+    expect(multibaseDecode('z')).toEqual(new Uint8Array(0));
+    expect(multibaseDecode('z111')).toEqual(new Uint8Array(3));
+  });
+
+  it('canonicalJson gives the canonicalize package text (or its refusal) for any value', () => {
+    const reference = (v: unknown): string => {
+      try {
+        const text = canonicalize(v);
+        // canonicalJson refuses what canonicalize turns into no text at all.
+        return text === undefined ? 'throws' : `ok:${text}`;
+      } catch {
+        return 'throws';
+      }
+    };
+    const ours = (v: unknown): string => {
+      try {
+        return `ok:${canonicalJson(v)}`;
+      } catch (err) {
+        expect(err).toBeInstanceOf(ValidationError);
+        return 'throws';
+      }
+    };
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.jsonValue(), fc.anything({ withBoxedValues: true, withSparseArray: true })),
+        (v) => {
+          expect(ours(v)).toBe(reference(v));
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic['self'] = { inner: cyclic };
+    for (const v of [
+      { s: '\ud800' },
+      ['x', undefined, 1],
+      { n: Number.NaN },
+      { d: new Date(0) },
+      Object.assign(new Array(3), { 0: 1, 2: 2 }),
+      { f: () => 1, u: undefined, k: Symbol('k') },
+      { '\u00e9': 1, e: 2, E: 3, '\ud83d\ude00': 4, '': [-0, 1e21, 1e-7] },
+      cyclic,
+    ]) {
+      expect(ours(v)).toBe(reference(v));
+    }
   });
 
   it('never throws anything but a typed error on random input', () => {

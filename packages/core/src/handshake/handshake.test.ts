@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { chacha20poly1305, ed25519, sha256Hex } from '../crypto.js';
 import { base64urlDecode, base64urlEncode, multibaseEncode } from '../encoding.js';
+import { ValidationError } from '../errors.js';
 import { ProtocolError, type WireErrorCode } from '../wire/errors.js';
 import type { FederationAccept, FederationRequest, HandshakeReject } from '../wire/handshake.js';
 import { ed25519Signer, rejectFromError } from './common.js';
@@ -550,5 +551,22 @@ describe('attacks and failures', () => {
     const r: FederationRequest = request;
     expect(r.expiresAt).toBe(T0 + 3_600_000);
     expect(r.response.metadata.ttl).toBe(86_400);
+  });
+});
+
+describe('initiator credential check', () => {
+  it('re-validates its credential once the credential changed after a start', () => {
+    const credential = issueCredential(ACME) as Record<string, unknown>;
+    const w = makeWorld({ initiator: { credential: credential as never } });
+    const first = w.initiator.start(START);
+    expect(first.credentials).toEqual(credential);
+    // The credential sent is a validated copy: editing it cannot change what later starts send.
+    expect(Object.isFrozen(first.credentials)).toBe(true);
+    // The caller's object edited into something the schema refuses: the next start refuses it.
+    credential['proof'] = 'not an object';
+    expect(() => w.initiator.start(START)).toThrow(ValidationError);
+    credential['proof'] = (first.credentials as Record<string, unknown>)['proof'];
+    credential['extra'] = 'kept';
+    expect(w.initiator.start(START).credentials).toMatchObject({ extra: 'kept' });
   });
 });

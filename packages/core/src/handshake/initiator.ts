@@ -3,6 +3,8 @@
  * X25519 key, answers the hub's challenge, checks the target's signed acceptance and key
  * confirmation, and ends with a Session plus the FederationConfirm to send back.
  */
+
+import { z } from 'zod';
 import { constantTimeEqual, x25519 } from '../crypto.js';
 import { base64urlDecode, base64urlEncode, hexEncode, multibaseEncode } from '../encoding.js';
 import { ValidationError } from '../errors.js';
@@ -19,6 +21,7 @@ import {
   InitiateFederationSchema,
   parseHandshakeMessage,
   type VerifiableCredentialJson,
+  VerifiableCredentialSchema,
   VerificationMethodIdSchema,
 } from '../wire/handshake.js';
 import {
@@ -100,6 +103,17 @@ interface InitiatorEntry extends PendingEntry {
   responseDigest?: Uint8Array;
 }
 
+/** InitiateFederation with the credential already checked (see HandshakeInitiator.checkedCredential). */
+const InitiateWithCheckedCredentialSchema = InitiateFederationSchema.extend({ credentials: z.unknown() });
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const item of Object.values(value)) deepFreeze(item);
+  }
+  return value;
+}
+
 export class HandshakeInitiator extends EndRoleBase<InitiatorEntry> {
   protected readonly role = 'initiator' as const;
   readonly meshId: string;
@@ -107,6 +121,12 @@ export class HandshakeInitiator extends EndRoleBase<InitiatorEntry> {
   private readonly credential: VerifiableCredentialJson;
   private readonly clockSkewMs: number;
   private readonly policy: RetryPolicy;
+  /**
+   * The credential as last validated, with the JSON text it had then: the same credential is sent
+   * with every handshake, and its schema check (a walk of the whole credential) need not run again
+   * while its JSON is unchanged. The value is zod's own copy, frozen.
+   */
+  private credentialCheck: { json: string; value: VerifiableCredentialJson } | undefined;
 
   constructor(deps: HandshakeDeps, options: InitiatorOptions) {
     const policy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
@@ -161,19 +181,23 @@ export class HandshakeInitiator extends EndRoleBase<InitiatorEntry> {
     if (options.targetMeshId === this.meshId) throw new ValidationError('a mesh cannot federate with itself');
     const handshakeId = uuidFromRandom(this.deps.randomBytes(16));
     const eph = ephemeralKeyFrom(this.deps.randomBytes(32));
+    const checked = this.checkedCredential();
     const candidate = {
       type: 'InitiateFederation',
       handshakeId,
       sourceMeshId: this.meshId,
       targetMeshId: options.targetMeshId,
-      credentials: this.credential,
+      credentials: checked ?? this.credential,
       capabilities: [...options.capabilities],
       ephemeralPublicKey: eph.multikey,
       ...(options.minTrustScore === undefined ? {} : { minTrustScore: options.minTrustScore }),
       ...(options.initiateMetadata === undefined ? {} : { metadata: options.initiateMetadata }),
       ...(options.renews === undefined ? {} : { renews: options.renews }),
     };
-    const parsed = InitiateFederationSchema.safeParse(candidate);
+    // An unchecked (invalid) credential goes through the full schema, which names its issues.
+    const parsed = (checked ? InitiateWithCheckedCredentialSchema : InitiateFederationSchema).safeParse(
+      candidate,
+    );
     const metadataOk =
       Number.isInteger(options.metadata?.ttl) &&
       options.metadata.ttl >= 1 &&
@@ -206,6 +230,22 @@ export class HandshakeInitiator extends EndRoleBase<InitiatorEntry> {
       throw error;
     }
     return initiate;
+  }
+
+  /** The validated credential, or undefined when it fails VerifiableCredentialSchema. */
+  private checkedCredential(): VerifiableCredentialJson | undefined {
+    let json: string | undefined;
+    try {
+      json = JSON.stringify(this.credential);
+    } catch {
+      return undefined;
+    }
+    if (json === undefined) return undefined;
+    if (this.credentialCheck?.json === json) return this.credentialCheck.value;
+    const result = VerifiableCredentialSchema.safeParse(this.credential);
+    if (!result.success) return undefined;
+    this.credentialCheck = { json, value: deepFreeze(result.data) };
+    return this.credentialCheck.value;
   }
 
   /** Phase 3 -> 4: signs the response digest (which contains the spec's challenge hash). */

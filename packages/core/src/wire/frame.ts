@@ -82,6 +82,23 @@ const frameSchemas = new Map<string, z.ZodType>([
 const fastChecks = new Map<string, (value: unknown) => boolean>();
 
 /**
+ * Objects produced by a registered schema (parseFrame, parseHandshakeMessage), with that schema.
+ * Weak: an entry lives as long as its object. Lets a state machine that takes a frame parsed
+ * moments ago skip a second, identical zod pass (the handshake roles parse their input again).
+ */
+const schemaOutputs = new WeakMap<object, z.ZodType>();
+
+/** Records that `value` is the output of `schema` (a fresh object zod built; callers never mutate it). */
+export function markSchemaOutput(value: unknown, schema: z.ZodType): void {
+  if (typeof value === 'object' && value !== null) schemaOutputs.set(value, schema);
+}
+
+/** The schema `value` was produced by, if it came out of parseFrame or markSchemaOutput. */
+export function schemaOutputOf(value: unknown): z.ZodType | undefined {
+  return typeof value === 'object' && value !== null ? schemaOutputs.get(value) : undefined;
+}
+
+/**
  * Adds a frame type. The schema must be strict and its `type` a literal equal to `type`. A registered
  * type can no longer be used as an envelope type. Throws ValidationError on a malformed or
  * duplicate type, or when the registry is full.
@@ -215,6 +232,7 @@ export function parseFrame(raw: string | Uint8Array, options: ParseFrameOptions 
       new ValidationError(`invalid ${kind} frame`, issues),
     );
   }
+  if (schema) schemaOutputs.set(result.data as object, schema);
   return { kind, frame: result.data } as ParsedFrame;
 }
 

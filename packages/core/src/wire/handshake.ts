@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { base64urlDecode, base64urlEncode, decodeMultikey, multibaseDecode } from '../encoding.js';
 import { ValidationError } from '../errors.js';
 import { ProtocolError, WIRE_ERROR_CODE_LIST } from './errors.js';
-import { registerFrameSchema } from './frame.js';
+import { markSchemaOutput, registerFrameSchema, schemaOutputOf } from './frame.js';
 
 // --- field schemas ---------------------------------------------------------------------------
 
@@ -352,13 +352,28 @@ export const HandshakeMessageSchema = z.discriminatedUnion('type', [
 export type HandshakeMessage = z.infer<typeof HandshakeMessageSchema>;
 export type HandshakeMessageType = HandshakeMessage['type'];
 
+const MEMBER_OF_TYPE = new Map<string, z.ZodType>(
+  HandshakeMessageSchema.options.map((o) => [o.shape.type.value, o as z.ZodType]),
+);
+const MEMBERS = new Set<z.ZodType>(MEMBER_OF_TYPE.values());
+
 /** Parses one handshake message; anything invalid becomes ProtocolError('malformed_frame'). */
 export function parseHandshakeMessage<S extends z.ZodType = typeof HandshakeMessageSchema>(
   input: unknown,
   schema?: S,
 ): z.infer<S> {
+  // Already the output of this schema (or, for the union, of one of its members): parsing it
+  // again would return an equal object.
+  const producer = schemaOutputOf(input);
+  if (producer !== undefined && (producer === schema || (schema === undefined && MEMBERS.has(producer)))) {
+    return input as z.infer<S>;
+  }
   const result = (schema ?? HandshakeMessageSchema).safeParse(input);
-  if (result.success) return result.data as z.infer<S>;
+  if (result.success) {
+    const data = result.data as { type: HandshakeMessageType };
+    markSchemaOutput(data, schema ?? MEMBER_OF_TYPE.get(data.type)!);
+    return data as z.infer<S>;
+  }
   const issues = result.error.issues
     .slice(0, 16)
     .map((i) => ({ path: i.path.join('.'), message: i.message }));
