@@ -34,6 +34,7 @@ export {
   NodeTimeoutError,
   UnknownFederationError,
 } from './errors.js';
+export * from './mcp/index.js';
 export {
   createMeshNode,
   type DeliveryReceipt,
@@ -44,6 +45,7 @@ export {
   type MeshNode,
   type MeshNodeOptions,
   type NodeLogger,
+  type PartnerCredentialCheck,
   type RenewalOptions,
   type SendOptions,
 } from './node.js';

@@ -238,6 +238,20 @@ export interface MeshNode {
    * UnknownFederationError, or FederationFailedError (`expired`, `policy_denied`, ...).
    */
   renew(federationId: string): Promise<FederationInfo>;
+  /**
+   * Checks a partner's MeshAgentCredential as the handshake does (proof, issuer among
+   * `trustedIssuers`, expiry, revocation; cached). Until the trust engine lands, the trust score
+   * is the credential's trustLevel; 0 when it does not verify.
+   */
+  checkCredential(credential: unknown): Promise<PartnerCredentialCheck>;
+}
+
+export interface PartnerCredentialCheck {
+  readonly verified: boolean;
+  /** The DID the credential is about. */
+  readonly subject: string | undefined;
+  readonly trustScore: number;
+  readonly error: string | undefined;
 }
 
 interface LocalFederation {
@@ -907,6 +921,16 @@ class Node implements MeshNode {
     });
     if (key) this.justVerified.set(key, { result, at: now });
     return result;
+  }
+
+  async checkCredential(credential: unknown): Promise<PartnerCredentialCheck> {
+    const result = await this.verifyPartnerCredential(credential);
+    return {
+      verified: result.verified,
+      subject: result.subject,
+      trustScore: result.verified ? (result.meshAgent?.trustLevel ?? 0) : 0,
+      error: result.verified ? undefined : (result.errors[0]?.message ?? 'the credential does not verify'),
+    };
   }
 
   /** Until the trust engine lands: the trustLevel of the credential the partner presented. */

@@ -1,6 +1,7 @@
-import { encodeErrorFrame, ValidationError } from '@fmp/core';
 import { describe, expect, it } from 'vitest';
+import { ValidationError } from './errors.js';
 import { RateLimiter, rateLimitedError, TokenBucket } from './rate-limit.js';
+import { encodeErrorFrame } from './wire/frame.js';
 
 function clock(start = 0) {
   let t = start;
