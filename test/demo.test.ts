@@ -3,8 +3,11 @@
  * The JSON shape is a contract (issue #3).
  */
 import { execFile, spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { describe, expect, it } from 'vitest';
 
 const run = promisify(execFile);
@@ -42,6 +45,25 @@ describe('fmp demo --json', () => {
     expect(r.messages.delivered).toBe(r.messages.sent);
     expect(r.messages.failed).toBe(0);
     expect(r.messages.p95Ms).toBeGreaterThanOrEqual(r.messages.p50Ms);
+    // MCP federation (issue #4): real MCP servers behind the nodes, called through the callers' /mcp.
+    for (const m of r.meshes) expect(m.mcpUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/mcp$/);
+    type Call = {
+      caller: string;
+      partner: string;
+      tool: string;
+      ok: boolean;
+      error?: string;
+      expected: boolean;
+      progress?: number;
+    };
+    const calls = r.toolCalls as Call[];
+    expect(calls.every((c) => c.expected)).toBe(true);
+    const hubOf = (did: string) => r.meshes.find((m: { did: string }) => m.did === did).hub;
+    // One successful call crosses two hubs, one is refused by the partner's policy, one for trust.
+    expect(calls.some((c) => c.ok && hubOf(c.caller) !== hubOf(c.partner))).toBe(true);
+    expect(calls.some((c) => c.error === 'policy_denied')).toBe(true);
+    expect(calls.some((c) => c.error === 'trust_too_low')).toBe(true);
+    expect(calls.find((c) => c.tool === 'mit-001__train_toy_model')?.progress).toBeGreaterThan(0);
     expect(r.ok).toBe(true);
   }, 200_000);
 
@@ -53,7 +75,11 @@ describe('fmp demo --json', () => {
       createInterface({ input: child.stdout! }).once('line', resolve);
       child.once('exit', (code) => reject(new Error(`demo exited early with ${code}`)));
     });
-    const r = JSON.parse(line) as { hubs: { url: string }[]; meshes: { controlUrl: string }[] };
+    const r = JSON.parse(line) as {
+      dataDir: string;
+      hubs: { url: string }[];
+      meshes: { did: string; controlUrl: string; mcpUrl: string }[];
+    };
     const health = (url: string) =>
       fetch(`${url.replace(/^ws/, 'http')}/healthz`, { signal: AbortSignal.timeout(2000) }).then(
         (res) => res.ok,
@@ -61,6 +87,33 @@ describe('fmp demo --json', () => {
       );
     // Still up after the summary.
     expect(await Promise.all(r.hubs.map((h) => health(h.url)))).toEqual([true, true, true]);
+    // Any MCP client can use the partners' tools at a mesh's mcpUrl ...
+    const ent = r.meshes.find((m) => m.did === 'did:mesh:enterprise:acme-001')!;
+    const http = new Client({ name: 'demo-test', version: '1.0.0' });
+    await http.connect(new StreamableHTTPClientTransport(new URL(ent.mcpUrl)));
+    const names = (await http.listTools()).tools.map((t) => t.name);
+    expect(names).toEqual(expect.arrayContaining(['mit-001__sentiment', 'opendata-001__lookup_dataset']));
+    const stats = await http.callTool({
+      name: 'opendata-001__lookup_dataset',
+      arguments: { query: 'transit' },
+    });
+    expect(JSON.stringify(stats.structuredContent)).toContain('nv-transit-ridership-monthly');
+    await http.close();
+    // ... and over stdio through `fmp node mcp`, which relays to the running node.
+    const stdio = new Client({ name: 'demo-test-stdio', version: '1.0.0' });
+    await stdio.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [BIN, 'node', 'mcp', '--config', join(r.dataDir, 'meshes', 'academic-mit-001', 'node.json')],
+        stderr: 'pipe',
+      }),
+    );
+    const translated = await stdio.callTool({
+      name: 'relief-001__translate_term',
+      arguments: { term: 'vaccine', to: 'es' },
+    });
+    expect(JSON.stringify(translated.structuredContent)).toContain('vacuna');
+    await stdio.close();
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     await exited;

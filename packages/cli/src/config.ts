@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { FmpError } from '@fmp/core';
+import { complianceContextSchema, FmpError } from '@fmp/core';
+import { upstreamServerSchema } from '@fmp/node';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -93,7 +94,7 @@ export const NodeConfigSchema = z.strictObject({
   /** Issuers whose MeshAgentCredentials this node accepts from partners. */
   trustedIssuers: z.array(did).min(1, 'at least one credential issuer this node trusts'),
   capabilities: z.array(capability).max(64).default([]),
-  /** The node's local control API (and, later, its MCP endpoint). */
+  /** The node's local control API and its MCP endpoint (`/mcp`). */
   listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: port.default(7500) }).default({
     host: '127.0.0.1',
     port: 7500,
@@ -108,6 +109,47 @@ export const NodeConfigSchema = z.strictObject({
       deny: z.array(did).default([]),
     })
     .default({ minPartnerTrust: 50, deny: [] }),
+  mcp: z
+    .strictObject({
+      /** The organization's MCP servers (stdio command or Streamable HTTP url), offered to partners. */
+      servers: z.array(upstreamServerSchema).max(32).default([]),
+      /** Who may call which tool; no rule = nobody (default deny). */
+      access: z
+        .array(
+          z.strictObject({
+            partners: z.union([z.literal('*'), z.array(did).min(1)]),
+            tools: z.array(z.string().min(1).max(128)).min(1),
+            minTrust: z.number().min(0).max(100).optional(),
+          }),
+        )
+        .max(256)
+        .default([]),
+      /** complianceContext of calls whose `_meta` carries none. */
+      complianceContext: complianceContextSchema.optional(),
+      callTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
+      maxConcurrentCalls: z.number().int().min(1).max(1024).default(32),
+      partnerRate: z
+        .strictObject({ ratePerSec: z.number().positive(), burst: z.number().int().positive() })
+        .default({ ratePerSec: 20, burst: 40 }),
+      /** Serve partners' tools at /mcp on the listen address. */
+      endpoint: z.boolean().default(true),
+      /** Require the control token (Authorization: Bearer) at /mcp too. */
+      requireToken: z.boolean().default(false),
+      /** Host names accepted at /mcp besides loopback (DNS-rebinding protection). */
+      allowedHosts: z.array(z.string().min(1).max(253)).max(32).optional(),
+      /** Explanation records (spec 7.3), JSON Lines, relative to the config file. */
+      explanationsFile: z.string().min(1).default('explanations.jsonl'),
+    })
+    .default({
+      servers: [],
+      access: [],
+      callTimeoutMs: 60_000,
+      maxConcurrentCalls: 32,
+      partnerRate: { ratePerSec: 20, burst: 40 },
+      endpoint: true,
+      requireToken: false,
+      explanationsFile: 'explanations.jsonl',
+    }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;

@@ -13,11 +13,14 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { FmpError } from '@fmp/core';
 import { issueMeshAgentCredential } from '@fmp/identity';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { IDENTITY_LOG, initIdentity } from './commands/init.js';
 import { controlRequest } from './control-client.js';
+import { DEMO_TOOL_CAPABILITIES, type DemoOrg } from './demo-mcp/servers.js';
 import { readKeyFile } from './keyfile.js';
 
 const BIN = fileURLToPath(new URL('../bin/fmp.js', import.meta.url));
+const DEMO_MCP_BIN = fileURLToPath(new URL('../bin/demo-mcp.js', import.meta.url));
 const AUTHORITY = 'did:mesh:authority:foundation';
 
 export class DemoError extends FmpError {
@@ -33,6 +36,10 @@ interface HubPlan {
 interface MeshPlan {
   did: string;
   category: string;
+  /** Which demo MCP server the organization runs (packages/cli/src/demo-mcp). */
+  org: DemoOrg;
+  /** Who may call which of its tools (default deny). */
+  access: { partners: '*' | string[]; tools: string[]; minTrust?: number }[];
   hub: string;
   capabilities: string[];
   trustLevel: number;
@@ -48,6 +55,8 @@ const MESHES: MeshPlan[] = [
   {
     did: 'did:mesh:enterprise:acme-001',
     category: 'ENT',
+    org: 'ent',
+    access: [{ partners: '*', tools: ['dedupe_records'], minTrust: 70 }],
     hub: 'na-east',
     capabilities: ['ml.inference', 'data.processing'],
     trustLevel: 85,
@@ -56,6 +65,8 @@ const MESHES: MeshPlan[] = [
   {
     did: 'did:mesh:academic:mit-001',
     category: 'EDU',
+    org: 'edu',
+    access: [{ partners: '*', tools: ['ml.inference', 'data.analysis'], minTrust: 60 }],
     hub: 'na-east',
     capabilities: ['ml.inference', 'data.analysis'],
     trustLevel: 92,
@@ -64,6 +75,12 @@ const MESHES: MeshPlan[] = [
   {
     did: 'did:mesh:government:opendata-001',
     category: 'GOV',
+    org: 'gov',
+    // Aggregates of restricted datasets only for the most trusted partners.
+    access: [
+      { partners: '*', tools: ['lookup_dataset'], minTrust: 60 },
+      { partners: '*', tools: ['restricted_records'], minTrust: 95 },
+    ],
     hub: 'eu-west',
     capabilities: ['data.opendata'],
     trustLevel: 90,
@@ -72,6 +89,8 @@ const MESHES: MeshPlan[] = [
   {
     did: 'did:mesh:ngo:relief-001',
     category: 'NGO',
+    org: 'ngo',
+    access: [{ partners: '*', tools: ['translation.*'] }],
     hub: 'apac-south',
     capabilities: ['translation.glossary'],
     trustLevel: 75,
@@ -80,6 +99,8 @@ const MESHES: MeshPlan[] = [
   {
     did: 'did:mesh:public:library-001',
     category: 'PUB',
+    org: 'pub',
+    access: [{ partners: '*', tools: ['*'] }],
     hub: 'eu-west',
     capabilities: ['data.catalog'],
     trustLevel: 40,
@@ -101,7 +122,7 @@ export interface NetworkDemoResult {
   ok: boolean;
   dataDir: string;
   hubs: { did: string; region: string; url: string }[];
-  meshes: { did: string; category: string; hub: string; controlUrl: string }[];
+  meshes: { did: string; category: string; hub: string; controlUrl: string; mcpUrl: string }[];
   discovery: { from: string; seen: number };
   federations: {
     federationId: string;
@@ -113,6 +134,21 @@ export interface NetworkDemoResult {
   }[];
   refused: { source: string; target: string; reason: string }[];
   messages: { sent: number; delivered: number; failed: number; p50Ms: number; p95Ms: number };
+  /** Federated MCP tool calls, made by an MCP client at the caller's /mcp. */
+  toolCalls: {
+    caller: string;
+    partner: string;
+    tool: string;
+    ok: boolean;
+    /** The failure code (policy_denied, trust_too_low, ...) when refused. */
+    error?: string;
+    /** What the tool answered, or why it was refused (shortened). */
+    summary: string;
+    ms: number;
+    /** Whether the outcome is the one the demo means to show (some calls are meant to be refused). */
+    expected: boolean;
+    progress?: number;
+  }[];
   durationMs: number;
 }
 
@@ -298,7 +334,27 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
     writeFileSync(join(rogueDir, 'credential.json'), JSON.stringify(rogueVc));
 
     log('starting 5 mesh nodes (and one with a self-issued credential)');
-    const nodeConfig = (did: string, hub: string, capabilities: string[], minPartnerTrust: number) => {
+    const nodeConfig = (
+      did: string,
+      hub: string,
+      capabilities: string[],
+      minPartnerTrust: number,
+      plan?: MeshPlan,
+    ) => {
+      const mcp = plan
+        ? {
+            servers: [
+              {
+                name: `${plan.org}-tools`,
+                command: process.execPath,
+                args: [DEMO_MCP_BIN, plan.org],
+                capabilities: DEMO_TOOL_CAPABILITIES[plan.org],
+              },
+            ],
+            access: plan.access,
+            complianceContext: { dataClassification: 'public', auditTrail: true },
+          }
+        : undefined;
       const config = {
         did,
         keyFile: 'identity.key',
@@ -309,6 +365,7 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
         capabilities,
         listen: { host: '127.0.0.1', port: 0 },
         policy: { minPartnerTrust, deny: [] },
+        ...(mcp ? { mcp } : {}),
         logLevel: 'warn',
       };
       const file = join(nodeDir(did), 'node.json');
@@ -318,7 +375,13 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
     const nodes = MESHES.map((m) => ({
       plan: m,
       ...children.spawn(
-        ['node', 'start', '--config', nodeConfig(m.did, m.hub, m.capabilities, m.minPartnerTrust), '--json'],
+        [
+          'node',
+          'start',
+          '--config',
+          nodeConfig(m.did, m.hub, m.capabilities, m.minPartnerTrust, m),
+          '--json',
+        ],
         m.did,
       ),
     }));
@@ -343,6 +406,7 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
         m.did,
         {
           url: String(ready[i]!.controlUrl),
+          mcpUrl: String(ready[i]!.mcpUrl),
           token: readFileSync(join(nodeDir(m.did), 'control.token'), 'utf8').trim(),
         },
       ]),
@@ -404,8 +468,8 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
           sent++;
           try {
             const res = await call(a, 'POST', `/v1/federations/${f.federationId}/messages`, {
-              type: 'agent.task.request',
-              data: { from: a, to: b, n: i, task: 'demo' },
+              type: 'agent.notification',
+              data: { from: a, to: b, n: i, note: 'demo' },
               priority: (['critical', 'high', 'normal', 'low'] as const)[i % 4],
             });
             latencies.push(Number(res.deliveredMs));
@@ -417,11 +481,24 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
     }
     // What the receivers' applications saw (verified, decrypted, de-duplicated).
     let received = 0;
-    for (const m of MESHES)
-      received += ((await call(m.did, 'GET', '/v1/messages')).messages as unknown[]).length;
+    for (const m of MESHES) {
+      const inbox = (await call(m.did, 'GET', '/v1/messages')).messages as { type: string }[];
+      received += inbox.filter((x) => x.type === 'agent.notification').length;
+    }
     latencies.sort((x, y) => x - y);
+
+    const toolCalls = await demoToolCalls(
+      (did) => control.get(did)!.mcpUrl,
+      (did) => call(did, 'GET', '/v1/mcp'),
+      log,
+    );
     const result: NetworkDemoResult = {
-      ok: federations.length > 0 && failed === 0 && received === sent - failed,
+      ok:
+        federations.length > 0 &&
+        failed === 0 &&
+        received === sent - failed &&
+        toolCalls.length > 0 &&
+        toolCalls.every((c) => c.expected),
       dataDir: dir,
       hubs: HUBS.map((h, i) => ({ did: hubDid(h.name), region: h.region, url: String(hubReady[i]!.url) })),
       meshes: MESHES.map((m) => ({
@@ -429,6 +506,7 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
         category: m.category,
         hub: hubDid(m.hub),
         controlUrl: control.get(m.did)!.url,
+        mcpUrl: control.get(m.did)!.mcpUrl,
       })),
       discovery: { from, seen: discovered.length },
       federations,
@@ -440,6 +518,7 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
         p50Ms: percentile(latencies, 0.5),
         p95Ms: percentile(latencies, 0.95),
       },
+      toolCalls,
       durationMs: Math.round(performance.now() - started),
     };
     return { result, stop: cleanup };
@@ -447,6 +526,104 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
     await cleanup();
     throw err;
   }
+}
+
+const ENT = 'did:mesh:enterprise:acme-001';
+const EDU = 'did:mesh:academic:mit-001';
+const GOV = 'did:mesh:government:opendata-001';
+const NGO = 'did:mesh:ngo:relief-001';
+
+/** [caller, partner, tool as listed at the caller, arguments, expected failure code or undefined]. */
+const TOOL_CALLS: [string, string, string, Record<string, unknown>, string | undefined][] = [
+  [
+    ENT,
+    EDU,
+    'mit-001__sentiment',
+    { text: 'The federation works great, a clear and helpful success.' },
+    undefined,
+  ],
+  [ENT, GOV, 'opendata-001__lookup_dataset', { query: 'air quality', limit: 3 }, undefined],
+  [EDU, NGO, 'relief-001__translate_term', { term: 'water', to: 'sw' }, undefined],
+  [GOV, NGO, 'relief-001__translate_term', { term: 'shelter', to: 'fr' }, undefined],
+  [
+    ENT,
+    EDU,
+    'mit-001__train_toy_model',
+    {
+      points: [
+        [0, 1],
+        [1, 3],
+        [2, 5],
+        [3, 7],
+      ],
+      steps: 20,
+    },
+    undefined,
+  ],
+  // Refused by the partner's policy: data.analysis is not part of the ENT-EDU federation (ml.inference).
+  [ENT, EDU, 'mit-001__describe_numbers', { values: [1, 2, 3] }, 'policy_denied'],
+  // Refused for trust: GOV's rule asks 95 for restricted aggregates, ENT's credential says 85.
+  [ENT, GOV, 'opendata-001__restricted_records', { datasetId: 'nv-air-quality-hourly' }, 'trust_too_low'],
+];
+
+/** Calls partners' tools through each caller's /mcp with the official MCP client. */
+async function demoToolCalls(
+  mcpUrl: (did: string) => string,
+  status: (did: string) => Promise<Record<string, unknown>>,
+  log: (line: string) => void,
+): Promise<NetworkDemoResult['toolCalls']> {
+  // Catalogs cross the federation right after each handshake: wait until every caller lists them.
+  const deadline = Date.now() + 15_000;
+  for (const caller of new Set(TOOL_CALLS.map((c) => c[0]))) {
+    const wanted = TOOL_CALLS.filter((c) => c[0] === caller && c[4] === undefined).map((c) => c[2]);
+    for (;;) {
+      const listed = ((await status(caller)).partnerTools as { name: string }[]).map((t) => t.name);
+      if (wanted.every((w) => listed.includes(w))) break;
+      if (Date.now() > deadline) throw new DemoError(`${caller} does not list ${wanted.join(', ')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  const out: NetworkDemoResult['toolCalls'] = [];
+  const clients = new Map<string, Client>();
+  try {
+    for (const [caller, partner, tool, args, expectedError] of TOOL_CALLS) {
+      let client = clients.get(caller);
+      if (!client) {
+        client = new Client({ name: 'fmp-demo-agent', version: '0.1.0' });
+        await client.connect(new StreamableHTTPClientTransport(new URL(mcpUrl(caller))));
+        clients.set(caller, client);
+      }
+      let progress = 0;
+      const t = performance.now();
+      const result = await client.callTool(
+        { name: tool, arguments: args },
+        { onprogress: () => progress++, timeout: 30_000 },
+      );
+      const ms = Math.round((performance.now() - t) * 1000) / 1000;
+      const text = (result.content as { type: string; text?: string }[])
+        .map((c) => c.text ?? '')
+        .join(' ')
+        .replace(/\s+/g, ' ');
+      const error = (result._meta as Record<string, { code?: string }> | undefined)?.['mesh.global/error']
+        ?.code;
+      const ok = !result.isError;
+      out.push({
+        caller,
+        partner,
+        tool,
+        ok,
+        ...(error ? { error } : {}),
+        summary: text.length > 120 ? `${text.slice(0, 117)}...` : text,
+        ms,
+        expected: expectedError === undefined ? ok : error === expectedError,
+        ...(progress ? { progress } : {}),
+      });
+      log(`tool call ${caller} -> ${tool}: ${ok ? 'ok' : error} in ${ms} ms`);
+    }
+  } finally {
+    await Promise.all([...clients.values()].map((c) => c.close().catch(() => {})));
+  }
+  return out;
 }
 
 /** Runs the demo, stops everything and returns the summary. */

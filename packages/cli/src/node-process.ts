@@ -3,13 +3,21 @@
  * through which `fmp discover|federate|send|federations` and the demo drive the running node.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { constantTimeEqual, FmpError, utf8, type VerifiableCredentialJson } from '@fmp/core';
 import { jsonlMeshStore, MeshRegistry } from '@fmp/identity';
-import { createMeshNode, type IncomingMessage, type MeshNode } from '@fmp/node';
+import {
+  createMeshNode,
+  type ExplanationRecord,
+  type IncomingMessage,
+  MCP_MESSAGE_TYPES,
+  McpBridge,
+  McpHttpEndpoint,
+  type MeshNode,
+} from '@fmp/node';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
 import pino from 'pino';
@@ -22,6 +30,8 @@ import { writeSecretFile } from './secrets.js';
 
 /** Received messages kept for `GET /v1/messages` (the node's own application would subscribe instead). */
 const INBOX_LIMIT = 10_000;
+/** Explanation records kept in memory for `GET /v1/explanations` (all of them go to the file). */
+const EXPLANATIONS_LIMIT = 1_000;
 
 const FederateBody = z.strictObject({
   target: z.string().min(7).max(2048),
@@ -38,8 +48,20 @@ const SendBody = z.strictObject({
 
 export interface RunningNode {
   node: MeshNode;
+  bridge: McpBridge;
   controlUrl: string;
+  /** Partners' tools over MCP (Streamable HTTP), when the endpoint is on. */
+  mcpUrl: string | undefined;
   token: string;
+  stop(): Promise<void>;
+}
+
+export interface NodeStack {
+  node: MeshNode;
+  bridge: McpBridge;
+  /** The latest explanation records, oldest first. */
+  explanations: (ExplanationRecord & { seq: number })[];
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -47,7 +69,36 @@ export function controlTokenPath(config: NodeConfig & { configDir: string }): st
   return resolvePath(config.configDir, config.controlTokenFile ?? 'control.token');
 }
 
-export async function startNodeProcess(config: NodeConfig & { configDir: string }): Promise<RunningNode> {
+/** Where a running node says where it listens (the config may ask for port 0). */
+export function runtimeFilePath(config: NodeConfig & { configDir: string }): string {
+  return resolvePath(config.configDir, 'node.runtime.json');
+}
+
+export interface NodeRuntime {
+  pid: number;
+  controlUrl: string;
+  mcpUrl: string | null;
+}
+
+/** The running node's addresses, or undefined when it does not run (or left a stale file). */
+export function readRuntime(config: NodeConfig & { configDir: string }): NodeRuntime | undefined {
+  try {
+    const rt = JSON.parse(readFileSync(runtimeFilePath(config), 'utf8')) as NodeRuntime;
+    process.kill(rt.pid, 0);
+    return rt;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The node and its MCP bridge from a config (shared by `fmp node start` and `fmp node mcp`).
+ * Logs go to `logDestination` (stderr when stdout carries MCP).
+ */
+export async function createNodeStack(
+  config: NodeConfig & { configDir: string },
+  logDestination: 1 | 2 = 1,
+): Promise<NodeStack> {
   const key = readKeyFile(resolvePath(config.configDir, config.keyFile));
   if (key.did !== config.did) throw new UsageError(`key file is for ${key.did}, config says ${config.did}`);
   const credentialFile = resolvePath(config.configDir, config.credentialFile);
@@ -65,21 +116,34 @@ export async function startNodeProcess(config: NodeConfig & { configDir: string 
     meshLog = registry.history(config.did) as unknown as Record<string, unknown>[];
     await registry.close();
   }
-  const logger = pino({ level: config.logLevel, base: { mesh: config.did } });
+  const logger = pino(
+    { level: config.logLevel, base: { mesh: config.did } },
+    pino.destination(logDestination),
+  );
+  // A mesh offers what its config says plus the capabilities its MCP tools are mapped to.
+  const capabilities = [
+    ...new Set([
+      ...config.capabilities,
+      ...config.mcp.servers.flatMap((s) => [
+        ...Object.values(s.capabilities ?? {}),
+        ...(s.defaultCapability ? [s.defaultCapability] : []),
+      ]),
+    ]),
+  ];
   const node = createMeshNode({
     did: config.did,
     keyPair: key.keyPair,
     verificationMethod: key.verificationMethod,
     credential,
-    capabilities: config.capabilities,
+    capabilities,
     region: config.region,
     hubUrl: config.hubUrl,
     trustedIssuers: config.trustedIssuers,
     ...(meshLog ? { meshLog } : {}),
     policy: {
       // Partners may ask for what this node offers unless the policy says otherwise.
-      ...(config.policy.acceptCapabilities || config.capabilities.length
-        ? { acceptCapabilities: config.policy.acceptCapabilities ?? config.capabilities }
+      ...(config.policy.acceptCapabilities || capabilities.length
+        ? { acceptCapabilities: config.policy.acceptCapabilities ?? capabilities }
         : {}),
       minPartnerTrust: config.policy.minPartnerTrust,
       ...(config.policy.allow ? { allow: config.policy.allow } : {}),
@@ -87,13 +151,61 @@ export async function startNodeProcess(config: NodeConfig & { configDir: string 
     },
     logger,
   });
+  const explanations: NodeStack['explanations'] = [];
+  let explanationSeq = 0;
+  let explanationsOut: WriteStream | undefined;
+  const bridge = new McpBridge({
+    node,
+    credential,
+    servers: config.mcp.servers.map((srv) => ({
+      ...srv,
+      // Relative paths in a server entry are relative to the config file, like every other path.
+      cwd: resolvePath(config.configDir, srv.cwd ?? '.'),
+    })),
+    access: config.mcp.access,
+    ...(config.mcp.complianceContext ? { defaultComplianceContext: config.mcp.complianceContext } : {}),
+    callTimeoutMs: config.mcp.callTimeoutMs,
+    maxConcurrentCalls: config.mcp.maxConcurrentCalls,
+    partnerRate: config.mcp.partnerRate,
+    logger,
+    onExplanation: (record) => {
+      explanations.push({ ...record, seq: ++explanationSeq });
+      if (explanations.length > EXPLANATIONS_LIMIT) explanations.shift();
+      explanationsOut ??= createWriteStream(resolvePath(config.configDir, config.mcp.explanationsFile), {
+        flags: 'a',
+        mode: 0o600,
+      });
+      explanationsOut.write(`${JSON.stringify(record)}\n`);
+    },
+  });
+  return {
+    node,
+    bridge,
+    explanations,
+    async start() {
+      await Promise.all([bridge.start(), node.start()]);
+    },
+    async stop() {
+      await bridge.stop();
+      await node.stop();
+      await new Promise<void>((resolve) => (explanationsOut ? explanationsOut.end(resolve) : resolve()));
+    },
+  };
+}
+
+export async function startNodeProcess(config: NodeConfig & { configDir: string }): Promise<RunningNode> {
+  const stack = await createNodeStack(config);
+  const { node, bridge } = stack;
   const inbox: (IncomingMessage & { seq: number; receivedAt: number })[] = [];
   let seq = 0;
+  const mcpTypes = new Set<string>(Object.values(MCP_MESSAGE_TYPES));
   node.onMessage((m) => {
+    // Tool calls and catalogs are the MCP bridge's business (GET /v1/mcp, /v1/explanations).
+    if (mcpTypes.has(m.type)) return;
     inbox.push({ ...m, seq: ++seq, receivedAt: Date.now() });
     if (inbox.length > INBOX_LIMIT) inbox.shift();
   });
-  await node.start();
+  await stack.start();
 
   const tokenFile = controlTokenPath(config);
   const token = existsSync(tokenFile)
@@ -102,8 +214,30 @@ export async function startNodeProcess(config: NodeConfig & { configDir: string 
   if (!existsSync(tokenFile)) writeSecretFile(tokenFile, `${token}\n`);
   const expected = utf8(`Bearer ${token}`);
 
+  let port = config.listen.port;
   const app = new Hono();
   app.get('/healthz', (c) => c.json({ ok: true }));
+  const endpoint = config.mcp.endpoint
+    ? new McpHttpEndpoint({
+        bridge,
+        meshDid: node.did,
+        name: `fmp ${node.did}`,
+        ...(config.mcp.allowedHosts
+          ? { allowedHosts: ['localhost', '127.0.0.1', '[::1]', ...config.mcp.allowedHosts] }
+          : {}),
+      })
+    : undefined;
+  if (endpoint) {
+    app.all('/mcp', (c) => {
+      if (
+        config.mcp.requireToken &&
+        !constantTimeEqual(utf8(c.req.header('authorization') ?? ''), expected)
+      ) {
+        return c.json({ error: { code: 'unauthorized', message: 'bearer token required' } }, 401);
+      }
+      return endpoint.fetch(c.req.raw);
+    });
+  }
   app.use('/v1/*', async (c, next) => {
     if (!constantTimeEqual(utf8(c.req.header('authorization') ?? ''), expected)) {
       return c.json({ error: { code: 'unauthorized', message: 'bearer token required' } }, 401);
@@ -146,6 +280,22 @@ export async function startNodeProcess(config: NodeConfig & { configDir: string 
     });
     return c.json({ receipt, deliveredMs: Math.round((performance.now() - t) * 1000) / 1000 });
   });
+  app.get('/v1/mcp', (c) =>
+    c.json({
+      servers: bridge.upstream.status(),
+      offered: bridge.upstream
+        .tools()
+        .map((t) => ({ name: t.name, capability: t.capability, server: t.server })),
+      partnerTools: bridge
+        .remoteTools()
+        .map((t) => ({ name: t.name, partner: t.partner, capability: t.tool.capability })),
+      mcpUrl: endpoint ? `http://${config.listen.host}:${port}/mcp` : null,
+    }),
+  );
+  app.get('/v1/explanations', (c) => {
+    const since = Number(c.req.query('since') ?? 0);
+    return c.json({ explanations: stack.explanations.filter((e) => e.seq > since) });
+  });
   app.get('/v1/messages', (c) => {
     const since = Number(c.req.query('since') ?? 0);
     return c.json({ messages: inbox.filter((m) => m.seq > since) });
@@ -169,15 +319,27 @@ export async function startNodeProcess(config: NodeConfig & { configDir: string 
     server.once('error', reject);
     server.listen(config.listen.port, config.listen.host, () => resolve());
   });
-  const { port } = server.address() as AddressInfo;
+  port = (server.address() as AddressInfo).port;
+  const runtime: NodeRuntime = {
+    pid: process.pid,
+    controlUrl: `http://${config.listen.host}:${port}`,
+    mcpUrl: endpoint ? `http://${config.listen.host}:${port}/mcp` : null,
+  };
+  writeSecretFile(runtimeFilePath(config), `${JSON.stringify(runtime)}\n`);
   return {
     node,
+    bridge,
     token,
     controlUrl: `http://${config.listen.host}:${port}`,
+    mcpUrl: endpoint ? `http://${config.listen.host}:${port}/mcp` : undefined,
     async stop() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await endpoint?.close();
+      // Stop accepting, then drop open streams (MCP SSE) so close() can finish.
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      await node.stop();
+      await closed;
+      rmSync(runtimeFilePath(config), { force: true });
+      await stack.stop();
     },
   };
 }

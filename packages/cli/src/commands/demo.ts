@@ -12,7 +12,9 @@ function summary(r: NetworkDemoResult): string {
     'hubs',
     ...r.hubs.map((h) => `  ${h.did.padEnd(28)} ${h.region.padEnd(5)} ${h.url}`),
     'meshes',
-    ...r.meshes.map((m) => `  ${m.category.padEnd(4)} ${m.did.padEnd(36)} home ${short(m.hub)}`),
+    ...r.meshes.map(
+      (m) => `  ${m.category.padEnd(4)} ${m.did.padEnd(36)} home ${short(m.hub).padEnd(16)} MCP ${m.mcpUrl}`,
+    ),
     `discovery from ${short(r.discovery.from)}: ${r.discovery.seen} meshes`,
     'federations',
     ...r.federations.map(
@@ -22,6 +24,11 @@ function summary(r: NetworkDemoResult): string {
     'refused',
     ...r.refused.map((x) => `  ${short(x.source).padEnd(28)} -> ${short(x.target).padEnd(28)} ${x.reason}`),
     `messages: ${r.messages.delivered}/${r.messages.sent} delivered, ${r.messages.failed} failed, latency p50 ${r.messages.p50Ms} ms, p95 ${r.messages.p95Ms} ms`,
+    "MCP tool calls (an MCP client at the caller's /mcp; tools of federated partners)",
+    ...r.toolCalls.map(
+      (c) =>
+        `  ${short(c.caller).padEnd(28)} ${c.tool.padEnd(34)} ${(c.ok ? 'ok' : (c.error ?? 'error')).padEnd(14)} ${String(c.ms).padStart(8)} ms  ${c.summary.slice(0, 70)}`,
+    ),
     `done in ${(r.durationMs / 1000).toFixed(1)} s`,
   ];
   return lines.join('\n');

@@ -8,7 +8,8 @@ import { loadConfig, type NodeConfig, NodeConfigSchema } from '../config.js';
 import { controlRequest } from '../control-client.js';
 import { UsageError } from '../errors.js';
 import type { CommandContext } from '../main.js';
-import { controlTokenPath, startNodeProcess } from '../node-process.js';
+import { relayStdioTo, serveEmbedded } from '../mcp-stdio.js';
+import { controlTokenPath, readRuntime, startNodeProcess } from '../node-process.js';
 import { collect } from '../options.js';
 import { waitForShutdown } from '../shutdown.js';
 
@@ -27,7 +28,8 @@ async function control(
   } catch (cause) {
     throw new UsageError('no control token: is the node running (fmp node start)?', { cause });
   }
-  return controlRequest(`http://${config.listen.host}:${config.listen.port}`, token, method, path, body);
+  const base = readRuntime(config)?.controlUrl ?? `http://${config.listen.host}:${config.listen.port}`;
+  return controlRequest(base, token, method, path, body);
 }
 
 export function registerNodeCommands(program: Command, ctx: CommandContext): void {
@@ -40,11 +42,53 @@ export function registerNodeCommands(program: Command, ctx: CommandContext): voi
     .action(async (opts: { config: string; json?: boolean }) => {
       const config = loadConfig(opts.config, NodeConfigSchema);
       const running = await startNodeProcess(config);
-      const ready = { did: config.did, controlUrl: running.controlUrl, hub: config.hubUrl };
+      const ready = {
+        did: config.did,
+        controlUrl: running.controlUrl,
+        hub: config.hubUrl,
+        ...(running.mcpUrl ? { mcpUrl: running.mcpUrl } : {}),
+      };
       ctx.io.out(
-        opts.json ? JSON.stringify({ ready }) : `node ${config.did} ready; control API ${running.controlUrl}`,
+        opts.json
+          ? JSON.stringify({ ready })
+          : `node ${config.did} ready; control API ${running.controlUrl}${running.mcpUrl ? `; MCP ${running.mcpUrl}` : ''}`,
       );
       await waitForShutdown(() => running.stop());
+    });
+  node
+    .command('mcp')
+    .description(
+      "serve federated partners' tools over stdio (MCP): through the running node's /mcp, or by running the node here",
+    )
+    .option('--config <file>', CONFIG_HELP, 'node.yaml')
+    .action(async (opts: { config: string }) => {
+      const config = loadConfig(opts.config, NodeConfigSchema);
+      const runtime = readRuntime(config);
+      const base = runtime?.controlUrl ?? `http://${config.listen.host}:${config.listen.port}`;
+      let running = false;
+      try {
+        running = (await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) })).ok;
+      } catch {
+        running = false;
+      }
+      if (!running && runtime) {
+        // A second process with the same DID would take the hub session from the running node.
+        throw new UsageError(
+          `the node runs (pid ${runtime.pid}) but its control API ${base} does not answer`,
+        );
+      }
+      if (running && !config.mcp.endpoint) {
+        throw new UsageError('the running node has its MCP endpoint off (mcp.endpoint: false)');
+      }
+      if (running) {
+        let headers: Record<string, string> = {};
+        if (config.mcp.requireToken) {
+          headers = { authorization: `Bearer ${readFileSync(controlTokenPath(config), 'utf8').trim()}` };
+        }
+        await relayStdioTo(new URL(`${base}/mcp`), headers);
+      } else {
+        await serveEmbedded(config);
+      }
     });
 
   const print = (json: boolean | undefined, value: unknown, text: () => string) =>
