@@ -67,10 +67,18 @@ describe('MCP federation across two hubs', () => {
           capabilities: { fail: 'data.analysis' },
           defaultCapability: 'ml.inference',
         },
+        // The same tools again: they are offered as fixture2.<tool> (the first server keeps the names).
+        {
+          name: 'fixture2',
+          command: process.execPath,
+          args: ['--import', 'tsx', FIXTURE],
+          defaultCapability: 'ml.inference',
+        },
       ],
       access: [
         { partners: [alice.did], tools: ['echo', 'add', 'slow', 'crash', 'fail'] },
         { partners: '*', tools: ['big'], minTrust: 95 },
+        { partners: [alice.did], tools: ['fixture2.big'] },
       ],
       logger: silent,
       onExplanation: (r) => explanations.bob.push(r),
@@ -140,6 +148,7 @@ describe('MCP federation across two hubs', () => {
       'bob-001__big',
       'bob-001__crash',
       'bob-001__echo',
+      'bob-001__fixture2.big',
       'bob-001__slow',
     ]);
     const add = tools.find((t) => t.name === 'bob-001__add')!;
@@ -234,6 +243,51 @@ describe('MCP federation across two hubs', () => {
     await client.close();
   });
 
+  it('a large result crosses the federation; one too large for a frame is refused, not lost', async () => {
+    const client = await connect();
+    const ok = await client.callTool({ name: 'bob-001__fixture2.big', arguments: { kb: 200 } });
+    expect((ok.content as { text: string }[])[0]!.text.length).toBe(200 * 1024);
+    const tooBig = await client.callTool({ name: 'bob-001__fixture2.big', arguments: { kb: 900 } });
+    expect(errorCode(tooBig)).toBe('result_too_large');
+    await client.close();
+  });
+
+  it('a malformed task request from an authenticated partner gets a typed error answer', async () => {
+    const taskId = crypto.randomUUID();
+    const answered = new Promise<unknown>((resolve) => {
+      const off = aliceNode.onMessage((m) => {
+        if (m.type === 'agent.task.response' && (m.data as { taskId?: string }).taskId === taskId) {
+          off();
+          resolve(m.data);
+        }
+      });
+    });
+    await aliceNode.send(federationId, 'agent.task.request', {
+      taskId,
+      tool: 'echo',
+      arguments: 'not an object',
+    });
+    expect(await answered).toMatchObject({ taskId, error: { code: 'invalid_request' } });
+  });
+
+  it('a partner flooding calls is rate limited with retry-after; every call is answered', async () => {
+    const client = await connect();
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        client.callTool({ name: 'bob-001__echo', arguments: { text: `n${i}` } }, { timeout: 20_000 }),
+      ),
+    );
+    const codes = results.map((r) => errorCode(r) ?? 'ok');
+    expect(codes.filter((c) => c === 'ok').length).toBeGreaterThan(0);
+    expect(codes).toContain('rate_limited');
+    expect(codes.every((c) => c === 'ok' || c === 'rate_limited' || c === 'busy')).toBe(true);
+    const limited = results.find((r) => errorCode(r) === 'rate_limited')!;
+    expect(
+      (limited._meta as Record<string, { retryAfterMs?: number }>)['mesh.global/error']!.retryAfterMs,
+    ).toBeGreaterThan(0);
+    await client.close();
+  });
+
   it('tool-list changes are announced when the federation ends', async () => {
     let changes = 0;
     const client = await connect('legacy', () => changes++);
@@ -245,7 +299,7 @@ describe('MCP federation across two hubs', () => {
     const seen = changes;
     await aliceNode.federate(bob.did, { capabilities: ['ml.inference'], purpose: 'mcp test again' });
     await until(() => changes > seen, 10_000, 'tools/list_changed again');
-    expect((await client.listTools()).tools.length).toBe(5);
+    expect((await client.listTools()).tools.length).toBe(6);
     await client.close();
   });
 
