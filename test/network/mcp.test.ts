@@ -231,6 +231,27 @@ describe('MCP federation across two hubs', () => {
     await client.close();
   });
 
+  it('a partner that does not answer in time gives timeout, and its upstream call is cancelled', async () => {
+    const client = await connect();
+    const result = await client.callTool({
+      name: 'bob-001__slow',
+      arguments: { steps: 100, delayMs: 100 },
+      _meta: { 'mesh.global/timeoutMs': 400 },
+    });
+    expect(errorCode(result)).toBe('timeout');
+    await until(
+      () =>
+        explanations.bob.some(
+          (r) => r.tool === 'slow' && (r.outcome === 'cancelled' || r.outcome === 'timeout'),
+        ),
+      10_000,
+      'provider gave up too',
+    );
+    const record = explanations.alice.find((r) => r.outcome === 'timeout')!;
+    expect(record.complianceContext).toEqual({ dataClassification: 'confidential', auditTrail: true });
+    await client.close();
+  });
+
   it('a crashed upstream server gives an error, and the next call works on a respawned server', async () => {
     const client = await connect();
     const crashed = await client.callTool({ name: 'bob-001__crash', arguments: {} });

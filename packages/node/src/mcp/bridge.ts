@@ -79,7 +79,10 @@ export interface McpBridgeOptions {
   readonly servers?: readonly UpstreamServerConfig[];
   readonly upstream?: UpstreamPool;
   readonly access?: readonly McpAccessRule[];
-  /** complianceContext of calls that do not carry one in `_meta`. */
+  /**
+   * complianceContext of calls that do not carry one in `_meta`. Default: confidential data with an
+   * audit trail (every call carries one; unknown data is treated as confidential, not as public).
+   */
   readonly defaultComplianceContext?: ComplianceContext;
   /** How long a caller waits for a partner's answer. Default 60,000 ms; per call via `_meta`. */
   readonly callTimeoutMs?: number;
@@ -146,6 +149,7 @@ interface RunningTask {
 
 const silent: NodeLogger = { debug() {}, info() {}, warn() {}, error() {} };
 const PROGRESS_INTERVAL_MS = 100;
+const DEFAULT_COMPLIANCE: ComplianceContext = { dataClassification: 'confidential', auditTrail: true };
 
 function matches(pattern: string, value: string): boolean {
   return pattern.endsWith('*') ? value.startsWith(pattern.slice(0, -1)) : pattern === value;
@@ -614,7 +618,7 @@ export class McpBridge {
     if (!remote) {
       return { ok: false, code: 'unknown_tool', message: `no federated partner offers ${name}` };
     }
-    let complianceContext: ComplianceContext | undefined = this.o.defaultComplianceContext;
+    let complianceContext: ComplianceContext = this.o.defaultComplianceContext ?? DEFAULT_COMPLIANCE;
     if (options.complianceContext !== undefined) {
       const cc = complianceContextSchema.safeParse(options.complianceContext);
       if (!cc.success) {
@@ -654,7 +658,7 @@ export class McpBridge {
     remote: RemoteTool,
     args: Record<string, unknown>,
     options: RemoteCallOptions,
-    complianceContext: ComplianceContext | undefined,
+    complianceContext: ComplianceContext,
   ): Promise<{ taskId: string; r: RemoteCallResult }> {
     const taskId = randomUUID();
     if (this.pending.size >= this.maxPending) {
@@ -717,7 +721,7 @@ export class McpBridge {
       this.node
         .send(remote.federationId, MCP_MESSAGE_TYPES.request, request, {
           priority: 'high',
-          ...(complianceContext ? { complianceContext } : {}),
+          complianceContext,
         })
         .then(
           () => {
