@@ -8,6 +8,7 @@ import { benchCore } from './core.js';
 import { benchHandshake } from './handshake.js';
 import { benchHubPath } from './hub-path.js';
 import { benchIdentity } from './identity.js';
+import { benchMcpCall, MCP_MEMBERS, McpWrongAnswer } from './mcp.js';
 import {
   benchBaselines,
   benchThroughput,
@@ -17,7 +18,7 @@ import {
   networkMembers,
   type ThroughputResult,
 } from './network.js';
-import { renderMarkdown, type TwoHops } from './report.js';
+import { type McpSkipped, renderMarkdown, type TwoHops } from './report.js';
 import { benchSessions } from './sessions.js';
 
 const args = new Set(process.argv.slice(2));
@@ -39,7 +40,7 @@ const handshakeInMemory = await benchHandshake(quick ? 200 : 1000);
 
 // Networked figures: the hub and the load generators in separate processes on loopback.
 async function benchNetwork() {
-  const world = await createBenchWorld(networkMembers(1));
+  const world = await createBenchWorld([...networkMembers(1), ...MCP_MEMBERS]);
   try {
     log('network baselines: raw WebSocket round trip and relay, SQLite inserts...');
     const baseline = await benchBaselines(quick);
@@ -73,6 +74,15 @@ async function benchNetwork() {
       federationsPerSender: 4,
       hops: 2,
     }).catch((err: unknown) => ({ hops: 2, skipped: String((err as Error).message).slice(0, 200) }));
+    log('federated MCP tools/call across two hubs, beside the same MCP server called directly...');
+    // The bridge is new: when it cannot be set up, the run still reports the rest and says why. A
+    // wrong answer is another matter: it fails the run.
+    const mcpCall = await benchMcpCall(world, { n: quick ? 200 : 2000, warmup: quick ? 50 : 200 }).catch(
+      (err: unknown): McpSkipped => {
+        if (err instanceof McpWrongAnswer) throw err;
+        return { hops: 2, skipped: String((err as Error).message).slice(0, 200) };
+      },
+    );
     return {
       baseline,
       handshake,
@@ -80,6 +90,7 @@ async function benchNetwork() {
       throughput: [oneHop, twoHops],
       successRate: oneHop.successRate,
       sessions,
+      mcpCall,
     };
   } finally {
     killAll();
@@ -107,6 +118,7 @@ const results = {
   throughput: network.throughput,
   successRate: network.successRate,
   sessions: network.sessions,
+  mcpCall: network.mcpCall,
 };
 
 const url = (p: string) => new URL(p, import.meta.url);

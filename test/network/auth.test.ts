@@ -1,7 +1,15 @@
 import type { Hub } from '@fmp/hub';
 import { NodeAuthenticationError } from '@fmp/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorld, identity, type Member, nodeFor, startHub, type World } from './fixtures.js';
+import {
+  createWorld,
+  identity,
+  type Member,
+  newcomerScore,
+  nodeFor,
+  startHub,
+  type World,
+} from './fixtures.js';
 import { authenticateFrame, rawConnect } from './raw-client.js';
 
 describe('node authentication', () => {
@@ -31,7 +39,7 @@ describe('node authentication', () => {
     const member = await world.member('did:mesh:enterprise:good-001', { trustLevel: 70 });
     const node = nodeFor(world, member, url);
     await node.start();
-    expect(node.trustScore).toBe(70);
+    expect(node.trustScore).toBeCloseTo(newcomerScore(70), 0);
     await node.stop();
   });
 

@@ -1,7 +1,7 @@
 import type { Hub } from '@fmp/hub';
 import type { IncomingMessage, MeshNode } from '@fmp/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorld, type Member, nodeFor, startHub, until, type World } from './fixtures.js';
+import { createWorld, type Member, newcomerScore, nodeFor, startHub, until, type World } from './fixtures.js';
 
 describe('two nodes on one hub', () => {
   let world: World;
@@ -32,7 +32,7 @@ describe('two nodes on one hub', () => {
 
   it('authenticates and discovers', async () => {
     expect(a.connected).toBe(true);
-    expect(a.trustScore).toBe(85);
+    expect(a.trustScore).toBeCloseTo(newcomerScore(85), 0);
     const found = await a.discover({ capabilities: ['ml.inference'] });
     expect(found.map((m) => m.meshId).sort()).toEqual([acme.did, mit.did].sort());
     expect(found[0]?.homeHub).toBe(world.hub.did);

@@ -96,6 +96,15 @@ export async function createWorld(): Promise<World> {
 
 export const silent = pino({ level: 'silent' });
 
+/**
+ * The trust engine's score of a mesh that just connected (spec 5.1 weights): its credential's
+ * trustLevel, neutral behaviour (50), no attestations, one recognized certification (GDPR: 65) and
+ * neutral uptime (50): 0.30 t + 0.25 * 50 + 0.15 * 65 + 0.10 * 50.
+ */
+export function newcomerScore(trustLevel: number): number {
+  return 0.3 * trustLevel + 12.5 + 9.75 + 5;
+}
+
 export async function startHub(
   world: World,
   overrides: Partial<HubOptions> = {},

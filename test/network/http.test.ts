@@ -75,7 +75,8 @@ describe('hub HTTP API', () => {
   it('answers discovery queries and lists routes', async () => {
     const all = await json(fetch(`${http}/v1/discovery?capability=ml.inference`));
     expect(all.meshes).toHaveLength(2);
-    const trusted = await json(fetch(`${http}/v1/discovery?minTrustScore=80&region=eu`));
+    // Trust scores from the engine: acme (credential 90) about 54, mit (60) about 45.
+    const trusted = await json(fetch(`${http}/v1/discovery?minTrustScore=50&region=eu`));
     expect(trusted.meshes.map((m: { meshId: string }) => m.meshId)).toEqual([acme.did]);
     expect((await fetch(`${http}/v1/discovery?minTrustScore=500`)).status).toBe(400);
     const fed = await a.federate(mit.did, {
@@ -115,8 +116,9 @@ describe('hub HTTP API', () => {
     const meshes = await json(fetch(`${http}/v1/admin/meshes`, { headers: auth }));
     expect(meshes.meshes.find((m: { meshId: string }) => m.meshId === acme.did)).toMatchObject({
       online: true,
-      trustScore: 90,
     });
+    const score = meshes.meshes.find((m: { meshId: string }) => m.meshId === acme.did).trustScore;
+    expect(score).toBeGreaterThan(50);
   });
 
   // Last: the hub closes the connection of a refused oversized upload, which fetch's pool reuses.

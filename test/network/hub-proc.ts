@@ -14,6 +14,8 @@ interface HubProcConfig {
   hub: { did: string; seed: string; op: Record<string, unknown> };
   peers?: { did: string; url: string }[];
   allowedPeers?: string[];
+  /** Trust engine parameters (short periods for tests). */
+  trust?: { recomputeMs?: number; options?: Record<string, unknown> };
 }
 
 const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as HubProcConfig;
@@ -31,6 +33,7 @@ const hub = createHub({
   peering: { pingIntervalMs: 200, reconnectBaseMs: 100, reconnectMaxMs: 500 },
   ...(config.peers ? { peers: config.peers } : {}),
   ...(config.allowedPeers ? { allowedPeers: config.allowedPeers } : {}),
+  ...(config.trust ? { trust: config.trust } : {}),
 });
 const { url, httpUrl } = await hub.start();
 process.stdout.write(`${JSON.stringify({ url, httpUrl })}\n`);

@@ -8,7 +8,7 @@ import { createEnvelope, signEnvelope } from '@fmp/core';
 import { DeliveryError, type FederationInfo, type IncomingMessage, type MeshNode } from '@fmp/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createWorld, type Member, nodeFor, until, type World } from './fixtures.js';
+import { createWorld, type Member, newcomerScore, nodeFor, until, type World } from './fixtures.js';
 import { hubIdentity, linkedTo, type RunningHub, routeTo, startPeerHub } from './multi-hub.js';
 import { rawAuthenticated } from './raw-client.js';
 
@@ -62,7 +62,9 @@ describe('three hubs in a line A – B – C', () => {
   it('discovers a mesh two hubs away, and lists learned routes with path and latency', async () => {
     const found = await a.discover({ capabilities: ['data.query'] });
     expect(found.map((m) => m.meshId)).toEqual([carol.did]);
-    expect(found[0]).toMatchObject({ homeHub: C.id.did, region: 'eu', trustScore: 85 });
+    expect(found[0]).toMatchObject({ homeHub: C.id.did, region: 'eu' });
+    // Carol's home hub C scores her; A learns the score from the route announcements.
+    expect(found[0]!.trustScore).toBeCloseTo(newcomerScore(85), 0);
     const http = (await (await fetch(`${A.httpUrl}/v1/discovery?capability=data.query`)).json()) as {
       meshes: { meshId: string }[];
     };

@@ -22,3 +22,4 @@ export * from './wire/frame.js';
 export * from './wire/handshake.js';
 export * from './wire/link.js';
 export * from './wire/messages.js';
+export * from './wire/trust.js';

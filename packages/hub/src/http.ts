@@ -7,6 +7,7 @@ import {
   constantTimeEqual,
   didSchema,
   discoveryQuerySchema,
+  NotImplementedError,
   sha256,
   ValidationError,
   zodIssues,
@@ -14,6 +15,7 @@ import {
 import type { HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import {
   AdminUnauthorizedError,
@@ -38,6 +40,7 @@ export interface HttpContext {
 }
 
 const MAX_OPS_PER_REQUEST = 64;
+const MAX_SSE_CLIENTS = 16;
 const opsSchema = z.array(z.record(z.string().max(64), z.json())).max(MAX_OPS_PER_REQUEST);
 const reasonSchema = z.strictObject({ reason: z.string().min(1).max(200).optional() });
 
@@ -63,6 +66,7 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
   const app = new Hono<{ Bindings: HttpBindings }>();
   const { hub } = ctx;
   const adminDigest = ctx.adminToken === undefined ? undefined : sha256(ctx.adminToken);
+  let sseClients = 0;
 
   app.onError((err, c) => {
     const mapped = httpError(err);
@@ -150,6 +154,33 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
     c.json({ hub: hub.did, routes: hub.routes(), peers: hub.connectedPeers(), peerRoutes: hub.peerRoutes() }),
   );
 
+  // Trust (spec 5): the graph of spec 5.2 and each mesh's score explained.
+  app.get('/v1/trust/graph', (c) => {
+    const engine = hub.trustEngine;
+    if (!engine) throw new NotImplementedError('this hub runs without the trust engine');
+    const q = parse(
+      z.strictObject({
+        did: didSchema.optional(),
+        limit: z.coerce.number().int().min(1).max(10_000).optional(),
+      }),
+      c.req.query(),
+      'query',
+    );
+    return c.json({
+      hub: hub.did,
+      nodes: engine.subjectCount,
+      edgeCount: engine.edgeCount,
+      edges: engine.graph({ ...(q.did ? { did: q.did } : {}), limit: q.limit ?? 1000 }),
+    });
+  });
+  app.get('/v1/trust/:did', (c) => {
+    const did = didParam(c.req.param('did'));
+    if (!hub.trustEngine) throw new NotImplementedError('this hub runs without the trust engine');
+    const trust = hub.trustOf(did);
+    if (!trust) throw new NotFoundError(`${did} is not known to this hub's trust engine`);
+    return c.json(trust);
+  });
+
   // Admin: bearer token, compared in constant time over fixed-length digests.
   app.use('/v1/admin/*', async (c, next) => {
     const header = c.req.header('authorization') ?? '';
@@ -161,6 +192,40 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
   });
   app.get('/v1/admin/federations', async (c) => c.json({ federations: await ctx.listFederations() }));
   app.get('/v1/admin/meshes', async (c) => c.json({ meshes: await hub.meshes() }));
+  // Trust events (anomalies, level changes) as Server-Sent Events, for operators' tooling.
+  app.get('/v1/admin/trust/events', (c) => {
+    if (!hub.trustEngine) throw new NotImplementedError('this hub runs without the trust engine');
+    if (sseClients >= MAX_SSE_CLIENTS) throw new TooManyRequestsError(5_000);
+    sseClients++;
+    return streamSSE(c, async (stream) => {
+      const queue: string[] = [];
+      let wake: (() => void) | undefined;
+      const off = hub.onTrustEvent((e) => {
+        if (queue.length < 1_000) queue.push(JSON.stringify(e));
+        wake?.();
+      });
+      stream.onAbort(() => wake?.());
+      try {
+        await stream.writeSSE({ event: 'ready', data: JSON.stringify({ hub: hub.did }) });
+        while (!stream.aborted && !stream.closed) {
+          if (queue.length === 0) {
+            await new Promise<void>((resolve) => {
+              wake = resolve;
+              setTimeout(resolve, 15_000).unref();
+            });
+            wake = undefined;
+            if (queue.length === 0 && !stream.aborted) await stream.writeSSE({ event: 'ping', data: '{}' });
+            continue;
+          }
+          const data = queue.shift()!;
+          await stream.writeSSE({ event: JSON.parse(data).type, data });
+        }
+      } finally {
+        off();
+        sseClients--;
+      }
+    });
+  });
   app.post('/v1/admin/federations/:id/:action', async (c) => {
     const id = parse(z.uuid(), c.req.param('id'), 'federation id');
     const action = parse(z.enum(['suspend', 'resume', 'terminate']), c.req.param('action'), 'action');

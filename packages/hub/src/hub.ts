@@ -15,6 +15,7 @@ import {
   type Authenticate,
   type AvailableMesh,
   asProtocolError,
+  attestationDigest,
   authenticateDigest,
   base64urlEncode,
   constantTimeEqual,
@@ -42,6 +43,8 @@ import {
   randomBytes,
   rejectFromError,
   type Terminate,
+  type TrustAttestation,
+  type TrustReport,
   terminateDigest,
 } from '@fmp/core';
 import {
@@ -56,6 +59,19 @@ import {
   type VerificationResult,
   verifyCredential,
 } from '@fmp/identity';
+import {
+  type Anomaly,
+  type AttestationRecord,
+  AttestationRefusedError,
+  type EdgeSnapshot,
+  LEVEL_FLOOR,
+  levelOf as levelOfScore,
+  type SubjectSnapshot,
+  TrustEngine,
+  type TrustEngineOptions,
+  type TrustExplanation,
+  type TrustLevel,
+} from '@fmp/trust';
 import { getRequestListener } from '@hono/node-server';
 import pino from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -71,7 +87,7 @@ import {
   type OutboundQueueFactory,
   simpleOutboundQueue,
 } from './outbound.js';
-import { MAX_IDENTITY_OPS } from './peering/frames.js';
+import { MAX_ATTESTATIONS, MAX_IDENTITY_OPS } from './peering/frames.js';
 import {
   type AnnouncedFederation,
   type FederationAnnounce,
@@ -94,7 +110,8 @@ import {
 } from './qos/index.js';
 import type { RateLimiter } from './rate-limit.js';
 import { type MeshInfo, type RouteRow as PeerRouteRow, RouteTable } from './routing/index.js';
-import { CredentialTrustProvider, type PeerRouter, type RouteRow, type TrustProvider } from './seams.js';
+import type { CredentialTrustProvider, PeerRouter, RouteRow, TrustProvider } from './seams.js';
+import { HANDSHAKE_VIOLATIONS, HubTrustFeed } from './trust-feed.js';
 
 export type HubLogger = Pick<pino.Logger, 'debug' | 'info' | 'warn' | 'error'>;
 
@@ -126,7 +143,19 @@ export interface HubOptions {
   readonly statusListLoader?: StatusListLoader;
   /** A status list source to follow: a change triggers an immediate credential re-check. */
   readonly statusListChanges?: StatusListChanges;
+  /** Replaces the trust engine with another score source (tests, custom deployments). */
   readonly trustProvider?: TrustProvider;
+  /** The trust engine (spec 5; docs/trust.md). Default: one engine with this hub and the trusted issuers pre-trusted. */
+  readonly trust?: {
+    readonly engine?: TrustEngine;
+    readonly options?: Omit<TrustEngineOptions, 'now' | 'preTrusted'>;
+    /** EigenTrust recompute period; default 30,000 ms. */
+    readonly recomputeMs?: number;
+    /** How often the engine's state is written to the store (when it keeps trust); default 5,000 ms. */
+    readonly persistMs?: number;
+    /** Partners' reports accepted per reporter; default 50/s, burst 200. */
+    readonly reportsPerSec?: number;
+  };
   readonly router?: PeerRouter;
   readonly outboundQueue?: OutboundQueueFactory;
   readonly rateLimiter?: RateLimiter;
@@ -195,7 +224,36 @@ export interface Hub {
   meshes(): Promise<(MeshRow & { online: boolean; connectedMs: number | undefined })[]>;
   readonly registry: MeshRegistry;
   readonly resolver: DidResolver;
+  /** The trust engine (undefined when a trustProvider replaces it). */
+  readonly trustEngine: TrustEngine | undefined;
+  /** Trust events operators can follow: anomalies and level changes. Returns an unsubscribe. */
+  onTrustEvent(listener: (event: HubTrustEvent) => void): () => void;
+  /**
+   * A mesh's score explained (factors, events, what would raise it) when this hub scores it; for a
+   * mesh attached to another hub, the score its home hub announced. Undefined when unknown.
+   */
+  trustOf(did: string): TrustExplanation | RemoteTrust | undefined;
 }
+
+/** A score another hub announced for a mesh attached there. */
+export interface RemoteTrust {
+  readonly did: string;
+  readonly score: number;
+  readonly level: TrustLevel;
+  readonly scoredBy: string;
+}
+
+/** What `onTrustEvent` (and `GET /v1/trust/events`) reports. */
+export type HubTrustEvent =
+  | ({ readonly type: 'anomaly' } & Anomaly)
+  | {
+      readonly type: 'level';
+      readonly subject: string;
+      readonly score: number;
+      readonly level: TrustLevel;
+      readonly previous: number | undefined;
+      readonly at: number;
+    };
 
 interface Connection {
   readonly id: string;
@@ -310,6 +368,16 @@ class HubServer implements Hub {
   private readonly store: HubStore;
   private readonly trust: TrustProvider;
   private readonly credentialTrust: CredentialTrustProvider | undefined;
+  private readonly trustFeed: HubTrustFeed | undefined;
+  /** Meshes whose score moved: their federations are re-judged on the next trust tick. */
+  private readonly reconcileDue = new Set<string>();
+  private readonly trustListeners = new Set<(event: HubTrustEvent) => void>();
+  /** Attestation ids already ingested (gossip is flooded: each hub passes each on once). */
+  private readonly seenAttestations = new Set<string>();
+  private attestationBatch: TrustAttestation[] = [];
+  private readonly reportLimiter: RateLimiter;
+  /** Last violation report per reporter and subject (one an hour counts). */
+  private readonly lastViolationReport = new Map<string, number>();
   private readonly rateLimiter: RateLimiter;
   private readonly identityLimiter: RateLimiter;
   private readonly outboundFactory: OutboundQueueFactory;
@@ -387,8 +455,34 @@ class HubServer implements Hub {
     if (options.trustProvider) {
       this.trust = options.trustProvider;
     } else {
-      this.credentialTrust = new CredentialTrustProvider();
-      this.trust = this.credentialTrust;
+      const engine =
+        options.trust?.engine ??
+        new TrustEngine({
+          ...options.trust?.options,
+          now: this.now,
+          // EigenTrust's pre-trusted peers: this hub and the authorities it trusts.
+          preTrusted: [options.did, ...options.trustedIssuers],
+        });
+      this.trustFeed = new HubTrustFeed(engine, this.now);
+      this.trust = this.trustFeed;
+      engine.onChange((c) => {
+        this.reconcileDue.add(c.did);
+        if (c.previous === undefined || levelOfScore(c.previous) !== c.level) {
+          this.emitTrust({
+            type: 'level',
+            subject: c.did,
+            score: c.score,
+            level: c.level,
+            previous: c.previous,
+            at: this.now(),
+          });
+        }
+      });
+      engine.onAnomaly((a) => {
+        this.metrics.trustAnomalies.inc({ signal: a.signal });
+        this.log.warn({ meshId: a.subject, signal: a.signal, z: a.z }, 'trust anomaly');
+        this.emitTrust({ type: 'anomaly', ...a });
+      });
     }
     const rate = options.rateLimit ?? { messagesPerSec: 1_000, burst: 2_000 };
     // Token buckets per federation (qos/): a flooding federation only empties its own bucket.
@@ -403,6 +497,12 @@ class HubServer implements Hub {
     this.identityLimiter = new QosRateLimiter({
       defaultQuota: { ratePerSec: idRate.requestsPerSec, burst: idRate.burst },
       maxKeys: 10_000,
+      now: this.now,
+    });
+    const reports = options.trust?.reportsPerSec ?? 50;
+    this.reportLimiter = new QosRateLimiter({
+      defaultQuota: { ratePerSec: reports, burst: reports * 4 },
+      maxKeys: 100_000,
       now: this.now,
     });
     this.outboundFactory = options.outboundQueue ?? simpleOutboundQueue;
@@ -441,6 +541,7 @@ class HubServer implements Hub {
     for (const row of await this.store.federations.list()) {
       if (row.status === 'active' || row.status === 'suspended') this.fedTable.set(row.federationId, row);
     }
+    await this.restoreTrust();
     this.updateFederationGauge();
 
     const host = this.options.host ?? '127.0.0.1';
@@ -469,7 +570,7 @@ class HubServer implements Hub {
         now: this.now,
         randomBytes,
         resolveAuthenticationKey: (vm) => this.resolveAuthKey(vm),
-        trustScore: (did) => this.trustOf(did),
+        trustScore: (did) => this.scoreOf(did),
         verifyCredential: async (credential) => {
           const result = await this.verifyMeshCredential(credential);
           return { verified: result.verified, subject: result.subject };
@@ -481,7 +582,8 @@ class HubServer implements Hub {
       },
       {
         routingEndpointBase: `${this.publicUrl}/v1/federations`,
-        minTrustScore: this.options.handshake?.minTrustScore ?? 50,
+        // With the trust engine a newcomer with a valid credential starts Basic: it may federate.
+        minTrustScore: this.options.handshake?.minTrustScore ?? (this.trustFeed ? LEVEL_FLOOR.Basic : 50),
         timeoutMs,
         clockSkewMs: this.clockSkewMs,
         maxPendingPerMesh: this.limits.maxPendingHandshakesPerMesh,
@@ -500,6 +602,13 @@ class HubServer implements Hub {
     this.timers.push(
       setInterval(() => void this.recheckCredentials(), this.options.credentialRecheckMs ?? 60_000),
     );
+    if (this.trustFeed) {
+      this.timers.push(setInterval(() => this.trustTick(), 1_000));
+      if (this.store.trust) {
+        this.timers.push(setInterval(() => void this.persistTrust(), this.options.trust?.persistMs ?? 5_000));
+      }
+      this.timers.push(setInterval(() => this.recomputeTrust(), this.options.trust?.recomputeMs ?? 30_000));
+    }
     for (const t of this.timers) t.unref();
     if (this.options.statusListChanges) {
       this.unwatch = this.options.statusListChanges.onChange((url) => {
@@ -538,6 +647,8 @@ class HubServer implements Hub {
     }
     this.offline.clear();
     this.metrics.offlineQueued.set(0);
+    this.trustFeed?.flush();
+    await this.persistTrust();
     const server = this.server;
     this.server = undefined;
     this.wss?.close();
@@ -613,7 +724,10 @@ class HubServer implements Hub {
     });
     ws.on('pong', () => {
       conn.lastSeen = this.now();
-      if (conn.awaitingPong) conn.rttMs = Math.max(0, this.now() - conn.pingSentAt);
+      if (conn.awaitingPong) {
+        conn.rttMs = Math.max(0, this.now() - conn.pingSentAt);
+        if (conn.state === 'ready' && conn.meshId) this.trustFeed?.heartbeat(conn.meshId, true, conn.rttMs);
+      }
       conn.awaitingPong = false;
     });
     ws.on('close', () => this.onClose(conn));
@@ -643,6 +757,12 @@ class HubServer implements Hub {
       this.sessions.delete(session.meshId);
       this.metrics.sessions.set(this.sessions.size);
       this.table?.detach(session.meshId);
+      this.trustFeed?.engine.record({
+        kind: 'session',
+        subject: session.meshId,
+        at: this.now(),
+        connected: false,
+      });
       void this.store.uptime.sessionClosed(session.meshId, this.now()).catch((err) => this.storeFailed(err));
       // Envelopes that had not reached the socket wait for the reconnect like any other.
       for (const item of rest) this.requeueUnsent(session.meshId, item);
@@ -899,6 +1019,11 @@ class HubServer implements Hub {
         return undefined;
       case 'Terminate':
         return this.terminateFromNode(conn, parsed.frame);
+      case 'TrustAttestation':
+        return this.attestationFromNode(conn, parsed.frame);
+      case 'TrustReport':
+        this.reportFromNode(conn, parsed.frame);
+        return undefined;
       default:
         if (HANDSHAKE_TYPES.has(parsed.kind)) return this.handshake(conn, parsed.frame as HandshakeMessage);
         this.sendError(conn, new ProtocolError('out_of_order', `the hub does not take ${parsed.kind} here`));
@@ -940,6 +1065,17 @@ class HubServer implements Hub {
       // Credentials only after the signature: an unauthenticated peer cannot make us spend milliseconds.
       const result = await this.verifyMeshCredential(msg.credential);
       if (!result.verified) {
+        // The signature held, so the mesh is who it says: its credential problem is on its record.
+        this.trustFeed?.engine.record({
+          kind: 'credential',
+          subject: msg.meshId,
+          at: now,
+          valid: false,
+          trustLevel: 0,
+          certifications: [],
+          didResolvable: true,
+          reason: result.errors.map((e) => e.code).join(', '),
+        });
         const code = credentialProblemCode(result);
         throw new ProtocolError(code, `credential rejected: ${result.errors.map((e) => e.code).join(', ')}`);
       }
@@ -949,6 +1085,16 @@ class HubServer implements Hub {
       if (conn.state !== 'authenticating') return; // closed meanwhile
       const trustScore = result.meshAgent?.trustLevel ?? 0;
       this.credentialTrust?.set(msg.meshId, trustScore);
+      this.trustFeed?.engine.record({
+        kind: 'credential',
+        subject: msg.meshId,
+        at: now,
+        valid: true,
+        trustLevel: trustScore,
+        certifications: result.meshAgent?.complianceCertifications ?? [],
+        ...(result.issuer ? { issuer: result.issuer } : {}),
+        didResolvable: true,
+      });
 
       const previous = this.sessions.get(msg.meshId);
       const session: LiveSession = {
@@ -975,6 +1121,7 @@ class HubServer implements Hub {
       this.sessions.set(msg.meshId, session);
       this.metrics.sessions.set(this.sessions.size);
       this.table?.attach(msg.meshId);
+      this.trustFeed?.engine.record({ kind: 'session', subject: msg.meshId, at: now, connected: true });
 
       const existing = await this.store.meshes.get(msg.meshId);
       const row: MeshRow = {
@@ -1025,7 +1172,7 @@ class HubServer implements Hub {
         },
         federations,
       });
-      this.log.info({ meshId: msg.meshId, trustScore }, 'mesh authenticated');
+      this.log.info({ meshId: msg.meshId, trustScore: this.trust.score(msg.meshId) }, 'mesh authenticated');
       // Messages held while the mesh was away, oldest first.
       for (const queued of this.offline.take(msg.meshId)) this.deliverQueued(session, queued);
       this.metrics.offlineQueued.set(this.offline.size);
@@ -1087,8 +1234,10 @@ class HubServer implements Hub {
       if (!decision.ok) throw rateLimitedError(decision.retryAfterMs);
       const forwarded = hopForward(env, this.did);
       this.deliver(forwarded, conn, fed, text === undefined ? undefined : hopForwardedText(text, forwarded));
+      this.trustFeed?.messageRouted(env.sourceMeshId);
     } catch (err) {
       this.metrics.messages.inc({ priority: env.priority, outcome: 'rejected' });
+      if (conn.meshId) this.trustFeed?.messageRejected(conn.meshId, asProtocolError(err).wireCode);
       this.sendError(conn, err, id, { federationId: env.federationId });
     }
   }
@@ -1179,6 +1328,7 @@ class HubServer implements Hub {
   private reportUnreachable(queued: QueuedMessage): void {
     const env = queued.envelope;
     this.metrics.messages.inc({ priority: env.priority, outcome: 'expired' });
+    this.trustFeed?.unreachable(env.sourceMeshId, env.targetMeshId);
     // A source that is offline too learns nothing here; it resends what it never saw Delivered for.
     this.errorToMesh(
       env.sourceMeshId,
@@ -1204,6 +1354,8 @@ class HubServer implements Hub {
       return;
     }
     const other = fed.sourceMeshId === me ? fed.targetMeshId : fed.sourceMeshId;
+    // The receiver's verdict on the sender's message: who served whom well.
+    this.trustFeed?.receipt(other, me, ack.error?.code);
     const session = this.sessions.get(other);
     if (!session) {
       // Behind a peer: the receipt travels back in a Relay. Else the source resends on its own
@@ -1246,6 +1398,7 @@ class HubServer implements Hub {
           if (msg.sourceMeshId !== me) {
             throw new ProtocolError('unauthorized', 'sourceMeshId is not the DID this link authenticated');
           }
+          if (msg.renews === undefined) this.checkLevelAllows(me, msg.targetMeshId);
           if (
             !this.sessions.has(msg.targetMeshId) &&
             this.table?.nextHop(msg.targetMeshId)?.kind !== 'peer'
@@ -1332,6 +1485,18 @@ class HubServer implements Hub {
           if (row.path.length > 1) this.announceFederation(row);
           this.sendToMesh(hs.target, { ...confirm, path: [...row.path] });
           this.metrics.handshakes.inc({ outcome: 'established' });
+          for (const [subject, counterpart] of [
+            [row.sourceMeshId, row.targetMeshId],
+            [row.targetMeshId, row.sourceMeshId],
+          ] as const) {
+            this.trustFeed?.engine.record({
+              kind: 'interaction',
+              subject,
+              counterpart,
+              at: now,
+              outcome: 'handshake_ok',
+            });
+          }
           this.metrics.handshakeSeconds.observe(Math.max(0, now - hs.startedAt) / 1000);
           this.log.info(
             { federationId: row.federationId, source: row.sourceMeshId, target: row.targetMeshId },
@@ -1360,6 +1525,16 @@ class HubServer implements Hub {
       }
     } catch (error) {
       const err = asProtocolError(error);
+      if (HANDSHAKE_VIOLATIONS.has(err.wireCode)) {
+        // The hub itself found this in what the mesh sent: spec 5 says it leaves a permanent mark.
+        this.trustFeed?.engine.record({
+          kind: 'violation',
+          subject: me,
+          at: this.now(),
+          violation: 'handshake_failure',
+          detail: `${msg.type}: ${err.wireCode}`,
+        });
+      }
       if (msg.type === 'InitiateFederation') {
         if (id !== undefined) this.sendControl(conn, rejectFromError(id, err));
         else this.sendError(conn, err);
@@ -1506,9 +1681,19 @@ class HubServer implements Hub {
   }
 
   /** Trust of a mesh: the local provider for meshes here, the home hub's announced score otherwise. */
-  private trustOf(meshId: string): number {
-    if (this.sessions.has(meshId) || !this.credentialTrust) return this.trust.score(meshId);
-    return this.remoteInfo.get(meshId)?.trustScore ?? this.trust.score(meshId);
+  private scoreOf(meshId: string): number {
+    return this.visibleTrust(meshId) ?? 0;
+  }
+
+  /** A mesh's score as this hub knows it: its own view of local meshes, else the home hub's announcement. */
+  private visibleTrust(meshId: string): number | undefined {
+    if (this.options.trustProvider || this.sessions.has(meshId)) return this.trust.score(meshId);
+    if (this.trustFeed?.engine.known(meshId)) {
+      const remote = this.remoteInfo.get(meshId);
+      // A mesh attached elsewhere is judged by its home hub, which sees its sessions.
+      return remote ? remote.trustScore : this.trust.score(meshId);
+    }
+    return this.remoteInfo.get(meshId)?.trustScore;
   }
 
   /** On link up: what this hub holds of the did:mesh registry (bounded), its own ops first. */
@@ -1577,6 +1762,15 @@ class HubServer implements Hub {
       case 'IdentityOps':
         // One by one: a bad or conflicting op (verified by importLog) does not stop the others.
         for (const op of frame.ops) await this.registry.importLog([op]).catch(() => undefined);
+        return;
+      case 'TrustAttestations':
+        // Self-certifying: each is checked here (signature, time, budget) before it counts.
+        if (!this.trustFeed) return;
+        for (const a of frame.attestations) {
+          await this.ingestAttestation(a).catch((err: unknown) =>
+            this.log.debug({ peer, id: a.id, err: String(err) }, 'attestation from peer refused'),
+          );
+        }
         return;
       case 'error':
         this.log.info({ peer, code: frame.code, message: frame.message }, 'error frame from peer hub');
@@ -2320,7 +2514,8 @@ class HubServer implements Hub {
       if (++checked % 64 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       const result = await this.verifyMeshCredential(JSON.parse(session.credentialJson));
       if (this.sessions.get(session.meshId) !== session) continue;
-      if (result.verified && result.subject === session.meshId) {
+      const ok = result.verified && result.subject === session.meshId;
+      if (ok) {
         session.credentialOk = true;
         session.credentialProblem = undefined;
         this.credentialTrust?.set(session.meshId, result.meshAgent?.trustLevel ?? 0);
@@ -2329,6 +2524,17 @@ class HubServer implements Hub {
         session.credentialProblem = SUSPEND_REASON[credentialProblemCode(result)];
         this.credentialTrust?.set(session.meshId, 0);
       }
+      this.trustFeed?.engine.record({
+        kind: 'credential',
+        subject: session.meshId,
+        at: this.now(),
+        valid: ok,
+        trustLevel: ok ? (result.meshAgent?.trustLevel ?? 0) : 0,
+        certifications: ok ? (result.meshAgent?.complianceCertifications ?? []) : [],
+        ...(result.issuer ? { issuer: result.issuer } : {}),
+        didResolvable: true,
+        ...(ok ? {} : { reason: result.errors.map((e) => e.code).join(', ') }),
+      });
       this.reconcileMesh(session.meshId);
     }
   }
@@ -2340,6 +2546,12 @@ class HubServer implements Hub {
   private reconcileMesh(meshId: string): void {
     for (const fed of [...this.fedTable.values()]) {
       if (fed.sourceMeshId !== meshId && fed.targetMeshId !== meshId) continue;
+      this.reconcileFederation(fed);
+    }
+  }
+
+  private reconcileFederation(fed: FederationRow): void {
+    {
       const problem = this.federationProblem(fed);
       if (fed.status === 'active' && problem) {
         void this.setFederationStatus(fed.federationId, 'suspended', problem).catch((err) =>
@@ -2364,11 +2576,308 @@ class HubServer implements Hub {
       const session = this.sessions.get(meshId);
       if (session && !session.credentialOk) return session.credentialProblem ?? 'credential_invalid';
     }
-    if (fed.minTrustScore !== undefined && this.trust.score(fed.targetMeshId) < fed.minTrustScore) {
-      // Judge only what we can see: a disconnected target keeps its last score.
-      return 'trust_too_low';
+    if (fed.minTrustScore !== undefined) {
+      // Either party below the federation's minimum (spec 5: suspended, resumed when it recovers).
+      // Judge only what we can see: a mesh this hub knows nothing of keeps its standing.
+      for (const meshId of [fed.sourceMeshId, fed.targetMeshId]) {
+        const score = this.visibleTrust(meshId);
+        if (score !== undefined && score < fed.minTrustScore) return 'trust_too_low';
+      }
     }
     return undefined;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Trust (docs/trust.md)
+  // ------------------------------------------------------------------------------------------
+
+  get trustEngine(): TrustEngine | undefined {
+    return this.trustFeed?.engine;
+  }
+
+  trustOf(did: string): TrustExplanation | RemoteTrust | undefined {
+    const engine = this.trustFeed?.engine;
+    const remote = this.remoteInfo.get(did);
+    if (remote && !this.sessions.has(did)) {
+      const hop = this.table?.nextHop(did);
+      const scoredBy = hop?.kind === 'peer' ? (hop.path.at(-1) ?? hop.peerDid) : 'unknown';
+      return { did, score: remote.trustScore, level: levelOfScore(remote.trustScore), scoredBy };
+    }
+    return engine?.known(did) ? engine.explain(did) : undefined;
+  }
+
+  onTrustEvent(listener: (event: HubTrustEvent) => void): () => void {
+    if (this.trustListeners.size >= 1_000) throw new HubStateError('too many trust event listeners');
+    this.trustListeners.add(listener);
+    return () => this.trustListeners.delete(listener);
+  }
+
+  private emitTrust(event: HubTrustEvent): void {
+    for (const l of this.trustListeners) {
+      try {
+        l(event);
+      } catch (err) {
+        this.log.warn({ err: String(err) }, 'trust event listener failed');
+      }
+    }
+  }
+
+  /** Once a second: counts to the engine, federations of meshes whose score moved re-judged, gossip out. */
+  private trustTick(): void {
+    this.trustFeed?.flush();
+    if (this.reconcileDue.size > 0) {
+      const due = new Set(this.reconcileDue);
+      this.reconcileDue.clear();
+      // One pass over the table for all of them (not one per mesh).
+      for (const fed of [...this.fedTable.values()]) {
+        if (due.has(fed.sourceMeshId) || due.has(fed.targetMeshId)) this.reconcileFederation(fed);
+      }
+      // Peers judge meshes attached here by the score in the announcements: send the new ones.
+      const local = [...due].filter((did) => this.sessions.has(did));
+      if (this.links && local.length > 0)
+        for (const peer of this.links.connectedPeers()) this.announce(peer, local);
+    }
+    this.flushAttestations();
+  }
+
+  /** The engine's state as the store last saw it (subjects, graph edges, attestations). */
+  private async restoreTrust(): Promise<void> {
+    const engine = this.trustFeed?.engine;
+    if (!engine || !this.store.trust) return;
+    const state = await this.store.trust.load({ limit: 1_000_000 });
+    const r = engine.restore({
+      subjects: state.subjects.map((row) => [row.did, row.state as unknown as SubjectSnapshot]),
+      edges: state.edges.map((row) => row.state as unknown as EdgeSnapshot),
+      attestations: state.attestations.map((row) => row.body as unknown as AttestationRecord),
+    });
+    for (const row of state.attestations) this.seenAttestations.add(row.id);
+    if (r.skipped > 0) this.log.error({ skipped: r.skipped }, 'trust state rows that could not be restored');
+    engine.recomputeGlobal(true);
+  }
+
+  private persisting = false;
+
+  /** Writes what changed in the engine since the last call (group commit in the store). */
+  private async persistTrust(): Promise<void> {
+    const trustStore = this.store.trust;
+    const engine = this.trustFeed?.engine;
+    if (!trustStore || !engine || this.persisting) return;
+    this.persisting = true;
+    try {
+      const now = this.now();
+      const d = engine.takeDirty();
+      // Plain JSON (no undefined members): the store refuses anything else.
+      const json = (x: unknown) => JSON.parse(JSON.stringify(x)) as Record<string, unknown>;
+      const chunks = <T>(rows: T[]) =>
+        Array.from({ length: Math.ceil(rows.length / 10_000) }, (_, i) =>
+          rows.slice(i * 10_000, (i + 1) * 10_000),
+        );
+      for (const part of chunks(d.subjects)) {
+        await trustStore.putSubjects(
+          part.map(([did, state]) => ({ did, state: json(state), updatedAt: now })),
+        );
+      }
+      for (const part of chunks(d.edges)) {
+        await trustStore.putEdges(
+          part.map((e) => ({ from: e.from, to: e.to, state: json(e), updatedAt: now })),
+        );
+      }
+      for (const part of chunks(d.attestations)) {
+        await trustStore.putAttestations(
+          part.map((a) => ({
+            id: a.id,
+            attester: a.attester,
+            subject: a.subject,
+            body: json(a),
+            expiresAt: a.expiresAt,
+          })),
+        );
+      }
+      await trustStore.deleteExpiredAttestations(now);
+    } catch (err) {
+      this.storeFailed(err);
+    } finally {
+      this.persisting = false;
+    }
+  }
+
+  private recomputeTrust(): void {
+    const r = this.trustFeed?.engine.recomputeGlobal();
+    if (r) {
+      this.metrics.trustRecomputeSeconds.set(r.ms / 1000);
+      this.log.debug({ ...r }, 'global trust recomputed');
+    }
+  }
+
+  /** Spec 5.1 levels: what the initiator and the target may do (initiate, accept, how many federations). */
+  private checkLevelAllows(source: string, target: string): void {
+    const engine = this.trustFeed?.engine;
+    if (!engine || this.options.trustProvider) return;
+    const level = engine.level(source);
+    const perms = engine.permissions(source);
+    if (!perms.initiate) {
+      throw new ProtocolError(
+        'trust_too_low',
+        `${source} is ${level} (${engine.score(source)}): it may not start federations`,
+      );
+    }
+    let active = 0;
+    for (const f of this.fedTable.values()) {
+      if (f.status === 'active' && (f.sourceMeshId === source || f.targetMeshId === source)) active++;
+    }
+    if (active >= perms.maxFederations) {
+      throw new ProtocolError(
+        'trust_too_low',
+        `${level} meshes may hold ${perms.maxFederations} active federations; ${source} holds ${active}`,
+      );
+    }
+    if (this.sessions.has(target) && !engine.permissions(target).accept) {
+      throw new ProtocolError(
+        'trust_too_low',
+        `${target} is ${engine.level(target)}: it may not take federations`,
+      );
+    }
+  }
+
+  private async attestationFromNode(conn: Connection, a: TrustAttestation): Promise<void> {
+    try {
+      if (!this.trustFeed)
+        throw new ProtocolError('not_implemented', 'this hub runs without the trust engine');
+      if (a.attester !== conn.meshId) {
+        throw new ProtocolError('unauthorized', 'the attester is not the DID this link authenticated');
+      }
+      // Only partners vouch for each other: an attestation about a stranger is noise, and a sybil's tool.
+      if (!this.haveFederated(a.attester, a.subject)) {
+        throw new ProtocolError(
+          'policy_denied',
+          `${a.attester} has no federation with ${a.subject} to attest`,
+        );
+      }
+      await this.ingestAttestation(a);
+      this.sendControl(conn, { type: 'TrustAttestationAck', id: a.id });
+    } catch (err) {
+      this.sendError(conn, err, a.id);
+    }
+  }
+
+  private haveFederated(a: string, b: string): boolean {
+    for (const f of this.fedTable.values()) {
+      if ((f.sourceMeshId === a && f.targetMeshId === b) || (f.sourceMeshId === b && f.targetMeshId === a))
+        return true;
+    }
+    return this.trustFeed?.engine.hasEdge(a, b) === true || this.trustFeed?.engine.hasEdge(b, a) === true;
+  }
+
+  /** Checks an attestation (time, signature, budget) and counts it; passes it on to peer hubs. */
+  private async ingestAttestation(a: TrustAttestation): Promise<void> {
+    const engine = this.trustFeed!.engine;
+    if (this.seenAttestations.has(a.id)) return;
+    const now = this.now();
+    if (a.issuedAt > now + this.clockSkewMs)
+      throw new ProtocolError('clock_skew', 'the attestation is issued in the future');
+    if (a.expiresAt <= now) throw new ProtocolError('expired', 'the attestation has expired');
+    if (a.expiresAt - a.issuedAt > 366 * 86_400_000) {
+      throw new ProtocolError('policy_denied', 'an attestation is valid for at most a year');
+    }
+    await this.checkSignature(a.verificationMethod, a.signature, attestationDigest(a), 'TrustAttestation');
+    try {
+      engine.record({
+        kind: 'attestation',
+        at: now,
+        attestation: {
+          id: a.id,
+          attester: a.attester,
+          subject: a.subject,
+          score: a.score,
+          claim: a.claim,
+          issuedAt: a.issuedAt,
+          expiresAt: a.expiresAt,
+        },
+      });
+    } catch (err) {
+      if (err instanceof AttestationRefusedError) throw new ProtocolError('policy_denied', err.message);
+      throw err;
+    }
+    this.seenAttestations.add(a.id);
+    if (this.seenAttestations.size > 100_000) {
+      this.seenAttestations.delete(this.seenAttestations.values().next().value as string);
+    }
+    if (this.links && this.attestationBatch.length < 10_000) this.attestationBatch.push(a);
+  }
+
+  private flushAttestations(): void {
+    const batch = this.attestationBatch;
+    this.attestationBatch = [];
+    if (!this.links || batch.length === 0) return;
+    for (const peer of this.links.connectedPeers()) {
+      for (let i = 0; i < batch.length; i += MAX_ATTESTATIONS) {
+        this.links.send(
+          peer,
+          { type: 'TrustAttestations', attestations: batch.slice(i, i + MAX_ATTESTATIONS) },
+          'normal',
+        );
+      }
+    }
+  }
+
+  /** A partner's account of an interaction; attributed to the session it came on. */
+  private reportFromNode(conn: Connection, r: TrustReport): void {
+    const me = conn.meshId!;
+    const engine = this.trustFeed?.engine;
+    try {
+      if (!engine) throw new ProtocolError('not_implemented', 'this hub runs without the trust engine');
+      const fed = this.fedTable.get(r.federationId);
+      const parties =
+        fed &&
+        ((fed.sourceMeshId === me && fed.targetMeshId === r.subject) ||
+          (fed.targetMeshId === me && fed.sourceMeshId === r.subject));
+      if (!parties)
+        throw new ProtocolError(
+          'unknown_federation',
+          'no federation with this id between you and the subject',
+        );
+      const now = this.now();
+      const rate = this.reportLimiter.take(me, now);
+      if (!rate.ok)
+        throw new ProtocolError('rate_limited', 'too many trust reports', {
+          retryAfterMs: rate.retryAfterMs,
+        });
+      if (r.outcome === 'tool_call_ok' || r.outcome === 'tool_call_failed') {
+        engine.record({
+          kind: 'interaction',
+          subject: r.subject,
+          counterpart: me,
+          at: now,
+          outcome: r.outcome,
+          ...(r.detail ? { detail: r.detail } : {}),
+        });
+        return;
+      }
+      // A violation report weighs on the subject: only from a reporter of standing, one an hour per pair.
+      if (engine.score(me) < LEVEL_FLOOR.Validated) {
+        throw new ProtocolError(
+          'trust_too_low',
+          'violation reports are taken from Validated meshes and above',
+        );
+      }
+      const key = `${me}\n${r.subject}`;
+      const last = this.lastViolationReport.get(key);
+      if (last !== undefined && now - last < 3_600_000) return;
+      this.lastViolationReport.set(key, now);
+      if (this.lastViolationReport.size > 100_000) {
+        this.lastViolationReport.delete(this.lastViolationReport.keys().next().value as string);
+      }
+      engine.record({
+        kind: 'violation',
+        subject: r.subject,
+        counterpart: me,
+        at: now,
+        violation: r.outcome === 'compliance_violation' ? 'compliance' : 'policy',
+        detail: `reported by ${me}${r.detail ? `: ${r.detail}` : ''}`,
+      });
+    } catch (err) {
+      this.sendError(conn, err, r.reportId);
+    }
   }
 
   // ------------------------------------------------------------------------------------------
@@ -2415,6 +2924,7 @@ class HubServer implements Hub {
       if (conn.state !== 'ready' || conn.pingSlot !== slot) continue;
       if (conn.awaitingPong) {
         // No pong for a whole interval: the peer is gone without a close.
+        if (conn.meshId) this.trustFeed?.heartbeat(conn.meshId, false);
         conn.ws.terminate();
         continue;
       }
@@ -2433,6 +2943,8 @@ class HubServer implements Hub {
     const out: AvailableMesh[] = [];
     for (const s of this.sessions.values()) {
       const trustScore = this.trust.score(s.meshId);
+      // Spec 5.1: an Unverified mesh has restricted access, it is not offered to others.
+      if (this.trustFeed && !this.trustFeed.engine.permissions(s.meshId).discoverable) continue;
       if (query.region !== undefined && s.region !== query.region) continue;
       if (query.minTrustScore !== undefined && trustScore < query.minTrustScore) continue;
       if (query.capabilities && !query.capabilities.every((c) => s.capabilities.includes(c))) continue;

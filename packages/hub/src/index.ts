@@ -28,7 +28,15 @@ export {
   httpError,
   NotFoundError,
 } from './errors.js';
-export { createHub, type Hub, type HubLogger, type HubOptions, type StatusListChanges } from './hub.js';
+export {
+  createHub,
+  type Hub,
+  type HubLogger,
+  type HubOptions,
+  type HubTrustEvent,
+  type RemoteTrust,
+  type StatusListChanges,
+} from './hub.js';
 export { createHubMetrics, type HubMetrics } from './metrics.js';
 export { OfflineQueue } from './offline-queue.js';
 export { DEFAULT_LIMITS, type HubLimits } from './options.js';
@@ -47,6 +55,10 @@ export {
   type MeshStore,
   memoryHubStore,
   StoreFullError,
+  type TrustAttestationRow,
+  type TrustEdgeRow,
+  type TrustStore,
+  type TrustSubjectRow,
   type UptimeRow,
   type UptimeStore,
 } from './persistence.js';
@@ -59,3 +71,4 @@ export {
 export type { MeshInfo, RouteRow as PeerRouteRow } from './routing/index.js';
 export { CredentialTrustProvider, type PeerRouter, type RouteRow, type TrustProvider } from './seams.js';
 export { hubStoreFrom } from './store-adapter.js';
+export { HubTrustFeed } from './trust-feed.js';

@@ -20,6 +20,8 @@ export interface HubMetrics {
   readonly relayed: Counter<'kind' | 'outcome'>;
   readonly offlineQueued: Gauge;
   readonly federations: Gauge<'status'>;
+  readonly trustAnomalies: Counter<'signal'>;
+  readonly trustRecomputeSeconds: Gauge;
 }
 
 export function createHubMetrics(labels: { hub: string }): HubMetrics {
@@ -43,6 +45,17 @@ export function createHubMetrics(labels: { hub: string }): HubMetrics {
       name: 'fmp_hub_frame_errors_total',
       help: 'Error frames sent, by wire code',
       labelNames: ['code'],
+      registers,
+    }),
+    trustAnomalies: new Counter({
+      name: 'fmp_hub_trust_anomalies_total',
+      help: 'Anomalies found by the trust engine, by signal',
+      labelNames: ['signal'],
+      registers,
+    }),
+    trustRecomputeSeconds: new Gauge({
+      name: 'fmp_hub_trust_recompute_seconds',
+      help: 'Duration of the last EigenTrust recompute',
       registers,
     }),
     handshakes: new Counter({

@@ -1,10 +1,10 @@
 /**
  * What the hub persists, as small interfaces the store package (@fmp/store) implements: federation
- * records, mesh records and per-mesh uptime. `memoryHubStore()` keeps them in bounded maps for
- * tests and ephemeral hubs. The hub keeps its hot state (active federations, live sessions) in
- * memory and writes through, so routing never waits on storage.
+ * records, mesh records, per-mesh uptime and the trust engine's state. `memoryHubStore()` keeps
+ * them in bounded maps for tests and ephemeral hubs. The hub keeps its hot state (active
+ * federations, live sessions) in memory and writes through, so routing never waits on storage.
  */
-import { type FederationStatusValue, FmpError } from '@fmp/core';
+import { type FederationStatusValue, FmpError, ValidationError } from '@fmp/core';
 
 export interface FederationRow {
   readonly federationId: string;
@@ -65,10 +65,55 @@ export interface UptimeStore {
   uptime(meshId: string, now: number): Promise<UptimeRow | undefined>;
 }
 
+/** The trust engine's per-subject state: an opaque JSON object the engine snapshots and restores. */
+export interface TrustSubjectRow {
+  did: string;
+  state: Record<string, unknown>;
+  updatedAt: number;
+}
+
+/** An edge of the trust graph, `from` trusting `to`. */
+export interface TrustEdgeRow {
+  from: string;
+  to: string;
+  state: Record<string, unknown>;
+  updatedAt: number;
+}
+
+/** A peer attestation, kept until it expires. */
+export interface TrustAttestationRow {
+  id: string;
+  attester: string;
+  subject: string;
+  body: Record<string, unknown>;
+  expiresAt: number;
+}
+
+export interface TrustStore {
+  /** Upserts; each call is all or nothing (a key repeated in one call keeps its last row). */
+  putSubjects(rows: readonly TrustSubjectRow[]): Promise<void>;
+  putEdges(rows: readonly TrustEdgeRow[]): Promise<void>;
+  putAttestations(rows: readonly TrustAttestationRow[]): Promise<void>;
+  /** Removes attestations with expiresAt <= now; returns how many. */
+  deleteExpiredAttestations(now: number): Promise<number>;
+  /**
+   * Everything, for a restart: at most `limit` rows per table (default 100,000), most recently
+   * updated first (attestations: latest expiry first).
+   */
+  load(options?: { limit?: number }): Promise<{
+    subjects: TrustSubjectRow[];
+    edges: TrustEdgeRow[];
+    attestations: TrustAttestationRow[];
+  }>;
+  count(): Promise<{ subjects: number; edges: number; attestations: number }>;
+}
+
 export interface HubStore {
   readonly federations: FederationStore;
   readonly meshes: MeshStore;
   readonly uptime: UptimeStore;
+  /** The trust engine's state; absent when the hub's store keeps none (the engine then starts empty). */
+  readonly trust?: TrustStore;
   close?(): Promise<void>;
 }
 
@@ -84,8 +129,98 @@ function bounded<K, V>(map: Map<K, V>, key: K, value: V, limit: number, what: st
   map.set(key, value);
 }
 
-/** In-memory HubStore, bounded per table (default 100,000 rows). */
-export function memoryHubStore(options: { maxRows?: number } = {}): HubStore {
+/** Rows `load` returns per table when the caller sets no limit (as @fmp/store). */
+const DEFAULT_TRUST_LOAD_LIMIT = 100_000;
+
+/** A copy through JSON, as a database would give it back (and safe from the caller's later edits). */
+const viaJson = <T>(value: T): T => JSON.parse(JSON.stringify(value)) as T;
+
+/** Upserts `rows` into `map` only if all new keys fit: a call is all or nothing. */
+function putAll<R>(
+  map: Map<string, R>,
+  rows: readonly R[],
+  key: (row: R) => string,
+  limit: number,
+  what: string,
+) {
+  const copies = new Map<string, R>();
+  for (const row of rows) copies.set(key(row), viaJson(row));
+  let added = 0;
+  for (const k of copies.keys()) if (!map.has(k)) added++;
+  if (map.size + added > limit) throw new StoreFullError(what, limit);
+  for (const [k, row] of copies) map.set(k, row);
+}
+
+/** The `limit` greatest rows by `order` (descending), ties broken by key. */
+function newest<R>(
+  rows: Iterable<R>,
+  order: (row: R) => number,
+  key: (row: R) => string,
+  limit: number,
+): R[] {
+  return [...rows]
+    .sort((a, b) => order(b) - order(a) || (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0))
+    .slice(0, limit)
+    .map(viaJson);
+}
+
+function memoryTrustStore(limit: number): TrustStore {
+  const subjects = new Map<string, TrustSubjectRow>();
+  const edges = new Map<string, TrustEdgeRow>();
+  const attestations = new Map<string, TrustAttestationRow>();
+  const edgeKey = (e: TrustEdgeRow) => JSON.stringify([e.from, e.to]);
+  return {
+    async putSubjects(rows) {
+      putAll(subjects, rows, (r) => r.did, limit, 'trust subjects');
+    },
+    async putEdges(rows) {
+      putAll(edges, rows, edgeKey, limit, 'trust edges');
+    },
+    async putAttestations(rows) {
+      putAll(attestations, rows, (r) => r.id, limit, 'trust attestations');
+    },
+    async deleteExpiredAttestations(now) {
+      let deleted = 0;
+      for (const [id, a] of attestations) {
+        if (a.expiresAt <= now) {
+          attestations.delete(id);
+          deleted++;
+        }
+      }
+      return deleted;
+    },
+    async load(options = {}) {
+      const n = options.limit ?? DEFAULT_TRUST_LOAD_LIMIT;
+      if (!Number.isSafeInteger(n) || n < 1) {
+        throw new ValidationError('invalid load options', [{ path: 'limit', message: 'a positive integer' }]);
+      }
+      return {
+        subjects: newest(
+          subjects.values(),
+          (r) => r.updatedAt,
+          (r) => r.did,
+          n,
+        ),
+        edges: newest(edges.values(), (r) => r.updatedAt, edgeKey, n),
+        attestations: newest(
+          attestations.values(),
+          (r) => r.expiresAt,
+          (r) => r.id,
+          n,
+        ),
+      };
+    },
+    async count() {
+      return { subjects: subjects.size, edges: edges.size, attestations: attestations.size };
+    },
+  };
+}
+
+/**
+ * In-memory HubStore, bounded per table: `maxRows` (default 100,000); the trust tables
+ * `maxTrustRows` each (default `maxRows`), since a trust graph may outgrow the federation bound.
+ */
+export function memoryHubStore(options: { maxRows?: number; maxTrustRows?: number } = {}): HubStore {
   const limit = options.maxRows ?? 100_000;
   const federations = new Map<string, FederationRow>();
   const meshes = new Map<string, MeshRow>();
@@ -155,5 +290,6 @@ export function memoryHubStore(options: { maxRows?: number } = {}): HubStore {
         };
       },
     },
+    trust: memoryTrustStore(options.maxTrustRows ?? limit),
   };
 }

@@ -102,6 +102,15 @@ export function hubStoreFrom(store: Store): HubStore {
         };
       },
     },
+    // Same shapes as @fmp/store's TrustStore: its validation and typed errors reach the caller as they are.
+    trust: {
+      putSubjects: (rows) => store.trust.putSubjects(rows),
+      putEdges: (rows) => store.trust.putEdges(rows),
+      putAttestations: (rows) => store.trust.putAttestations(rows),
+      deleteExpiredAttestations: (now) => store.trust.deleteExpiredAttestations(now),
+      load: (options) => store.trust.load(options),
+      count: () => store.trust.count(),
+    },
     close: () => store.close(),
   };
 }

@@ -36,6 +36,7 @@ export {
 } from './errors.js';
 export * from './mcp/index.js';
 export {
+  type AttestOptions,
   createMeshNode,
   type DeliveryReceipt,
   type FederateOptions,

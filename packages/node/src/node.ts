@@ -45,7 +45,11 @@ import {
   rejectFromError,
   type Session,
   sealPayload,
+  signAttestation,
   signEnvelope,
+  type TrustAttestation,
+  TrustAttestationSchema,
+  type TrustReportOutcome,
   terminateDigest,
   type VerifiableCredentialJson,
   verifyEnvelope,
@@ -244,6 +248,28 @@ export interface MeshNode {
    * is the credential's trustLevel; 0 when it does not verify.
    */
   checkCredential(credential: unknown): Promise<PartnerCredentialCheck>;
+  /**
+   * Vouches for a partner (spec 5.2, peer attestations): a signed TrustAttestation the hub checks
+   * and counts, weighted by this mesh's global trust and split over its attestation budget. Only
+   * partners this mesh is or was federated with. Rejects with DeliveryError (`policy_denied` when
+   * the budget is spent or the subject is no partner).
+   */
+  attest(subject: string, options: AttestOptions): Promise<TrustAttestation>;
+  /**
+   * Tells the hub how an interaction with the partner of `federationId` went (a tool call that
+   * failed, a policy violation): input of the partner's trust score. Fire and forget; a refused
+   * report is logged.
+   */
+  reportInteraction(federationId: string, outcome: TrustReportOutcome, detail?: string): void;
+}
+
+export interface AttestOptions {
+  /** 0-100. */
+  readonly score: number;
+  /** What is vouched for (`reliable ml.inference partner`). */
+  readonly claim: string;
+  /** Default 30 days; at most a year. */
+  readonly ttlSeconds?: number;
 }
 
 export interface PartnerCredentialCheck {
@@ -364,6 +390,7 @@ class Node implements MeshNode {
   private readonly sends = new Map<string, PendingSend>();
   private readonly discoveries = new Map<string, PendingRequest<AvailableMesh[]>>();
   private readonly terminations = new Map<string, PendingRequest<void>>();
+  private readonly attestations = new Map<string, PendingRequest<void>>();
   private readonly outgoing = new Map<string, PendingHandshake>();
   private readonly incoming = new Map<string, IncomingHandshake>();
   /** Credentials of initiators being checked, for the trust score (see trustOf). */
@@ -655,6 +682,14 @@ class Node implements MeshNode {
         p.resolve(parsed.frame.meshes);
         return;
       }
+      case 'TrustAttestationAck': {
+        const p = this.attestations.get(parsed.frame.id);
+        if (!p) return;
+        this.attestations.delete(parsed.frame.id);
+        clearTimeout(p.timer);
+        p.resolve();
+        return;
+      }
       case 'FederationStatus':
         this.onStatusFrame(
           parsed.frame.federationId,
@@ -786,6 +821,13 @@ class Node implements MeshNode {
       this.discoveries.delete(id);
       clearTimeout(discovery.timer);
       discovery.reject(new DeliveryError(id, frame.code, frame.message));
+      return;
+    }
+    const attestation = id ? this.attestations.get(id) : undefined;
+    if (attestation && id) {
+      this.attestations.delete(id);
+      clearTimeout(attestation.timer);
+      attestation.reject(new DeliveryError(id, frame.code, frame.message, frame.retryAfterMs));
       return;
     }
     const termination = id ? this.terminations.get(id) : undefined;
@@ -1451,6 +1493,59 @@ class Node implements MeshNode {
   // ------------------------------------------------------------------------------------------
   // Discovery and subscriptions
   // ------------------------------------------------------------------------------------------
+
+  async attest(subject: string, options: AttestOptions): Promise<TrustAttestation> {
+    if (this.attestations.size >= 64) throw new NodeBusyError('attestations', 64);
+    const issuedAt = this.now();
+    const ttl = options.ttlSeconds ?? 30 * 86_400;
+    const attestation = signAttestation(
+      {
+        type: 'TrustAttestation',
+        id: randomUUID(),
+        attester: this.did,
+        subject,
+        score: options.score,
+        claim: options.claim,
+        issuedAt,
+        expiresAt: issuedAt + ttl * 1000,
+        verificationMethod: this.vm,
+      },
+      this.o.keyPair,
+    );
+    const parsed = TrustAttestationSchema.safeParse(attestation);
+    if (!parsed.success) throw new NodeConfigError(`attestation: ${parsed.error.issues[0]?.message}`);
+    const done = new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.attestations.delete(attestation.id);
+        reject(new NodeTimeoutError('attestation'));
+      }, this.requestTimeoutMs);
+      this.attestations.set(attestation.id, { resolve, reject, timer });
+    });
+    try {
+      this.send_(attestation);
+    } catch (err) {
+      const p = this.attestations.get(attestation.id);
+      if (p) clearTimeout(p.timer);
+      this.attestations.delete(attestation.id);
+      throw err;
+    }
+    await done;
+    return attestation;
+  }
+
+  reportInteraction(federationId: string, outcome: TrustReportOutcome, detail?: string): void {
+    const fed = this.feds.get(federationId);
+    if (!fed) throw new UnknownFederationError(federationId, 'not known to this node');
+    const report = {
+      type: 'TrustReport',
+      reportId: randomUUID(),
+      subject: fed.peer,
+      federationId,
+      outcome,
+      ...(detail ? { detail: detail.slice(0, 256) } : {}),
+    };
+    if (!this.raw(report)) this.log.debug({ federationId, outcome }, 'trust report not sent: not connected');
+  }
 
   discover(query: DiscoveryQuery = {}): Promise<AvailableMesh[]> {
     if (this.discoveries.size >= 64) return Promise.reject(new NodeBusyError('discoveries', 64));

@@ -25,7 +25,16 @@ import {
   StoreOverloadedError,
   ValidationError,
 } from './errors.js';
-import type { FederationStatus, Store, StoredFederation, StoredMesh, StoreOptions } from './types.js';
+import type {
+  FederationStatus,
+  Store,
+  StoredFederation,
+  StoredMesh,
+  StoreOptions,
+  TrustAttestationRow,
+  TrustEdgeRow,
+  TrustSubjectRow,
+} from './types.js';
 
 export interface StoreTarget {
   /** A Store over this target's data; call again after close() to reopen the same data. */
@@ -77,6 +86,54 @@ export function meshFixture(over: Partial<StoredMesh> = {}): StoredMesh {
     trustScore: 80,
     firstSeenAt: T0,
     lastSeenAt: T0,
+    ...over,
+  };
+}
+
+/** A subject's state shaped like the trust engine's snapshot (the store does not look inside). */
+export function trustSubjectFixture(
+  did: string,
+  updatedAt = T0,
+  over: Record<string, unknown> = {},
+): TrustSubjectRow {
+  return {
+    did,
+    state: {
+      credential: { valid: true, trustLevel: 'validated', issuer: 'did:mesh:authority:foundation' },
+      counters: { positive: { value: 12.5, at: updatedAt }, violations: { value: 0, at: 0 } },
+      violationCount: 0,
+      violationKinds: {},
+      connected: false,
+      firstSeen: T0,
+      ...over,
+    },
+    updatedAt,
+  };
+}
+
+export function trustEdgeFixture(from: string, to: string, updatedAt = T0, weight = 0.5): TrustEdgeRow {
+  return {
+    from,
+    to,
+    state: {
+      positive: { value: 3, at: updatedAt },
+      negative: { value: 0, at: 0 },
+      interactions: 3,
+      lastInteraction: updatedAt,
+      violations: 0,
+      weight,
+    },
+    updatedAt,
+  };
+}
+
+export function trustAttestationFixture(over: Partial<TrustAttestationRow> = {}): TrustAttestationRow {
+  return {
+    id: randomUUID(),
+    attester: MIT,
+    subject: ACME,
+    body: { score: 80, claim: 'reliable partner', issuedAt: T0, signature: 'z3sig' },
+    expiresAt: T0 + 24 * HOUR,
     ...over,
   };
 }
@@ -566,6 +623,267 @@ export function storeConformanceSuite(
         await s.close();
         const again = await reopen({ maxSessionsPerMesh: 3 });
         expect(await again.meshes.uptime(ACME, { since: T0, now: T0 + 10 * HOUR })).toEqual(all);
+      });
+    });
+
+    describe('trust state', () => {
+      const did = (i: number) => `did:mesh:enterprise:m-${String(i).padStart(6, '0')}`;
+
+      it('round-trips subjects, edges and attestations across close and reopen', async () => {
+        expect(await store.trust.load()).toEqual({ subjects: [], edges: [], attestations: [] });
+        expect(await store.trust.count()).toEqual({ subjects: 0, edges: 0, attestations: 0 });
+        const subjects = [trustSubjectFixture(ACME, T0 + 2), trustSubjectFixture(MIT, T0 + 1)];
+        // Both directions of a pair are distinct edges.
+        const edges = [trustEdgeFixture(ACME, MIT, T0 + 2), trustEdgeFixture(MIT, ACME, T0 + 1, 0.9)];
+        const attestations = [
+          trustAttestationFixture({ expiresAt: T0 + 2 * HOUR }),
+          trustAttestationFixture({ attester: GOV, expiresAt: T0 + HOUR }),
+        ];
+        await store.trust.putSubjects(subjects);
+        await store.trust.putEdges(edges);
+        await store.trust.putAttestations(attestations);
+        await store.trust.putSubjects([]);
+        expect(await store.trust.count()).toEqual({ subjects: 2, edges: 2, attestations: 2 });
+        await store.close();
+        const s = await reopen();
+        expect(await s.trust.load()).toEqual({ subjects, edges, attestations });
+      });
+
+      it('upserts: a later row replaces the stored one; a key repeated in one call keeps its last', async () => {
+        await store.trust.putSubjects([trustSubjectFixture(ACME, T0, { violationCount: 0 })]);
+        await store.trust.putEdges([trustEdgeFixture(ACME, MIT, T0, 0.1)]);
+        const a = trustAttestationFixture();
+        await store.trust.putAttestations([a]);
+
+        const subject = trustSubjectFixture(ACME, T0 + HOUR, { violationCount: 2, anomalies: 1 });
+        await store.trust.putSubjects([subject]);
+        const edge = trustEdgeFixture(ACME, MIT, T0 + HOUR, 0.7);
+        await store.trust.putEdges([trustEdgeFixture(ACME, MIT, T0 + MIN, 0.3), edge]);
+        const replaced = { ...a, subject: GOV, body: { score: 10 }, expiresAt: T0 + 48 * HOUR };
+        await store.trust.putAttestations([replaced]);
+        // An older row given later still replaces: the caller decides what is current.
+        const older = trustSubjectFixture(MIT, T0 + HOUR);
+        await store.trust.putSubjects([older, { ...older, state: { rewound: true }, updatedAt: T0 }]);
+
+        const loaded = await store.trust.load();
+        // Most recently updated first.
+        expect(loaded.subjects).toEqual([subject, { ...older, state: { rewound: true }, updatedAt: T0 }]);
+        expect(loaded.edges).toEqual([edge]);
+        expect(loaded.attestations).toEqual([replaced]);
+        expect(await store.trust.count()).toEqual({ subjects: 2, edges: 1, attestations: 1 });
+      });
+
+      it('deletes attestations with expiresAt <= now, once, and reports how many', async () => {
+        const due = [
+          trustAttestationFixture({ expiresAt: T0 + HOUR - 1 }),
+          trustAttestationFixture({ expiresAt: T0 + HOUR }),
+        ];
+        const live = trustAttestationFixture({ expiresAt: T0 + HOUR + 1 });
+        await store.trust.putAttestations([...due, live]);
+        await store.trust.putSubjects([trustSubjectFixture(ACME, T0)]);
+        expect(await store.trust.deleteExpiredAttestations(T0)).toBe(0);
+        expect(await store.trust.deleteExpiredAttestations(T0 + HOUR)).toBe(2);
+        expect(await store.trust.deleteExpiredAttestations(T0 + HOUR)).toBe(0);
+        expect((await store.trust.load()).attestations).toEqual([live]);
+        expect(await store.trust.count()).toEqual({ subjects: 1, edges: 0, attestations: 1 });
+        await expect(store.trust.deleteExpiredAttestations(-1)).rejects.toBeInstanceOf(ValidationError);
+        await expect(store.trust.deleteExpiredAttestations(1.5)).rejects.toBeInstanceOf(ValidationError);
+      });
+
+      it('loads the most recently updated first, at most `limit` rows per table', async () => {
+        // Written in scrambled order; two rows share a time and are then ordered by key.
+        const times = [3, 0, 4, 1, 4, 2];
+        const subjects = times.map((t, i) => trustSubjectFixture(did(i), T0 + t));
+        const edges = times.map((t, i) => trustEdgeFixture(did(i), did(i + 1), T0 + t));
+        const attestations = times.map((t, i) =>
+          trustAttestationFixture({ id: `att-${i}`, expiresAt: T0 + HOUR + t }),
+        );
+        await store.trust.putSubjects(subjects);
+        await store.trust.putEdges(edges);
+        await store.trust.putAttestations(attestations);
+        const order = [2, 4, 0, 5, 3, 1];
+        const all = await store.trust.load();
+        expect(all.subjects).toEqual(order.map((i) => subjects[i]));
+        expect(all.edges).toEqual(order.map((i) => edges[i]));
+        expect(all.attestations).toEqual(order.map((i) => attestations[i]));
+        const three = await store.trust.load({ limit: 3 });
+        expect(three.subjects.map((r) => r.did)).toEqual([did(2), did(4), did(0)]);
+        expect(three.edges.map((r) => r.from)).toEqual([did(2), did(4), did(0)]);
+        expect(three.attestations.map((r) => r.id)).toEqual(['att-2', 'att-4', 'att-0']);
+        expect((await store.trust.load({ limit: 1 })).subjects).toEqual([subjects[2]]);
+        for (const bad of [{ limit: 0 }, { limit: 1.5 }, { limit: 1_000_001 }, { limit: -1 }, { max: 1 }]) {
+          await expect(store.trust.load(bad as never), JSON.stringify(bad)).rejects.toBeInstanceOf(
+            ValidationError,
+          );
+        }
+      });
+
+      it('writes a 20,000-row call in one transaction, in statements under the parameter limits', async () => {
+        // 20,000 rows of 5 columns is 100,000 parameters: past PostgreSQL's 65,535 and SQLite's 32,766.
+        const n = 20_000;
+        const subjects = Array.from({ length: n }, (_, i) => trustSubjectFixture(did(i), T0 + i));
+        const edges = Array.from({ length: n }, (_, i) =>
+          trustEdgeFixture(did(i), did((i * 7 + 1) % n), T0 + i),
+        );
+        const attestations = Array.from({ length: n }, (_, i) =>
+          trustAttestationFixture({ id: `att-${i}`, subject: did(i), expiresAt: T0 + HOUR + i }),
+        );
+        const before = store.stats();
+        await store.trust.putSubjects(subjects);
+        await store.trust.putEdges(edges);
+        await store.trust.putAttestations(attestations);
+        const after = store.stats();
+        expect(after.transactions - before.transactions).toBe(3);
+        expect(after.writes - before.writes).toBe(3);
+        expect(await store.trust.count()).toEqual({ subjects: n, edges: n, attestations: n });
+        await store.close();
+        const s = await reopen();
+        const loaded = await s.trust.load({ limit: n });
+        expect(loaded.subjects).toEqual([...subjects].reverse());
+        expect(loaded.edges).toEqual([...edges].reverse());
+        expect(loaded.attestations).toEqual([...attestations].reverse());
+        // Upserting all of them again replaces, never duplicates.
+        await s.trust.putSubjects(subjects.map((r) => ({ ...r, state: { again: true } })));
+        expect(await s.trust.count()).toEqual({ subjects: n, edges: n, attestations: n });
+        expect((await s.trust.load({ limit: 1 })).subjects).toEqual([
+          { ...subjects[n - 1]!, state: { again: true } },
+        ]);
+      });
+
+      it('refuses invalid rows with ValidationError naming the field, writing nothing of the call', async () => {
+        const deep: Record<string, unknown> = {};
+        let cursor = deep;
+        for (let i = 0; i < 100; i++) {
+          const next: Record<string, unknown> = {};
+          cursor['d'] = next;
+          cursor = next;
+        }
+        const cyclic: Record<string, unknown> = { a: 1 };
+        cyclic['self'] = cyclic;
+        const subject = trustSubjectFixture(ACME);
+        const badSubjects: [unknown, string][] = [
+          [{ ...subject, did: 'acme' }, '0.did'],
+          [{ ...subject, did: `did:mesh:${'a'.repeat(2048)}` }, '0.did'],
+          [{ ...subject, did: undefined }, '0.did'],
+          [{ ...subject, state: [] }, '0.state'],
+          [{ ...subject, state: null }, '0.state'],
+          [{ ...subject, state: 'text' }, '0.state'],
+          [{ ...subject, state: undefined }, '0.state'],
+          [{ ...subject, state: { a: undefined } }, '0.state'],
+          [{ ...subject, state: { a: [1, undefined] } }, '0.state'],
+          // biome-ignore lint/suspicious/noSparseArray: a hole would come back as null
+          [{ ...subject, state: { a: [1, , 3] } }, '0.state'],
+          [{ ...subject, state: { at: new Date(T0) } }, '0.state'],
+          [{ ...subject, state: { m: new Map() } }, '0.state'],
+          [{ ...subject, state: { n: Number.NaN } }, '0.state'],
+          [{ ...subject, state: { n: Number.POSITIVE_INFINITY } }, '0.state'],
+          [{ ...subject, state: { f: () => 1 } }, '0.state'],
+          [{ ...subject, state: { b: 1n } }, '0.state'],
+          [{ ...subject, state: { s: Symbol('x') } }, '0.state'],
+          [{ ...subject, state: deep }, '0.state'],
+          [{ ...subject, state: cyclic }, '0.state'],
+          // 65,537 bytes: 6 + 65,529 + 2.
+          [{ ...subject, state: { s: 'x'.repeat(65_529) } }, '0.state'],
+          // Under 64 Ki characters but over 64 KiB in UTF-8.
+          [{ ...subject, state: { s: 'é'.repeat(33_000) } }, '0.state'],
+          [{ ...subject, updatedAt: 1.5 }, '0.updatedAt'],
+          [{ ...subject, updatedAt: -1 }, '0.updatedAt'],
+          [{ ...subject, updatedAt: Number.POSITIVE_INFINITY }, '0.updatedAt'],
+          [{ ...subject, updatedAt: Number.NaN }, '0.updatedAt'],
+          [{ ...subject, updatedAt: String(T0) }, '0.updatedAt'],
+          [{ ...subject, extra: 1 }, '0'],
+          [null, '0'],
+        ];
+        for (const [row, path] of badSubjects) {
+          const err = await store.trust.putSubjects([row as TrustSubjectRow]).catch((e: unknown) => e);
+          expect(err, path).toBeInstanceOf(ValidationError);
+          expect(
+            (err as ValidationError).issues.map((i) => i.path),
+            path,
+          ).toContain(path);
+        }
+        const edge = trustEdgeFixture(ACME, MIT);
+        const attestation = trustAttestationFixture();
+        const badOther: [Promise<unknown>, string][] = [
+          [store.trust.putEdges([{ ...edge, from: 'x' }]), '0.from'],
+          [store.trust.putEdges([{ ...edge, to: undefined } as never]), '0.to'],
+          [store.trust.putEdges([{ ...edge, state: [1] } as never]), '0.state'],
+          [store.trust.putEdges([{ ...edge, updatedAt: 2.5 }]), '0.updatedAt'],
+          [store.trust.putAttestations([{ ...attestation, id: '' }]), '0.id'],
+          [store.trust.putAttestations([{ ...attestation, id: 'x'.repeat(257) }]), '0.id'],
+          [store.trust.putAttestations([{ ...attestation, attester: 'mit' }]), '0.attester'],
+          [store.trust.putAttestations([{ ...attestation, subject: '' }]), '0.subject'],
+          [store.trust.putAttestations([{ ...attestation, body: null } as never]), '0.body'],
+          [store.trust.putAttestations([{ ...attestation, expiresAt: T0 + 0.5 }]), '0.expiresAt'],
+          [store.trust.putSubjects('rows' as never), ''],
+          [store.trust.putSubjects(null as never), ''],
+        ];
+        for (const [p, path] of badOther) {
+          const err = await p.catch((e: unknown) => e);
+          expect(err, path).toBeInstanceOf(ValidationError);
+          expect(
+            (err as ValidationError).issues.map((i) => i.path),
+            path,
+          ).toContain(path);
+        }
+        // One bad row refuses its whole call.
+        const mixed = [trustSubjectFixture(ACME), trustSubjectFixture(MIT), { ...subject, state: [] }];
+        const err = await store.trust.putSubjects(mixed as TrustSubjectRow[]).catch((e: unknown) => e);
+        expect((err as ValidationError).issues.map((i) => i.path)).toEqual(['2.state']);
+        // The row bound.
+        const tooMany = Array.from({ length: 100_001 }, () => ({ did: ACME, state: {}, updatedAt: T0 }));
+        await expect(store.trust.putSubjects(tooMany)).rejects.toBeInstanceOf(ValidationError);
+        expect(await store.trust.count()).toEqual({ subjects: 0, edges: 0, attestations: 0 });
+        // Exactly 64 KiB is accepted: 6 + 65,528 + 2 bytes.
+        const largest = { ...subject, state: { s: 'x'.repeat(65_528) } };
+        await store.trust.putSubjects([largest]);
+        expect((await store.trust.load()).subjects).toEqual([largest]);
+      });
+
+      it('keeps JSON exactly as written: unicode, nesting, numbers, key order', async () => {
+        const state = {
+          zeta: 'last key first',
+          name: 'Zoë 👩🏽‍🔬 東京 مرحبا שלום ﷽ e\u0301',
+          controls: '\u0000\u0001\t\n\r"\\\u2028\u2029',
+          lone: '\ud800 and \udfff',
+          emptyKey: { '': 'empty', ' ': 'space', ключ: 'значение', '🔑': ['a', { b: [[], {}] }] },
+          numbers: [0, -1, 1.5, 0.1 + 0.2, 1e300, 5e-324, Number.MAX_SAFE_INTEGER, -Number.MAX_SAFE_INTEGER],
+          nested: { a: { b: { c: { d: { e: { f: [true, false, null, 'leaf'] } } } } } },
+          alpha: 'first key last',
+        };
+        const body = { claim: 'Größe ≥ 10 ✓', nested: [{ x: [{ y: 'z' }] }] };
+        await store.trust.putSubjects([{ did: ACME, state, updatedAt: T0 }]);
+        await store.trust.putEdges([{ from: ACME, to: MIT, state, updatedAt: T0 }]);
+        await store.trust.putAttestations([trustAttestationFixture({ id: 'a-1', body })]);
+        await store.close();
+        const s = await reopen();
+        const loaded = await s.trust.load();
+        expect(loaded.subjects[0]!.state).toEqual(state);
+        expect(JSON.stringify(loaded.subjects[0]!.state)).toBe(JSON.stringify(state));
+        expect(Object.keys(loaded.edges[0]!.state)).toEqual(Object.keys(state));
+        expect(JSON.stringify(loaded.edges[0]!.state)).toBe(JSON.stringify(state));
+        expect(loaded.attestations[0]!.body).toEqual(body);
+      });
+
+      it('property: any JSON object comes back with the same serialization', async () => {
+        await fc.assert(
+          fc.asyncProperty(fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 6 })), async (state) => {
+            await store.trust.putSubjects([{ did: ACME, state, updatedAt: T0 }]);
+            const [row] = (await store.trust.load({ limit: 1 })).subjects;
+            expect(JSON.stringify(row!.state)).toBe(JSON.stringify(state));
+          }),
+          { numRuns: 40 },
+        );
+      });
+
+      it('refuses use when the store is not open', async () => {
+        await store.close();
+        await expect(store.trust.putSubjects([trustSubjectFixture(ACME)])).rejects.toBeInstanceOf(
+          StoreClosedError,
+        );
+        await expect(store.trust.load()).rejects.toBeInstanceOf(StoreClosedError);
+        await expect(store.trust.count()).rejects.toBeInstanceOf(StoreClosedError);
+        await expect(store.trust.deleteExpiredAttestations(T0)).rejects.toBeInstanceOf(StoreClosedError);
       });
     });
 

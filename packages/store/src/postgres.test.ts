@@ -53,6 +53,9 @@ describe.skipIf(!url)(`postgres store${url ? '' : ` (skipped: ${SKIP})`}`, () =>
         'mesh_operations',
         'mesh_sessions',
         'meshes',
+        'trust_attestations',
+        'trust_edges',
+        'trust_subjects',
       ]);
     } finally {
       await dropSchema(schema);

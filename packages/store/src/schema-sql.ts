@@ -59,12 +59,37 @@ export interface MeshSessionsTable {
   closed_at: number | null;
 }
 
+/** The trust engine's state: each row's JSON object as text (written and read back verbatim). */
+export interface TrustSubjectsTable {
+  did: string;
+  state: string;
+  updated_at: number;
+}
+
+export interface TrustEdgesTable {
+  from_did: string;
+  to_did: string;
+  state: string;
+  updated_at: number;
+}
+
+export interface TrustAttestationsTable {
+  id: string;
+  attester: string;
+  subject: string;
+  body: string;
+  expires_at: number;
+}
+
 export interface Database {
   mesh_operations: MeshOperationsTable;
   federations: FederationsTable;
   meshes: MeshesTable;
   mesh_capabilities: MeshCapabilitiesTable;
   mesh_sessions: MeshSessionsTable;
+  trust_subjects: TrustSubjectsTable;
+  trust_edges: TrustEdgesTable;
+  trust_attestations: TrustAttestationsTable;
 }
 
 function initial(dialect: Dialect): Migration {
@@ -170,11 +195,59 @@ function initial(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * The trust engine's tables (issue 5). JSON is text in both dialects, as elsewhere: jsonb would
+ * reorder keys and drop duplicates, and the engine expects its snapshots back byte for byte.
+ */
+const trust: Migration = {
+  async up(db) {
+    await db.schema
+      .createTable('trust_subjects')
+      .addColumn('did', 'text', (c) => c.primaryKey())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .execute();
+
+    await db.schema
+      .createTable('trust_edges')
+      .addColumn('from_did', 'text', (c) => c.notNull())
+      .addColumn('to_did', 'text', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
+      .addPrimaryKeyConstraint('trust_edges_pk', ['from_did', 'to_did'])
+      .execute();
+
+    await db.schema
+      .createTable('trust_attestations')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('attester', 'text', (c) => c.notNull())
+      .addColumn('subject', 'text', (c) => c.notNull())
+      .addColumn('body', 'text', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .execute();
+    await db.schema
+      .createIndex('trust_attestations_expiry')
+      .on('trust_attestations')
+      .column('expires_at')
+      .execute();
+    await db.schema
+      .createIndex('trust_attestations_subject')
+      .on('trust_attestations')
+      .column('subject')
+      .execute();
+  },
+  async down(db) {
+    for (const table of ['trust_attestations', 'trust_edges', 'trust_subjects']) {
+      await db.schema.dropTable(table).ifExists().execute();
+    }
+  },
+};
+
 /** Migrations live in code (no files to ship); names sort in the order they run. */
 export function migrations(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations() {
-      return { '0001_initial': initial(dialect) };
+      return { '0001_initial': initial(dialect), '0002_trust': trust };
     },
   };
 }

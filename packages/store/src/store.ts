@@ -9,6 +9,7 @@ import { meshStore } from './meshes.js';
 import { WriteQueue } from './queue.js';
 import { type Database, type Dialect, migrations } from './schema-sql.js';
 import { StoreOptionsSchema } from './schemas.js';
+import { trustStore } from './trust.js';
 import type { Store, StoreOptions } from './types.js';
 
 export interface Backend {
@@ -94,6 +95,7 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
     meshOperations: meshOperationStore(ctx),
     federations: federationStore(ctx),
     meshes: meshStore(ctx),
+    trust: trustStore(ctx),
     stats() {
       return {
         transactions: queue?.transactions ?? 0,

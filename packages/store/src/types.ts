@@ -118,6 +118,56 @@ export interface MeshStore {
   uptime(meshId: string, window: { readonly since: number; readonly now: number }): Promise<UptimeReport>;
 }
 
+/**
+ * The trust engine's state (issue 5). The store treats `state` and `body` as opaque JSON objects
+ * (at most 64 KiB serialized each) and gives them back exactly as written; DIDs are validated.
+ */
+export interface TrustSubjectRow {
+  did: string;
+  state: Record<string, unknown>;
+  updatedAt: number;
+}
+
+/** An edge of the trust graph, `from` trusting `to`. */
+export interface TrustEdgeRow {
+  from: string;
+  to: string;
+  state: Record<string, unknown>;
+  updatedAt: number;
+}
+
+/** A peer attestation (spec 5): `attester` vouches for `subject` until `expiresAt`. */
+export interface TrustAttestationRow {
+  id: string;
+  attester: string;
+  subject: string;
+  body: Record<string, unknown>;
+  expiresAt: number;
+}
+
+export interface TrustStore {
+  /**
+   * Upserts (the row given replaces the stored one; a key repeated in one call keeps its last row).
+   * Each call is validated as a whole (one bad row refuses the call with ValidationError) and
+   * commits in one transaction: at most 100,000 rows per call, 10,000 being the expected batch.
+   */
+  putSubjects(rows: readonly TrustSubjectRow[]): Promise<void>;
+  putEdges(rows: readonly TrustEdgeRow[]): Promise<void>;
+  putAttestations(rows: readonly TrustAttestationRow[]): Promise<void>;
+  /** Removes attestations with expiresAt <= now; returns how many. */
+  deleteExpiredAttestations(now: number): Promise<number>;
+  /**
+   * Everything, for a restart, bounded: at most `limit` rows per table (default 100,000, at most
+   * 1,000,000), most recently updated first (attestations: latest expiry first).
+   */
+  load(options?: { limit?: number }): Promise<{
+    subjects: TrustSubjectRow[];
+    edges: TrustEdgeRow[];
+    attestations: TrustAttestationRow[];
+  }>;
+  count(): Promise<{ subjects: number; edges: number; attestations: number }>;
+}
+
 export interface StoreStats {
   /** Write transactions committed or attempted since open. */
   readonly transactions: number;
@@ -139,6 +189,8 @@ export interface Store {
   readonly meshOperations: MeshOperationStore;
   readonly federations: FederationStore;
   readonly meshes: MeshStore;
+  /** The trust engine's subjects, graph edges and attestations. */
+  readonly trust: TrustStore;
   stats(): StoreStats;
 }
 

@@ -23,6 +23,7 @@ import {
   SignatureMultibaseSchema,
   sha256,
   TimestampMsSchema,
+  TrustAttestationSchema,
   uuidSchema,
   VerificationMethodIdSchema,
 } from '@fmp/core';
@@ -35,6 +36,8 @@ export const FEDERATION_ANNOUNCE_DOMAIN = 'fmp/1 federation-announce';
 export const MAX_HUB_LOG_OPS = 16;
 /** Most did:mesh operations in one IdentityOps frame. */
 export const MAX_IDENTITY_OPS = 64;
+/** Most trust attestations in one TrustAttestations frame. */
+export const MAX_ATTESTATIONS = 64;
 
 export const HubHelloSchema = z.strictObject({
   type: z.literal('HubHello'),
@@ -77,6 +80,7 @@ export const HUB_LINK_FRAME_TYPES = [
   'LinkPing',
   'LinkPong',
   'IdentityOps',
+  'TrustAttestations',
 ] as const;
 const hubLinkTypes = new Set<string>(HUB_LINK_FRAME_TYPES);
 
@@ -194,6 +198,13 @@ export const FederationAnnounceSchema = z.strictObject({
 });
 export type FederationAnnounce = z.infer<typeof FederationAnnounceSchema>;
 
+/** Trust attestations a hub passes on to its peers (self-certifying: each receiver verifies them). */
+export const TrustAttestationsSchema = z.strictObject({
+  type: z.literal('TrustAttestations'),
+  attestations: z.array(TrustAttestationSchema).min(1).max(MAX_ATTESTATIONS),
+});
+export type TrustAttestations = z.infer<typeof TrustAttestationsSchema>;
+
 export type HubLinkFrame =
   | HubHello
   | HubAuth
@@ -201,7 +212,8 @@ export type HubLinkFrame =
   | Relay
   | LinkPing
   | LinkPong
-  | IdentityOps;
+  | IdentityOps
+  | TrustAttestations;
 
 declare module '@fmp/core' {
   interface FrameTypeMap {
@@ -213,6 +225,7 @@ declare module '@fmp/core' {
     LinkPong: LinkPong;
     IdentityOps: IdentityOps;
     FederationAnnounce: FederationAnnounce;
+    TrustAttestations: TrustAttestations;
   }
 }
 
@@ -228,6 +241,9 @@ if (!registeredFrameTypes().includes('HubHello')) {
 if (!registeredFrameTypes().includes('IdentityOps')) {
   registerFrameSchema('IdentityOps', IdentityOpsSchema);
   registerFrameSchema('FederationAnnounce', FederationAnnounceSchema);
+}
+if (!registeredFrameTypes().includes('TrustAttestations')) {
+  registerFrameSchema('TrustAttestations', TrustAttestationsSchema);
 }
 
 /** What the coordinating hub signs in a FederationAnnounce (absent optionals are null). */

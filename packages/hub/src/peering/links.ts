@@ -50,13 +50,14 @@ import {
   parseRelayedFrame,
   type Relay,
   type RouteAnnouncementFrame,
+  type TrustAttestations,
 } from './frames.js';
 
 /** Frames a link hands to the hub (control frames are handled here). */
-export type PeerDataFrame = RouteAnnouncementFrame | Relay | ErrorFrame | IdentityOps;
+export type PeerDataFrame = RouteAnnouncementFrame | Relay | ErrorFrame | IdentityOps | TrustAttestations;
 
 /** What can be sent to a peer through `send`. */
-export type PeerOutboundFrame = RouteAnnouncementFrame | Relay | ErrorFrame | IdentityOps;
+export type PeerOutboundFrame = RouteAnnouncementFrame | Relay | ErrorFrame | IdentityOps | TrustAttestations;
 
 export interface PeerLogger {
   debug(obj: object, msg?: string): void;
@@ -553,6 +554,7 @@ export class PeerLinks {
       }
       case 'RouteAnnouncement':
       case 'IdentityOps':
+      case 'TrustAttestations':
       case 'error':
         this.options.onFrame(peerDid, parsed.frame);
         return;

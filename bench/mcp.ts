@@ -1,0 +1,310 @@
+/**
+ * Federated MCP tools/call (issue #4): the added latency of calling an MCP server's tool through the
+ * federation, over calling the same server directly, in the same run.
+ *   - federated: an official-SDK MCP client (this process) -> the consumer node's /mcp (Streamable
+ *     HTTP) -> hub 1 -> hub 2 -> the provider node -> the fixture MCP server (stdio) and back; every
+ *     node, hub and server in its own process, on loopback;
+ *   - direct: an official-SDK MCP client (this process) -> the same fixture server, spawned over stdio
+ *     with the same command.
+ * Calls alternate between the two clients, one at a time, so both see the same machine load.
+ */
+import { fileURLToPath } from 'node:url';
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { percentiles } from './lib.js';
+import {
+  type BenchWorld,
+  createBenchWorld,
+  killAll,
+  LOAD_HUB_OPTIONS,
+  startHubWorker,
+  startWorker,
+  type Worker,
+} from './network.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('../test/fixtures/mcp-server.ts', import.meta.url));
+
+/** Members the MCP benchmark needs in the world file: consumer (hub 1) and provider (hub 2). */
+export const MCP_MEMBERS = ['mcp-c', 'mcp-p'];
+
+export interface McpLatency {
+  p50Ms: number;
+  p95Ms: number;
+  p99Ms: number;
+}
+
+export interface McpCallResult {
+  n: number;
+  hops: 2;
+  /** The exposed tool name the federated client called. */
+  tool: string;
+  federated: McpLatency;
+  direct: McpLatency;
+  /**
+   * tools/list at the consumer's /mcp, answered by the consumer from catalogs it holds (no message
+   * crosses the mesh): what the HTTP endpoint and the MCP SDK cost on their own, same client.
+   */
+  endpointOnly: McpLatency;
+  addedP50Ms: number;
+  addedP95Ms: number;
+  /** Federated calls that answered with an error (their time is not in the percentiles). */
+  failures: number;
+  errors: Record<string, number>;
+  /** CPU time per federated call in each process on the path, ms (all threads, GC included). */
+  cpuMsPerCall: McpCpu;
+  /** The kernel's share of cpuMsPerCall (socket and pipe reads and writes, wake-ups). */
+  kernelMsPerCall: McpCpu;
+}
+
+export interface McpCpu {
+  consumer: number;
+  hub1: number;
+  hub2: number;
+  provider: number;
+}
+
+/** A federated call answered, but with the wrong sum: the benchmark must not report a figure. */
+export class McpWrongAnswer extends Error {
+  override readonly name = 'McpWrongAnswer';
+}
+
+type CallResult = Awaited<ReturnType<Client['callTool']>>;
+
+/** The sum from an `add` result, or undefined when the result does not carry one in both forms. */
+function sumOf(r: CallResult): number | undefined {
+  const structured = (r.structuredContent as { sum?: unknown } | undefined)?.sum;
+  const text = (r.content as { type: string; text?: string }[] | undefined)?.[0];
+  if (typeof structured !== 'number' || text?.type !== 'text' || text.text !== String(structured)) {
+    return undefined;
+  }
+  return structured;
+}
+
+function errorCode(r: CallResult): string {
+  const meta = (r._meta as Record<string, { code?: unknown }> | undefined)?.['mesh.global/error'];
+  return typeof meta?.code === 'string' ? meta.code : 'tool_error';
+}
+
+/**
+ * fetch with a signal of its own per request, following the transport's. The transport passes its one
+ * long-lived signal to every request, and undici removes a request's abort listener from it only when
+ * the Request is garbage collected: thousands of sequential calls pile up listeners between
+ * collections (about 1,700 seen), and as undici resets the signal's bound to 1,500 on each request,
+ * Node warns of a leak once per call past it. Here the transport's signal holds one listener per
+ * request only until its response arrives (the bench's calls are sequential and done before close).
+ */
+const fetchOwnSignal: typeof fetch = async (input, init) => {
+  const outer = init?.signal;
+  if (!outer) return fetch(input, init);
+  const inner = new AbortController();
+  const onAbort = () => inner.abort(outer.reason);
+  if (outer.aborted) onAbort();
+  else outer.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await fetch(input, { ...init, signal: inner.signal });
+  } finally {
+    outer.removeEventListener('abort', onAbort);
+  }
+};
+
+const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
+
+export async function benchMcpCall(
+  w: BenchWorld,
+  options: { n: number; warmup: number },
+): Promise<McpCallResult> {
+  const { n, warmup } = options;
+  // Two peered hubs, as the two-hop throughput run: hub 1 accepts hub 2, hub 2 dials hub 1.
+  const hub1 = await startHubWorker(w, 0, { ...LOAD_HUB_OPTIONS, allowedPeers: [w.world.hubs[1]!.did] });
+  const workers: Worker[] = [hub1.worker];
+  const clients: Client[] = [];
+  try {
+    const hub2 = await startHubWorker(w, 1, {
+      ...LOAD_HUB_OPTIONS,
+      peers: [{ did: w.world.hubs[0]!.did, url: hub1.url }],
+    });
+    workers.push(hub2.worker);
+    const providerDid = w.world.members['mcp-p']!.did;
+    // FMP_BENCH_NODE_FLAGS: extra Node flags for the node processes (e.g. --cpu-prof).
+    const flags = process.env.FMP_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
+    const provider = startWorker('worker-mcp.ts', [w.file, 'mcp-p', hub2.url, 'provider', 'mcp-c'], flags);
+    workers.push(provider);
+    const ready = await provider.line((l) => l.ready === true);
+    const upstream = ready.upstreamTools as string[];
+    if (!upstream.includes('add') || !upstream.includes('echo')) {
+      throw new Error(`the provider's fixture server lists ${JSON.stringify(upstream)}, not add and echo`);
+    }
+    // The consumer's hub must have learned the route to the provider over the peer link.
+    const deadline = Date.now() + 20_000;
+    while (!((await hub1.worker.call({ cmd: 'routes' })).meshes as string[]).includes(providerDid)) {
+      if (Date.now() > deadline) throw new Error('no route to the provider through the peer hub');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const consumer = startWorker('worker-mcp.ts', [w.file, 'mcp-c', hub1.url, 'consumer'], flags);
+    workers.push(consumer);
+    const { mcpUrl } = await consumer.line((l) => l.ready === true);
+    const { tools } = await consumer.call({ cmd: 'federate', target: providerDid }, 30_000);
+    const tool = (tools as string[]).find((t) => t.endsWith('__add'))!;
+
+    const federated = new Client({ name: 'fmp-bench', version: '0.1.0' });
+    clients.push(federated);
+    await federated.connect(
+      new StreamableHTTPClientTransport(new URL(mcpUrl as string), { fetch: fetchOwnSignal }),
+    );
+    const direct = new Client({ name: 'fmp-bench', version: '0.1.0' });
+    clients.push(direct);
+    let directStderr = '';
+    const stdio = new StdioClientTransport({
+      command: process.execPath,
+      args: ['--import', 'tsx', FIXTURE],
+      cwd: ROOT,
+      stderr: 'pipe',
+    });
+    stdio.stderr?.on('data', (d: Buffer) => {
+      directStderr = (directStderr + d.toString()).slice(-2000);
+    });
+    await direct.connect(stdio);
+    // As an agent would: list first (the SDK client then checks results against the output schema).
+    const listed = (await federated.listTools()).tools.map((t) => t.name);
+    if (!listed.includes(tool)) throw new Error(`the consumer's /mcp does not list ${tool}: ${listed}`);
+    if (!(await direct.listTools()).tools.some((t) => t.name === 'add')) {
+      throw new Error(`the fixture server does not list add (stderr: ${directStderr})`);
+    }
+
+    const errors: Record<string, number> = {};
+    let failures = 0;
+    const federatedMs: number[] = [];
+    const directMs: number[] = [];
+    const endpointMs: number[] = [];
+    // Distinct arguments per call (a fraction too), so a stale or misrouted answer cannot pass.
+    const args = (i: number) => ({ a: i + 1, b: i * 7 + 0.25 });
+    const callFederated = async (i: number, record: boolean) => {
+      const { a, b } = args(i);
+      const t = performance.now();
+      let r: CallResult;
+      try {
+        r = await federated.callTool({ name: tool, arguments: { a, b } });
+      } catch (err) {
+        const code = `exception: ${String((err as Error)?.message ?? err).slice(0, 80)}`;
+        errors[code] = (errors[code] ?? 0) + 1;
+        failures++;
+        return;
+      }
+      const elapsed = performance.now() - t;
+      if (r.isError) {
+        const code = errorCode(r);
+        errors[code] = (errors[code] ?? 0) + 1;
+        failures++;
+        return;
+      }
+      const sum = sumOf(r);
+      if (sum !== a + b) {
+        throw new McpWrongAnswer(
+          `federated ${tool}(${a}, ${b}) answered ${JSON.stringify(r).slice(0, 300)}, expected sum ${a + b}`,
+        );
+      }
+      if (record) federatedMs.push(elapsed);
+    };
+    const callDirect = async (i: number, record: boolean) => {
+      const { a, b } = args(i);
+      const t = performance.now();
+      const r = await direct.callTool({ name: 'add', arguments: { a, b } });
+      const elapsed = performance.now() - t;
+      if (r.isError || sumOf(r) !== a + b) {
+        throw new Error(`direct add(${a}, ${b}) answered ${JSON.stringify(r).slice(0, 300)}`);
+      }
+      if (record) directMs.push(elapsed);
+    };
+
+    const listLocal = async (record: boolean) => {
+      const t = performance.now();
+      const r = await federated.listTools(undefined, { cacheMode: 'bypass' });
+      const elapsed = performance.now() - t;
+      if (!r.tools.some((x) => x.name === tool)) throw new Error(`tools/list at /mcp lost ${tool}`);
+      if (record) endpointMs.push(elapsed);
+    };
+
+    for (let i = 0; i < warmup; i++) {
+      await callFederated(i, false);
+      await callDirect(i, false);
+      await listLocal(false);
+    }
+    if (warmup > 0 && failures === warmup) {
+      throw new Error(`every warm-up call failed: ${JSON.stringify(errors)}`);
+    }
+    failures = 0;
+    for (const k of Object.keys(errors)) delete errors[k];
+
+    const cpu = async () => {
+      const [c, p, h1, h2] = [
+        await consumer.call({ cmd: 'cpu' }),
+        await provider.call({ cmd: 'cpu' }),
+        await hub1.stats(),
+        await hub2.stats(),
+      ];
+      return {
+        total: { consumer: c.cpuUs as number, provider: p.cpuUs as number, hub1: h1.cpuUs, hub2: h2.cpuUs },
+        kernel: {
+          consumer: c.systemUs as number,
+          provider: p.systemUs as number,
+          hub1: h1.systemUs,
+          hub2: h2.systemUs,
+        },
+      };
+    };
+    const before = await cpu();
+    for (let i = 0; i < n; i++) {
+      // Alternate which goes first, so neither always runs right after the other's wake-ups.
+      if (i % 2 === 0) {
+        await callFederated(warmup + i, true);
+        await callDirect(warmup + i, true);
+      } else {
+        await callDirect(warmup + i, true);
+        await callFederated(warmup + i, true);
+      }
+    }
+    const after = await cpu();
+    // Apart from the timed loop, so that the CPU figures above are the federated calls' alone.
+    for (let i = 0; i < n; i++) await listLocal(true);
+    if (federatedMs.length === 0) throw new Error(`every federated call failed: ${JSON.stringify(errors)}`);
+    const ok = federatedMs.length;
+    const perCall = (kind: 'total' | 'kernel'): McpCpu => {
+      const of = (k: keyof McpCpu) => round4((after[kind][k] - before[kind][k]) / ok / 1000);
+      return { consumer: of('consumer'), hub1: of('hub1'), hub2: of('hub2'), provider: of('provider') };
+    };
+    const f = percentiles(federatedMs);
+    const d = percentiles(directMs);
+    const e = percentiles(endpointMs);
+    return {
+      n,
+      hops: 2,
+      tool,
+      federated: { p50Ms: f.p50Ms, p95Ms: f.p95Ms, p99Ms: f.p99Ms },
+      direct: { p50Ms: d.p50Ms, p95Ms: d.p95Ms, p99Ms: d.p99Ms },
+      endpointOnly: { p50Ms: e.p50Ms, p95Ms: e.p95Ms, p99Ms: e.p99Ms },
+      addedP50Ms: round4(f.p50Ms - d.p50Ms),
+      addedP95Ms: round4(f.p95Ms - d.p95Ms),
+      failures,
+      errors,
+      cpuMsPerCall: perCall('total'),
+      kernelMsPerCall: perCall('kernel'),
+    };
+  } finally {
+    await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
+    await Promise.all(workers.map((x) => x.stop()));
+  }
+}
+
+// Standalone: `npx tsx bench/mcp.ts [n]` (this benchmark alone).
+if (process.argv[1]?.endsWith('mcp.ts')) {
+  const world = await createBenchWorld(MCP_MEMBERS);
+  try {
+    const n = Number(process.argv[2] ?? 500);
+    const result = await benchMcpCall(world, { n, warmup: Math.min(200, n) });
+    process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  } finally {
+    killAll();
+    world.cleanup();
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * A mesh node with the MCP bridge in its own process, for the federated tools/call benchmark:
+ *   node --import tsx bench/worker-mcp.ts <world.json> <member> <hubUrl> provider <consumerMember>
+ *     fronts the fixture MCP server (test/fixtures/mcp-server.ts, spawned over stdio by the bridge)
+ *     and grants `add` and `echo` to the consumer; prints {"ready":true,"upstreamTools"}.
+ *   node --import tsx bench/worker-mcp.ts <world.json> <member> <hubUrl> consumer
+ *     serves its partners' tools at /mcp on 127.0.0.1, port 0; prints {"ready":true,"mcpUrl"}.
+ * Commands:
+ *   {"cmd":"federate","target"}  (consumer) federates with the provider and waits until the bridge
+ *                                lists its tools: {tools: [exposed names]}
+ *   {"cmd":"cpu"}                -> {cpuUs, systemUs} (this process's CPU time so far, kernel share)
+ */
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { createMeshNode, McpBridge, McpHttpEndpoint } from '@fmp/node';
+import { getRequestListener } from '@hono/node-server';
+import pino from 'pino';
+import { keysOf, print, type SavedWorld, serve } from './worker-io.js';
+
+const MCP_FIXTURE = fileURLToPath(new URL('../test/fixtures/mcp-server.ts', import.meta.url));
+
+const [file, name, hubUrl, mode, consumerName] = process.argv.slice(2);
+if (mode !== 'provider' && mode !== 'consumer') throw new Error(`mode must be provider or consumer: ${mode}`);
+const world = JSON.parse(readFileSync(file!, 'utf8')) as SavedWorld;
+const me = world.members[name!]!;
+const logger = pino({ level: 'silent' });
+
+const node = createMeshNode({
+  did: me.did,
+  keyPair: keysOf(me),
+  credential: me.credential as never,
+  capabilities: ['ml.inference'],
+  region: 'eu',
+  hubUrl: hubUrl!,
+  meshLog: [me.op],
+  trustedIssuers: [world.issuer.did],
+  logger,
+});
+
+const consumer = mode === 'provider' ? world.members[consumerName ?? '']?.did : undefined;
+if (mode === 'provider' && !consumer) throw new Error(`unknown consumer member ${consumerName}`);
+
+const bridge = new McpBridge({
+  node,
+  credential: me.credential as never,
+  logger,
+  ...(mode === 'provider'
+    ? {
+        servers: [
+          {
+            name: 'fixture',
+            command: process.execPath,
+            args: ['--import', 'tsx', MCP_FIXTURE],
+            defaultCapability: 'ml.inference',
+          },
+        ],
+        access: [{ partners: [consumer!], tools: ['add', 'echo'] }],
+        // The per-partner quota (default 20 calls/s) is an operator's policy, not a cost: raised out
+        // of the way of sequential calls, as the throughput runs raise the hub's per-federation quota.
+        partnerRate: { ratePerSec: 1_000_000, burst: 1_000_000 },
+      }
+    : { callTimeoutMs: 10_000 }),
+});
+
+await node.start();
+await bridge.start();
+
+let endpoint: McpHttpEndpoint | undefined;
+let http: ReturnType<typeof createServer> | undefined;
+let mcpUrl: string | undefined;
+if (mode === 'consumer') {
+  const ep = new McpHttpEndpoint({ bridge, meshDid: me.did, logger });
+  endpoint = ep;
+  http = createServer(
+    getRequestListener((req) =>
+      new URL(req.url).pathname === '/mcp' ? ep.fetch(req) : new Response('not found', { status: 404 }),
+    ),
+  );
+  const server = http;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  mcpUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
+}
+
+async function federate(target: string): Promise<string[]> {
+  await node.federate(target, { capabilities: ['ml.inference'], purpose: 'bench mcp', ttlSeconds: 3600 });
+  // The provider's catalog arrives as its own message after the handshake.
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const tools = bridge
+      .remoteTools()
+      .filter((t) => t.partner === target)
+      .map((t) => t.name);
+    if (tools.some((t) => t.endsWith('__add')) && tools.some((t) => t.endsWith('__echo'))) return tools;
+    if (Date.now() > deadline) throw new Error(`no catalog with add and echo from ${target} within 20 s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+serve(
+  async (cmd) => {
+    switch (cmd.cmd) {
+      case 'federate':
+        if (mode !== 'consumer') throw new Error('only the consumer federates');
+        return { tools: await federate(String(cmd.target)) };
+      case 'cpu': {
+        const used = process.cpuUsage();
+        return { cpuUs: used.user + used.system, systemUs: used.system };
+      }
+      default:
+        throw new Error(`unknown command ${String(cmd.cmd)}`);
+    }
+  },
+  async () => {
+    await endpoint?.close();
+    http?.closeAllConnections();
+    await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
+    await bridge.stop();
+    await node.stop();
+  },
+);
+// The provider says which upstream tools it has, so a server that failed to start is named at once.
+print({
+  ready: true,
+  upstreamTools: bridge.upstream.tools().map((t) => t.name),
+  ...(mcpUrl ? { mcpUrl } : {}),
+});
