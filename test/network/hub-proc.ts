@@ -16,6 +16,7 @@ interface HubProcConfig {
   allowedPeers?: string[];
   /** Trust engine parameters (short periods for tests). */
   trust?: { recomputeMs?: number; options?: Record<string, unknown> };
+  adminToken?: string;
 }
 
 const config = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as HubProcConfig;
@@ -34,6 +35,7 @@ const hub = createHub({
   ...(config.peers ? { peers: config.peers } : {}),
   ...(config.allowedPeers ? { allowedPeers: config.allowedPeers } : {}),
   ...(config.trust ? { trust: config.trust } : {}),
+  ...(config.adminToken ? { adminToken: config.adminToken } : {}),
 });
 const { url, httpUrl } = await hub.start();
 process.stdout.write(`${JSON.stringify({ url, httpUrl })}\n`);

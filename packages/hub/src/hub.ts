@@ -247,7 +247,8 @@ export interface RemoteTrust {
 export type HubTrustEvent =
   | ({ readonly type: 'anomaly' } & Anomaly)
   | {
-      readonly type: 'level';
+      /** `level`: the mesh changed level; `score`: its score moved by a point or more. */
+      readonly type: 'level' | 'score';
       readonly subject: string;
       readonly score: number;
       readonly level: TrustLevel;
@@ -467,16 +468,15 @@ class HubServer implements Hub {
       this.trust = this.trustFeed;
       engine.onChange((c) => {
         this.reconcileDue.add(c.did);
-        if (c.previous === undefined || levelOfScore(c.previous) !== c.level) {
-          this.emitTrust({
-            type: 'level',
-            subject: c.did,
-            score: c.score,
-            level: c.level,
-            previous: c.previous,
-            at: this.now(),
-          });
-        }
+        if (this.trustListeners.size === 0) return;
+        this.emitTrust({
+          type: c.previous === undefined || levelOfScore(c.previous) !== c.level ? 'level' : 'score',
+          subject: c.did,
+          score: c.score,
+          level: c.level,
+          previous: c.previous,
+          at: this.now(),
+        });
       });
       engine.onAnomaly((a) => {
         this.metrics.trustAnomalies.inc({ signal: a.signal });
@@ -2702,6 +2702,10 @@ class HubServer implements Hub {
   }
 
   private recomputeTrust(): void {
+    // Scores also move with time (decay, uptime): re-judge every federation that has a minimum.
+    for (const fed of [...this.fedTable.values()]) {
+      if (fed.minTrustScore !== undefined) this.reconcileFederation(fed);
+    }
     const r = this.trustFeed?.engine.recomputeGlobal();
     if (r) {
       this.metrics.trustRecomputeSeconds.set(r.ms / 1000);
