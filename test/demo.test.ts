@@ -64,6 +64,12 @@ describe('fmp demo --json', () => {
     expect(calls.some((c) => c.error === 'policy_denied')).toBe(true);
     expect(calls.some((c) => c.error === 'trust_too_low')).toBe(true);
     expect(calls.find((c) => c.tool === 'mit-001__train_toy_model')?.progress).toBeGreaterThan(0);
+    // The trust engine (issue #5): every mesh has a score and level from its home hub.
+    for (const m of r.meshes) {
+      expect(m.trustScore).toBeGreaterThan(0);
+      expect(['Unverified', 'Basic', 'Validated', 'Certified', 'Audited']).toContain(m.trustLevel);
+    }
+    expect(r.attestations.length).toBeGreaterThan(0);
     expect(r.ok).toBe(true);
   }, 200_000);
 

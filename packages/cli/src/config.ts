@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { complianceContextSchema, FmpError } from '@fmp/core';
 import { upstreamServerSchema } from '@fmp/node';
+import { trustWeightsSchema } from '@fmp/trust';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
@@ -81,6 +82,19 @@ export const HubConfigSchema = z.strictObject({
     })
     .optional(),
   adminTokenFile: z.string().min(1).optional(),
+  /** The trust engine (spec 5; docs/trust.md). */
+  trust: z
+    .strictObject({
+      /** The factor weights (governance parameters); must sum to 1. */
+      weights: trustWeightsSchema.optional(),
+      /** EigenTrust recompute period. */
+      recomputeMs: z.number().int().min(100).max(3_600_000).default(30_000),
+      /** How often the engine's state is written to the store. */
+      persistMs: z.number().int().min(100).max(3_600_000).default(5_000),
+      /** Active attestations per attester. */
+      attestationBudget: z.number().int().min(1).max(10_000).default(64),
+    })
+    .default({ recomputeMs: 30_000, persistMs: 5_000, attestationBudget: 64 }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type HubConfig = z.infer<typeof HubConfigSchema>;

@@ -122,7 +122,18 @@ export interface NetworkDemoResult {
   ok: boolean;
   dataDir: string;
   hubs: { did: string; region: string; url: string }[];
-  meshes: { did: string; category: string; hub: string; controlUrl: string; mcpUrl: string }[];
+  meshes: {
+    did: string;
+    category: string;
+    hub: string;
+    controlUrl: string;
+    mcpUrl: string;
+    /** The trust engine's score (spec 5.1) at the end of the demo, from the mesh's home hub. */
+    trustScore: number;
+    trustLevel: string;
+  }[];
+  /** Attestations the demo organizations made of partners (spec 5.2). */
+  attestations: { attester: string; subject: string; score: number; claim: string }[];
   discovery: { from: string; seen: number };
   federations: {
     federationId: string;
@@ -291,6 +302,8 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
           did: hubDid(p.name),
           url: `ws://127.0.0.1:${ports.get(p.name)}/v1/hub`,
         })),
+        // Global trust every second, so the demo's attestations count before it reports.
+        trust: { recomputeMs: 1_000 },
         logLevel: 'warn',
       };
       writeFileSync(join(hubDir, 'hub.json'), JSON.stringify(config, null, 2));
@@ -492,6 +505,29 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
       (did) => call(did, 'GET', '/v1/mcp'),
       log,
     );
+
+    // Partners vouch for each other after working together (weighted by their global trust).
+    const attestations: NetworkDemoResult['attestations'] = [];
+    for (const [attester, subject, score, claim] of ATTESTATIONS) {
+      try {
+        await call(attester, 'POST', '/v1/attestations', { subject, score, claim });
+        attestations.push({ attester, subject, score, claim });
+        log(`attestation ${attester} -> ${subject}: ${score}`);
+      } catch (err) {
+        log(`attestation ${attester} -> ${subject} refused: ${(err as Error).message}`);
+      }
+    }
+    // One trust tick and one global recompute (1 s each in the demo's hubs).
+    await new Promise((r) => setTimeout(r, 2_200));
+    const httpOf = (hub: string) => String(hubReady[HUBS.findIndex((h) => h.name === hub)]!.httpUrl);
+    const trust = new Map<string, { score: number; level: string }>();
+    for (const m of MESHES) {
+      const res = await fetch(`${httpOf(m.hub)}/v1/trust/${encodeURIComponent(m.did)}`, {
+        signal: AbortSignal.timeout(10_000),
+      });
+      const body = (await res.json()) as { score?: number; level?: string };
+      trust.set(m.did, { score: body.score ?? 0, level: body.level ?? 'Unverified' });
+    }
     const result: NetworkDemoResult = {
       ok:
         federations.length > 0 &&
@@ -507,7 +543,10 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
         hub: hubDid(m.hub),
         controlUrl: control.get(m.did)!.url,
         mcpUrl: control.get(m.did)!.mcpUrl,
+        trustScore: trust.get(m.did)!.score,
+        trustLevel: trust.get(m.did)!.level,
       })),
+      attestations,
       discovery: { from, seen: discovered.length },
       federations,
       refused,
@@ -532,6 +571,13 @@ const ENT = 'did:mesh:enterprise:acme-001';
 const EDU = 'did:mesh:academic:mit-001';
 const GOV = 'did:mesh:government:opendata-001';
 const NGO = 'did:mesh:ngo:relief-001';
+
+/** [attester, subject, score, claim]: partners that worked together in the demo. */
+const ATTESTATIONS: [string, string, number, string][] = [
+  [ENT, EDU, 95, 'accurate ml.inference results'],
+  [EDU, NGO, 90, 'reliable glossary service'],
+  [GOV, NGO, 85, 'reliable glossary service'],
+];
 
 /** [caller, partner, tool as listed at the caller, arguments, expected failure code or undefined]. */
 const TOOL_CALLS: [string, string, string, Record<string, unknown>, string | undefined][] = [

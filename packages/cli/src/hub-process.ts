@@ -72,6 +72,14 @@ export async function startHubProcess(config: HubConfig & { configDir: string })
       limits: config.limits,
       ...(config.rateLimit ? { rateLimit: config.rateLimit } : {}),
       ...(adminToken ? { adminToken } : {}),
+      trust: {
+        recomputeMs: config.trust.recomputeMs,
+        persistMs: config.trust.persistMs,
+        options: {
+          attestationBudget: config.trust.attestationBudget,
+          ...(config.trust.weights ? { weights: config.trust.weights } : {}),
+        },
+      },
       logger: pino({ level: config.logLevel, base: { hub: config.did } }),
     });
     let started: { url: string; httpUrl: string };

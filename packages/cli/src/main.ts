@@ -9,6 +9,7 @@ import { registerDidCommands } from './commands/did.js';
 import { registerHubCommands } from './commands/hub.js';
 import { registerInitCommand } from './commands/init.js';
 import { registerNodeCommands } from './commands/node.js';
+import { registerTrustCommands } from './commands/trust.js';
 import { registerVcCommands } from './commands/vc.js';
 import { UsageError } from './errors.js';
 
@@ -45,6 +46,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerVcCommands(program, ctx);
   registerHubCommands(program, ctx);
   registerNodeCommands(program, ctx);
+  registerTrustCommands(program, ctx);
   registerDemoCommand(program, ctx);
   registerBenchCommand(program, ctx);
   return program;

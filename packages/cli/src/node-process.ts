@@ -40,6 +40,12 @@ const FederateBody = z.strictObject({
   ttlSeconds: z.number().int().positive().max(31_536_000).optional(),
   minTrustScore: z.number().min(0).max(100).optional(),
 });
+const AttestBody = z.strictObject({
+  subject: z.string().min(7).max(2048),
+  score: z.number().int().min(0).max(100),
+  claim: z.string().min(1).max(256),
+  ttlSeconds: z.number().int().positive().max(31_536_000).optional(),
+});
 const SendBody = z.strictObject({
   type: z.string().regex(/^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/),
   data: z.json(),
@@ -279,6 +285,15 @@ export async function startNodeProcess(config: NodeConfig & { configDir: string 
       ...(body.priority ? { priority: body.priority } : {}),
     });
     return c.json({ receipt, deliveredMs: Math.round((performance.now() - t) * 1000) / 1000 });
+  });
+  app.post('/v1/attestations', async (c) => {
+    const body = AttestBody.parse(await c.req.json());
+    const attestation = await node.attest(body.subject, {
+      score: body.score,
+      claim: body.claim,
+      ...(body.ttlSeconds ? { ttlSeconds: body.ttlSeconds } : {}),
+    });
+    return c.json({ attestation });
   });
   app.get('/v1/mcp', (c) =>
     c.json({

@@ -13,7 +13,8 @@ function summary(r: NetworkDemoResult): string {
     ...r.hubs.map((h) => `  ${h.did.padEnd(28)} ${h.region.padEnd(5)} ${h.url}`),
     'meshes',
     ...r.meshes.map(
-      (m) => `  ${m.category.padEnd(4)} ${m.did.padEnd(36)} home ${short(m.hub).padEnd(16)} MCP ${m.mcpUrl}`,
+      (m) =>
+        `  ${m.category.padEnd(4)} ${m.did.padEnd(36)} home ${short(m.hub).padEnd(16)} trust ${String(m.trustScore).padStart(6)} ${m.trustLevel.padEnd(10)} MCP ${m.mcpUrl}`,
     ),
     `discovery from ${short(r.discovery.from)}: ${r.discovery.seen} meshes`,
     'federations',
@@ -28,6 +29,10 @@ function summary(r: NetworkDemoResult): string {
     ...r.toolCalls.map(
       (c) =>
         `  ${short(c.caller).padEnd(28)} ${c.tool.padEnd(34)} ${(c.ok ? 'ok' : (c.error ?? 'error')).padEnd(14)} ${String(c.ms).padStart(8)} ms  ${c.summary.slice(0, 70)}`,
+    ),
+    'attestations (spec 5.2)',
+    ...r.attestations.map(
+      (a) => `  ${short(a.attester).padEnd(28)} -> ${short(a.subject).padEnd(28)} ${a.score}  ${a.claim}`,
     ),
     `done in ${(r.durationMs / 1000).toFixed(1)} s`,
   ];

@@ -149,6 +149,13 @@ interface RunningTask {
 
 const silent: NodeLogger = { debug() {}, info() {}, warn() {}, error() {} };
 const PROGRESS_INTERVAL_MS = 100;
+/** Failures that are the partner's (its server crashed or erred, it did not answer in time). */
+const PARTNER_FAULTS = new Set<TaskErrorCode>([
+  'upstream_crashed',
+  'upstream_error',
+  'upstream_unavailable',
+  'timeout',
+]);
 const DEFAULT_COMPLIANCE: ComplianceContext = { dataClassification: 'confidential', auditTrail: true };
 
 function matches(pattern: string, value: string): boolean {
@@ -631,6 +638,7 @@ export class McpBridge {
       complianceContext = cc.data;
     }
     const result = await this.call(remote, args, options, complianceContext);
+    this.reportOutcome(remote, result.r);
     this.explain({
       actionId: result.taskId,
       at: started,
@@ -732,6 +740,21 @@ export class McpBridge {
         );
     });
     return { taskId, r };
+  }
+
+  /** The partner's hub hears how its tools behaved (trust engine input); refusals are not failures. */
+  private reportOutcome(remote: RemoteTool, r: RemoteCallResult): void {
+    const failed = !r.ok && PARTNER_FAULTS.has(r.code);
+    if (!r.ok && !failed) return;
+    try {
+      this.node.reportInteraction(
+        remote.federationId,
+        failed ? 'tool_call_failed' : 'tool_call_ok',
+        failed ? `${remote.tool.name}: ${r.code}` : remote.tool.name,
+      );
+    } catch {
+      // the federation ended meanwhile
+    }
   }
 
   private sendCancel(federationId: string, taskId: string, reason: string): void {
