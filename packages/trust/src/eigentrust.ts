@@ -5,8 +5,9 @@
  * teleport a, and the teleport only lands on pre-trusted peers, so a region reached by few attack
  * edges holds little trust however densely its members rate each other.
  *
- * Layout: node ids are interned to indices; edges live in an open-addressing hash table of typed
- * arrays (O(1) set/remove, 16 bytes a slot, no per-edge objects); `recompute` turns them into a
+ * Layout: node ids are interned to indices; edges live in dense typed arrays (16 bytes an edge, no
+ * per-edge objects) with an open-addressing hash index over them (4 bytes a slot), so set and remove
+ * are O(1) and the matrix build reads the edges sequentially; `recompute` turns them into a
  * compressed sparse column matrix (incoming edges per node, 12 bytes an edge) only when the edges
  * changed, and starts from the previous vector, so a small change converges in a few iterations.
  *
@@ -52,8 +53,10 @@ export const MAX_NODE_ID_LENGTH = 2048;
 const EMPTY = -1;
 const DELETED = -2;
 const MIN_CAPACITY = 16;
-/** Grow (or clean tombstones) when live + deleted slots exceed this share of the table. */
+/** Rehash the index when live + deleted slots exceed this share of it. */
 const MAX_LOAD = 0.7;
+/** Load of the index right after a rehash. */
+const REHASH_LOAD = 0.5;
 
 function optionNumber(name: string, value: number | undefined, fallback: number, ok: (x: number) => boolean) {
   const x = value ?? fallback;
@@ -99,13 +102,15 @@ export class GlobalTrust {
   private readonly index = new Map<string, number>();
   private readonly ids: string[] = [];
 
-  // Edge hash table: slot i holds from[i] -> to[i] with weight w[i]; from[i] is EMPTY or DELETED
-  // for a free slot.
+  // Edges, dense: edge e < eLen is eFrom[e] -> eTo[e] with weight eW[e]. Removing an edge moves
+  // the last one into its place.
   private eFrom: Int32Array;
   private eTo: Int32Array;
   private eW: Float64Array;
-  private eLive = 0;
-  private eUsed = 0; // live + tombstones
+  private eLen = 0;
+  // Hash index over the edges (linear probing): a slot holds an edge number, EMPTY or DELETED.
+  private slots: Int32Array;
+  private slotsUsed = 0; // live + tombstones
 
   private preTrusted: Int32Array = new Int32Array(0);
   /** p as of the last recompute; rebuilt when the pre-trusted set or the node count changes. */
@@ -148,9 +153,10 @@ export class GlobalTrust {
       20_000_000,
       (x) => Number.isSafeInteger(x) && x >= 1 && x < 2 ** 29,
     );
-    this.eFrom = new Int32Array(MIN_CAPACITY).fill(EMPTY);
+    this.eFrom = new Int32Array(MIN_CAPACITY);
     this.eTo = new Int32Array(MIN_CAPACITY);
     this.eW = new Float64Array(MIN_CAPACITY);
+    this.slots = new Int32Array(MIN_CAPACITY * 2).fill(EMPTY);
   }
 
   get nodeCount(): number {
@@ -158,7 +164,7 @@ export class GlobalTrust {
   }
 
   get edgeCount(): number {
-    return this.eLive;
+    return this.eLen;
   }
 
   /**
@@ -190,16 +196,16 @@ export class GlobalTrust {
       ]);
     }
     if (newNodes === 0) {
-      const slot = this.find(f!, t!);
-      if (slot >= 0) {
-        if (this.eW[slot] !== weight) {
-          this.eW[slot] = weight;
+      const e = this.find(f!, t!);
+      if (e >= 0) {
+        if (this.eW[e] !== weight) {
+          this.eW[e] = weight;
           this.dirty = true;
         }
         return;
       }
     }
-    if (this.eLive >= this.maxEdges) {
+    if (this.eLen >= this.maxEdges) {
       throw new ValidationError(`the trust graph is full: at most ${this.maxEdges} edges`, [
         { path: 'maxEdges', message: 'exceeded' },
       ]);
@@ -215,8 +221,8 @@ export class GlobalTrust {
     const f = this.index.get(from);
     const t = this.index.get(to);
     if (f === undefined || t === undefined) return 0;
-    const slot = this.find(f, t);
-    return slot >= 0 ? this.eW[slot]! : 0;
+    const e = this.find(f, t);
+    return e >= 0 ? this.eW[e]! : 0;
   }
 
   /**
@@ -293,7 +299,7 @@ export class GlobalTrust {
     if (sum > 0 && sum !== 1) for (let j = 0; j < n; j++) t[j] = t[j]! / sum;
     this.t = t;
     this.next = next;
-    return { iterations, delta, ms: performance.now() - started, nodes: n, edges: this.eLive };
+    return { iterations, delta, ms: performance.now() - started, nodes: n, edges: this.eLen };
   }
 
   /** The last computed global trust of `id` (the vector sums to 1); 0 for an id unknown then. */
@@ -317,75 +323,98 @@ export class GlobalTrust {
     return i;
   }
 
-  private find(from: number, to: number): number {
-    const mask = this.eFrom.length - 1;
+  /** The slot of edge from -> to in the index, or -1. */
+  private findSlot(from: number, to: number): number {
+    const slots = this.slots;
+    const mask = slots.length - 1;
     const eFrom = this.eFrom;
     const eTo = this.eTo;
     for (let s = slotHash(from, to, mask); ; s = (s + 1) & mask) {
-      const f = eFrom[s]!;
-      if (f === EMPTY) return -1;
-      if (f === from && eTo[s] === to) return s;
+      const e = slots[s]!;
+      if (e === EMPTY) return -1;
+      if (e >= 0 && eFrom[e] === from && eTo[e] === to) return s;
     }
   }
 
-  /** Inserts an edge known to be absent. */
+  /** The number of edge from -> to, or -1. */
+  private find(from: number, to: number): number {
+    const s = this.findSlot(from, to);
+    return s < 0 ? -1 : this.slots[s]!;
+  }
+
+  /** Appends an edge known to be absent (the caller checked maxEdges). */
   private insert(from: number, to: number, weight: number): void {
-    if (this.eUsed + 1 > this.eFrom.length * MAX_LOAD) this.resize();
-    const mask = this.eFrom.length - 1;
-    const eFrom = this.eFrom;
+    if (this.eLen === this.eFrom.length) {
+      const capacity = Math.min(this.eFrom.length * 2, Math.max(this.maxEdges, MIN_CAPACITY));
+      const grow = <T extends Int32Array | Float64Array>(old: T, next: T): T => {
+        next.set(old);
+        return next;
+      };
+      this.eFrom = grow(this.eFrom, new Int32Array(capacity));
+      this.eTo = grow(this.eTo, new Int32Array(capacity));
+      this.eW = grow(this.eW, new Float64Array(capacity));
+    }
+    if (this.slotsUsed + 1 > this.slots.length * MAX_LOAD) this.rehash();
+    const e = this.eLen++;
+    this.eFrom[e] = from;
+    this.eTo[e] = to;
+    this.eW[e] = weight;
+    this.place(from, to, e);
+  }
+
+  /** Puts edge number e into the first free slot of its probe sequence. */
+  private place(from: number, to: number, e: number): void {
+    const slots = this.slots;
+    const mask = slots.length - 1;
     let s = slotHash(from, to, mask);
-    while (eFrom[s]! >= 0) s = (s + 1) & mask;
-    if (eFrom[s] === EMPTY) this.eUsed++;
-    eFrom[s] = from;
-    this.eTo[s] = to;
-    this.eW[s] = weight;
-    this.eLive++;
+    while (slots[s]! >= 0) s = (s + 1) & mask;
+    if (slots[s] === EMPTY) this.slotsUsed++;
+    slots[s] = e;
   }
 
   private removeEdge(from: number, to: number): void {
-    const s = this.find(from, to);
+    const s = this.findSlot(from, to);
     if (s < 0) return;
-    this.eFrom[s] = DELETED;
-    this.eLive--;
+    const e = this.slots[s]!;
+    this.slots[s] = DELETED;
+    const last = --this.eLen;
+    if (e !== last) {
+      // Keep the edges dense: the last edge takes the hole, and its slot follows it.
+      const lf = this.eFrom[last]!;
+      const lt = this.eTo[last]!;
+      this.slots[this.findSlot(lf, lt)] = e;
+      this.eFrom[e] = lf;
+      this.eTo[e] = lt;
+      this.eW[e] = this.eW[last]!;
+    }
     this.dirty = true;
   }
 
   /**
-   * Rehashes into the smallest table that holds the live edges at load <= 0.6: doubles when full,
-   * or only drops tombstones. (0.6 rather than 0.5 keeps 20M edges in 2^25 slots, 512 MiB.)
+   * Rebuilds the index at load <= 0.5 for the live edges: doubles it when it filled up, or only
+   * drops tombstones. At 20M edges that is 2^26 slots, 256 MiB.
    */
-  private resize(): void {
-    let capacity = MIN_CAPACITY;
-    while (this.eLive + 1 > capacity * 0.6) capacity *= 2;
-    const oldFrom = this.eFrom;
-    const oldTo = this.eTo;
-    const oldW = this.eW;
-    this.eFrom = new Int32Array(capacity).fill(EMPTY);
-    this.eTo = new Int32Array(capacity);
-    this.eW = new Float64Array(capacity);
-    this.eLive = 0;
-    this.eUsed = 0;
-    for (let s = 0; s < oldFrom.length; s++) {
-      const f = oldFrom[s]!;
-      if (f >= 0) this.insert(f, oldTo[s]!, oldW[s]!);
-    }
+  private rehash(): void {
+    let capacity = MIN_CAPACITY * 2;
+    while (this.eLen + 1 > capacity * REHASH_LOAD) capacity *= 2;
+    this.slots = new Int32Array(capacity).fill(EMPTY);
+    this.slotsUsed = 0;
+    for (let e = 0; e < this.eLen; e++) this.place(this.eFrom[e]!, this.eTo[e]!, e);
   }
 
-  /** Builds C^T (compressed sparse columns) from the hash table: two passes over the slots. */
+  /** Builds C^T (compressed sparse columns) from the edges: two sequential passes over them. */
   private rebuild(): void {
     const n = this.ids.length;
-    const m = this.eLive;
+    const m = this.eLen;
     const eFrom = this.eFrom;
     const eTo = this.eTo;
     const eW = this.eW;
-    const slots = eFrom.length;
     const rowSum = new Float64Array(n);
     const colStart = new Int32Array(n + 1);
-    for (let s = 0; s < slots; s++) {
-      const f = eFrom[s]!;
-      if (f < 0) continue;
-      rowSum[f] = rowSum[f]! + eW[s]!;
-      colStart[eTo[s]! + 1]!++;
+    for (let e = 0; e < m; e++) {
+      const f = eFrom[e]!;
+      rowSum[f] = rowSum[f]! + eW[e]!;
+      colStart[eTo[e]! + 1]!++;
     }
     let danglingCount = 0;
     for (let i = 0; i < n; i++) {
@@ -394,17 +423,16 @@ export class GlobalTrust {
       // Reused as the reciprocal, so the fill below multiplies instead of dividing.
       else rowSum[i] = 1 / rowSum[i]!;
     }
-    // Sources in a column come in hash order; sorting them bought nothing measurable here, since
+    // Sources in a column come in edge order; sorting them bought nothing measurable here, since
     // t (8 bytes a node) mostly stays in cache and the edge arrays are read sequentially anyway.
     const src = new Int32Array(m);
     const coef = new Float64Array(m);
     const fill = colStart.slice(0, n);
-    for (let s = 0; s < slots; s++) {
-      const f = eFrom[s]!;
-      if (f < 0) continue;
-      const pos = fill[eTo[s]!]!++;
+    for (let e = 0; e < m; e++) {
+      const f = eFrom[e]!;
+      const pos = fill[eTo[e]!]!++;
       src[pos] = f;
-      coef[pos] = eW[s]! * rowSum[f]!;
+      coef[pos] = eW[e]! * rowSum[f]!;
     }
     const dangling = new Int32Array(danglingCount);
     for (let i = 0, d = 0; i < n; i++) if (rowSum[i] === 0) dangling[d++] = i;
