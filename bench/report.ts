@@ -5,6 +5,7 @@ import type { Latency } from './lib.js';
 import type { McpCallResult } from './mcp.js';
 import type { NetworkBaselines, ThroughputResult, WireHandshake } from './network.js';
 import type { SessionsResult } from './sessions.js';
+import type { TrustBench } from './trust.js';
 
 /** The federated MCP call when it could not be measured in this run, and why. */
 export interface McpSkipped {
@@ -44,6 +45,8 @@ interface Results {
   sessions: SessionsResult;
   /** Absent in results from before the MCP benchmark. */
   mcpCall?: McpCallResult | McpSkipped;
+  /** Absent in results from before the trust benchmark. */
+  trust?: TrustBench;
 }
 
 const num = (x: number) => x.toLocaleString('en-US');
@@ -257,6 +260,38 @@ export function renderMarkdown(r: Results): string {
       [c.consumer, c.hub1, c.hub2, c.provider]
         .map((x, i) => `${msUp(x)} (${msUp([k.consumer, k.hub1, k.hub2, k.provider][i]!)})`)
         .join(' / '),
+      '-',
+      '-',
+    ]);
+  }
+  const tr = r.trust;
+  if (tr) {
+    const verifyMs = 1000 / b.ed25519VerifyPerSec;
+    rows.push([
+      `Trust score update per event (${num(tr.subjects)} meshes), p50 / p99 / max ms`,
+      '0.7 s (goal p99 <= 1 ms)',
+      `${ms(tr.update.p50Ms)} / ${ms(tr.update.p99Ms)} / ${ms(tr.update.maxMs)}`,
+      `one Ed25519 verify ${ms(verifyMs)} ms`,
+      ratio(tr.update.p99Ms, verifyMs),
+    ]);
+    rows.push([
+      'Trust events per second, one core',
+      '- (goal >= 100,000)',
+      num(tr.eventsPerSec),
+      `Ed25519 verify ${num(b.ed25519VerifyPerSec)}/s`,
+      ratio(tr.eventsPerSec, b.ed25519VerifyPerSec),
+    ]);
+    rows.push([
+      `EigenTrust full recompute, ${num(tr.eigenTrust.nodes)} meshes / ${num(tr.eigenTrust.edges)} edges, ms (iterations)`,
+      '- (goal <= 150 ms)',
+      `${tr.eigenTrust.ms} (${tr.eigenTrust.iterations})`,
+      `one sparse matrix-vector pass ${tr.eigenTrust.rawPassMs} ms`,
+      ratio(tr.eigenTrust.ms, tr.eigenTrust.rawPassMs),
+    ]);
+    rows.push([
+      `Sybils' share of global trust: ${num(tr.sybil.sybils)} sybils, ${num(tr.sybil.honest)} honest, ${tr.sybil.attackEdges} attack edges`,
+      '- (goal < 0.1%)',
+      `${(tr.sybil.share * 100).toFixed(4)}%`,
       '-',
       '-',
     ]);

@@ -20,6 +20,7 @@ import {
 } from './network.js';
 import { type McpSkipped, renderMarkdown, type TwoHops } from './report.js';
 import { benchSessions } from './sessions.js';
+import { benchTrust } from './trust.js';
 
 const args = new Set(process.argv.slice(2));
 const quick = args.has('--quick');
@@ -37,6 +38,8 @@ log('identity: DID resolution and credential verification...');
 const identity = await benchIdentity(n);
 log('handshake: in-memory, three parties, real credential checks...');
 const handshakeInMemory = await benchHandshake(quick ? 200 : 1000);
+log('trust engine: per-event score updates, EigenTrust over 100,000 meshes, the sybil scenario...');
+const trust = benchTrust(quick);
 
 // Networked figures: the hub and the load generators in separate processes on loopback.
 async function benchNetwork() {
@@ -119,6 +122,7 @@ const results = {
   successRate: network.successRate,
   sessions: network.sessions,
   mcpCall: network.mcpCall,
+  trust,
 };
 
 const url = (p: string) => new URL(p, import.meta.url);
