@@ -83,7 +83,7 @@ const backends: [string, ((schema: string) => Record<string, string>) | undefine
 
 describe.each(backends)('hub restart on %s', (name, storeConfig) => {
   it.skipIf(!storeConfig)(
-    `keeps identities and federations (${storeConfig ? 'running' : 'FMP_TEST_POSTGRES_URL not set'})`,
+    `keeps identities, federations and trust state (${storeConfig ? 'running' : 'FMP_TEST_POSTGRES_URL not set'})`,
     async () => {
       const dir = mkdtempSync(join(tmpdir(), `fmp-restart-${name}-`));
       dirs.push(dir);
@@ -152,6 +152,12 @@ describe.each(backends)('hub restart on %s', (name, storeConfig) => {
         ttlSeconds: 3600,
       })) as { federation: { federationId: string } };
       const id = fed.federation.federationId;
+      // Trust state (issue #5): an attestation and the interactions behind the graph.
+      await control(acme.ready, acmeDir, 'POST', '/v1/attestations', {
+        subject: meshes[1],
+        score: 90,
+        claim: 'restart test partner',
+      });
       await stop(acme.child);
       await stop(mit.child);
       await stop(hub.child);
@@ -162,6 +168,16 @@ describe.each(backends)('hub restart on %s', (name, storeConfig) => {
         routes: { federationId: string }[];
       };
       expect(routes.routes.map((r) => r.federationId)).toContain(id);
+      const trust = (await (await fetch(`${http}/v1/trust/${meshes[1]}`)).json()) as {
+        attestations: { attester: string }[];
+        factors: { factor: string; value: number }[];
+      };
+      expect(trust.attestations.map((a) => a.attester)).toEqual([meshes[0]]);
+      expect(trust.factors.find((f) => f.factor === 'credential')?.value).toBe(80);
+      const graph = (await (await fetch(`${http}/v1/trust/graph`)).json()) as {
+        edges: { from: string; to: string }[];
+      };
+      expect(graph.edges).toContainEqual(expect.objectContaining({ from: meshes[0], to: meshes[1] }));
       for (const did of [...meshes, AUTHORITY]) {
         const res = await fetch(`${http}/1.0/identifiers/${did}`);
         expect(res.status).toBe(200);
