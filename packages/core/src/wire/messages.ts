@@ -138,6 +138,11 @@ export const PROCESSING_BASES = [
   'legitimate-interest',
 ] as const;
 
+/** Transfer safeguards (GDPR Ch. V): SCCs, BCRs, the EU-US Data Privacy Framework, explicit consent, other binding instruments. */
+export const TRANSFER_SAFEGUARDS = ['scc', 'bcr', 'dpf', 'explicit-consent', 'binding-instrument'] as const;
+/** EU AI Act risk classes. */
+export const AI_RISK_LEVELS = ['minimal', 'limited', 'high', 'unacceptable'] as const;
+
 const RETENTION_PATTERN = /^([1-9][0-9]{0,4})-(hour|day|week|month|year)s?$/;
 export const retentionPeriodSchema = z
   .string()
@@ -152,6 +157,27 @@ export const complianceContextSchema = z
     /** Where the data may be processed; absent means no restriction. */
     geographicRestrictions: z.array(regionCodeSchema).max(LIMITS.geographicRestrictions).optional(),
     auditTrail: z.boolean(),
+    // Extensions the jurisdiction adapters read (docs/compliance.md); all optional.
+    /** What the data is processed for (purpose limitation). */
+    purpose: z.string().min(1).max(128).optional(),
+    /** Where the data subjects are (region code): GDPR follows EU data subjects. */
+    dataSubjectRegion: regionCodeSchema.optional(),
+    /** Transfer safeguards the sender declares for a destination without adequacy. */
+    safeguards: z.array(z.enum(TRANSFER_SAFEGUARDS)).max(TRANSFER_SAFEGUARDS.length).optional(),
+    /** Explicit consent was obtained (GDPR Art. 9 special categories). */
+    explicitConsent: z.boolean().optional(),
+    /** EU AI Act risk class of the AI processing the data feeds. */
+    aiRiskLevel: z.enum(AI_RISK_LEVELS).optional(),
+    /** A human reviews the AI's outcome (AI Act Art. 14 human oversight). */
+    humanReview: z.boolean().optional(),
+    /** The transfer is a sale or share of personal information (CCPA). */
+    saleOrShare: z.boolean().optional(),
+    /** The consumer opted out of sale/sharing (CCPA). */
+    optOut: z.boolean().optional(),
+    /** The individuals were told their data may be processed abroad (PIPEDA). */
+    crossBorderNotice: z.boolean().optional(),
+    /** A pseudonymous data-subject id: erasure requests shred this subject's stored copies. */
+    dataSubject: z.string().min(1).max(128).optional(),
   })
   .superRefine((c, ctx) => {
     // GDPR Art. 6: processing personal data needs a lawful basis.

@@ -1,0 +1,6 @@
+/**
+ * @fmp/compliance: spec 7. Jurisdiction adapters (GDPR + EU AI Act, SOC 2 + CCPA, PIPEDA, ISO/IEC
+ * 42001) behind one interface, local policy in Cedar, content inspection, and the hash-chained
+ * audit trail with retention and crypto-shredding. Pure: storage and clocks are injected.
+ */
+export * from './types.js';
