@@ -41,6 +41,7 @@ import {
   ProtocolError,
   parseFrame,
   randomBytes,
+  regionAllowed,
   rejectFromError,
   type Terminate,
   type TrustAttestation,
@@ -293,6 +294,8 @@ interface LiveSession {
   readonly conn: Connection;
   readonly region: string;
   readonly capabilities: readonly string[];
+  /** complianceCertifications of its verified credential (parties' compliance checks). */
+  certifications: readonly string[];
   readonly openedAt: number;
   /**
    * The credential presented at authentication, as JSON text for the periodic re-check: a parsed
@@ -1103,6 +1106,7 @@ class HubServer implements Hub {
         conn,
         region: msg.region,
         capabilities: msg.capabilities,
+        certifications: result.meshAgent?.complianceCertifications ?? NO_CERTIFICATIONS,
         openedAt: now,
         credentialJson: JSON.stringify(msg.credential),
         credentialOk: true,
@@ -1232,6 +1236,8 @@ class HubServer implements Hub {
       }
       const decision = this.rateLimiter.take(env.federationId, now);
       if (!decision.ok) throw rateLimitedError(decision.retryAfterMs);
+      const restrict = env.complianceContext?.geographicRestrictions;
+      if (restrict && restrict.length > 0) this.checkGeography(env.targetMeshId, restrict);
       const forwarded = hopForward(env, this.did);
       this.deliver(forwarded, conn, fed, text === undefined ? undefined : hopForwardedText(text, forwarded));
       this.trustFeed?.messageRouted(env.sourceMeshId);
@@ -1576,6 +1582,7 @@ class HubServer implements Hub {
     this.selfVm = this.options.verificationMethod ?? (await this.findOwnVerificationMethod());
     const table = new RouteTable({
       selfHubDid: this.did,
+      selfRegion: this.region,
       now: this.now,
       maxMeshes: this.limits.maxFederations,
     });
@@ -1675,9 +1682,35 @@ class HubServer implements Hub {
 
   private meshInfo(meshId: string): MeshInfo | undefined {
     const s = this.sessions.get(meshId);
-    if (s)
-      return { region: s.region, capabilities: [...s.capabilities], trustScore: this.trust.score(meshId) };
+    if (s) {
+      return {
+        region: s.region,
+        capabilities: [...s.capabilities],
+        trustScore: this.trust.score(meshId),
+        ...(s.certifications.length > 0 ? { certifications: [...s.certifications] } : {}),
+      };
+    }
     return this.remoteInfo.get(meshId);
+  }
+
+  /**
+   * geographicRestrictions at this hub (spec 7.2): this hub must lie in an allowed region, and so
+   * must the target when its region is known. Paths are chosen in forwardEnvelope.
+   */
+  private checkGeography(targetMeshId: string, restrict: readonly string[]): void {
+    if (!regionAllowed(this.region, restrict)) {
+      throw new ProtocolError(
+        'compliance_denied',
+        `hub ${this.did} is in ${this.region}, outside the message's geographicRestrictions (${restrict.join(', ')})`,
+      );
+    }
+    const region = this.sessions.get(targetMeshId)?.region ?? this.remoteInfo.get(targetMeshId)?.region;
+    if (region !== undefined && !regionAllowed(region, restrict)) {
+      throw new ProtocolError(
+        'compliance_denied',
+        `${targetMeshId} is in ${region}, outside the message's geographicRestrictions (${restrict.join(', ')})`,
+      );
+    }
   }
 
   /** Trust of a mesh: the local provider for meshes here, the home hub's announced score otherwise. */
@@ -1883,6 +1916,9 @@ class HubServer implements Hub {
    */
   private onRelayedEnvelope(relay: Relay, env: Envelope): void {
     try {
+      // Every hub in transit enforces geographicRestrictions too (a peer may route badly).
+      const restrict = env.complianceContext?.geographicRestrictions;
+      if (restrict && restrict.length > 0) this.checkGeography(env.targetMeshId, restrict);
       const forwarded = hopForward(env, this.did);
       const local = this.sessions.has(env.targetMeshId) || relay.toHub === this.did;
       if (!local) {
@@ -1923,17 +1959,30 @@ class HubServer implements Hub {
    * `routing_loop` when the only route does, `unreachable` to the source when there is none.
    */
   private forwardEnvelope(env: Envelope, toHub: string | undefined): void {
+    const restrict = env.complianceContext?.geographicRestrictions;
     const ok = this.relayTo(env.targetMeshId, env as unknown as Relay['frame'], {
       toHub,
       priority: env.priority,
       avoid: env.route,
       envelope: true,
+      ...(restrict && restrict.length > 0 ? { regions: restrict } : {}),
     });
     if (ok) {
       this.metrics.messages.inc({ priority: env.priority, outcome: 'forwarded' });
       return;
     }
     this.metrics.messages.inc({ priority: env.priority, outcome: 'rejected' });
+    if (restrict && restrict.length > 0 && this.table?.nextHop(env.targetMeshId)) {
+      // A route exists, but none through hubs where the data may go: never a detour outside.
+      this.relayEnvelopeError(
+        env,
+        new ProtocolError(
+          'compliance_denied',
+          `no route to ${env.targetMeshId} through hubs in ${restrict.join(', ')} only (geographicRestrictions)`,
+        ),
+      );
+      return;
+    }
     const best = this.table?.nextHop(env.targetMeshId) ?? (toHub ? this.table?.nextHop(toHub) : undefined);
     const loops = best?.kind === 'peer' && env.route.includes(best.peerDid);
     this.relayEnvelopeError(
@@ -1958,15 +2007,30 @@ class HubServer implements Hub {
       priority?: Priority;
       avoid?: readonly string[];
       envelope?: boolean;
+      /** geographicRestrictions: only a path whose every hub lies in these regions. */
+      regions?: readonly string[];
     },
   ): boolean {
     if (!this.links || !this.table) return false;
+    const links = this.links;
     const passed = new Set([...(options.route ?? []), ...(options.avoid ?? [])]);
     let peer: string | undefined;
     for (const dest of [meshId, options.toHub]) {
       if (dest === undefined || dest === this.did) continue;
-      const hop = this.table.nextHop(dest);
-      if (hop?.kind === 'peer' && !passed.has(hop.peerDid) && this.links.isUp(hop.peerDid)) {
+      let hop: ReturnType<RouteTable['nextHop']>;
+      if (options.regions) {
+        const allowed = options.regions;
+        const avoid = new Set([...passed, ...this.table.peers().filter((p) => !links.isUp(p))]);
+        // Unknown regions (a hub that did not announce one) do not count as inside.
+        hop = this.table.nextHopWhere(
+          dest,
+          (regions) => regions.every((r) => r !== undefined && regionAllowed(r, allowed)),
+          avoid,
+        );
+      } else {
+        hop = this.table.nextHop(dest);
+      }
+      if (hop?.kind === 'peer' && !passed.has(hop.peerDid) && links.isUp(hop.peerDid)) {
         peer = hop.peerDid;
         break;
       }
@@ -2945,7 +3009,8 @@ class HubServer implements Hub {
 
   discover(query: DiscoveryQuery): AvailableMesh[] {
     const out: AvailableMesh[] = [];
-    for (const s of this.sessions.values()) {
+    const only = query.meshIds ? new Set(query.meshIds) : undefined;
+    for (const s of only ? [...only].flatMap((id) => this.sessions.get(id) ?? []) : this.sessions.values()) {
       const trustScore = this.trust.score(s.meshId);
       // Spec 5.1: an Unverified mesh has restricted access, it is not offered to others.
       if (this.trustFeed && !this.trustFeed.engine.permissions(s.meshId).discoverable) continue;
@@ -2958,13 +3023,14 @@ class HubServer implements Hub {
         capabilities: [...s.capabilities],
         trustScore,
         homeHub: this.did,
+        ...(s.certifications.length > 0 ? { certifications: [...s.certifications] } : {}),
       });
       if (out.length >= 256) return out;
     }
     // Meshes behind peers, as their home hubs announced them, while a route to them exists.
     for (const [meshId, info] of this.remoteInfo) {
       if (out.length >= 256) return out;
-      if (this.sessions.has(meshId)) continue;
+      if (this.sessions.has(meshId) || (only && !only.has(meshId))) continue;
       const hop = this.table?.nextHop(meshId);
       if (hop?.kind !== 'peer') continue;
       if (query.region !== undefined && info.region !== query.region) continue;
@@ -2976,6 +3042,7 @@ class HubServer implements Hub {
         capabilities: [...info.capabilities],
         trustScore: info.trustScore,
         homeHub: hop.path.at(-1) ?? hop.peerDid,
+        ...(info.certifications ? { certifications: [...info.certifications] } : {}),
       });
     }
     for (const m of this.options.router?.discover?.(query) ?? []) {
@@ -3114,6 +3181,8 @@ function describeError(err: unknown): string {
 }
 
 /** Reasons the hub sets by itself and clears by itself once the cause is gone. */
+const NO_CERTIFICATIONS: readonly string[] = Object.freeze([]);
+
 const AUTO_REASONS = new Set([
   'credential_revoked',
   'credential_invalid',

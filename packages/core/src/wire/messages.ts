@@ -196,6 +196,16 @@ export const complianceContextSchema = z
   });
 export type ComplianceContext = z.infer<typeof complianceContextSchema>;
 
+/**
+ * Whether `region` lies within geographicRestrictions: equal to one of them or a sub-region of
+ * one (`eu-west` is within `eu`). An empty or absent list restricts nothing.
+ */
+export function regionAllowed(region: string, restrictions: readonly string[] | undefined): boolean {
+  if (!restrictions || restrictions.length === 0) return true;
+  for (const r of restrictions) if (region === r || region.startsWith(`${r}-`)) return true;
+  return false;
+}
+
 const UNIT_MS = {
   hour: 3_600_000,
   day: 86_400_000,
@@ -319,6 +329,8 @@ export type Envelope = z.infer<typeof envelopeSchema>;
 // ---------------------------------------------------------------------------------------------
 
 export const discoveryQuerySchema = z.strictObject({
+  /** Only these meshes (a node looking up its partners' region and certifications). */
+  meshIds: z.array(didSchema).min(1).max(64).optional(),
   region: regionCodeSchema.optional(),
   capabilities: z.array(capabilitySchema).max(LIMITS.capabilities).optional(),
   minTrustScore: trustScoreSchema.optional(),
@@ -331,6 +343,8 @@ export const availableMeshSchema = z.strictObject({
   capabilities: z.array(capabilitySchema).max(LIMITS.capabilities),
   trustScore: trustScoreSchema,
   homeHub: didSchema,
+  /** complianceCertifications of its credential, as its home hub verified them. */
+  certifications: z.array(z.string().min(1).max(64)).max(64).optional(),
 });
 export type AvailableMesh = z.infer<typeof availableMeshSchema>;
 

@@ -16,16 +16,27 @@ export const meshInfoSchema = z.strictObject({
   region: regionCodeSchema,
   capabilities: z.array(capabilitySchema).max(64),
   trustScore: trustScoreSchema,
+  /** The complianceCertifications of its credential (for the parties' compliance checks). */
+  certifications: z.array(z.string().min(1).max(64)).max(64).optional(),
 });
 export type MeshInfo = z.infer<typeof meshInfoSchema>;
 
-export const meshRouteSchema = z.strictObject({
-  meshId: didSchema,
-  path: z.array(didSchema).min(1).max(MAX_HOPS),
-  latencyMs: z.number().min(0).max(MAX_ROUTE_LATENCY_MS),
-  /** Discovery data (absent for hubs as destinations); not used for route selection. */
-  info: meshInfoSchema.optional(),
-});
+export const meshRouteSchema = z
+  .strictObject({
+    meshId: didSchema,
+    path: z.array(didSchema).min(1).max(MAX_HOPS),
+    latencyMs: z.number().min(0).max(MAX_ROUTE_LATENCY_MS),
+    /**
+     * The region of each hub of `path`, in the same order: compliance-aware routing picks a path
+     * whose hubs all lie where a message may go (geographicRestrictions). Absent: unknown regions.
+     */
+    regions: z.array(regionCodeSchema).min(1).max(MAX_HOPS).optional(),
+    /** Discovery data (absent for hubs as destinations); not used for route selection. */
+    info: meshInfoSchema.optional(),
+  })
+  .refine((r) => r.regions === undefined || r.regions.length === r.path.length, {
+    message: 'regions must name the region of each hub of path',
+  });
 export type MeshRoute = z.infer<typeof meshRouteSchema>;
 
 export const routeAnnouncementSchema = z.strictObject({

@@ -50,6 +50,8 @@ export interface RouteRow {
 
 export interface RouteTableOptions {
   selfHubDid: string;
+  /** This hub's region, announced with its routes (compliance-aware routing). */
+  selfRegion?: string;
   /** Most hubs a message may traverse, self included. Default and ceiling: MAX_HOPS (5). */
   maxHops?: number;
   /** Most distinct meshes (local or learned). Default 100,000. */
@@ -72,6 +74,8 @@ export type RouteChangeListener = (changedMeshIds: readonly string[]) => void;
 interface Candidate {
   readonly peerDid: string;
   readonly path: readonly string[];
+  /** Region of each hub of path, when announced. */
+  readonly regions: readonly string[] | undefined;
   readonly announcedLatencyMs: number;
 }
 
@@ -81,6 +85,7 @@ type Selected =
       readonly kind: 'peer';
       readonly peerDid: string;
       readonly path: readonly string[];
+      readonly regions: readonly string[] | undefined;
       readonly latencyMs: number;
       readonly updatedAt: number;
     };
@@ -100,6 +105,7 @@ function samePath(a: readonly string[], b: readonly string[]): boolean {
 
 export class RouteTable {
   readonly selfHubDid: string;
+  readonly selfRegion: string | undefined;
   readonly maxHops: number;
   private readonly maxMeshes: number;
   private readonly maxPathsPerMesh: number;
@@ -116,6 +122,7 @@ export class RouteTable {
 
   constructor(options: RouteTableOptions) {
     this.selfHubDid = options.selfHubDid;
+    this.selfRegion = options.selfRegion;
     this.maxHops = positiveInt(options.maxHops ?? MAX_HOPS, 'maxHops');
     if (this.maxHops > MAX_HOPS) throw new ValidationError(`maxHops must be at most ${MAX_HOPS}`);
     this.maxMeshes = positiveInt(options.maxMeshes ?? 100_000, 'maxMeshes');
@@ -223,6 +230,27 @@ export class RouteTable {
   }
 
   /**
+   * Like nextHop, among the candidate paths whose hubs all satisfy `accept` (given each hub's
+   * region, undefined when not announced) and whose next hop is not in `avoid`: the best one that
+   * does. Compliance-aware routing: a message restricted to some regions only takes such a path.
+   */
+  nextHopWhere(
+    meshId: string,
+    accept: (regions: readonly (string | undefined)[]) => boolean,
+    avoid?: ReadonlySet<string>,
+  ): NextHop | undefined {
+    if (this.local.has(meshId)) return { kind: 'local' };
+    let best: Candidate | undefined;
+    for (const c of this.candidates.get(meshId)?.values() ?? []) {
+      if (avoid?.has(c.peerDid)) continue;
+      if (!accept(c.regions ?? c.path.map(() => undefined))) continue;
+      if (!best || this.compare(c, best) < 0) best = c;
+    }
+    if (!best) return undefined;
+    return { kind: 'peer', peerDid: best.peerDid, path: best.path, latencyMs: this.total(best) };
+  }
+
+  /**
    * The announcement to send to `peerDid`: every selected route (or only `meshIds`, for a delta),
    * with this hub prepended to the path. Routes learned from that peer, routes whose path already
    * contains it, and routes that would exceed maxHops at the peer are left out, and in a delta
@@ -237,7 +265,14 @@ export class RouteTable {
       let route: MeshRoute | undefined;
       if (s?.kind === 'local') {
         // At the peer this takes 2 hops (peer, self).
-        if (this.maxHops >= 2) route = { meshId, path: [this.selfHubDid], latencyMs: 0 };
+        if (this.maxHops >= 2) {
+          route = {
+            meshId,
+            path: [this.selfHubDid],
+            latencyMs: 0,
+            ...(this.selfRegion ? { regions: [this.selfRegion] } : {}),
+          };
+        }
       } else if (
         s &&
         s.peerDid !== peerDid &&
@@ -245,7 +280,12 @@ export class RouteTable {
         // At the peer the route becomes [peer, self, ...path]: 2 + path.length hubs.
         s.path.length + 2 <= this.maxHops
       ) {
-        route = { meshId, path: [this.selfHubDid, ...s.path], latencyMs: s.latencyMs };
+        route = {
+          meshId,
+          path: [this.selfHubDid, ...s.path],
+          latencyMs: s.latencyMs,
+          ...(this.selfRegion && s.regions ? { regions: [this.selfRegion, ...s.regions] } : {}),
+        };
       }
       if (route) meshes.push(route);
       else if (delta) withdrawn.push(meshId);
@@ -322,7 +362,12 @@ export class RouteTable {
   }
 
   private addCandidate(peerDid: string, route: MeshRoute): RejectReason | undefined {
-    const candidate: Candidate = { peerDid, path: [...route.path], announcedLatencyMs: route.latencyMs };
+    const candidate: Candidate = {
+      peerDid,
+      path: [...route.path],
+      regions: route.regions ? [...route.regions] : undefined,
+      announcedLatencyMs: route.latencyMs,
+    };
     let perMesh = this.candidates.get(route.meshId);
     if (!perMesh) {
       if (!this.local.has(route.meshId) && this.meshCount() >= this.maxMeshes) return 'table_full';
@@ -370,7 +415,14 @@ export class RouteTable {
       if (!best || this.compare(c, best) < 0) best = c;
     }
     if (!best) return undefined;
-    return { kind: 'peer', peerDid: best.peerDid, path: best.path, latencyMs: this.total(best), updatedAt };
+    return {
+      kind: 'peer',
+      peerDid: best.peerDid,
+      path: best.path,
+      regions: best.regions,
+      latencyMs: this.total(best),
+      updatedAt,
+    };
   }
 
   /** Re-selects the dirty meshes, records the result, notifies listeners of real changes. */
