@@ -4,6 +4,7 @@
  * to `["eu"]` only ever takes the EU path; when that path is gone, the sender gets a clear
  * `compliance_denied` error, never a detour outside the EU.
  */
+import type { ComplianceContext } from '@fmp/core';
 import { DeliveryError, type FederationInfo, type IncomingMessage, type MeshNode } from '@fmp/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorld, type Member, nodeFor, until, type World } from './fixtures.js';
@@ -21,12 +22,12 @@ describe('routing around a hub outside the allowed regions', () => {
   let c: MeshNode;
   let fed: FederationInfo;
   const atC: IncomingMessage[] = [];
-  const eu = {
+  const eu: ComplianceContext = {
     dataClassification: 'personal-identifiable',
     processingBasis: 'contract',
     geographicRestrictions: ['eu'],
     auditTrail: true,
-  } as const;
+  };
 
   beforeAll(async () => {
     world = await createWorld();

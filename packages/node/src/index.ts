@@ -47,6 +47,7 @@ export {
   type MeshNodeOptions,
   type NodeLogger,
   type PartnerCredentialCheck,
+  type PartnerInfo,
   type RenewalOptions,
   type SendOptions,
 } from './node.js';

@@ -249,6 +249,13 @@ export interface MeshNode {
    */
   checkCredential(credential: unknown): Promise<PartnerCredentialCheck>;
   /**
+   * What the hubs say of a partner (region, certifications, trust score), looked up when a
+   * federation with it is established and on request; undefined until known.
+   */
+  partnerInfo(did: string): PartnerInfo | undefined;
+  /** Looks a partner up through the home hub now (discovery by mesh id). */
+  refreshPartner(did: string): Promise<PartnerInfo | undefined>;
+  /**
    * Vouches for a partner (spec 5.2, peer attestations): a signed TrustAttestation the hub checks
    * and counts, weighted by this mesh's global trust and split over its attestation budget. Only
    * partners this mesh is or was federated with. Rejects with DeliveryError (`policy_denied` when
@@ -261,6 +268,14 @@ export interface MeshNode {
    * report is logged.
    */
   reportInteraction(federationId: string, outcome: TrustReportOutcome, detail?: string): void;
+}
+
+export interface PartnerInfo {
+  readonly region: string;
+  readonly certifications: readonly string[];
+  readonly trustScore: number;
+  readonly homeHub: string;
+  readonly at: number;
 }
 
 export interface AttestOptions {
@@ -391,6 +406,8 @@ class Node implements MeshNode {
   private readonly discoveries = new Map<string, PendingRequest<AvailableMesh[]>>();
   private readonly terminations = new Map<string, PendingRequest<void>>();
   private readonly attestations = new Map<string, PendingRequest<void>>();
+  /** Partners' region and certifications as their hubs report them (bounded). */
+  private readonly partners = new Map<string, PartnerInfo>();
   private readonly outgoing = new Map<string, PendingHandshake>();
   private readonly incoming = new Map<string, IncomingHandshake>();
   /** Credentials of initiators being checked, for the trust score (see trustOf). */
@@ -1587,7 +1604,33 @@ class Node implements MeshNode {
     return () => this.statusHandlers.delete(handler);
   }
 
+  partnerInfo(did: string): PartnerInfo | undefined {
+    return this.partners.get(did);
+  }
+
+  async refreshPartner(did: string): Promise<PartnerInfo | undefined> {
+    const [m] = await this.discover({ meshIds: [did] });
+    if (!m || m.meshId !== did) return this.partners.get(did);
+    const info: PartnerInfo = {
+      region: m.region,
+      certifications: m.certifications ?? [],
+      trustScore: m.trustScore,
+      homeHub: m.homeHub,
+      at: this.now(),
+    };
+    this.partners.delete(did);
+    this.partners.set(did, info);
+    if (this.partners.size > 10_000) this.partners.delete(this.partners.keys().next().value as string);
+    return info;
+  }
+
   private emitFederation(info: FederationInfo): void {
+    // Region and certifications of the partner, for compliance checks (best effort, in the background).
+    if (info.status === 'active' && !this.partners.has(info.peer) && this.state === 'ready') {
+      void this.refreshPartner(info.peer).catch((err) =>
+        this.log.debug({ peer: info.peer, err: String(err) }, 'partner lookup failed'),
+      );
+    }
     for (const h of this.federationHandlers) {
       try {
         h(info);
