@@ -4,3 +4,8 @@
  * audit trail with retention and crypto-shredding. Pure: storage and clocks are injected.
  */
 export * from './types.js';
+export * from './adapters/index.js';
+export * from './content/index.js';
+export * from './evaluate.js';
+export * from './evaluate-bench.js';
+export * from './jurisdiction.js';
