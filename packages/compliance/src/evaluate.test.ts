@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { ValidationError } from '@fmp/core';
+import { complianceContextSchema, ValidationError } from '@fmp/core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PERSONAL, party, transaction as tx } from './adapters/testing.js';
 import {
@@ -41,10 +41,14 @@ describe('evaluateCompliance: geography', () => {
     expect(d.reasons).toEqual(['geographicRestrictions [eu, uk]: target did:fmp:mesh:us-east is in us-east']);
   });
 
-  it('an empty restriction allows nowhere; no restriction allows anywhere', () => {
-    expect(evaluateCompliance(tx({ from: 'eu', to: 'eu', ctx: { geographicRestrictions: [] } })).allow).toBe(
-      false,
-    );
+  it('no restriction allows anywhere (an empty list is refused by the schema)', () => {
+    expect(
+      complianceContextSchema.safeParse({
+        dataClassification: 'public',
+        auditTrail: false,
+        geographicRestrictions: [],
+      }).success,
+    ).toBe(false);
     const free = evaluateCompliance(tx({ from: 'eu', to: 'apac' }));
     expect(free.allow).toBe(true);
     expect(free.decisions.map((d) => d.adapter)).toEqual(['gdpr']);

@@ -19,6 +19,7 @@
  * `na` (North America) counts as US: a mesh in Canada says `ca`. Multi-country labels such as
  * `apac` are OTHER, so no adapter assumes a law that may not hold there.
  */
+import { regionAllowed as coreRegionAllowed } from '@fmp/core';
 import type { Jurisdiction } from './types.js';
 
 const BY_AREA: ReadonlyMap<string, Jurisdiction> = new Map<string, Jurisdiction>([
@@ -62,19 +63,11 @@ export function jurisdictionOf(region: string): Jurisdiction {
 }
 
 /**
- * Whether `region` satisfies a geographicRestrictions list: it equals one entry or is a sub-region
- * of one (`eu-west` satisfies `eu`; `eu` does not satisfy `eu-west`). The hierarchy is by prefix
- * only: `eu` does not satisfy `eea`. An empty list allows nothing.
+ * Whether `region` satisfies a geographicRestrictions list (`eu-west` satisfies `eu`; `eu` does not
+ * satisfy `eea`: the hierarchy is by prefix only). The one definition is in @fmp/core, which hubs
+ * use for routing; the schema refuses an empty list.
  */
-export function regionAllowed(region: string, restrictions: readonly string[]): boolean {
-  for (let i = 0; i < restrictions.length; i++) {
-    const r = restrictions[i]!;
-    if (region === r) return true;
-    // A sub-region: `r` then `-` (45), no allocation.
-    if (region.length > r.length && region.charCodeAt(r.length) === 45 && region.startsWith(r)) return true;
-  }
-  return false;
-}
+export const regionAllowed: (region: string, restrictions: readonly string[]) => boolean = coreRegionAllowed;
 
 /** The EU and the EEA: where the GDPR applies directly. */
 export function inEea(j: Jurisdiction): boolean {

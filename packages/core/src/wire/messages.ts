@@ -154,8 +154,8 @@ export const complianceContextSchema = z
     dataClassification: z.enum(DATA_CLASSIFICATIONS),
     processingBasis: z.enum(PROCESSING_BASES).optional(),
     retentionPeriod: retentionPeriodSchema.optional(),
-    /** Where the data may be processed; absent means no restriction. */
-    geographicRestrictions: z.array(regionCodeSchema).max(LIMITS.geographicRestrictions).optional(),
+    /** Where the data may be processed; absent means no restriction (an empty list is refused). */
+    geographicRestrictions: z.array(regionCodeSchema).min(1).max(LIMITS.geographicRestrictions).optional(),
     auditTrail: z.boolean(),
     // Extensions the jurisdiction adapters read (docs/compliance.md); all optional.
     /** What the data is processed for (purpose limitation). */
@@ -202,7 +202,12 @@ export type ComplianceContext = z.infer<typeof complianceContextSchema>;
  */
 export function regionAllowed(region: string, restrictions: readonly string[] | undefined): boolean {
   if (!restrictions || restrictions.length === 0) return true;
-  for (const r of restrictions) if (region === r || region.startsWith(`${r}-`)) return true;
+  for (let i = 0; i < restrictions.length; i++) {
+    const r = restrictions[i]!;
+    if (region === r) return true;
+    // A sub-region: `r` then `-` (45), without allocating.
+    if (region.length > r.length && region.charCodeAt(r.length) === 45 && region.startsWith(r)) return true;
+  }
   return false;
 }
 
