@@ -9,3 +9,4 @@ export * from './content/index.js';
 export * from './evaluate.js';
 export * from './evaluate-bench.js';
 export * from './jurisdiction.js';
+export * from './policy/index.js';
