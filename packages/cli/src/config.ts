@@ -164,6 +164,35 @@ export const NodeConfigSchema = z.strictObject({
       requireToken: false,
       explanationsFile: 'explanations.jsonl',
     }),
+  /** Compliance (spec 7; docs/compliance.md): adapters, local Cedar policy, audit trail, retention. */
+  compliance: z
+    .strictObject({
+      /** Evaluate and audit transactions that carry a complianceContext. */
+      enabled: z.boolean().default(true),
+      /** Cedar policy files (relative to the config file); none: no local policy. */
+      policies: z.array(z.string().min(1)).max(64).default([]),
+      /** Extra adapter modules (default export: a ComplianceAdapter). */
+      adapters: z.array(z.string().min(1)).max(16).default([]),
+      /** The context of messages sent without one. */
+      defaultContext: complianceContextSchema.optional(),
+      /** Refuse received messages without a complianceContext. */
+      requireContext: z.boolean().default(false),
+      /** Keep encrypted copies of received payloads for their retentionPeriod (erasable per data subject). */
+      storePayloads: z.boolean().default(false),
+      /** The audit trail and payload vault (SQLite), relative to the config file. */
+      auditFile: z.string().min(1).default('node.db'),
+      /** How often payloads past their retention are purged. */
+      purgeIntervalMs: z.number().int().min(1_000).max(86_400_000).default(60_000),
+    })
+    .default({
+      enabled: true,
+      policies: [],
+      adapters: [],
+      requireContext: false,
+      storePayloads: false,
+      auditFile: 'node.db',
+      purgeIntervalMs: 60_000,
+    }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;

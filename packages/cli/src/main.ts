@@ -3,6 +3,7 @@
  * tests can run it in-process and output is flushed before the process ends.
  */
 import { Command, CommanderError } from 'commander';
+import { registerAuditCommands } from './commands/audit.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerDemoCommand } from './commands/demo.js';
 import { registerDidCommands } from './commands/did.js';
@@ -47,6 +48,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerHubCommands(program, ctx);
   registerNodeCommands(program, ctx);
   registerTrustCommands(program, ctx);
+  registerAuditCommands(program, ctx);
   registerDemoCommand(program, ctx);
   registerBenchCommand(program, ctx);
   return program;

@@ -7,7 +7,13 @@ import { createWriteStream, existsSync, readFileSync, rmSync, type WriteStream }
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { constantTimeEqual, FmpError, utf8, type VerifiableCredentialJson } from '@fmp/core';
+import {
+  complianceContextSchema,
+  constantTimeEqual,
+  FmpError,
+  utf8,
+  type VerifiableCredentialJson,
+} from '@fmp/core';
 import { jsonlMeshStore, MeshRegistry } from '@fmp/identity';
 import {
   createMeshNode,
@@ -26,6 +32,7 @@ import { IDENTITY_LOG } from './commands/init.js';
 import { type NodeConfig, resolvePath } from './config.js';
 import { UsageError } from './errors.js';
 import { readKeyFile } from './keyfile.js';
+import { type NodeCompliance, openNodeCompliance } from './node-compliance.js';
 import { writeSecretFile } from './secrets.js';
 
 /** Received messages kept for `GET /v1/messages` (the node's own application would subscribe instead). */
@@ -40,6 +47,16 @@ const FederateBody = z.strictObject({
   ttlSeconds: z.number().int().positive().max(31_536_000).optional(),
   minTrustScore: z.number().min(0).max(100).optional(),
 });
+const ErasureBody = z.strictObject({ dataSubject: z.string().min(1).max(128) });
+const AuditQueryParams = z.strictObject({
+  federationId: z.string().max(256).optional(),
+  mesh: z.string().max(2048).optional(),
+  kind: z.string().max(64).optional(),
+  since: z.coerce.number().int().min(0).optional(),
+  until: z.coerce.number().int().min(0).optional(),
+  afterSeq: z.coerce.number().int().min(0).optional(),
+  limit: z.coerce.number().int().min(1).max(10_000).optional(),
+});
 const AttestBody = z.strictObject({
   subject: z.string().min(7).max(2048),
   score: z.number().int().min(0).max(100),
@@ -50,6 +67,7 @@ const SendBody = z.strictObject({
   type: z.string().regex(/^[a-z][a-z0-9-]*(\.[a-z0-9-]+)+$/),
   data: z.json(),
   priority: z.enum(['critical', 'high', 'normal', 'low']).optional(),
+  complianceContext: complianceContextSchema.optional(),
 });
 
 export interface RunningNode {
@@ -65,8 +83,12 @@ export interface RunningNode {
 export interface NodeStack {
   node: MeshNode;
   bridge: McpBridge;
+  /** Adapters, local policy, audit trail and vault (undefined when compliance.enabled is false). */
+  compliance: NodeCompliance | undefined;
   /** The latest explanation records, oldest first. */
   explanations: (ExplanationRecord & { seq: number })[];
+  /** Purges payloads past their retention now; how many. */
+  purgeNow(): Promise<number>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -136,7 +158,9 @@ export async function createNodeStack(
       ]),
     ]),
   ];
+  const compliance = await openNodeCompliance(config);
   const node = createMeshNode({
+    ...(compliance ? { compliance: compliance.options } : {}),
     did: config.did,
     keyPair: key.keyPair,
     verificationMethod: key.verificationMethod,
@@ -182,20 +206,68 @@ export async function createNodeStack(
         mode: 0o600,
       });
       explanationsOut.write(`${JSON.stringify(record)}\n`);
+      // In the audit trail too (spec 7.3), so `fmp explain <actionId>` finds it after a restart.
+      void compliance?.audit
+        .append({
+          at: record.at,
+          kind: 'explanation',
+          actor: record.side === 'caller' ? config.did : record.partner,
+          subject: record.side === 'caller' ? record.partner : config.did,
+          ...(record.federationId ? { federationId: record.federationId } : {}),
+          actionId: record.actionId,
+          decision: record.outcome === 'ok' || record.outcome === 'tool_error' ? 'allow' : 'deny',
+          ...(record.policyIds?.length ? { policyIds: [...record.policyIds] } : {}),
+          data: JSON.parse(
+            JSON.stringify({
+              side: record.side,
+              tool: record.tool,
+              outcome: record.outcome,
+              agent: record.agent,
+              explanation: record.explanation,
+            }),
+          ),
+        })
+        .catch((err: unknown) => logger.warn({ err: String(err) }, 'explanation not audited'));
     },
   });
+  // Payloads past their retention period are purged (the audit keeps the hash-only entry).
+  let purge: NodeJS.Timeout | undefined;
+  const purgeNow = async () => {
+    if (!compliance?.vault) return 0;
+    const n = await compliance.vault.purgeExpired(Date.now());
+    if (n > 0) {
+      await compliance.audit.append({
+        at: Date.now(),
+        kind: 'retention_purge',
+        actor: config.did,
+        data: { purged: n },
+      });
+    }
+    return n;
+  };
   return {
     node,
     bridge,
+    compliance,
     explanations,
     async start() {
       await Promise.all([bridge.start(), node.start()]);
+      if (compliance?.vault) {
+        purge = setInterval(
+          () => void purgeNow().catch((err) => logger.warn({ err: String(err) }, 'retention purge failed')),
+          config.compliance.purgeIntervalMs,
+        );
+        purge.unref();
+      }
     },
     async stop() {
+      clearInterval(purge);
       await bridge.stop();
       await node.stop();
+      await compliance?.close();
       await new Promise<void>((resolve) => (explanationsOut ? explanationsOut.end(resolve) : resolve()));
     },
+    purgeNow,
   };
 }
 
@@ -283,6 +355,7 @@ export async function startNodeProcess(config: NodeConfig & { configDir: string 
     const t = performance.now();
     const receipt = await node.send(c.req.param('id'), body.type, body.data, {
       ...(body.priority ? { priority: body.priority } : {}),
+      ...(body.complianceContext ? { complianceContext: body.complianceContext } : {}),
     });
     return c.json({ receipt, deliveredMs: Math.round((performance.now() - t) * 1000) / 1000 });
   });
@@ -307,6 +380,43 @@ export async function startNodeProcess(config: NodeConfig & { configDir: string 
       mcpUrl: endpoint ? `http://${config.listen.host}:${port}/mcp` : null,
     }),
   );
+  // Compliance (spec 7): the audit trail, its verification, explanations, erasure.
+  const needAudit = () => {
+    if (!stack.compliance) throw new UsageError('compliance is off in this node (compliance.enabled: false)');
+    return stack.compliance;
+  };
+  app.get('/v1/audit', async (c) => {
+    const q = AuditQueryParams.parse(c.req.query());
+    const entries = await needAudit().audit.query({ ...q, limit: q.limit ?? 100 });
+    return c.json({ entries });
+  });
+  app.get('/v1/audit/verify', async (c) => c.json(await needAudit().audit.verify()));
+  app.get('/v1/explanations/:id', async (c) => {
+    const id = c.req.param('id');
+    const live = stack.explanations.filter((e) => e.actionId === id);
+    const audited: unknown[] = [];
+    if (stack.compliance) {
+      // Recent audit entries for this action (explanations, and the compliance decisions of the message).
+      for (const kind of ['explanation', 'message', 'tool_call', 'compliance_denied'] as const) {
+        const rows = await stack.compliance.audit.query({ kind, limit: 10_000 });
+        audited.push(...rows.filter((r) => r.actionId === id));
+      }
+    }
+    if (live.length === 0 && audited.length === 0) {
+      return c.json({ error: { code: 'not_found', message: `no explanation for ${id}` } }, 404);
+    }
+    return c.json({ actionId: id, explanations: live, audit: audited });
+  });
+  app.post('/v1/erasure', async (c) => {
+    const { dataSubject } = ErasureBody.parse(await c.req.json());
+    const comp = needAudit();
+    if (!comp.vault)
+      throw new UsageError('this node keeps no payload copies (compliance.storePayloads: false)');
+    const { payloads } = await comp.vault.erase(dataSubject);
+    await comp.audit.append({ at: Date.now(), kind: 'erasure', actor: node.did, data: { payloads } });
+    return c.json({ erased: payloads });
+  });
+  app.post('/v1/retention/purge', async (c) => c.json({ purged: await stack.purgeNow() }));
   app.get('/v1/explanations', (c) => {
     const since = Number(c.req.query('since') ?? 0);
     return c.json({ explanations: stack.explanations.filter((e) => e.seq > since) });

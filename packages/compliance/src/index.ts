@@ -10,3 +10,4 @@ export * from './evaluate.js';
 export * from './evaluate-bench.js';
 export * from './jurisdiction.js';
 export * from './policy/index.js';
+export * from './audit/index.js';

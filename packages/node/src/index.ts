@@ -23,6 +23,8 @@
  * await node.stop();
  * ```
  */
+
+export { ComplianceDeniedError, ComplianceGate, type NodeComplianceOptions, partyOf } from './compliance.js';
 export {
   DeliveryError,
   FederationFailedError,

@@ -65,6 +65,7 @@ import {
   verifyCredential,
 } from '@fmp/identity';
 import WebSocket from 'ws';
+import { ComplianceGate, type NodeComplianceOptions, partyOf } from './compliance.js';
 import {
   DeliveryError,
   FederationFailedError,
@@ -132,6 +133,11 @@ export interface MeshNodeOptions {
   readonly requestTimeoutMs?: number;
   /** Renewal before expiry (a fresh handshake that keeps the federation id). */
   readonly renewal?: RenewalOptions;
+  /**
+   * Compliance enforcement (spec 7): jurisdiction adapters and local Cedar policy at egress and
+   * ingress, content inspection, the audit trail, payload retention. Absent: none (docs/compliance.md).
+   */
+  readonly compliance?: NodeComplianceOptions;
 }
 
 export interface RenewalOptions {
@@ -255,6 +261,8 @@ export interface MeshNode {
   partnerInfo(did: string): PartnerInfo | undefined;
   /** Looks a partner up through the home hub now (discovery by mesh id). */
   refreshPartner(did: string): Promise<PartnerInfo | undefined>;
+  /** The compliance gate (adapters, local policy, audit) when `compliance` is configured. */
+  readonly compliance: ComplianceGate | undefined;
   /**
    * Vouches for a partner (spec 5.2, peer attestations): a signed TrustAttestation the hub checks
    * and counts, weighted by this mesh's global trust and split over its attestation budget. Only
@@ -408,6 +416,7 @@ class Node implements MeshNode {
   private readonly attestations = new Map<string, PendingRequest<void>>();
   /** Partners' region and certifications as their hubs report them (bounded). */
   private readonly partners = new Map<string, PartnerInfo>();
+  private readonly gate: ComplianceGate | undefined;
   private readonly outgoing = new Map<string, PendingHandshake>();
   private readonly incoming = new Map<string, IncomingHandshake>();
   /** Credentials of initiators being checked, for the trust score (see trustOf). */
@@ -464,6 +473,23 @@ class Node implements MeshNode {
     this.renewAt = renewal.at ?? 0.8;
     this.overlapMs = renewal.overlapMs ?? 30_000;
     this.seen = new ExpiringSet(options.replayCapacity ?? 100_000);
+    if (options.compliance) {
+      const subject = options.credential.credentialSubject as
+        | { complianceCertifications?: unknown }
+        | undefined;
+      const own = Array.isArray(subject?.complianceCertifications)
+        ? (subject.complianceCertifications.filter((c) => typeof c === 'string') as string[])
+        : [];
+      this.gate = new ComplianceGate(options.compliance, {
+        self: () => partyOf(this.did, options.region, own),
+        partner: (did) => {
+          const p = this.partners.get(did);
+          return partyOf(did, p?.region, p?.certifications ?? []);
+        },
+        trustOf: (did) => this.partners.get(did)?.trustScore ?? 0,
+        now: () => this.now(),
+      });
+    }
     this.resolver =
       options.resolver ??
       hubBackedResolver({
@@ -938,8 +964,28 @@ class Node implements MeshNode {
         }
         if (fed.status !== 'active') return { accept: false, reason: `the federation is ${fed.status}` };
       }
+      if (this.gate?.options.policy) {
+        if (!this.partners.has(request.sourceMeshId))
+          await this.refreshPartner(request.sourceMeshId).catch(() => undefined);
+        const d = await this.gate.federate(
+          request.sourceMeshId,
+          request.capabilities,
+          request.response.metadata.purpose,
+        );
+        if (d && !d.allow) {
+          const why = d.policyIds.length
+            ? `forbidden by ${d.policyIds.join(', ')}`
+            : 'no local policy permits it';
+          return { accept: false, reason: `local policy: ${why}`.slice(0, 256) };
+        }
+      }
       return policy(request);
     };
+  }
+
+  /** The compliance gate, when configured (the MCP bridge asks it about tool calls). */
+  get compliance(): ComplianceGate | undefined {
+    return this.gate;
   }
 
   private sleep(ms: number): Promise<void> {
@@ -1363,6 +1409,7 @@ class Node implements MeshNode {
     if (!fed.session) throw new UnknownFederationError(federationId, 'no session keys (establish it again)');
     if (this.sends.size >= this.maxInFlight) throw new NodeBusyError('messages', this.maxInFlight);
     const body = { type, data };
+    const context = this.gate ? this.gate.contextFor(options.complianceContext) : options.complianceContext;
     const draft = createEnvelope(
       {
         type,
@@ -1371,13 +1418,22 @@ class Node implements MeshNode {
         targetMeshId: fed.peer,
         payload: body,
         ...(options.priority ? { priority: options.priority } : {}),
-        ...(options.complianceContext ? { complianceContext: options.complianceContext } : {}),
+        ...(context ? { complianceContext: context } : {}),
         ...(options.traceparent ? { traceparent: options.traceparent } : {}),
       },
       { now: this.now },
     );
+    if (this.gate && context) {
+      // Egress enforcement (spec 7): refused transfers throw ComplianceDeniedError, audited.
+      if (!this.partners.has(fed.peer)) await this.refreshPartner(fed.peer).catch(() => undefined);
+      await this.gate.egress(fed.peer, federationId, draft.messageId, type, context);
+    }
+    const session = fed.session;
+    if (!session || fed.status !== 'active') {
+      throw new UnknownFederationError(federationId, `federation is ${fed.status}`);
+    }
     const envelope = signEnvelope(
-      { ...draft, payload: sealPayload(fed.session.sendKey, draft, body) },
+      { ...draft, payload: sealPayload(session.sendKey, draft, body) },
       this.o.keyPair,
     );
     const frame = JSON.stringify(envelope);
@@ -1469,6 +1525,28 @@ class Node implements MeshNode {
       const code: WireErrorCode = err instanceof CryptoError ? 'decryption_failed' : 'malformed_frame';
       this.ack(env, { code, message: 'the payload does not decrypt under the federation key' });
       return;
+    }
+    if (this.gate) {
+      // Ingress enforcement (spec 7): adapters, local policy, content inspection; audited.
+      if (!this.partners.has(env.sourceMeshId))
+        await this.refreshPartner(env.sourceMeshId).catch(() => undefined);
+      const verdict = await this.gate
+        .ingress(
+          env.sourceMeshId,
+          env.federationId,
+          env.messageId,
+          body.type,
+          env.complianceContext,
+          body.data,
+        )
+        .catch((err: unknown) => ({
+          ok: false as const,
+          message: `compliance check failed: ${String(err)}`,
+        }));
+      if (!verdict.ok) {
+        this.ack(env, { code: 'compliance_denied', message: verdict.message });
+        return;
+      }
     }
     if (!this.seen.add(env.messageId, env.timestamp + this.maxMessageAgeMs + this.clockSkewMs, now)) {
       this.ack(env, { code: 'rate_limited', message: 'replay cache full' });

@@ -2,7 +2,7 @@
  * The store conformance suite: every backend runs exactly these tests (sqlite.test.ts,
  * postgres.test.ts). It is test code, kept in src so both backends import it.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { ed25519 } from '@fmp/core';
 import {
   buildMeshCreate,
@@ -26,6 +26,8 @@ import {
   ValidationError,
 } from './errors.js';
 import type {
+  AuditEntryRow,
+  AuditQueryOptions,
   FederationStatus,
   Store,
   StoredFederation,
@@ -34,6 +36,7 @@ import type {
   TrustAttestationRow,
   TrustEdgeRow,
   TrustSubjectRow,
+  VaultPayloadRow,
 } from './types.js';
 
 export interface StoreTarget {
@@ -136,6 +139,45 @@ export function trustAttestationFixture(over: Partial<TrustAttestationRow> = {})
     expiresAt: T0 + 24 * HOUR,
     ...over,
   };
+}
+
+/**
+ * Audit entries continuing `after` (default: the start). Hashes are random: the store does not
+ * compute them, it only keeps the chain's order (each prevHash is the previous hash).
+ */
+export function auditEntriesFixture(
+  n: number,
+  after?: { seq: number; hash: string },
+  over: (i: number) => Partial<AuditEntryRow> = () => ({}),
+): AuditEntryRow[] {
+  let seq = after?.seq ?? 0;
+  let prevHash = after?.hash ?? '0'.repeat(64);
+  return Array.from({ length: n }, (_, i) => {
+    const hash = randomBytes(32).toString('hex');
+    seq++;
+    const entry: AuditEntryRow = {
+      seq,
+      prevHash,
+      hash,
+      at: T0 + seq,
+      kind: 'message',
+      actor: ACME,
+      subject: MIT,
+      federationId: '6f1c2e0a-8d44-4c5b-9e7a-1f2d3c4b5a69',
+      actionId: `action-${seq}`,
+      decision: 'allow',
+      obligations: [{ kind: 'retention', detail: 'delete after 90-days', adapter: 'gdpr' }],
+      context: { dataClassification: 'personal-identifiable', processingBasis: 'contract', auditTrail: true },
+      ...over(i),
+    };
+    prevHash = hash;
+    return entry;
+  });
+}
+
+/** An entry as read back: optional fields set to undefined are simply absent. */
+function withoutUndefined(e: AuditEntryRow): AuditEntryRow {
+  return Object.fromEntries(Object.entries(e).filter(([, v]) => v !== undefined)) as unknown as AuditEntryRow;
 }
 
 /** The expected outcome of one state-machine step. */
@@ -884,6 +926,248 @@ export function storeConformanceSuite(
         await expect(store.trust.load()).rejects.toBeInstanceOf(StoreClosedError);
         await expect(store.trust.count()).rejects.toBeInstanceOf(StoreClosedError);
         await expect(store.trust.deleteExpiredAttestations(T0)).rejects.toBeInstanceOf(StoreClosedError);
+      });
+    });
+
+    describe('audit trail', () => {
+      const FED = '6f1c2e0a-8d44-4c5b-9e7a-1f2d3c4b5a69';
+
+      it('round-trips entries exactly across close and reopen', async () => {
+        expect(await store.audit.head()).toBeUndefined();
+        expect(await store.audit.range(1, 10)).toEqual([]);
+        const entries = auditEntriesFixture(3, undefined, (i) =>
+          i === 1
+            ? {
+                subject: undefined,
+                federationId: undefined,
+                decision: 'deny',
+                reasons: ['personal data to a non-adequate jurisdiction', 'ünïcödé ✓ 🚀'],
+                policyIds: ['policy0'],
+                adapters: ['gdpr', 'iso42001'],
+                data: { explanation: { reasoning: 'x', dataUsed: ['a'], humanReviewable: true }, n: -0.5e-7 },
+              }
+            : {},
+        );
+        await store.audit.appendBatch(entries.slice(0, 2));
+        await store.audit.appendBatch(entries.slice(2));
+        await store.audit.appendBatch([]);
+        expect(await store.audit.count()).toBe(3);
+        await store.close();
+        const s = await reopen();
+        expect(await s.audit.range(1, 10)).toEqual(entries.map(withoutUndefined));
+        expect(await s.audit.range(2, 1)).toEqual([withoutUndefined(entries[1]!)]);
+        expect(await s.audit.head()).toEqual({ seq: 3, hash: entries[2]!.hash });
+      });
+
+      it('refuses a batch that does not continue the stored chain, and never overwrites', async () => {
+        const entries = auditEntriesFixture(4);
+        await store.audit.appendBatch(entries.slice(0, 2));
+        const head = { seq: 2, hash: entries[1]!.hash };
+        const taken = auditEntriesFixture(1, { seq: 1, hash: entries[0]!.hash });
+        const gap = auditEntriesFixture(1, { seq: 3, hash: entries[2]!.hash });
+        const wrongLink = auditEntriesFixture(1, { seq: 2, hash: 'f'.repeat(64) });
+        const broken = [entries[2]!, { ...entries[3]!, prevHash: 'e'.repeat(64) }];
+        for (const batch of [taken, gap, wrongLink, broken, [entries[0]!]]) {
+          const err = await store.audit.appendBatch(batch).catch((e: unknown) => e);
+          expect(err).toBeInstanceOf(ValidationError);
+          expect(err).toMatchObject({ code: 'audit_conflict' });
+        }
+        expect(await store.audit.head()).toEqual(head);
+        expect(await store.audit.range(1, 10)).toEqual(entries.slice(0, 2));
+        await store.audit.appendBatch(entries.slice(2));
+        expect(await store.audit.count()).toBe(4);
+      });
+
+      it('fails only the stale appender, not the other writes of its transaction', async () => {
+        const entries = auditEntriesFixture(2);
+        await store.audit.appendBatch(entries);
+        const f = federationFixture();
+        const before = store.stats().transactions;
+        const [stale, put, next] = await Promise.allSettled([
+          store.audit.appendBatch(entries.slice(1)),
+          store.federations.put(f),
+          store.audit.appendBatch(auditEntriesFixture(1, { seq: 2, hash: entries[1]!.hash })),
+        ]);
+        expect(store.stats().transactions - before).toBe(1);
+        expect(stale.status === 'rejected' && stale.reason).toMatchObject({ code: 'audit_conflict' });
+        expect(put.status).toBe('fulfilled');
+        expect(next.status).toBe('fulfilled');
+        expect(await store.audit.count()).toBe(3);
+      });
+
+      it('lets one of two stores over the same data take a seq; the other fails', async () => {
+        const other = await reopen();
+        const [a, b] = [auditEntriesFixture(1), auditEntriesFixture(1)];
+        const results = await Promise.allSettled([store.audit.appendBatch(a), other.audit.appendBatch(b)]);
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        const winner = results[0]!.status === 'fulfilled' ? a : b;
+        // A stale writer is refused by the head check, or (racing past it) by the primary key.
+        const loser = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+        expect(loser.reason).toBeInstanceOf(Error);
+        expect(await store.audit.range(1, 10)).toEqual(winner);
+        expect(await other.audit.range(1, 10)).toEqual(winner);
+      });
+
+      it('writes a 10,000-entry batch in one transaction', async () => {
+        const entries = auditEntriesFixture(10_000);
+        const before = store.stats().transactions;
+        await store.audit.appendBatch(entries);
+        expect(store.stats().transactions - before).toBe(1);
+        expect(await store.audit.count()).toBe(10_000);
+        expect(await store.audit.head()).toEqual({ seq: 10_000, hash: entries[9999]!.hash });
+        const page = await store.audit.range(5000, 3);
+        expect(page).toEqual(entries.slice(4999, 5002));
+        await expect(store.audit.appendBatch(auditEntriesFixture(10_001))).rejects.toBeInstanceOf(
+          ValidationError,
+        );
+      });
+
+      it('queries by federation, mesh, time and kind, in seq order, bounded', async () => {
+        const entries = auditEntriesFixture(6, undefined, (i) => {
+          const over: Partial<AuditEntryRow>[] = [
+            { federationId: FED, actor: ACME, subject: MIT, kind: 'message' },
+            { federationId: undefined, actor: GOV, subject: ACME, kind: 'federation' },
+            { federationId: FED, actor: MIT, subject: undefined, kind: 'tool_call' },
+            { federationId: FED, actor: GOV, subject: MIT, kind: 'compliance_denied' },
+            { federationId: undefined, actor: ACME, subject: GOV, kind: 'message' },
+            { federationId: FED, actor: MIT, subject: ACME, kind: 'message' },
+          ];
+          return { ...over[i], at: T0 + i * MIN };
+        });
+        await store.audit.appendBatch(entries);
+        const seqs = async (q: AuditQueryOptions) => (await store.audit.query(q)).map((e) => e.seq);
+        expect(await seqs({ federationId: FED, limit: 100 })).toEqual([1, 3, 4, 6]);
+        expect(await seqs({ mesh: ACME, limit: 100 })).toEqual([1, 2, 5, 6]);
+        expect(await seqs({ mesh: GOV, kind: 'message', limit: 100 })).toEqual([5]);
+        expect(await seqs({ since: T0 + MIN, until: T0 + 4 * MIN, limit: 100 })).toEqual([2, 3, 4]);
+        expect(await seqs({ federationId: FED, afterSeq: 3, limit: 1 })).toEqual([4]);
+        expect(await seqs({ mesh: MIT, limit: 2 })).toEqual([1, 3]);
+        expect(await store.audit.query({ kind: 'message', limit: 10 })).toEqual(
+          [entries[0]!, entries[4]!, entries[5]!].map(withoutUndefined),
+        );
+      });
+
+      it('refuses malformed entries and options with ValidationError naming the field', async () => {
+        const [e] = auditEntriesFixture(1);
+        const bad: [unknown, string][] = [
+          [{ ...e, seq: 0 }, '0.seq'],
+          [{ ...e, hash: 'ABC' }, '0.hash'],
+          [{ ...e, prevHash: '0'.repeat(63) }, '0.prevHash'],
+          [{ ...e, kind: 'Not A Kind' }, '0.kind'],
+          [{ ...e, actor: 'acme' }, '0.actor'],
+          [{ ...e, subject: 'a\u0000b' }, '0.subject'],
+          [{ ...e, reasons: ['\ud800'] }, '0.reasons.0'],
+          [{ ...e, data: { big: 'x'.repeat(16 * 1024) } }, '0.data'],
+          [{ ...e, context: { at: new Date() } }, '0.context'],
+          [{ ...e, payload: 'never stored' }, '0'],
+        ];
+        for (const [entry, path] of bad) {
+          const err = await store.audit.appendBatch([entry as AuditEntryRow]).catch((x: unknown) => x);
+          expect(err, path).toBeInstanceOf(ValidationError);
+          expect(
+            (err as ValidationError).issues.map((i) => i.path),
+            path,
+          ).toContain(path);
+        }
+        await expect(store.audit.range(1, 0)).rejects.toBeInstanceOf(ValidationError);
+        await expect(store.audit.range(1, 10_001)).rejects.toBeInstanceOf(ValidationError);
+        await expect(store.audit.query({ mesh: 'x', limit: 1 })).rejects.toBeInstanceOf(ValidationError);
+        await expect(store.audit.query({ limit: 1, extra: 1 } as never)).rejects.toBeInstanceOf(
+          ValidationError,
+        );
+        expect(await store.audit.count()).toBe(0);
+      });
+    });
+
+    describe('payload vault', () => {
+      const key = () => new Uint8Array(randomBytes(32));
+      const payload = (actionId: string, subject: string, retainUntil = T0 + HOUR): VaultPayloadRow => ({
+        actionId,
+        subject,
+        retainUntil,
+        nonce: new Uint8Array(randomBytes(12)),
+        ciphertext: new Uint8Array(randomBytes(48)),
+      });
+
+      it('creates one key per subject, the same for concurrent callers and after reopen', async () => {
+        const candidates = Array.from({ length: 5 }, key);
+        const got = await Promise.all(candidates.map((c) => store.vault.subjectKey('subject:alice', c)));
+        expect(got.every((k) => k instanceof Uint8Array && k.length === 32)).toBe(true);
+        expect(new Set(got.map((k) => Buffer.from(k).toString('hex'))).size).toBe(1);
+        expect(candidates.map((c) => Buffer.from(c).toString('hex'))).toContain(
+          Buffer.from(got[0]!).toString('hex'),
+        );
+        await store.close();
+        const s = await reopen();
+        expect(await s.vault.subjectKey('subject:alice', key())).toEqual(got[0]);
+        await expect(s.vault.subjectKey('subject:bob', new Uint8Array(16))).rejects.toBeInstanceOf(
+          ValidationError,
+        );
+      });
+
+      it('stores payloads byte for byte while the key is current; refuses duplicates and stale keys', async () => {
+        const k = await store.vault.subjectKey('subject:alice', key());
+        const row = payload('a1', 'subject:alice');
+        expect(await store.vault.putPayload(row, k)).toBe('stored');
+        expect(await store.vault.getPayload('a1')).toEqual({ row, key: k });
+        expect(await store.vault.putPayload({ ...row, ciphertext: new Uint8Array(4) }, k)).toBe('duplicate');
+        expect((await store.vault.getPayload('a1'))!.row).toEqual(row);
+        expect(await store.vault.putPayload(payload('a2', 'subject:alice'), key())).toBe('key_gone');
+        expect(await store.vault.putPayload(payload('a3', 'subject:nobody'), k)).toBe('key_gone');
+        expect(await store.vault.getPayload('a2')).toBeUndefined();
+        expect(await store.vault.count()).toEqual({ keys: 1, payloads: 1 });
+        await store.close();
+        const s = await reopen();
+        expect(await s.vault.getPayload('a1')).toEqual({ row, key: k });
+      });
+
+      it('erases a subject: its key and payloads go together, others stay', async () => {
+        const ka = await store.vault.subjectKey('subject:alice', key());
+        const kb = await store.vault.subjectKey('subject:bob', key());
+        await store.vault.putPayload(payload('a1', 'subject:alice'), ka);
+        await store.vault.putPayload(payload('a2', 'subject:alice'), ka);
+        const b1 = payload('b1', 'subject:bob');
+        await store.vault.putPayload(b1, kb);
+        expect(await store.vault.eraseSubject('subject:alice')).toBe(2);
+        expect(await store.vault.getPayload('a1')).toBeUndefined();
+        expect(await store.vault.putPayload(payload('a3', 'subject:alice'), ka)).toBe('key_gone');
+        expect(await store.vault.getPayload('b1')).toEqual({ row: b1, key: kb });
+        expect(await store.vault.count()).toEqual({ keys: 1, payloads: 1 });
+        expect(await store.vault.eraseSubject('subject:alice')).toBe(0);
+      });
+
+      it('deletes expired payloads in bounded steps, and keys left without payloads', async () => {
+        const ka = await store.vault.subjectKey('subject:alice', key());
+        await store.vault.putPayload(payload('old', 'subject:alice', T0), ka);
+        await store.vault.putPayload(payload('kept', 'subject:alice', T0 + HOUR), ka);
+        for (let i = 0; i < 5; i++) {
+          const k = await store.vault.subjectKey(`record:r${i}`, key());
+          await store.vault.putPayload(payload(`r${i}`, `record:r${i}`, T0 + i), k);
+        }
+        expect(await store.vault.deleteExpired(T0 - 1, 100)).toBe(0);
+        expect(await store.vault.deleteExpired(T0 + 10, 4)).toBe(4);
+        expect(await store.vault.deleteExpired(T0 + 10, 4)).toBe(2);
+        expect(await store.vault.count()).toEqual({ keys: 1, payloads: 1 });
+        expect((await store.vault.getPayload('kept'))!.key).toEqual(ka);
+        expect(await store.vault.deleteExpired(T0 + HOUR, 10)).toBe(1);
+        expect(await store.vault.count()).toEqual({ keys: 0, payloads: 0 });
+        await expect(store.vault.deleteExpired(T0, 0)).rejects.toBeInstanceOf(ValidationError);
+      });
+
+      it('validates rows', async () => {
+        const k = await store.vault.subjectKey('subject:alice', key());
+        const bad = [
+          { ...payload('a1', 'subject:alice'), actionId: '' },
+          { ...payload('a1', 'subject:alice'), subject: 'x\u0000' },
+          { ...payload('a1', 'subject:alice'), retainUntil: -1 },
+          { ...payload('a1', 'subject:alice'), nonce: 'abc' },
+          { ...payload('a1', 'subject:alice'), extra: 1 },
+        ];
+        for (const row of bad) {
+          await expect(store.vault.putPayload(row as never, k)).rejects.toBeInstanceOf(ValidationError);
+        }
+        await expect(store.vault.getPayload('')).rejects.toBeInstanceOf(ValidationError);
+        expect(await store.vault.count()).toEqual({ keys: 1, payloads: 0 });
       });
     });
 

@@ -35,6 +35,7 @@ export {
   StoreOverloadedError,
   ValidationError,
 } from './errors.js';
+export { AuditConflictError, MAX_AUDIT_BATCH } from './audit.js';
 export { canTransition } from './federations.js';
 export { type PostgresStoreOptions, postgresStore } from './postgres.js';
 export { FEDERATION_STATUSES, StoredFederationSchema, StoredMeshSchema } from './schemas.js';

@@ -46,6 +46,7 @@ describe.skipIf(!url)(`postgres store${url ? '' : ` (skipped: ${SKIP})`}`, () =>
       );
       await client.end();
       expect(rows.map((r) => r.table_name)).toEqual([
+        'audit_entries',
         'federations',
         'kysely_migration',
         'kysely_migration_lock',
@@ -56,6 +57,8 @@ describe.skipIf(!url)(`postgres store${url ? '' : ` (skipped: ${SKIP})`}`, () =>
         'trust_attestations',
         'trust_edges',
         'trust_subjects',
+        'vault_keys',
+        'vault_payloads',
       ]);
     } finally {
       await dropSchema(schema);

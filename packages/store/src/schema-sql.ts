@@ -81,6 +81,35 @@ export interface TrustAttestationsTable {
   expires_at: number;
 }
 
+/**
+ * The audit chain: the fields queries filter on in columns, the rest of the entry as JSON text
+ * (`body`). An entry is rebuilt from both, so every stored byte is covered by its hash.
+ */
+export interface AuditEntriesTable {
+  seq: number;
+  at: number;
+  kind: string;
+  actor: string;
+  subject: string | null;
+  federation_id: string | null;
+  body: string;
+  prev_hash: string;
+  hash: string;
+}
+
+export interface VaultKeysTable {
+  subject: string;
+  key: Uint8Array;
+}
+
+export interface VaultPayloadsTable {
+  action_id: string;
+  subject: string;
+  retain_until: number;
+  nonce: Uint8Array;
+  ciphertext: Uint8Array;
+}
+
 export interface Database {
   mesh_operations: MeshOperationsTable;
   federations: FederationsTable;
@@ -90,6 +119,9 @@ export interface Database {
   trust_subjects: TrustSubjectsTable;
   trust_edges: TrustEdgesTable;
   trust_attestations: TrustAttestationsTable;
+  audit_entries: AuditEntriesTable;
+  vault_keys: VaultKeysTable;
+  vault_payloads: VaultPayloadsTable;
 }
 
 function initial(dialect: Dialect): Migration {
@@ -243,11 +275,73 @@ const trust: Migration = {
   },
 };
 
+/**
+ * The audit trail and the payload vault (issue 6). SQLite's seq is `integer primary key`, the
+ * rowid itself: appends then write one b-tree less. Audit entries are never updated or deleted
+ * by the store (retention deletes payload copies, not audit entries).
+ */
+function audit(dialect: Dialect): Migration {
+  const bytes = dialect === 'sqlite' ? 'blob' : 'bytea';
+  return {
+    async up(db) {
+      await db.schema
+        .createTable('audit_entries')
+        .addColumn('seq', dialect === 'sqlite' ? 'integer' : 'bigint', (c) =>
+          c.primaryKey().check(sql`seq >= 1`),
+        )
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('kind', 'text', (c) => c.notNull())
+        .addColumn('actor', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text')
+        .addColumn('federation_id', 'text')
+        .addColumn('body', 'text', (c) => c.notNull())
+        .addColumn('prev_hash', 'text', (c) => c.notNull())
+        .addColumn('hash', 'text', (c) => c.notNull())
+        .execute();
+      // Queries filter on one of these and return entries in seq order. SQLite's indexes end with
+      // the rowid (seq) already; PostgreSQL's get it as a second column.
+      for (const column of ['federation_id', 'actor', 'subject', 'at'] as const) {
+        await db.schema
+          .createIndex(`audit_entries_${column}`)
+          .on('audit_entries')
+          .columns(dialect === 'sqlite' ? [column] : [column, 'seq'])
+          .execute();
+      }
+
+      await db.schema
+        .createTable('vault_keys')
+        .addColumn('subject', 'text', (c) => c.primaryKey())
+        .addColumn('key', bytes, (c) => c.notNull())
+        .execute();
+      await db.schema
+        .createTable('vault_payloads')
+        .addColumn('action_id', 'text', (c) => c.primaryKey())
+        // No ciphertext outlives its key: deleting a key (crypto-shredding) deletes its payloads.
+        .addColumn('subject', 'text', (c) => c.notNull().references('vault_keys.subject').onDelete('cascade'))
+        .addColumn('retain_until', 'bigint', (c) => c.notNull())
+        .addColumn('nonce', bytes, (c) => c.notNull())
+        .addColumn('ciphertext', bytes, (c) => c.notNull())
+        .execute();
+      await db.schema.createIndex('vault_payloads_subject').on('vault_payloads').column('subject').execute();
+      await db.schema
+        .createIndex('vault_payloads_retain_until')
+        .on('vault_payloads')
+        .column('retain_until')
+        .execute();
+    },
+    async down(db) {
+      for (const table of ['vault_payloads', 'vault_keys', 'audit_entries']) {
+        await db.schema.dropTable(table).ifExists().execute();
+      }
+    },
+  };
+}
+
 /** Migrations live in code (no files to ship); names sort in the order they run. */
 export function migrations(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations() {
-      return { '0001_initial': initial(dialect), '0002_trust': trust };
+      return { '0001_initial': initial(dialect), '0002_trust': trust, '0003_audit': audit(dialect) };
     },
   };
 }

@@ -40,6 +40,8 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
           database.pragma('synchronous = FULL');
           database.pragma(`busy_timeout = ${busyTimeoutMs}`);
           database.pragma('foreign_keys = ON');
+          // Deleted rows are overwritten in the file: an erased vault key must not linger in free pages.
+          database.pragma('secure_delete = ON');
         } catch (error) {
           database.close();
           throw error;

@@ -1,5 +1,6 @@
 /** The dialect-independent Store: lifecycle, migrations, the write queue, the aggregates. */
 import { type Kysely, Migrator } from 'kysely';
+import { auditStore, vaultStore } from './audit.js';
 import type { Context } from './context.js';
 import { guardRead } from './context.js';
 import { StoreClosedError, StoreError, validate } from './errors.js';
@@ -96,6 +97,8 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
     federations: federationStore(ctx),
     meshes: meshStore(ctx),
     trust: trustStore(ctx),
+    audit: auditStore(ctx),
+    vault: vaultStore(ctx),
     stats() {
       return {
         transactions: queue?.transactions ?? 0,

@@ -168,6 +168,96 @@ export interface TrustStore {
   count(): Promise<{ subjects: number; edges: number; attestations: number }>;
 }
 
+/**
+ * An entry of the audit chain (issue 6), as @fmp/compliance's AuditLog writes it. The store keeps
+ * each entry exactly (the indexed fields in columns, the rest as JSON text) and enforces the
+ * chain's order: a batch must continue the stored head. Hashes are checked by the log's verify.
+ */
+export interface AuditEntryRow {
+  readonly seq: number;
+  readonly prevHash: string;
+  readonly hash: string;
+  readonly at: number;
+  readonly kind: string;
+  readonly actor: string;
+  readonly subject?: string;
+  readonly federationId?: string;
+  readonly actionId?: string;
+  readonly decision?: 'allow' | 'deny';
+  readonly reasons?: readonly string[];
+  readonly policyIds?: readonly string[];
+  readonly adapters?: readonly string[];
+  readonly obligations?: readonly {
+    readonly kind: string;
+    readonly detail: string;
+    readonly adapter: string;
+  }[];
+  readonly context?: Record<string, unknown>;
+  readonly data?: Record<string, unknown>;
+}
+
+export interface AuditQueryOptions {
+  readonly federationId?: string;
+  /** Entries where this DID is the actor or the subject. */
+  readonly mesh?: string;
+  /** at >= since. */
+  readonly since?: number;
+  /** at < until. */
+  readonly until?: number;
+  readonly kind?: string;
+  /** Only entries with a larger seq (paging). */
+  readonly afterSeq?: number;
+  /** At most 10,000. */
+  readonly limit: number;
+}
+
+export interface AuditStore {
+  /**
+   * Appends entries in one transaction through the write queue, all or none (at most 10,000). The
+   * first must have the stored head's seq + 1 and its hash as prevHash, the others follow one by
+   * one; anything else is AuditConflictError and nothing is written (an entry is never
+   * overwritten: seq is the primary key).
+   */
+  appendBatch(entries: readonly AuditEntryRow[]): Promise<void>;
+  /** The last entry's seq and hash; undefined while empty. */
+  head(): Promise<{ seq: number; hash: string } | undefined>;
+  /** Up to `limit` (at most 10,000) entries with seq >= fromSeq, in seq order. */
+  range(fromSeq: number, limit: number): Promise<AuditEntryRow[]>;
+  /** Matching entries in seq order. */
+  query(q: AuditQueryOptions): Promise<AuditEntryRow[]>;
+  count(): Promise<number>;
+}
+
+/** A stored payload copy, sealed under its owner's key (@fmp/compliance's PayloadVault). */
+export interface VaultPayloadRow {
+  readonly actionId: string;
+  /** The key owner: a data subject, or the record itself. */
+  readonly subject: string;
+  readonly retainUntil: number;
+  readonly nonce: Uint8Array;
+  readonly ciphertext: Uint8Array;
+}
+
+export interface VaultStore {
+  /** The subject's key, created as `candidate` (32 bytes) when it has none; concurrent callers get the same key. */
+  subjectKey(subject: string, candidate: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Stores a payload if the subject's key is still `key` ('key_gone' otherwise) and the actionId is
+   * free ('duplicate' otherwise), in one transaction.
+   */
+  putPayload(row: VaultPayloadRow, key: Uint8Array): Promise<'stored' | 'key_gone' | 'duplicate'>;
+  /** The row and its owner's key (absent once shredded). */
+  getPayload(actionId: string): Promise<{ row: VaultPayloadRow; key?: Uint8Array } | undefined>;
+  /** Deletes the subject's key and payloads in one transaction; returns how many payloads. */
+  eraseSubject(subject: string): Promise<number>;
+  /**
+   * Deletes up to `limit` payloads with retainUntil <= now and the keys of their owners left
+   * without payloads, in one transaction; returns how many payloads.
+   */
+  deleteExpired(now: number, limit: number): Promise<number>;
+  count(): Promise<{ keys: number; payloads: number }>;
+}
+
 export interface StoreStats {
   /** Write transactions committed or attempted since open. */
   readonly transactions: number;
@@ -191,6 +281,10 @@ export interface Store {
   readonly meshes: MeshStore;
   /** The trust engine's subjects, graph edges and attestations. */
   readonly trust: TrustStore;
+  /** The hash-chained audit trail (AuditStorage of @fmp/compliance). */
+  readonly audit: AuditStore;
+  /** Encrypted payload copies and their keys (VaultStorage of @fmp/compliance). */
+  readonly vault: VaultStore;
   stats(): StoreStats;
 }
 

@@ -63,6 +63,8 @@ export interface ExplanationRecord {
   readonly message: string | undefined;
   readonly durationMs: number;
   readonly complianceContext: ComplianceContext | undefined;
+  /** The local Cedar policies that decided (provider side). */
+  readonly policyIds?: readonly string[];
   readonly explanation: {
     readonly reasoning: string;
     readonly dataUsed: readonly string[];
@@ -160,6 +162,10 @@ const DEFAULT_COMPLIANCE: ComplianceContext = { dataClassification: 'confidentia
 
 function matches(pattern: string, value: string): boolean {
   return pattern.endsWith('*') ? value.startsWith(pattern.slice(0, -1)) : pattern === value;
+}
+
+function meshCategory(did: string): string {
+  return /^did:mesh:([a-z0-9-]+):/.exec(did)?.[1] ?? 'external';
 }
 
 function jsonBytes(v: unknown): number {
@@ -361,6 +367,7 @@ export class McpBridge {
     const federation = this.node.federations().find((f) => f.federationId === m.federationId);
     let outcome: ExplanationRecord['outcome'] = 'ok';
     let message: string | undefined;
+    let policyIds: string[] = [];
     const tool = this.upstream.tool(req.tool);
     try {
       if (federation?.status !== 'active') throw new TaskFailure('not_federated', 'no active federation');
@@ -375,6 +382,44 @@ export class McpBridge {
           `${req.tool} needs partner trust ${needed}; ${m.source} has ${trust}`,
         );
       }
+      // Local policy (Cedar, `callTool`), when the node has one: the agent, its mesh, the tool.
+      const policy = this.node.compliance?.options.policy?.authorize({
+        principal: {
+          type: 'Agent',
+          id: req.agent.did,
+          attrs: {
+            mesh: {
+              id: m.source,
+              attrs: {
+                category: meshCategory(m.source),
+                region: this.node.partnerInfo(m.source)?.region ?? 'unknown',
+              },
+            },
+          },
+        },
+        action: 'callTool',
+        resource: {
+          type: 'Tool',
+          id: tool.name,
+          attrs: { capability: tool.capability, server: tool.server },
+        },
+        context: {
+          trustScore: trust,
+          capability: tool.capability,
+          ...(m.complianceContext ? { compliance: m.complianceContext } : {}),
+          ...(m.complianceContext?.purpose ? { purpose: m.complianceContext.purpose } : {}),
+        },
+      });
+      if (policy && !policy.allow) {
+        policyIds = [...policy.policyIds];
+        throw new TaskFailure(
+          'policy_denied',
+          policy.policyIds.length
+            ? `local policy forbids ${req.tool} (${policy.policyIds.join(', ')})`
+            : `no local policy permits ${req.tool} for ${m.source}${policy.errors[0] ? `: ${policy.errors[0]}` : ''}`,
+        );
+      }
+      if (policy) policyIds = [...policy.policyIds];
       const rate = this.limiter.check(m.source);
       if (!rate.ok)
         throw new TaskFailure('rate_limited', 'too many calls from this partner', rate.retryAfterMs);
@@ -444,6 +489,7 @@ export class McpBridge {
       message,
       durationMs: this.now() - started,
       complianceContext: m.complianceContext,
+      ...(policyIds.length ? { policyIds } : {}),
       explanation: {
         reasoning:
           outcome === 'ok' || outcome === 'tool_error'

@@ -1,0 +1,55 @@
+/** The audit trail (hash chain, group-committed log), retention and crypto-shredding of payload copies. */
+export {
+  type AuditDecision,
+  type AuditEntry,
+  AuditEntrySchema,
+  type AuditObligation,
+  type AuditRecord,
+  AuditRecordSchema,
+  type ChainHead,
+  type ChainProblem,
+  ChainVerifier,
+  canonicalEntryText,
+  chainRecords,
+  GENESIS_HASH,
+  hashEntry,
+  MAX_AUDIT_JSON_BYTES,
+  MAX_AUDIT_STRING,
+  type VerifyChainOptions,
+  type VerifyResult,
+  verifyChain,
+} from './chain.js';
+export {
+  AuditBusyError,
+  AuditClosedError,
+  AuditLog,
+  type AuditLogOptions,
+  type AuditLogStats,
+} from './log.js';
+export {
+  AuditConflictError,
+  type AuditQuery,
+  type AuditStorage,
+  AuditStorageFullError,
+  auditQuerySchema,
+  MAX_QUERY_LIMIT,
+  type MemoryAuditStorage,
+  type MemoryAuditStorageOptions,
+  memoryAuditStorage,
+} from './storage.js';
+export {
+  MAX_VAULT_PAYLOAD_BYTES,
+  type MemoryVaultStorage,
+  type MemoryVaultStorageOptions,
+  memoryVaultStorage,
+  PayloadVault,
+  type PayloadVaultOptions,
+  type PutPayloadInput,
+  retentionUntil,
+  VaultBusyError,
+  VaultDuplicateError,
+  type VaultPayload,
+  type VaultPayloadRow,
+  type VaultStorage,
+} from './vault.js';
+export { type ExportOptions, exportJsonl, type VerifyStorageOptions, verifyStorage } from './verify.js';

@@ -1,0 +1,299 @@
+/**
+ * The node's compliance enforcement points (spec 7, docs/compliance.md): egress (before a message
+ * or tool call leaves), ingress (before a received one reaches the application), and the local
+ * Cedar policy for federations and tool calls. Each decision is recorded in the audit trail with
+ * the adapters, policies, reasons and obligations that made it; payload copies are kept (encrypted
+ * per data subject) for as long as their retentionPeriod says, when the node is asked to keep them.
+ */
+
+import {
+  type AuditLog,
+  type AuditRecord,
+  type ComplianceAdapter,
+  type ComplianceDecision,
+  type ComplianceTransaction,
+  type ContentInspector,
+  DEFAULT_ADAPTERS,
+  DEFAULT_INSPECTORS,
+  evaluateCompliance,
+  inspectContent,
+  jurisdictionOf,
+  type Party,
+  type PayloadVault,
+  type PolicyDecision,
+  type PolicyEngine,
+  type PolicyRequest,
+  retentionUntil,
+} from '@fmp/compliance';
+import { type ComplianceContext, FmpError } from '@fmp/core';
+
+export interface NodeComplianceOptions {
+  /** Jurisdiction adapters; default GDPR + AI Act, SOC 2 + CCPA, PIPEDA, ISO/IEC 42001. */
+  readonly adapters?: readonly ComplianceAdapter[];
+  /** Local policy (Cedar); absent: no local policy beyond the node's other rules. */
+  readonly policy?: PolicyEngine;
+  /** Inspectors run on received payloads; default: personal data where the context says none. */
+  readonly inspectors?: readonly ContentInspector[];
+  /** Where every decision is recorded (hash-chained). */
+  readonly audit?: AuditLog;
+  /** Keeps a copy of received payloads whose context has a retentionPeriod (encrypted per data subject). */
+  readonly vault?: PayloadVault;
+  /** The context of messages sent without one (without it, such messages are not evaluated). */
+  readonly defaultContext?: ComplianceContext;
+  /** Refuse received messages that carry no complianceContext. Default false. */
+  readonly requireContext?: boolean;
+}
+
+/** A transfer a compliance adapter or the local policy refused. */
+export class ComplianceDeniedError extends FmpError {
+  readonly decision: ComplianceDecision | undefined;
+  readonly policy: PolicyDecision | undefined;
+  constructor(message: string, decision?: ComplianceDecision, policy?: PolicyDecision) {
+    super('compliance_denied', message);
+    this.decision = decision;
+    this.policy = policy;
+  }
+}
+
+export interface GateParties {
+  readonly self: () => Party;
+  readonly partner: (did: string) => Party;
+  readonly trustOf: (did: string) => number;
+  readonly now: () => number;
+}
+
+export type IngressVerdict = { readonly ok: true } | { readonly ok: false; readonly message: string };
+
+const UNKNOWN_REGION = 'unknown';
+
+/** A party as the node knows it; an unknown region counts as outside every adequate jurisdiction. */
+export function partyOf(did: string, region: string | undefined, certifications: readonly string[]): Party {
+  const r = region ?? UNKNOWN_REGION;
+  return { did, region: r, jurisdiction: jurisdictionOf(r), certifications };
+}
+
+function meshCategory(did: string): string {
+  return /^did:mesh:([a-z0-9-]+):/.exec(did)?.[1] ?? 'external';
+}
+
+export class ComplianceGate {
+  readonly options: NodeComplianceOptions;
+  private readonly p: GateParties;
+  private readonly adapters: readonly ComplianceAdapter[];
+  private readonly inspectors: readonly ContentInspector[];
+
+  constructor(options: NodeComplianceOptions, parties: GateParties) {
+    this.options = options;
+    this.p = parties;
+    this.adapters = options.adapters ?? DEFAULT_ADAPTERS;
+    this.inspectors = options.inspectors ?? DEFAULT_INSPECTORS;
+  }
+
+  /** The context a send uses: its own, else the default; undefined: not evaluated. */
+  contextFor(given: ComplianceContext | undefined): ComplianceContext | undefined {
+    return given ?? this.options.defaultContext;
+  }
+
+  private tx(
+    kind: ComplianceTransaction['kind'],
+    source: Party,
+    target: Party,
+    context: ComplianceContext,
+    type: string,
+  ) {
+    return { kind, context, source, target, route: [], messageType: type } satisfies ComplianceTransaction;
+  }
+
+  private audit(record: AuditRecord): Promise<unknown> | undefined {
+    return this.options.audit?.append(record);
+  }
+
+  private policyRequest(
+    action: PolicyRequest['action'],
+    principal: string,
+    resource: string,
+    context: ComplianceContext | undefined,
+    extra: { capability?: string; purpose?: string } = {},
+  ): PolicyRequest {
+    const self = this.p.self();
+    const mesh = (did: string) => {
+      const party = did === self.did ? self : this.p.partner(did);
+      return { type: 'Mesh' as const, id: did, attrs: { category: meshCategory(did), region: party.region } };
+    };
+    const partner = principal === self.did ? resource : principal;
+    return {
+      principal: mesh(principal),
+      action,
+      resource: mesh(resource),
+      context: {
+        trustScore: this.p.trustOf(partner),
+        ...(extra.capability ? { capability: extra.capability } : {}),
+        ...((extra.purpose ?? context?.purpose) ? { purpose: (extra.purpose ?? context?.purpose)! } : {}),
+        ...(context ? { compliance: context } : {}),
+      },
+    };
+  }
+
+  /**
+   * Before a message leaves: the adapters (from this node's side) and the local policy (`send`).
+   * Throws ComplianceDeniedError; the decision is audited either way (awaited: nothing sent unaudited).
+   */
+  async egress(
+    partner: string,
+    federationId: string,
+    actionId: string,
+    type: string,
+    context: ComplianceContext,
+  ): Promise<ComplianceDecision> {
+    const now = this.p.now();
+    const kind = type.startsWith('agent.task.') ? 'tool_call' : 'message';
+    const decision = evaluateCompliance(
+      this.tx(kind, this.p.self(), this.p.partner(partner), context, type),
+      this.adapters,
+    );
+    const policy = this.options.policy?.authorize(
+      this.policyRequest('send', this.p.self().did, partner, context),
+    );
+    const allow = decision.allow && (policy?.allow ?? true);
+    const reasons = [...decision.reasons, ...(policy && !policy.allow ? policyReasons('send', policy) : [])];
+    await this.audit({
+      at: now,
+      kind: allow ? kind : 'compliance_denied',
+      actor: this.p.self().did,
+      subject: partner,
+      federationId,
+      actionId,
+      decision: allow ? 'allow' : 'deny',
+      ...(reasons.length ? { reasons: reasons.slice(0, 32) } : {}),
+      adapters: decision.decisions.map((d) => d.adapter).slice(0, 16),
+      ...(policy?.policyIds.length ? { policyIds: [...policy.policyIds].slice(0, 64) } : {}),
+      ...(allow && decision.obligations.length
+        ? { obligations: [...decision.obligations].slice(0, 32) }
+        : {}),
+      context: auditContext(context),
+      data: { direction: 'egress', type },
+    });
+    if (!allow) {
+      throw new ComplianceDeniedError(`${reasons.join('; ')}`.slice(0, 1000) || 'denied', decision, policy);
+    }
+    return decision;
+  }
+
+  /**
+   * Before a received message reaches the application: the adapters (from this node's side), the
+   * local policy (`receive`) and content inspection of the decrypted payload.
+   */
+  async ingress(
+    partner: string,
+    federationId: string,
+    actionId: string,
+    type: string,
+    context: ComplianceContext | undefined,
+    data: unknown,
+  ): Promise<IngressVerdict> {
+    if (!context) {
+      if (!this.options.requireContext) return { ok: true };
+      await this.audit({
+        at: this.p.now(),
+        kind: 'compliance_denied',
+        actor: partner,
+        subject: this.p.self().did,
+        federationId,
+        actionId,
+        decision: 'deny',
+        reasons: ['a complianceContext is required on every message'],
+        data: { direction: 'ingress', type },
+      });
+      return { ok: false, message: 'this mesh requires a complianceContext on every message' };
+    }
+    const now = this.p.now();
+    const kind = type.startsWith('agent.task.') ? 'tool_call' : 'message';
+    const decision = evaluateCompliance(
+      this.tx(kind, this.p.partner(partner), this.p.self(), context, type),
+      this.adapters,
+    );
+    const policy = this.options.policy?.authorize(
+      this.policyRequest('receive', partner, this.p.self().did, context),
+    );
+    const findings = inspectContent(data, context, this.inspectors);
+    const reasons = [
+      ...decision.reasons,
+      ...(policy && !policy.allow ? policyReasons('receive', policy) : []),
+      ...findings.slice(0, 8).map((f) => `content: ${f.kind} at ${f.path} (${f.detail})`),
+    ];
+    const allow = decision.allow && (policy?.allow ?? true) && findings.length === 0;
+    let payloadHash: string | undefined;
+    if (allow && this.options.vault && context.retentionPeriod) {
+      const stored = await this.options.vault.put({
+        actionId,
+        ...(context.dataSubject ? { dataSubject: context.dataSubject } : {}),
+        retainUntil: retentionUntil(now, context.retentionPeriod),
+        payload: Buffer.from(JSON.stringify(data)),
+      });
+      payloadHash = stored.payloadHash;
+    }
+    await this.audit({
+      at: now,
+      kind: allow ? kind : 'compliance_denied',
+      actor: partner,
+      subject: this.p.self().did,
+      federationId,
+      actionId,
+      decision: allow ? 'allow' : 'deny',
+      ...(reasons.length ? { reasons: reasons.slice(0, 32) } : {}),
+      adapters: decision.decisions.map((d) => d.adapter).slice(0, 16),
+      ...(policy?.policyIds.length ? { policyIds: [...policy.policyIds].slice(0, 64) } : {}),
+      ...(allow && decision.obligations.length
+        ? { obligations: [...decision.obligations].slice(0, 32) }
+        : {}),
+      context: auditContext(context),
+      data: { direction: 'ingress', type, ...(payloadHash ? { payloadHash } : {}) },
+    });
+    return allow ? { ok: true } : { ok: false, message: reasons.join('; ').slice(0, 1000) };
+  }
+
+  /** The local policy on a federation request (`federate`): undefined when there is no policy. */
+  async federate(
+    partner: string,
+    capabilities: readonly string[],
+    purpose: string,
+  ): Promise<PolicyDecision | undefined> {
+    const engine = this.options.policy;
+    if (!engine) return undefined;
+    let last: PolicyDecision | undefined;
+    // Each capability asked for must be allowed.
+    for (const capability of capabilities.length ? capabilities : [undefined]) {
+      const d = engine.authorize(
+        this.policyRequest('federate', partner, this.p.self().did, undefined, {
+          ...(capability ? { capability } : {}),
+          purpose,
+        }),
+      );
+      last = d;
+      if (!d.allow) break;
+    }
+    await this.audit({
+      at: this.p.now(),
+      kind: 'policy_decision',
+      actor: partner,
+      subject: this.p.self().did,
+      decision: last!.allow ? 'allow' : 'deny',
+      ...(last!.policyIds.length ? { policyIds: [...last!.policyIds].slice(0, 64) } : {}),
+      ...(last!.allow ? {} : { reasons: policyReasons('federate', last!) }),
+      data: { action: 'federate', capabilities: [...capabilities].slice(0, 64), purpose },
+    });
+    return last;
+  }
+}
+
+function policyReasons(action: string, d: PolicyDecision): string[] {
+  if (d.policyIds.length > 0) return [`local policy forbids ${action} (${d.policyIds.join(', ')})`];
+  if (d.errors.length > 0) return [`local policy could not decide ${action}: ${d.errors[0]}`];
+  return [`no local policy permits ${action}`];
+}
+
+/** The context as audited: without the data-subject id (an erasure must not leave it in the log). */
+function auditContext(c: ComplianceContext): Record<string, unknown> {
+  const { dataSubject: _s, ...rest } = c;
+  return rest as Record<string, unknown>;
+}
