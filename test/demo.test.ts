@@ -70,6 +70,14 @@ describe('fmp demo --json', () => {
       expect(['Unverified', 'Basic', 'Validated', 'Certified', 'Audited']).toContain(m.trustLevel);
     }
     expect(r.attestations.length).toBeGreaterThan(0);
+    // Compliance (issue #6): EU personal data to APAC refused without a safeguard, allowed with SCCs.
+    expect(r.compliance.allowed).toBe(1);
+    expect(r.compliance.refused).toHaveLength(1);
+    expect(r.compliance.refused[0]).toMatchObject({
+      adapter: 'gdpr',
+      source: 'did:mesh:government:opendata-001',
+    });
+    expect(r.compliance.refused[0].reason).toMatch(/GDPR Art\. 44-46/);
     expect(r.ok).toBe(true);
   }, 200_000);
 
@@ -120,6 +128,16 @@ describe('fmp demo --json', () => {
     });
     expect(JSON.stringify(translated.structuredContent)).toContain('vacuna');
     await stdio.close();
+    // The audit trail of a running node verifies from the command line.
+    const verified = await run(process.execPath, [
+      BIN,
+      'audit',
+      'verify',
+      '--json',
+      '--config',
+      join(r.dataDir, 'meshes', 'government-opendata-001', 'node.json'),
+    ]);
+    expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     await exited;

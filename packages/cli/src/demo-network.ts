@@ -132,6 +132,14 @@ export interface NetworkDemoResult {
     trustScore: number;
     trustLevel: string;
   }[];
+  /** Compliance decisions the demo shows (spec 7): transfers allowed, and refused with their reason. */
+  compliance: {
+    allowed: number;
+    refused: { source: string; target: string; adapter: string; reason: string }[];
+    allowedWith: { source: string; target: string; label: string }[];
+    /** Entries in the meshes' audit trails, all verified. */
+    auditEntries?: number;
+  };
   /** Attestations the demo organizations made of partners (spec 5.2). */
   attestations: { attester: string; subject: string; score: number; claim: string }[];
   discovery: { from: string; seen: number };
@@ -506,6 +514,38 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
       log,
     );
 
+    // Compliance (spec 7): GOV in the EU sends personal data to NGO in APAC (no adequacy decision).
+    const compliance: NetworkDemoResult['compliance'] = { allowed: 0, refused: [], allowedWith: [] };
+    const govNgo = federations.find((f) => f.source === GOV && f.target === NGO);
+    if (govNgo) {
+      for (const [label, context] of COMPLIANCE_SENDS) {
+        try {
+          await call(GOV, 'POST', `/v1/federations/${govNgo.federationId}/messages`, {
+            type: 'agent.notification',
+            data: { note: `beneficiary list (${label})`, contact: 'registrar at the district office' },
+            complianceContext: context,
+          });
+          compliance.allowed++;
+          compliance.allowedWith.push({ source: GOV, target: NGO, label });
+          log(`compliance: ${label}: allowed`);
+        } catch (err) {
+          const reason = (err as Error).message.replace(/^.*?compliance_denied: /, '');
+          compliance.refused.push({
+            source: GOV,
+            target: NGO,
+            adapter: /GDPR/.test(reason) ? 'gdpr' : 'policy',
+            reason,
+          });
+          log(`compliance: ${label}: refused: ${reason}`);
+        }
+      }
+    }
+    for (const m of MESHES) {
+      const verified = (await call(m.did, 'GET', '/v1/audit/verify')) as { ok?: boolean; checked?: number };
+      if (!verified.ok) throw new DemoError(`${m.did}: the audit trail does not verify`);
+      compliance.auditEntries = (compliance.auditEntries ?? 0) + (verified.checked ?? 0);
+    }
+
     // Partners vouch for each other after working together (weighted by their global trust).
     const attestations: NetworkDemoResult['attestations'] = [];
     for (const [attester, subject, score, claim] of ATTESTATIONS) {
@@ -534,7 +574,9 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
         failed === 0 &&
         received === sent - failed &&
         toolCalls.length > 0 &&
-        toolCalls.every((c) => c.expected),
+        toolCalls.every((c) => c.expected) &&
+        compliance.allowed === 1 &&
+        compliance.refused.length === 1,
       dataDir: dir,
       hubs: HUBS.map((h, i) => ({ did: hubDid(h.name), region: h.region, url: String(hubReady[i]!.url) })),
       meshes: MESHES.map((m) => ({
@@ -547,6 +589,7 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
         trustLevel: trust.get(m.did)!.level,
       })),
       attestations,
+      compliance,
       discovery: { from, seen: discovered.length },
       federations,
       refused,
@@ -571,6 +614,31 @@ const ENT = 'did:mesh:enterprise:acme-001';
 const EDU = 'did:mesh:academic:mit-001';
 const GOV = 'did:mesh:government:opendata-001';
 const NGO = 'did:mesh:ngo:relief-001';
+
+/** Personal data from GOV (EU) to NGO (APAC): without a safeguard (refused), then with SCCs (allowed). */
+const COMPLIANCE_SENDS: [string, Record<string, unknown>][] = [
+  [
+    'EU personal data to APAC, no safeguard',
+    {
+      dataClassification: 'personal-identifiable',
+      processingBasis: 'public-task',
+      retentionPeriod: '90-days',
+      purpose: 'humanitarian aid',
+      auditTrail: true,
+    },
+  ],
+  [
+    'EU personal data to APAC under standard contractual clauses',
+    {
+      dataClassification: 'personal-identifiable',
+      processingBasis: 'public-task',
+      retentionPeriod: '90-days',
+      purpose: 'humanitarian aid',
+      safeguards: ['scc'],
+      auditTrail: true,
+    },
+  ],
+];
 
 /** [attester, subject, score, claim]: partners that worked together in the demo. */
 const ATTESTATIONS: [string, string, number, string][] = [

@@ -30,6 +30,11 @@ function summary(r: NetworkDemoResult): string {
       (c) =>
         `  ${short(c.caller).padEnd(28)} ${c.tool.padEnd(34)} ${(c.ok ? 'ok' : (c.error ?? 'error')).padEnd(14)} ${String(c.ms).padStart(8)} ms  ${c.summary.slice(0, 70)}`,
     ),
+    `compliance (spec 7): ${r.compliance.allowed} allowed, ${r.compliance.refused.length} refused; ${r.compliance.auditEntries ?? 0} audit entries verified`,
+    ...r.compliance.allowedWith.map((a) => `  allowed  ${short(a.source)} -> ${short(a.target)}: ${a.label}`),
+    ...r.compliance.refused.map(
+      (x) => `  refused  ${short(x.source)} -> ${short(x.target)} (${x.adapter}): ${x.reason}`,
+    ),
     'attestations (spec 5.2)',
     ...r.attestations.map(
       (a) => `  ${short(a.attester).padEnd(28)} -> ${short(a.subject).padEnd(28)} ${a.score}  ${a.claim}`,
