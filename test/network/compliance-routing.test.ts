@@ -89,13 +89,25 @@ describe('routing around a hub outside the allowed regions', () => {
 
   it('sends unrestricted messages on the best path, restricted ones only through EU hubs', async () => {
     await a.send(fed.federationId, 'agent.notification', { n: 1 });
-    await a.send(fed.federationId, 'agent.notification', { n: 2 }, { complianceContext: eu });
+    const restrictedReceipt = await a.send(
+      fed.federationId,
+      'agent.notification',
+      { n: 2 },
+      { complianceContext: eu },
+    );
     await until(() => atC.length >= 2, 10_000, 'both delivered');
     const free = atC.find((m) => (m.data as { n: number }).n === 1)!;
     const restricted = atC.find((m) => (m.data as { n: number }).n === 2)!;
     expect(free.route).toContain(B.id.did);
     expect(restricted.route).toEqual([A.id.did, D.id.did, C.id.did]);
     expect(restricted.complianceContext?.geographicRestrictions).toEqual(['eu']);
+    // Spec 7.3: hub A explains why it did not take its best path.
+    const res = await fetch(`${A.httpUrl}/v1/explanations/${restrictedReceipt.messageId}`);
+    const why = (await res.json()) as { decision: string; explanation: { reasoning: string } };
+    expect(why.decision).toBe('allow');
+    expect(why.explanation.reasoning).toMatch(
+      /instead of the best path through .*b-na.*geographicRestrictions eu/,
+    );
   });
 
   it('refuses a message restricted to a region its target is not in', async () => {

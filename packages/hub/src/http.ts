@@ -181,6 +181,14 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
     return c.json(trust);
   });
 
+  // Spec 7.3: explanation records of this hub's routing decisions for compliance.
+  app.get('/v1/explanations/:id', (c) => {
+    const id = parse(z.string().min(1).max(256), c.req.param('id'), 'action id');
+    const e = hub.explanation(id);
+    if (!e) throw new NotFoundError(`no explanation for ${id} at this hub`);
+    return c.json(e);
+  });
+
   // Admin: bearer token, compared in constant time over fixed-length digests.
   app.use('/v1/admin/*', async (c, next) => {
     const header = c.req.header('authorization') ?? '';

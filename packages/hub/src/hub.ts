@@ -234,6 +234,21 @@ export interface Hub {
    * mesh attached to another hub, the score its home hub announced. Undefined when unknown.
    */
   trustOf(did: string): TrustExplanation | RemoteTrust | undefined;
+  /** Spec 7.3: why this hub routed (or refused) a message with geographicRestrictions. */
+  explanation(actionId: string): RoutingExplanation | undefined;
+}
+
+/** Spec 7.3 for a routing decision or refusal of this hub. */
+export interface RoutingExplanation {
+  readonly actionId: string;
+  readonly at: number;
+  readonly decision: 'allow' | 'deny';
+  readonly explanation: {
+    readonly reasoning: string;
+    readonly dataUsed: readonly string[];
+    readonly alternatives: readonly string[];
+    readonly humanReviewable: boolean;
+  };
 }
 
 /** A score another hub announced for a mesh attached there. */
@@ -376,6 +391,8 @@ class HubServer implements Hub {
   /** Meshes whose score moved: their federations are re-judged on the next trust tick. */
   private readonly reconcileDue = new Set<string>();
   private readonly trustListeners = new Set<(event: HubTrustEvent) => void>();
+  /** Explanation records (spec 7.3) of routing decisions and refusals made for compliance (LRU). */
+  private readonly explanations = new Map<string, RoutingExplanation>();
   /** Attestation ids already ingested (gossip is flooded: each hub passes each on once). */
   private readonly seenAttestations = new Set<string>();
   private attestationBatch: TrustAttestation[] = [];
@@ -1693,12 +1710,49 @@ class HubServer implements Hub {
     return this.remoteInfo.get(meshId);
   }
 
+  /** Why a restricted message took the path it took (spec 7.3), with the paths it could not take. */
+  private explainRoute(env: Envelope, restrict: readonly string[]): void {
+    const rows = this.table?.rows().find((r) => r.meshId === env.targetMeshId);
+    const taken = this.table?.nextHopWhere(env.targetMeshId, (regions) =>
+      regions.every((r) => r !== undefined && regionAllowed(r, restrict)),
+    );
+    const best = this.table?.nextHop(env.targetMeshId);
+    const detour = best?.kind === 'peer' && taken?.kind === 'peer' && best.peerDid !== taken.peerDid;
+    this.explain({
+      actionId: env.messageId,
+      at: this.now(),
+      decision: 'allow',
+      explanation: {
+        reasoning: detour
+          ? `Routed through ${[this.did, ...(taken.kind === 'peer' ? taken.path : [])].join(' > ')} instead of the best path through ${best.kind === 'peer' ? best.path.join(' > ') : ''}: geographicRestrictions ${restrict.join(', ')}`
+          : `The best path already lies in ${restrict.join(', ')}`,
+        dataUsed: ['complianceContext.geographicRestrictions', 'route-table', 'hub-regions'],
+        alternatives: rows ? [`${rows.alternatives} other candidate path(s)`] : [],
+        humanReviewable: true,
+      },
+    });
+  }
+
+  private explain(record: RoutingExplanation): void {
+    this.explanations.set(record.actionId, record);
+    if (this.explanations.size > 10_000)
+      this.explanations.delete(this.explanations.keys().next().value as string);
+  }
+
+  explanation(actionId: string): RoutingExplanation | undefined {
+    return this.explanations.get(actionId);
+  }
+
   /**
    * geographicRestrictions at this hub (spec 7.2): this hub must lie in an allowed region, and so
    * must the target when its region is known. Paths are chosen in forwardEnvelope.
    */
   private checkGeography(targetMeshId: string, restrict: readonly string[]): void {
     if (!regionAllowed(this.region, restrict)) {
+      this.explainDenial(
+        targetMeshId,
+        `hub ${this.did} is in ${this.region}, outside ${restrict.join(', ')}`,
+      );
       throw new ProtocolError(
         'compliance_denied',
         `hub ${this.did} is in ${this.region}, outside the message's geographicRestrictions (${restrict.join(', ')})`,
@@ -1711,6 +1765,11 @@ class HubServer implements Hub {
         `${targetMeshId} is in ${region}, outside the message's geographicRestrictions (${restrict.join(', ')})`,
       );
     }
+  }
+
+  private explainDenial(target: string, why: string): void {
+    // No message id at hand here: keyed by target and time (the error frame carries the reason).
+    this.log.info({ target, why }, 'compliance_denied at the hub');
   }
 
   /** Trust of a mesh: the local provider for meshes here, the home hub's announced score otherwise. */
@@ -1969,10 +2028,22 @@ class HubServer implements Hub {
     });
     if (ok) {
       this.metrics.messages.inc({ priority: env.priority, outcome: 'forwarded' });
+      if (restrict && restrict.length > 0) this.explainRoute(env, restrict);
       return;
     }
     this.metrics.messages.inc({ priority: env.priority, outcome: 'rejected' });
     if (restrict && restrict.length > 0 && this.table?.nextHop(env.targetMeshId)) {
+      this.explain({
+        actionId: env.messageId,
+        at: this.now(),
+        decision: 'deny',
+        explanation: {
+          reasoning: `No path to ${env.targetMeshId} lies wholly in ${restrict.join(', ')}: the message was refused rather than routed outside`,
+          dataUsed: ['complianceContext.geographicRestrictions', 'route-table', 'hub-regions'],
+          alternatives: ['wait for a compliant path', 'send without the restriction (if lawful)'],
+          humanReviewable: true,
+        },
+      });
       // A route exists, but none through hubs where the data may go: never a detour outside.
       this.relayEnvelopeError(
         env,
