@@ -1,3 +1,4 @@
+import type { ComplianceBench } from './compliance.js';
 /** Renders docs/benchmarks.md from a results object: each figure beside its same-run baseline. */
 
 import type { HubPathResult } from './hub-path.js';
@@ -47,6 +48,7 @@ interface Results {
   mcpCall?: McpCallResult | McpSkipped;
   /** Absent in results from before the trust benchmark. */
   trust?: TrustBench;
+  compliance?: ComplianceBench;
 }
 
 const num = (x: number) => x.toLocaleString('en-US');
@@ -294,6 +296,31 @@ export function renderMarkdown(r: Results): string {
       `${(tr.sybil.share * 100).toFixed(4)}%`,
       '-',
       '-',
+    ]);
+  }
+  const cp = r.compliance;
+  if (cp) {
+    const verifyUs = 1_000_000 / b.ed25519VerifyPerSec;
+    rows.push([
+      'Compliance per message: adapters + Cedar decision (cached), p50 µs',
+      '- (goal <= 50 µs)',
+      `${cp.perMessageP50Us} (adapters ${cp.adapters.p50Us}, Cedar ${cp.policyWarm.p50Us})`,
+      `one Ed25519 verify ${verifyUs.toFixed(1)} µs`,
+      ratio(cp.perMessageP50Us, verifyUs),
+    ]);
+    rows.push([
+      'Cedar decision not in the cache (a new request), p50 / p99 µs',
+      '-',
+      `${cp.policyCold.p50Us} / ${cp.policyCold.p99Us}`,
+      `one Ed25519 verify ${verifyUs.toFixed(1)} µs`,
+      ratio(cp.policyCold.p50Us, verifyUs),
+    ]);
+    rows.push([
+      `Audit appends with group commit (SQLite, ${num(cp.audit.appends)} issued at once), per second`,
+      '- (goal >= 50,000)',
+      `${num(cp.audit.appendsPerSec)}${cp.audit.verified ? ' (chain verified)' : ' (CHAIN DID NOT VERIFY)'}`,
+      `raw SQLite batched insert ${num(b.sqliteInsertsPerSec)}/s`,
+      ratio(cp.audit.appendsPerSec, b.sqliteInsertsPerSec),
     ]);
   }
   rows.push([

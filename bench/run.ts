@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { benchCompliance } from './compliance.js';
 import { benchCore } from './core.js';
 import { benchHandshake } from './handshake.js';
 import { benchHubPath } from './hub-path.js';
@@ -40,6 +41,8 @@ log('handshake: in-memory, three parties, real credential checks...');
 const handshakeInMemory = await benchHandshake(quick ? 200 : 1000);
 log('trust engine: per-event score updates, EigenTrust over 100,000 meshes, the sybil scenario...');
 const trust = benchTrust(quick);
+log('compliance: adapters and Cedar per message, audit appends with group commit...');
+const compliance = await benchCompliance(quick);
 
 // Networked figures: the hub and the load generators in separate processes on loopback.
 async function benchNetwork() {
@@ -123,6 +126,7 @@ const results = {
   sessions: network.sessions,
   mcpCall: network.mcpCall,
   trust,
+  compliance,
 };
 
 const url = (p: string) => new URL(p, import.meta.url);
