@@ -156,23 +156,14 @@ export class ComplianceGate {
     );
     const allow = decision.allow && (policy?.allow ?? true);
     const reasons = [...decision.reasons, ...(policy && !policy.allow ? policyReasons('send', policy) : [])];
-    await this.audit({
-      at: now,
-      kind: allow ? kind : 'compliance_denied',
-      actor: this.p.self().did,
-      subject: partner,
-      federationId,
-      actionId,
-      decision: allow ? 'allow' : 'deny',
-      ...(reasons.length ? { reasons: reasons.slice(0, 32) } : {}),
-      adapters: decision.decisions.map((d) => d.adapter).slice(0, 16),
-      ...(policy?.policyIds.length ? { policyIds: [...policy.policyIds].slice(0, 64) } : {}),
-      ...(allow && decision.obligations.length
-        ? { obligations: [...decision.obligations].slice(0, 32) }
-        : {}),
-      context: auditContext(context),
-      data: { direction: 'egress', type },
-    });
+    await this.auditDecision(
+      { at: now, kind, allow, actor: this.p.self().did, subject: partner, federationId, actionId },
+      decision,
+      policy,
+      reasons,
+      context,
+      { direction: 'egress', type },
+    );
     if (!allow) {
       throw new ComplianceDeniedError(`${reasons.join('; ')}`.slice(0, 1000) || 'denied', decision, policy);
     }
@@ -232,24 +223,51 @@ export class ComplianceGate {
       });
       payloadHash = stored.payloadHash;
     }
-    await this.audit({
-      at: now,
-      kind: allow ? kind : 'compliance_denied',
-      actor: partner,
-      subject: this.p.self().did,
-      federationId,
-      actionId,
-      decision: allow ? 'allow' : 'deny',
+    await this.auditDecision(
+      { at: now, kind, allow, actor: partner, subject: this.p.self().did, federationId, actionId },
+      decision,
+      policy,
+      reasons,
+      context,
+      { direction: 'ingress', type, ...(payloadHash ? { payloadHash } : {}) },
+    );
+    return allow ? { ok: true } : { ok: false, message: reasons.join('; ').slice(0, 1000) };
+  }
+
+  /** One audit entry for a transaction's decision: who, the deciding adapters and policies, why, what follows. */
+  private auditDecision(
+    who: {
+      at: number;
+      kind: string;
+      allow: boolean;
+      actor: string;
+      subject: string;
+      federationId: string;
+      actionId: string;
+    },
+    decision: ComplianceDecision,
+    policy: PolicyDecision | undefined,
+    reasons: readonly string[],
+    context: ComplianceContext,
+    data: Record<string, unknown>,
+  ): Promise<unknown> | undefined {
+    return this.audit({
+      at: who.at,
+      kind: who.allow ? who.kind : 'compliance_denied',
+      actor: who.actor,
+      subject: who.subject,
+      federationId: who.federationId,
+      actionId: who.actionId,
+      decision: who.allow ? 'allow' : 'deny',
       ...(reasons.length ? { reasons: reasons.slice(0, 32) } : {}),
       adapters: decision.decisions.map((d) => d.adapter).slice(0, 16),
       ...(policy?.policyIds.length ? { policyIds: [...policy.policyIds].slice(0, 64) } : {}),
-      ...(allow && decision.obligations.length
+      ...(who.allow && decision.obligations.length
         ? { obligations: [...decision.obligations].slice(0, 32) }
         : {}),
       context: auditContext(context),
-      data: { direction: 'ingress', type, ...(payloadHash ? { payloadHash } : {}) },
+      data,
     });
-    return allow ? { ok: true } : { ok: false, message: reasons.join('; ').slice(0, 1000) };
   }
 
   /** The local policy on a federation request (`federate`): undefined when there is no policy. */

@@ -25,6 +25,7 @@ import { type PostgresStoreOptions, postgresStore } from './postgres.js';
 import { type SqliteStoreOptions, sqliteStore } from './sqlite.js';
 import type { Store } from './types.js';
 
+export { AuditConflictError, MAX_AUDIT_BATCH } from './audit.js';
 export {
   AlreadyExistsError,
   InvalidTransitionError,
@@ -35,7 +36,6 @@ export {
   StoreOverloadedError,
   ValidationError,
 } from './errors.js';
-export { AuditConflictError, MAX_AUDIT_BATCH } from './audit.js';
 export { canTransition } from './federations.js';
 export { type PostgresStoreOptions, postgresStore } from './postgres.js';
 export { FEDERATION_STATUSES, StoredFederationSchema, StoredMeshSchema } from './schemas.js';

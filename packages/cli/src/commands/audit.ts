@@ -1,17 +1,10 @@
-/**
- * `fmp audit verify|query|export`, `fmp explain <actionId>`, `fmp erase <dataSubject>`: a node's
- * audit trail (docs/compliance.md). verify, query and export read the node's audit file directly
- * (whether or not the node runs); explain and erase ask the running node.
- */
-import { readFileSync } from 'node:fs';
 import { AuditLog } from '@fmp/compliance';
 import type { Command } from 'commander';
-import { loadConfig, type NodeConfig, NodeConfigSchema } from '../config.js';
-import { controlRequest } from '../control-client.js';
+import { loadConfig, NodeConfigSchema } from '../config.js';
 import { UsageError } from '../errors.js';
 import type { CommandContext } from '../main.js';
 import { openAuditStore } from '../node-compliance.js';
-import { controlTokenPath, readRuntime } from '../node-process.js';
+import { control } from './node.js';
 
 const CONFIG_HELP = "the node's config file (default ./node.yaml)";
 
@@ -28,18 +21,6 @@ async function withLog<T>(configFile: string, run: (log: AuditLog) => Promise<T>
   } finally {
     await store.close();
   }
-}
-
-async function control(configFile: string, method: string, path: string, body?: unknown) {
-  const config = loadConfig(configFile, NodeConfigSchema) as NodeConfig & { configDir: string };
-  let token: string;
-  try {
-    token = readFileSync(controlTokenPath(config), 'utf8').trim();
-  } catch (cause) {
-    throw new UsageError('no control token: is the node running (fmp node start)?', { cause });
-  }
-  const base = readRuntime(config)?.controlUrl ?? `http://${config.listen.host}:${config.listen.port}`;
-  return controlRequest(base, token, method, path, body);
 }
 
 interface FilterOpts {

@@ -15,7 +15,8 @@ import { waitForShutdown } from '../shutdown.js';
 
 const CONFIG_HELP = "the node's config file (default ./node.yaml)";
 
-async function control(
+/** A request to the running node of `configFile` (address from node.runtime.json, token from its file). */
+export async function control(
   configFile: string,
   method: string,
   path: string,
