@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { writeHeapSnapshot } from 'node:v8';
 import { createHub, type FederationRow, memoryHubStore } from '@fmp/hub';
+import { DEFAULT_LEVEL_PERMISSIONS } from '@fmp/trust';
 import pino from 'pino';
 import { keysOf, print, registryFor, type SavedWorld, serve } from './worker-io.js';
 
@@ -40,7 +41,13 @@ for (const f of seedFederations ?? []) {
   await store.federations.put(row);
 }
 
+// The benchmarks establish thousands of federations between the same few meshes: the trust levels'
+// caps on active federations (a policy, not a cost) are lifted so they measure handshakes and routing.
+const levels = Object.fromEntries(
+  Object.entries(DEFAULT_LEVEL_PERMISSIONS).map(([k, v]) => [k, { ...v, maxFederations: 1e9 }]),
+) as typeof DEFAULT_LEVEL_PERMISSIONS;
 const hub = createHub({
+  trust: { options: { levels } },
   did: me.did,
   keyPair: keysOf(me),
   region: 'eu',

@@ -2803,16 +2803,18 @@ class HubServer implements Hub {
       const d = engine.takeDirty();
       // Plain JSON (no undefined members): the store refuses anything else.
       const json = (x: unknown) => JSON.parse(JSON.stringify(x)) as Record<string, unknown>;
+      // Small chunks, yielding between them: 10,000 dirty meshes must not stall every link at once.
       const chunks = <T>(rows: T[]) =>
-        Array.from({ length: Math.ceil(rows.length / 10_000) }, (_, i) =>
-          rows.slice(i * 10_000, (i + 1) * 10_000),
-        );
+        Array.from({ length: Math.ceil(rows.length / 500) }, (_, i) => rows.slice(i * 500, (i + 1) * 500));
+      const yieldNow = () => new Promise<void>((resolve) => setImmediate(resolve));
       for (const part of chunks(d.subjects)) {
+        await yieldNow();
         await trustStore.putSubjects(
           part.map(([did, state]) => ({ did, state: json(state), updatedAt: now })),
         );
       }
       for (const part of chunks(d.edges)) {
+        await yieldNow();
         await trustStore.putEdges(
           part.map((e) => ({ from: e.from, to: e.to, state: json(e), updatedAt: now })),
         );
