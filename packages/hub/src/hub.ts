@@ -1749,7 +1749,7 @@ class HubServer implements Hub {
    */
   private checkGeography(targetMeshId: string, restrict: readonly string[]): void {
     if (!regionAllowed(this.region, restrict)) {
-      this.explainDenial(
+      this.logDenial(
         targetMeshId,
         `hub ${this.did} is in ${this.region}, outside ${restrict.join(', ')}`,
       );
@@ -1767,7 +1767,7 @@ class HubServer implements Hub {
     }
   }
 
-  private explainDenial(target: string, why: string): void {
+  private logDenial(target: string, why: string): void {
     // No message id at hand here: keyed by target and time (the error frame carries the reason).
     this.log.info({ target, why }, 'compliance_denied at the hub');
   }

@@ -162,17 +162,19 @@ class SubjectState {
       }
     | undefined;
   positive: DecayingValue;
-  negative: DecayingValue;
-  violations: DecayingValue;
+  // Counters most meshes never need are made on first use (memory per mesh: 10,000 sessions a hub).
+  negative: DecayingValue | undefined;
+  violations: DecayingValue | undefined;
   violationCount = 0;
   readonly violationKinds: Partial<Record<ViolationKind, number>> = {};
-  compliance: DecayingValue;
+  compliance: DecayingValue | undefined;
   complianceCount = 0;
   up: DecayingValue;
   observed: DecayingValue;
   hbOk: DecayingValue;
-  hbMissed: DecayingValue;
-  penalty: DecayingValue;
+  hbMissed: DecayingValue | undefined;
+  penalty: DecayingValue | undefined;
+  private readonly h: Required<NonNullable<TrustEngineOptions['halfLives']>>;
   connected = false;
   lastAccount = 0;
   firstSeen: number;
@@ -188,17 +190,51 @@ class SubjectState {
   lastEmitted: number | undefined;
 
   constructor(h: Required<NonNullable<TrustEngineOptions['halfLives']>>, now: number) {
+    this.h = h;
     this.positive = new DecayingValue({ halfLifeMs: h.behaviorMs });
-    this.negative = new DecayingValue({ halfLifeMs: h.behaviorMs });
-    this.violations = new DecayingValue({ halfLifeMs: h.violationMs });
-    this.compliance = new DecayingValue({ halfLifeMs: h.violationMs });
     this.up = new DecayingValue({ halfLifeMs: h.uptimeMs, floor: 0 });
     this.observed = new DecayingValue({ halfLifeMs: h.uptimeMs, floor: 0 });
     this.hbOk = new DecayingValue({ halfLifeMs: h.uptimeMs });
-    this.hbMissed = new DecayingValue({ halfLifeMs: h.uptimeMs });
-    this.penalty = new DecayingValue({ halfLifeMs: h.anomalyMs });
+
     this.firstSeen = now;
     this.lastAccount = now;
+  }
+
+  /** Adds to a counter made on first use. */
+  bump(k: LazyCounter, amount: number, now: number): void {
+    let d = this[k];
+    if (!d) {
+      const halfLifeMs =
+        k === 'negative'
+          ? this.h.behaviorMs
+          : k === 'hbMissed'
+            ? this.h.uptimeMs
+            : k === 'penalty'
+              ? this.h.anomalyMs
+              : this.h.violationMs;
+      d = new DecayingValue({ halfLifeMs });
+      this[k] = d;
+    }
+    d.add(amount, now);
+  }
+
+  read(k: LazyCounter, now: number): number {
+    return this[k]?.value(now) ?? 0;
+  }
+
+  restoreCounter(k: (typeof COUNTERS)[number], saved: { value: number; at: number }): void {
+    const halfLifeMs =
+      k === 'positive' || k === 'negative'
+        ? this.h.behaviorMs
+        : k === 'violations' || k === 'compliance'
+          ? this.h.violationMs
+          : k === 'penalty'
+            ? this.h.anomalyMs
+            : this.h.uptimeMs;
+    this[k] = new DecayingValue(
+      { halfLifeMs, ...(k === 'up' || k === 'observed' ? { floor: 0 } : {}) },
+      saved,
+    );
   }
 
   note(at: number, what: string): void {
@@ -469,17 +505,17 @@ export class TrustEngine {
           event.outcome === 'handshake_ok';
         const count = Math.max(1, Math.min(1e9, Math.floor(event.count ?? 1)));
         if (good) s.positive.add(count, now);
-        else s.negative.add(count, now);
+        else s.bump('negative', count, now);
         this.touchEdge(event.counterpart, event.subject, good, false, now, count);
         if (!good) s.note(now, `${event.outcome}${event.detail ? `: ${event.detail}` : ''}`);
         break;
       }
       case 'violation': {
         if (event.violation === 'compliance') {
-          s.compliance.add(1, now);
+          s.bump('compliance', 1, now);
           s.complianceCount++;
         }
-        s.violations.add(1, now);
+        s.bump('violations', 1, now);
         s.violationCount++;
         s.violationKinds[event.violation] = (s.violationKinds[event.violation] ?? 0) + 1;
         s.windowViolations++;
@@ -496,7 +532,7 @@ export class TrustEngine {
         s.account(now);
         if (event.ok) s.hbOk.add(1, now);
         else {
-          s.hbMissed.add(1, now);
+          s.bump('hbMissed', 1, now);
           s.note(now, 'missed heartbeat');
         }
         break;
@@ -536,7 +572,7 @@ export class TrustEngine {
     for (const [signal, value] of samples) {
       const anomaly = this.detector.observe(did, signal, value, now);
       if (!anomaly) continue;
-      s.penalty.add(this.anomalyPenalty, now);
+      s.bump('penalty', this.anomalyPenalty, now);
       s.anomalies++;
       s.note(
         now,
@@ -653,20 +689,20 @@ export class TrustEngine {
     const items = this.attestationItems(did, now);
     const behavior = {
       positive: s.positive.value(now),
-      negative: s.negative.value(now),
-      violations: s.violations.value(now),
+      negative: s.read('negative', now),
+      violations: s.read('violations', now),
       violationCount: s.violationCount,
     };
     const compliance = {
       certifications: s.credential?.valid ? s.credential.certifications : [],
-      violations: s.compliance.value(now),
+      violations: s.read('compliance', now),
       violationCount: s.complianceCount,
     };
     const uptime = {
       upMs,
       observedMs,
       heartbeatsOk: s.hbOk.value(now),
-      heartbeatsMissed: s.hbMissed.value(now),
+      heartbeatsMissed: s.read('hbMissed', now),
     };
     const f: FactorValues = {
       credential: credentialFactor(s.credential),
@@ -721,7 +757,7 @@ export class TrustEngine {
   }
 
   private scoreOf(did: string, s: SubjectState, now: number): number {
-    return round(weightedScore(this.factors(did, s, now).f, this.weights, s.penalty.value(now)));
+    return round(weightedScore(this.factors(did, s, now).f, this.weights, s.read('penalty', now)));
   }
 
   /** The score (0-100) now; 0 for a mesh the engine has never heard of. */
@@ -746,7 +782,7 @@ export class TrustEngine {
     const now = this.now();
     const s = this.subjects.get(did) ?? new SubjectState(this.halfLives, now);
     const { f, inputs } = this.factors(did, s, now);
-    const penalty = s.penalty.value(now);
+    const penalty = s.read('penalty', now);
     const score = round(weightedScore(f, this.weights, penalty));
     const factors = FACTORS.map((k) => ({
       factor: k,
@@ -948,6 +984,8 @@ export interface EdgeSnapshot {
   attestation: number;
 }
 
+type LazyCounter = 'negative' | 'violations' | 'compliance' | 'hbMissed' | 'penalty';
+
 const COUNTERS = [
   'positive',
   'negative',
@@ -962,7 +1000,10 @@ const COUNTERS = [
 
 function snapshotSubject(s: SubjectState): SubjectSnapshot {
   const counters: SubjectSnapshot['counters'] = {};
-  for (const k of COUNTERS) counters[k] = s[k].toJSON();
+  for (const k of COUNTERS) {
+    const d = s[k];
+    if (d) counters[k] = d.toJSON();
+  }
   return {
     credential: s.credential,
     counters,
@@ -984,7 +1025,7 @@ function restoreSubject(s: SubjectState, snap: SubjectSnapshot): void {
   s.credential = snap.credential ?? undefined;
   for (const k of COUNTERS) {
     const c = snap.counters[k];
-    if (c) s[k] = new DecayingValue({ halfLifeMs: s[k].halfLifeMs, floor: s[k].floor }, c);
+    if (c) s.restoreCounter(k, c);
   }
   s.violationCount = snap.violationCount;
   Object.assign(s.violationKinds, snap.violationKinds);
