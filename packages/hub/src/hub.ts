@@ -1768,7 +1768,7 @@ class HubServer implements Hub {
   }
 
   private logDenial(target: string, why: string): void {
-    // No message id at hand here: keyed by target and time (the error frame carries the reason).
+    // The sender learns why from the error frame; operators see it in the log.
     this.log.info({ target, why }, 'compliance_denied at the hub');
   }
 
