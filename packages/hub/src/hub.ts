@@ -1749,10 +1749,7 @@ class HubServer implements Hub {
    */
   private checkGeography(targetMeshId: string, restrict: readonly string[]): void {
     if (!regionAllowed(this.region, restrict)) {
-      this.logDenial(
-        targetMeshId,
-        `hub ${this.did} is in ${this.region}, outside ${restrict.join(', ')}`,
-      );
+      this.logDenial(targetMeshId, `hub ${this.did} is in ${this.region}, outside ${restrict.join(', ')}`);
       throw new ProtocolError(
         'compliance_denied',
         `hub ${this.did} is in ${this.region}, outside the message's geographicRestrictions (${restrict.join(', ')})`,
