@@ -1,3 +1,4 @@
+import type { LedgerBenchResult } from '@fmp/ledger';
 import type { ComplianceBench } from './compliance.js';
 /** Renders docs/benchmarks.md from a results object: each figure beside its same-run baseline. */
 
@@ -49,6 +50,7 @@ interface Results {
   /** Absent in results from before the trust benchmark. */
   trust?: TrustBench;
   compliance?: ComplianceBench;
+  ledger?: LedgerBenchResult;
 }
 
 const num = (x: number) => x.toLocaleString('en-US');
@@ -321,6 +323,24 @@ export function renderMarkdown(r: Results): string {
       `${num(cp.audit.appendsPerSec)}${cp.audit.verified ? ' (chain verified)' : ' (CHAIN DID NOT VERIFY)'}`,
       `raw SQLite batched insert ${num(b.sqliteInsertsPerSec)}/s`,
       ratio(cp.audit.appendsPerSec, b.sqliteInsertsPerSec),
+    ]);
+  }
+  const lg = r.ledger;
+  if (lg) {
+    const verifyUs = 1000 / b.ed25519VerifyPerSec;
+    rows.push([
+      `Ledger appends (RFC 9162 Merkle log, in memory, ${num(lg.leaves)} leaves), per second`,
+      '-',
+      num(Math.round(lg.appendsPerSecond)),
+      `Ed25519 sign ${num(b.ed25519SignPerSec)}/s`,
+      ratio(lg.appendsPerSecond, b.ed25519SignPerSec),
+    ]);
+    rows.push([
+      `Ledger inclusion proof verification at ${num(lg.leaves)} leaves, ms`,
+      '- (goal < 0.2 ms)',
+      ms(lg.proofVerifyMs),
+      `one Ed25519 verify ${ms(verifyUs)} ms`,
+      ratio(lg.proofVerifyMs, verifyUs),
     ]);
   }
   rows.push([

@@ -4,6 +4,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { benchLedger } from '@fmp/ledger';
 import { benchCompliance } from './compliance.js';
 import { benchCore } from './core.js';
 import { benchHandshake } from './handshake.js';
@@ -43,6 +44,8 @@ log('trust engine: per-event score updates, EigenTrust over 100,000 meshes, the 
 const trust = benchTrust(quick);
 log('compliance: adapters and Cedar per message, audit appends with group commit...');
 const compliance = await benchCompliance(quick);
+log('ledger: Merkle log appends and proof verification (in memory)...');
+const ledger = await benchLedger({ leaves: quick ? 100_000 : 1_000_000, proofs: quick ? 2_000 : 10_000 });
 
 // Networked figures: the hub and the load generators in separate processes on loopback.
 async function benchNetwork() {
@@ -127,6 +130,7 @@ const results = {
   mcpCall: network.mcpCall,
   trust,
   compliance,
+  ledger,
 };
 
 const url = (p: string) => new URL(p, import.meta.url);
