@@ -490,11 +490,22 @@ ${table}
   not all in one turn) and a credential re-check of every session every 5 s (default 60 s; it
   yields to the event loop every 64 sessions). The p99 is the cost of those timers to traffic.
 
+- **Trust**: one event of each kind on a 100,000-mesh engine with a change listener (as the hub has),
+  timed alone; events back to back for the rate; EigenTrust from scratch over a seeded random graph
+  (10 out-edges per mesh) beside one sparse matrix-vector pass over the same shape; the sybil share in
+  issue #5's scenario with 10 pre-trusted honest seeds.
+- **Compliance**: the four adapters over a mix of transactions (geography first), and a Cedar decision
+  on the EDU example policies, cached (the same request again) and not (every request new); audit
+  appends issued all at once to a SQLite audit trail (group commit), the chain verified afterwards.
+- **Ledger**: appends to the in-memory Merkle log, 1,000 in flight, then inclusion proofs of random
+  leaves verified against the full tree's root.
+
 ## Not measured yet
 
-Trust score updates and concurrent federations at scale: they need the trust engine and the
-store (issues #4-#8). Throughput with more sender/receiver processes than cores says nothing
-on this 2-core machine, so it is not run.
+100,000 and 1,000,000 concurrent federations held by one hub, the mixed-load knee, and the ledger's
+durable (stored) appends (issue #8). Throughput with more sender/receiver processes than cores says
+nothing on this 2-core machine, so it is not run.
+
 `;
 }
 
