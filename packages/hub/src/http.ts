@@ -181,6 +181,49 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
     return c.json(trust);
   });
 
+  // The verifiable log (issue #7): signed checkpoint, entries, inclusion and consistency proofs.
+  const ledger = () => {
+    if (!hub.ledger) throw new NotImplementedError('this hub has no ledger yet (starting)');
+    return hub.ledger;
+  };
+  const b64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
+  const count = z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+  app.get('/v1/ledger/checkpoint', (c) => {
+    c.header('Content-Type', 'text/plain; charset=utf-8');
+    return c.body(ledger().checkpoint());
+  });
+  app.get('/v1/ledger/entries', async (c) => {
+    const log = ledger();
+    const q = parse(z.strictObject({ start: count, end: count.optional() }), c.req.query(), 'query');
+    const end = Math.min(q.end ?? log.size, q.start + 1000, log.size);
+    if (q.start > end) throw new ValidationError('start is past end (or past the log size)');
+    const leaves = await log.entries(q.start, end);
+    return c.json({
+      size: log.size,
+      entries: leaves.map((leaf, i) => ({
+        index: q.start + i,
+        leaf: b64(leaf),
+        entry: JSON.parse(Buffer.from(leaf).toString('utf8')),
+      })),
+    });
+  });
+  app.get('/v1/ledger/proof/inclusion', (c) => {
+    const log = ledger();
+    const q = parse(z.strictObject({ index: count, size: count.optional() }), c.req.query(), 'query');
+    const size = q.size ?? log.size;
+    if (size > log.size || q.index >= size)
+      throw new ValidationError('index must be below size, size at most the log size');
+    return c.json({ index: q.index, size, hashes: log.inclusionProof(q.index, size).map(b64) });
+  });
+  app.get('/v1/ledger/proof/consistency', (c) => {
+    const log = ledger();
+    const q = parse(z.strictObject({ from: count, to: count.optional() }), c.req.query(), 'query');
+    const to = q.to ?? log.size;
+    if (to > log.size || q.from > to)
+      throw new ValidationError('from must be at most to, to at most the log size');
+    return c.json({ from: q.from, to, hashes: log.consistencyProof(q.from, to).map(b64) });
+  });
+
   // Spec 7.3: explanation records of this hub's routing decisions for compliance.
   app.get('/v1/explanations/:id', (c) => {
     const id = parse(z.string().min(1).max(256), c.req.param('id'), 'action id');

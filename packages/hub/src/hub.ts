@@ -18,6 +18,7 @@ import {
   attestationDigest,
   authenticateDigest,
   base64urlEncode,
+  canonicalBytes,
   constantTimeEqual,
   type DiscoveryQuery,
   type Ed25519KeyPair,
@@ -60,6 +61,7 @@ import {
   type VerificationResult,
   verifyCredential,
 } from '@fmp/identity';
+import { TransparencyLog } from '@fmp/ledger';
 import {
   type Anomaly,
   type AttestationRecord,
@@ -236,6 +238,21 @@ export interface Hub {
   trustOf(did: string): TrustExplanation | RemoteTrust | undefined;
   /** Spec 7.3: why this hub routed (or refused) a message with geographicRestrictions. */
   explanation(actionId: string): RoutingExplanation | undefined;
+  /**
+   * The hub's verifiable log (issue #7, first part): an RFC 9162 Merkle log of the did:mesh
+   * operations in its registry, with signed C2SP checkpoints (after start).
+   */
+  readonly ledger: TransparencyLog | undefined;
+}
+
+/** The origin line (and checkpoint key name) of a hub's ledger. */
+export function ledgerOrigin(hubDid: string): string {
+  return `fmp.ledger/${hubDid}`;
+}
+
+/** A ledger entry's bytes: RFC 8785 JSON of the entry (so anyone can re-derive the leaf). */
+export function ledgerEntryBytes(entry: Record<string, unknown>): Uint8Array {
+  return canonicalBytes(entry);
 }
 
 /** Spec 7.3 for a routing decision or refusal of this hub. */
@@ -430,6 +447,8 @@ class HubServer implements Hub {
   private links: PeerLinks | undefined;
   private table: RouteTable | undefined;
   private unsubscribeAppend: (() => void) | undefined;
+  private unsubscribeLedger: (() => void) | undefined;
+  ledger: TransparencyLog | undefined;
   private identityBatch: IdentityOps['ops'] = [];
   private selfVm = '';
   private server: Server | undefined;
@@ -557,6 +576,7 @@ class HubServer implements Hub {
       this.resolver = resolver;
     }
     this.resolveAuthKey = authenticationKeyResolver(this.resolver);
+    await this.openLedger();
 
     for (const row of await this.store.federations.list()) {
       if (row.status === 'active' || row.status === 'suspended') this.fedTable.set(row.federationId, row);
@@ -655,6 +675,9 @@ class HubServer implements Hub {
     await this.options.router?.stop?.();
     this.unsubscribeAppend?.();
     this.unsubscribeAppend = undefined;
+    this.unsubscribeLedger?.();
+    this.unsubscribeLedger = undefined;
+    await this.ledger?.flush();
     const links = this.links;
     this.links = undefined;
     await links?.stop();
@@ -2717,6 +2740,38 @@ class HubServer implements Hub {
       }
     }
     return undefined;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Ledger (docs/ledger.md)
+  // ------------------------------------------------------------------------------------------
+
+  /**
+   * The registry's did:mesh operations, in registry order, as the leaves of a Merkle log; each new
+   * operation is appended as it is accepted. The operations are self-signed by their DIDs, so the
+   * log only orders and commits to them; checkpoints are signed with the hub's key.
+   */
+  private async openLedger(): Promise<void> {
+    const ledger = await TransparencyLog.open({
+      origin: ledgerOrigin(this.did),
+      keyPair: this.options.keyPair,
+    });
+    for (const op of this.registry.exportLog()) {
+      void ledger.append(
+        ledgerEntryBytes({ type: 'did:mesh-operation', op: op as unknown as Record<string, unknown> }),
+      );
+    }
+    await ledger.flush();
+    this.unsubscribeLedger = this.registry.onAppend((did) => {
+      const op = this.registry.history(did).at(-1);
+      if (!op) return;
+      void ledger
+        .append(
+          ledgerEntryBytes({ type: 'did:mesh-operation', op: op as unknown as Record<string, unknown> }),
+        )
+        .catch((err: unknown) => this.log.error({ err: String(err) }, 'ledger append failed'));
+    });
+    this.ledger = ledger;
   }
 
   // ------------------------------------------------------------------------------------------
