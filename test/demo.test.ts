@@ -138,6 +138,37 @@ describe('fmp demo --json', () => {
       join(r.dataDir, 'meshes', 'government-opendata-001', 'node.json'),
     ]);
     expect(JSON.parse(verified.stdout)).toMatchObject({ ok: true });
+    // The GDPR refusal is in GOV's trail; `fmp explain` shows why; `fmp audit export` writes JSON Lines.
+    const govConfig = join(r.dataDir, 'meshes', 'government-opendata-001', 'node.json');
+    const denied = await run(process.execPath, [
+      BIN,
+      'audit',
+      'query',
+      '--kind',
+      'compliance_denied',
+      '--json',
+      '--config',
+      govConfig,
+    ]);
+    const entries = (JSON.parse(denied.stdout) as { entries: { actionId: string; reasons: string[] }[] })
+      .entries;
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.reasons.join(' ')).toMatch(/GDPR Art\. 44-46/);
+    const explained = await run(process.execPath, [
+      BIN,
+      'explain',
+      entries[0]!.actionId,
+      '--config',
+      govConfig,
+    ]);
+    expect(explained.stdout).toMatch(/compliance_denied deny: GDPR Art\. 44-46/);
+    const exported = await run(process.execPath, [BIN, 'audit', 'export', '--config', govConfig]);
+    const lines = exported.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { seq: number; hash: string });
+    expect(lines.length).toBeGreaterThan(1);
+    expect(lines.map((l) => l.seq)).toEqual(lines.map((_, i) => i + 1));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     child.kill('SIGTERM');
     await exited;
