@@ -5,6 +5,7 @@
  * federations, live sessions) in memory and writes through, so routing never waits on storage.
  */
 import { type FederationStatusValue, FmpError, ValidationError } from '@fmp/core';
+import type { TrustAttestationRow, TrustEdgeRow, TrustStore, TrustSubjectRow } from '@fmp/store';
 
 export interface FederationRow {
   readonly federationId: string;
@@ -65,48 +66,9 @@ export interface UptimeStore {
   uptime(meshId: string, now: number): Promise<UptimeRow | undefined>;
 }
 
-/** The trust engine's per-subject state: an opaque JSON object the engine snapshots and restores. */
-export interface TrustSubjectRow {
-  did: string;
-  state: Record<string, unknown>;
-  updatedAt: number;
-}
-
-/** An edge of the trust graph, `from` trusting `to`. */
-export interface TrustEdgeRow {
-  from: string;
-  to: string;
-  state: Record<string, unknown>;
-  updatedAt: number;
-}
-
-/** A peer attestation, kept until it expires. */
-export interface TrustAttestationRow {
-  id: string;
-  attester: string;
-  subject: string;
-  body: Record<string, unknown>;
-  expiresAt: number;
-}
-
-export interface TrustStore {
-  /** Upserts; each call is all or nothing (a key repeated in one call keeps its last row). */
-  putSubjects(rows: readonly TrustSubjectRow[]): Promise<void>;
-  putEdges(rows: readonly TrustEdgeRow[]): Promise<void>;
-  putAttestations(rows: readonly TrustAttestationRow[]): Promise<void>;
-  /** Removes attestations with expiresAt <= now; returns how many. */
-  deleteExpiredAttestations(now: number): Promise<number>;
-  /**
-   * Everything, for a restart: at most `limit` rows per table (default 100,000), most recently
-   * updated first (attestations: latest expiry first).
-   */
-  load(options?: { limit?: number }): Promise<{
-    subjects: TrustSubjectRow[];
-    edges: TrustEdgeRow[];
-    attestations: TrustAttestationRow[];
-  }>;
-  count(): Promise<{ subjects: number; edges: number; attestations: number }>;
-}
+// The trust engine's state: the store package's own row and aggregate types (hubStoreFrom passes
+// them straight through; memoryHubStore implements them in memory).
+export type { TrustAttestationRow, TrustEdgeRow, TrustStore, TrustSubjectRow };
 
 export interface HubStore {
   readonly federations: FederationStore;

@@ -5,12 +5,13 @@
  * the stored head), and a payload is only stored while its owner's key is the one it was sealed
  * with. The store does not import @fmp/compliance: these implement its interfaces structurally.
  */
-import { didSchema, MAX_JSON_DEPTH, ValidationError } from '@fmp/core';
+import { didSchema, ValidationError } from '@fmp/core';
 import { CompiledQuery, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Context } from './context.js';
 import { parseJsonColumn } from './context.js';
 import { fromRow, validate } from './errors.js';
+import { isWellFormed, jsonObjectProblem } from './json.js';
 import type { AuditEntriesTable, Database, Dialect } from './schema-sql.js';
 import { limitSchema, timestampSchema } from './schemas.js';
 import type { AuditEntryRow, AuditQueryOptions, AuditStore, VaultPayloadRow, VaultStore } from './types.js';
@@ -34,8 +35,6 @@ export class AuditConflictError extends ValidationError {
   }
 }
 
-const isWellFormed = (String.prototype as unknown as { isWellFormed: (this: string) => boolean })
-  .isWellFormed;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: this is the check for them
 const CONTROL = /[\u0000-\u001f\u007f]/;
 const text = (max: number) =>
@@ -52,39 +51,6 @@ const hashSchema = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex 
 const seqSchema = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
 const kindSchema = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'must be a lowercase kind (e.g. tool_call)');
 const actorSchema = didSchema.max(MAX_TEXT);
-
-/** Why `value` is not a plain JSON object of at most MAX_AUDIT_JSON_BYTES (iterative, bounded). */
-function jsonObjectProblem(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'must be a JSON object';
-  const stack: [unknown, number][] = [[value, 1]];
-  let nodes = 0;
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (++nodes > MAX_AUDIT_JSON_BYTES) return `must serialize to at most ${MAX_AUDIT_JSON_BYTES} bytes`;
-    if (v === null || typeof v === 'boolean') continue;
-    if (typeof v === 'string') {
-      if (!isWellFormed.call(v)) return 'strings must be well-formed unicode';
-      continue;
-    }
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v)) return 'numbers must be finite';
-      continue;
-    }
-    if (typeof v !== 'object') return `a ${typeof v} is not JSON`;
-    if (depth > MAX_JSON_DEPTH) return `must nest at most ${MAX_JSON_DEPTH} levels`;
-    if (Array.isArray(v)) {
-      for (const item of v) stack.push([item, depth + 1]);
-      continue;
-    }
-    const proto = Object.getPrototypeOf(v) as unknown;
-    if (proto !== Object.prototype && proto !== null) return 'must contain only plain objects and arrays';
-    for (const [key, item] of Object.entries(v)) {
-      if (!isWellFormed.call(key)) return 'keys must be well-formed unicode';
-      stack.push([item, depth + 1]);
-    }
-  }
-  return undefined;
-}
 
 // Shapes with plain bounds; the string and JSON checks run once per entry in checkEntry, several
 // times faster than a zod refinement per string at 50,000 appends a second.
@@ -144,7 +110,7 @@ function checkEntry(e: Record<string, unknown>, ctx: z.RefinementCtx): void {
   });
   for (const field of ['context', 'data'] as const) {
     if (e[field] === undefined) continue;
-    const problem = jsonObjectProblem(e[field]);
+    const problem = jsonObjectProblem(e[field], MAX_AUDIT_JSON_BYTES, true);
     if (problem) issue([field], problem);
   }
 }

@@ -3,12 +3,13 @@
  * owns the meaning; the store keeps each row's JSON object as text, byte for byte, so a restart
  * gets back exactly what was written (the store does not import @fmp/trust).
  */
-import { didSchema, MAX_JSON_DEPTH } from '@fmp/core';
+import { didSchema } from '@fmp/core';
 import type { Kysely } from 'kysely';
 import { z } from 'zod';
 import type { Context } from './context.js';
 import { parseJsonColumn } from './context.js';
 import { fromRow, validate } from './errors.js';
+import { jsonObjectProblem } from './json.js';
 import type { Database, Dialect } from './schema-sql.js';
 import { limitSchema, timestampSchema } from './schemas.js';
 import type { TrustAttestationRow, TrustEdgeRow, TrustStore, TrustSubjectRow } from './types.js';
@@ -25,41 +26,9 @@ const MAX_PARAMETERS: Readonly<Record<Dialect, number>> = { sqlite: 32_766, post
 /** Keeps one multi-row statement (and the driver's copy of it) to a few MiB of JSON. */
 const MAX_STATEMENT_CHARS = 4 * 1024 * 1024;
 
-/**
- * Why `value` is not a plain JSON object that survives JSON.stringify/parse unchanged, or
- * undefined. Iterative and bounded (depth, node count), so hostile input cannot exhaust the stack.
- */
-function jsonObjectProblem(value: unknown): string | undefined {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'must be a JSON object';
-  const stack: [unknown, number][] = [[value, 1]];
-  let nodes = 0;
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    // Every node costs at least one serialized byte: more nodes than bytes cannot fit.
-    if (++nodes > MAX_TRUST_JSON_BYTES) return `must serialize to at most ${MAX_TRUST_JSON_BYTES} bytes`;
-    if (v === null || typeof v === 'string' || typeof v === 'boolean') continue;
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v)) return 'numbers must be finite (JSON has no NaN or Infinity)';
-      continue;
-    }
-    if (typeof v !== 'object') return `a ${typeof v} is not JSON`;
-    if (depth > MAX_JSON_DEPTH) return `must nest at most ${MAX_JSON_DEPTH} levels`;
-    if (Array.isArray(v)) {
-      // for...of reads holes as undefined, which is refused below (JSON would turn them into null).
-      for (const item of v) stack.push([item, depth + 1]);
-      continue;
-    }
-    const proto = Object.getPrototypeOf(v) as unknown;
-    // A Date, Map or class instance would not come back as itself.
-    if (proto !== Object.prototype && proto !== null) return 'must contain only plain objects and arrays';
-    for (const item of Object.values(v)) stack.push([item, depth + 1]);
-  }
-  return undefined;
-}
-
 /** A JSON object in, its serialized text out (so it is serialized once, during validation). */
 const jsonObjectText = z.unknown().transform((value, ctx) => {
-  const problem = jsonObjectProblem(value);
+  const problem = jsonObjectProblem(value, MAX_TRUST_JSON_BYTES);
   if (problem) {
     ctx.addIssue({ code: 'custom', message: problem });
     return z.NEVER;
