@@ -23,6 +23,7 @@ import {
   type DiscoveryQuery,
   type Ed25519KeyPair,
   type Envelope,
+  type Explanation,
   ed25519,
   encodeErrorFrame,
   encodeMultikey,
@@ -260,12 +261,7 @@ export interface RoutingExplanation {
   readonly actionId: string;
   readonly at: number;
   readonly decision: 'allow' | 'deny';
-  readonly explanation: {
-    readonly reasoning: string;
-    readonly dataUsed: readonly string[];
-    readonly alternatives: readonly string[];
-    readonly humanReviewable: boolean;
-  };
+  readonly explanation: Explanation;
 }
 
 /** A score another hub announced for a mesh attached there. */

@@ -135,6 +135,39 @@ export class ComplianceGate {
   }
 
   /**
+   * The local policy on a partner's tool call (`callTool`): the calling agent, its mesh, the tool.
+   * Undefined when the node has no policy.
+   */
+  callTool(
+    partner: string,
+    agent: string,
+    tool: { name: string; capability: string; server: string },
+    trustScore: number,
+    context: ComplianceContext | undefined,
+  ): PolicyDecision | undefined {
+    return this.options.policy?.authorize({
+      principal: {
+        type: 'Agent',
+        id: agent,
+        attrs: {
+          mesh: {
+            id: partner,
+            attrs: { category: meshCategory(partner), region: this.p.partner(partner).region },
+          },
+        },
+      },
+      action: 'callTool',
+      resource: { type: 'Tool', id: tool.name, attrs: { capability: tool.capability, server: tool.server } },
+      context: {
+        trustScore,
+        capability: tool.capability,
+        ...(context ? { compliance: context } : {}),
+        ...(context?.purpose ? { purpose: context.purpose } : {}),
+      },
+    });
+  }
+
+  /**
    * Before a message leaves: the adapters (from this node's side) and the local policy (`send`).
    * Throws ComplianceDeniedError; the decision is audited either way (awaited: nothing sent unaudited).
    */

@@ -196,6 +196,14 @@ export const complianceContextSchema = z
   });
 export type ComplianceContext = z.infer<typeof complianceContextSchema>;
 
+/** Spec 7.3 (right to explanation): why an action was taken, on what data, instead of what. */
+export interface Explanation {
+  readonly reasoning: string;
+  readonly dataUsed: readonly string[];
+  readonly alternatives: readonly string[];
+  readonly humanReviewable: boolean;
+}
+
 /**
  * Whether `region` lies within geographicRestrictions: equal to one of them or a sub-region of
  * one (`eu-west` is within `eu`). An empty or absent list restricts nothing.

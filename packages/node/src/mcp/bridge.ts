@@ -15,6 +15,7 @@ import {
   type ClearPayload,
   type ComplianceContext,
   complianceContextSchema,
+  type Explanation,
   ProtocolError as FmpProtocolError,
   RateLimiter,
   type VerifiableCredentialJson,
@@ -65,12 +66,7 @@ export interface ExplanationRecord {
   readonly complianceContext: ComplianceContext | undefined;
   /** The local Cedar policies that decided (provider side). */
   readonly policyIds?: readonly string[];
-  readonly explanation: {
-    readonly reasoning: string;
-    readonly dataUsed: readonly string[];
-    readonly alternatives: readonly string[];
-    readonly humanReviewable: boolean;
-  };
+  readonly explanation: Explanation;
 }
 
 export interface McpBridgeOptions {
@@ -162,10 +158,6 @@ const DEFAULT_COMPLIANCE: ComplianceContext = { dataClassification: 'confidentia
 
 function matches(pattern: string, value: string): boolean {
   return pattern.endsWith('*') ? value.startsWith(pattern.slice(0, -1)) : pattern === value;
-}
-
-function meshCategory(did: string): string {
-  return /^did:mesh:([a-z0-9-]+):/.exec(did)?.[1] ?? 'external';
 }
 
 function jsonBytes(v: unknown): number {
@@ -383,33 +375,13 @@ export class McpBridge {
         );
       }
       // Local policy (Cedar, `callTool`), when the node has one: the agent, its mesh, the tool.
-      const policy = this.node.compliance?.options.policy?.authorize({
-        principal: {
-          type: 'Agent',
-          id: req.agent.did,
-          attrs: {
-            mesh: {
-              id: m.source,
-              attrs: {
-                category: meshCategory(m.source),
-                region: this.node.partnerInfo(m.source)?.region ?? 'unknown',
-              },
-            },
-          },
-        },
-        action: 'callTool',
-        resource: {
-          type: 'Tool',
-          id: tool.name,
-          attrs: { capability: tool.capability, server: tool.server },
-        },
-        context: {
-          trustScore: trust,
-          capability: tool.capability,
-          ...(m.complianceContext ? { compliance: m.complianceContext } : {}),
-          ...(m.complianceContext?.purpose ? { purpose: m.complianceContext.purpose } : {}),
-        },
-      });
+      const policy = this.node.compliance?.callTool(
+        m.source,
+        req.agent.did,
+        { name: tool.name, capability: tool.capability, server: tool.server },
+        trust,
+        m.complianceContext,
+      );
       if (policy && !policy.allow) {
         policyIds = [...policy.policyIds];
         throw new TaskFailure(
