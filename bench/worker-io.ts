@@ -59,3 +59,17 @@ export function serve(
     void Promise.resolve(onEnd()).finally(() => process.exit(0));
   });
 }
+
+/** What every bench node of a saved world is: the member's keys, credential and log, on `hubUrl`. */
+export function memberNodeOptions(world: SavedWorld, me: SavedIdentity, hubUrl: string) {
+  return {
+    did: me.did,
+    keyPair: keysOf(me),
+    credential: me.credential as never,
+    capabilities: ['ml.inference'],
+    region: 'eu',
+    hubUrl,
+    meshLog: [me.op],
+    trustedIssuers: [world.issuer.did],
+  };
+}

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { createMeshNode, McpBridge, McpHttpEndpoint } from '@fmp/node';
 import { getRequestListener } from '@hono/node-server';
 import pino from 'pino';
-import { keysOf, print, type SavedWorld, serve } from './worker-io.js';
+import { memberNodeOptions, print, type SavedWorld, serve } from './worker-io.js';
 
 const MCP_FIXTURE = fileURLToPath(new URL('../test/fixtures/mcp-server.ts', import.meta.url));
 
@@ -27,17 +27,7 @@ const world = JSON.parse(readFileSync(file!, 'utf8')) as SavedWorld;
 const me = world.members[name!]!;
 const logger = pino({ level: 'silent' });
 
-const node = createMeshNode({
-  did: me.did,
-  keyPair: keysOf(me),
-  credential: me.credential as never,
-  capabilities: ['ml.inference'],
-  region: 'eu',
-  hubUrl: hubUrl!,
-  meshLog: [me.op],
-  trustedIssuers: [world.issuer.did],
-  logger,
-});
+const node = createMeshNode({ ...memberNodeOptions(world, me, hubUrl!), logger });
 
 const consumer = mode === 'provider' ? world.members[consumerName ?? '']?.did : undefined;
 if (mode === 'provider' && !consumer) throw new Error(`unknown consumer member ${consumerName}`);

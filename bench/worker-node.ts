@@ -12,21 +12,14 @@
 import { readFileSync } from 'node:fs';
 import { createMeshNode } from '@fmp/node';
 import pino from 'pino';
-import { keysOf, print, type SavedWorld, serve } from './worker-io.js';
+import { memberNodeOptions, print, type SavedWorld, serve } from './worker-io.js';
 
 const [file, name, hubUrl] = process.argv.slice(2);
 const world = JSON.parse(readFileSync(file!, 'utf8')) as SavedWorld;
 const me = world.members[name!]!;
 
 const node = createMeshNode({
-  did: me.did,
-  keyPair: keysOf(me),
-  credential: me.credential as never,
-  capabilities: ['ml.inference'],
-  region: 'eu',
-  hubUrl: hubUrl!,
-  meshLog: [me.op],
-  trustedIssuers: [world.issuer.did],
+  ...memberNodeOptions(world, me, hubUrl!),
   logger: pino({ level: 'silent' }),
   maxInFlight: 50_000,
   sendTimeoutMs: 10_000,
