@@ -306,7 +306,7 @@ export function renderMarkdown(r: Results): string {
     rows.push([
       'Compliance per message: adapters + Cedar decision (cached), p50 µs',
       '- (goal <= 50 µs)',
-      `${cp.perMessageP50Us} (adapters ${cp.adapters.p50Us}, Cedar ${cp.policyWarm.p50Us})`,
+      `${cp.perMessageP50Us.toFixed(1)} (adapters ${cp.adapters.p50Us.toFixed(2)}, Cedar ${cp.policyWarm.p50Us.toFixed(1)})`,
       `one Ed25519 verify ${verifyUs.toFixed(1)} µs`,
       ratio(cp.perMessageP50Us, verifyUs),
     ]);
