@@ -98,7 +98,7 @@ export interface RateLimiterOptions {
 export class RateLimiter {
   private readonly buckets = new Map<string, TokenBucket>();
   private readonly quotas: Map<string, Quota>;
-  private readonly defaultQuota: Quota;
+  private defaultQuota: Quota;
   private readonly maxKeys: number;
   private readonly now: () => number;
 
@@ -164,6 +164,16 @@ export class RateLimiter {
     }
     this.quotas.set(federationId, quota);
     this.buckets.delete(federationId);
+  }
+
+  /**
+   * Replaces the default quota (a governance parameter changed): buckets under the default restart
+   * full under the new one; federations with their own quota keep it.
+   */
+  setDefaultQuota(quota: Quota): void {
+    checkQuota(quota);
+    this.defaultQuota = quota;
+    for (const key of [...this.buckets.keys()]) if (!this.quotas.has(key)) this.buckets.delete(key);
   }
 
   /** Forgets a federation (terminated): its quota override and its bucket. */

@@ -317,3 +317,42 @@ export function verifyConsistency(
   // Step 7.
   return sn === 0 && hashesEqual(fr, firstHash) && hashesEqual(sr, secondHash);
 }
+
+/**
+ * The root of a growing tree from O(log n) hashes: the roots of its perfect subtrees, largest first.
+ * The ledger state uses it to know each entry's tree root (a public random seed) without the tree.
+ */
+export class CompactRange {
+  readonly #roots: { hash: Uint8Array; size: number }[] = [];
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  append(hash: Uint8Array): void {
+    let node = { hash, size: 1 };
+    // Two perfect subtrees of one size merge into their parent (RFC 9162: left || right).
+    while (this.#roots.length > 0 && this.#roots.at(-1)!.size === node.size) {
+      const left = this.#roots.pop()!;
+      node = { hash: nodeHash(left.hash, node.hash), size: node.size * 2 };
+    }
+    this.#roots.push(node);
+    this.#size++;
+  }
+
+  clone(): CompactRange {
+    const c = new CompactRange();
+    for (const r of this.#roots) c.#roots.push({ hash: r.hash, size: r.size });
+    c.#size = this.#size;
+    return c;
+  }
+
+  /** MTH of everything appended: the subtree roots folded from the right (RFC 9162 2.1.1). */
+  rootHash(): Uint8Array {
+    if (this.#roots.length === 0) return EMPTY_ROOT.slice();
+    let acc = this.#roots.at(-1)!.hash;
+    for (let i = this.#roots.length - 2; i >= 0; i--) acc = nodeHash(this.#roots[i]!.hash, acc);
+    return acc.slice();
+  }
+}

@@ -19,12 +19,14 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   AlreadyExistsError,
   InvalidTransitionError,
+  LedgerConflictError,
   NotFoundError,
   StoreClosedError,
   StoreError,
   StoreOverloadedError,
   ValidationError,
 } from './errors.js';
+import { MAX_LEDGER_BATCH, MAX_LEDGER_LEAF_BYTES, MAX_LEDGER_RANGE } from './ledger.js';
 import type {
   AuditEntryRow,
   AuditQueryOptions,
@@ -1227,6 +1229,224 @@ export function storeConformanceSuite(
         expect(put.status === 'rejected' && put.reason).toBeInstanceOf(StoreError);
         expect(await store.meshOperations.load()).toEqual([create]);
         await expect(store.federations.get(f.federationId)).rejects.toBeInstanceOf(NotFoundError);
+      });
+    });
+
+    describe('ledger logs', () => {
+      const HUB_LOG = 'fmp.ledger/did:mesh:hub:eu-west';
+      const bytes = (text: string) => new TextEncoder().encode(text);
+      const leaves = (n: number, tag: string) => Array.from({ length: n }, (_, i) => bytes(`${tag} ${i}`));
+
+      it('appends and reads back leaves byte for byte, across close and reopen', async () => {
+        const log = store.ledgerLogs.open(HUB_LOG);
+        expect(await log.size()).toBe(0);
+        expect(await log.leafRange(0, 0)).toEqual([]);
+        const written = [
+          new Uint8Array(0),
+          Uint8Array.from({ length: 256 }, (_, i) => i),
+          new Uint8Array(randomBytes(64 * 1024)),
+          bytes('{"type":"did:mesh-operation","op":{"did":"did:mesh:enterprise:acme-001","seq":0}}'),
+        ];
+        await log.appendBatch(written.slice(0, 2));
+        await log.appendBatch([]);
+        expect(await log.size()).toBe(2);
+        await log.appendBatch(written.slice(2));
+        expect(await log.size()).toBe(4);
+        const read = await log.leafRange(0, 4);
+        expect(read).toEqual(written);
+        for (const leaf of read) expect(leaf.constructor).toBe(Uint8Array);
+        expect(await log.leafRange(1, 3)).toEqual(written.slice(1, 3));
+        expect(await log.leafRange(4, 4)).toEqual([]);
+        await store.close();
+
+        const s = await reopen();
+        const again = s.ledgerLogs.open(HUB_LOG);
+        expect(await again.size()).toBe(4);
+        expect(await again.leafRange(0, 4)).toEqual(written);
+        await again.appendBatch([bytes('after reopen')]);
+        expect(await again.leafRange(3, 5)).toEqual([written[3], bytes('after reopen')]);
+      });
+
+      it('refuses reads outside the log or beyond the range bound with ValidationError', async () => {
+        const log = store.ledgerLogs.open(HUB_LOG);
+        await log.appendBatch(leaves(3, 'leaf'));
+        const bad: [number, number][] = [
+          [0, 4],
+          [3, 4],
+          [4, 4],
+          [-1, 1],
+          [2, 1],
+          [0.5, 1],
+          [Number.NaN, 1],
+          [0, Number.POSITIVE_INFINITY],
+          [0, MAX_LEDGER_RANGE + 1],
+        ];
+        for (const [start, end] of bad) {
+          await expect(log.leafRange(start, end), `[${start}, ${end})`).rejects.toBeInstanceOf(
+            ValidationError,
+          );
+        }
+        await expect(log.leafRange('0' as never, 1)).rejects.toBeInstanceOf(ValidationError);
+        expect(await log.leafRange(0, 3)).toEqual(leaves(3, 'leaf'));
+      });
+
+      it('keeps named logs independent', async () => {
+        const long = 'x'.repeat(200);
+        const [a, b, c] = [HUB_LOG, 'mirror ✓ did:mesh:hub:na', long].map((n) => store.ledgerLogs.open(n));
+        await Promise.all([
+          a!.appendBatch(leaves(2, 'a')),
+          b!.appendBatch(leaves(3, 'b')),
+          c!.appendBatch(leaves(1, 'c')),
+        ]);
+        await a!.appendBatch([bytes('a 2')]);
+        expect([await a!.size(), await b!.size(), await c!.size()]).toEqual([3, 3, 1]);
+        expect(await a!.leafRange(0, 3)).toEqual(leaves(3, 'a'));
+        expect(await b!.leafRange(0, 3)).toEqual(leaves(3, 'b'));
+        expect(await c!.leafRange(0, 1)).toEqual(leaves(1, 'c'));
+        expect(await store.ledgerLogs.open('never appended').size()).toBe(0);
+        await store.close();
+        const s = await reopen();
+        expect(await s.ledgerLogs.open(long).leafRange(0, 1)).toEqual(leaves(1, 'c'));
+        expect(await s.ledgerLogs.open(HUB_LOG).leafRange(0, 3)).toEqual(leaves(3, 'a'));
+      });
+
+      it('validates log names', () => {
+        for (const name of ['', 'x'.repeat(201), 'a\nb', 'a\u0000b', 'del\u007f', 'c1\u0085', '\ud800', 42]) {
+          expect(() => store.ledgerLogs.open(name as string), JSON.stringify(name)).toThrow(ValidationError);
+        }
+      });
+
+      it('stores nothing of a batch holding a bad leaf, and goes on at the same index', async () => {
+        const log = store.ledgerLogs.open(HUB_LOG);
+        await log.appendBatch(leaves(2, 'ok'));
+        const oversize = new Uint8Array(MAX_LEDGER_LEAF_BYTES + 1);
+        const err = await log.appendBatch([bytes('first'), oversize, bytes('last')]).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(ValidationError);
+        expect((err as ValidationError).issues.map((i) => i.path)).toEqual(['1']);
+        for (const batch of [
+          [bytes('first'), 'not bytes'],
+          [bytes('first'), [1, 2, 3]],
+          leaves(MAX_LEDGER_BATCH + 1, 'many'),
+          'not an array',
+        ]) {
+          await expect(log.appendBatch(batch as never)).rejects.toBeInstanceOf(ValidationError);
+        }
+        expect(await log.size()).toBe(2);
+        const largest = new Uint8Array(MAX_LEDGER_LEAF_BYTES).fill(0xab);
+        await log.appendBatch([bytes('ok 2'), largest]);
+        expect(await log.size()).toBe(4);
+        const [second, last] = await log.leafRange(2, 4);
+        expect(second).toEqual(bytes('ok 2'));
+        expect(Buffer.from(last!).equals(Buffer.from(largest))).toBe(true);
+      });
+
+      it('refuses a writer whose log another writer appended to, writing nothing of its batch', async () => {
+        const mine = store.ledgerLogs.open(HUB_LOG);
+        expect(await mine.size()).toBe(0);
+        const other = store.ledgerLogs.open(HUB_LOG);
+        await other.appendBatch([bytes('other 0')]);
+        const err = await mine.appendBatch(leaves(2, 'mine')).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(LedgerConflictError);
+        expect(err).toMatchObject({ code: 'ledger_conflict', log: HUB_LOG, expectedSize: 0, storedSize: 1 });
+        // The handle stays refused: what numbered its leaves is out of date.
+        await expect(mine.appendBatch(leaves(1, 'mine'))).rejects.toBeInstanceOf(LedgerConflictError);
+        expect(await other.leafRange(0, 1)).toEqual([bytes('other 0')]);
+        expect(await other.size()).toBe(1);
+        // A new handle starts from the stored end.
+        const resumed = store.ledgerLogs.open(HUB_LOG);
+        await resumed.appendBatch(leaves(1, 'mine'));
+        expect(await resumed.leafRange(0, 2)).toEqual([bytes('other 0'), bytes('mine 0')]);
+        await expect(other.appendBatch([bytes('other 1')])).rejects.toBeInstanceOf(LedgerConflictError);
+      });
+
+      it('fails only the conflicting appender, not the other writes of its transaction', async () => {
+        const stale = store.ledgerLogs.open(HUB_LOG);
+        await stale.size();
+        await store.ledgerLogs.open(HUB_LOG).appendBatch([bytes('x')]);
+        const fresh = store.ledgerLogs.open(HUB_LOG);
+        const f = federationFixture();
+        const before = store.stats().transactions;
+        const [conflicted, put, appended] = await Promise.allSettled([
+          stale.appendBatch([bytes('stale')]),
+          store.federations.put(f),
+          fresh.appendBatch([bytes('fresh')]),
+        ]);
+        expect(store.stats().transactions - before).toBe(1);
+        expect(conflicted.status === 'rejected' && conflicted.reason).toBeInstanceOf(LedgerConflictError);
+        expect(put.status).toBe('fulfilled');
+        expect(appended.status).toBe('fulfilled');
+        expect(await fresh.leafRange(0, 2)).toEqual([bytes('x'), bytes('fresh')]);
+      });
+
+      it('resumes where a batch started after its transaction failed', async () => {
+        // A did:mesh fork fails on a unique constraint: a store error that rolls back its whole
+        // transaction, the ledger batch sharing it included.
+        const did = 'did:mesh:enterprise:acme-001';
+        const key = (n: number) => ed25519.keyPairFromSeed(new Uint8Array(32).fill(n));
+        const op = (n: number) =>
+          buildMeshCreate({ did, key: key(n), nextPublicKey: key(n + 1).publicKey, timestamp: new Date(T0) });
+        await store.meshOperations.append(op(1));
+        const log = store.ledgerLogs.open(HUB_LOG);
+        expect(await log.size()).toBe(0);
+        const [appended, forked] = await Promise.allSettled([
+          log.appendBatch(leaves(3, 'lost')),
+          store.meshOperations.append(op(3)),
+        ]);
+        expect(forked.status).toBe('rejected');
+        expect(appended.status === 'rejected' && appended.reason).toBeInstanceOf(StoreError);
+        expect(await store.ledgerLogs.open(HUB_LOG).size()).toBe(0);
+        await log.appendBatch(leaves(1, 'kept'));
+        expect(await log.leafRange(0, 1)).toEqual(leaves(1, 'kept'));
+      });
+
+      it('group-commits concurrent batches of one handle, in call order', async () => {
+        const log = store.ledgerLogs.open(HUB_LOG);
+        const batches = Array.from({ length: 100 }, (_, i) => [bytes(`${2 * i}`), bytes(`${2 * i + 1}`)]);
+        const before = store.stats().transactions;
+        await Promise.all(batches.map((b) => log.appendBatch(b)));
+        expect(store.stats().transactions - before).toBeLessThanOrEqual(5);
+        expect(await log.leafRange(0, 200)).toEqual(batches.flat());
+      });
+
+      it('lets one of two stores over the same data append; the other fails with LedgerConflictError', async () => {
+        const other = await reopen();
+        const [a, b] = [store.ledgerLogs.open(HUB_LOG), other.ledgerLogs.open(HUB_LOG)];
+        await Promise.all([a.size(), b.size()]);
+        const [la, lb] = [leaves(2, 'a'), leaves(3, 'b')];
+        const results = await Promise.allSettled([a.appendBatch(la), b.appendBatch(lb)]);
+        expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+        const loser = results.find((r) => r.status === 'rejected') as PromiseRejectedResult;
+        expect(loser.reason).toBeInstanceOf(LedgerConflictError);
+        const winner = results[0]!.status === 'fulfilled' ? la : lb;
+        expect(await a.size()).toBe(winner.length);
+        expect(await b.leafRange(0, winner.length)).toEqual(winner);
+      });
+
+      it('writes a 10,000-leaf batch in one transaction, and large leaves over several statements', async () => {
+        const log = store.ledgerLogs.open(HUB_LOG);
+        const many = leaves(MAX_LEDGER_BATCH, 'many');
+        const before = store.stats().transactions;
+        await log.appendBatch(many);
+        expect(store.stats().transactions - before).toBe(1);
+        expect(await log.size()).toBe(MAX_LEDGER_BATCH);
+        expect(await log.leafRange(0, MAX_LEDGER_RANGE)).toEqual(many);
+        // 10 MiB: more than one statement carries.
+        const big = Array.from({ length: 10 }, (_, i) => new Uint8Array(MAX_LEDGER_LEAF_BYTES).fill(i + 1));
+        await log.appendBatch(big);
+        expect(await log.size()).toBe(MAX_LEDGER_BATCH + 10);
+        const read = await log.leafRange(MAX_LEDGER_BATCH, MAX_LEDGER_BATCH + 10);
+        read.forEach((leaf, i) => {
+          expect(Buffer.from(leaf).equals(Buffer.from(big[i]!)), `${i}`).toBe(true);
+        });
+      });
+
+      it('refuses use while the store is not open', async () => {
+        const s = target.make();
+        opened.push(s);
+        const log = s.ledgerLogs.open(HUB_LOG);
+        await expect(log.size()).rejects.toBeInstanceOf(StoreClosedError);
+        await expect(log.appendBatch([bytes('x')])).rejects.toBeInstanceOf(StoreClosedError);
+        await expect(log.leafRange(0, 0)).rejects.toBeInstanceOf(StoreClosedError);
       });
     });
 

@@ -70,13 +70,39 @@ export class InvalidTransitionError extends FmpError {
   }
 }
 
-/** Errors an operation raises before it writes anything: they fail that caller only, not its batch. */
+/**
+ * Another writer appended to this ledger log since this handle last saw its end (another process,
+ * or another handle in this one). Nothing of the batch was written: open a new handle, and reload
+ * whatever numbered its leaves from the stored log, to resume.
+ */
+export class LedgerConflictError extends FmpError {
+  readonly log: string;
+  /** Where this handle expected the log to end. */
+  readonly expectedSize: number;
+  /** Where the stored log ends. */
+  readonly storedSize: number;
+  constructor(log: string, expectedSize: number, storedSize: number) {
+    super(
+      'ledger_conflict',
+      `ledger log ${JSON.stringify(log)} has ${storedSize} leaves where this writer expected ${expectedSize}: another writer appended`,
+    );
+    this.log = log;
+    this.expectedSize = expectedSize;
+    this.storedSize = storedSize;
+  }
+}
+
+/**
+ * Errors an operation raises before it writes anything (or after undoing its writes to a
+ * savepoint): they fail that caller only, not its batch.
+ */
 export function isCallerError(error: unknown): boolean {
   return (
     error instanceof ValidationError ||
     error instanceof NotFoundError ||
     error instanceof AlreadyExistsError ||
-    error instanceof InvalidTransitionError
+    error instanceof InvalidTransitionError ||
+    error instanceof LedgerConflictError
   );
 }
 

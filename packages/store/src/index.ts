@@ -1,7 +1,8 @@
 /**
  * @fmp/store: persistence for hubs. SQLite (one file, the default) or PostgreSQL (cluster mode)
  * behind one `Store` interface: the did:mesh operation log, federations and attached meshes with
- * their uptime. Concurrent writes are group-committed; every record is validated with zod.
+ * their uptime, the trust state, the audit trail and the leaves of verifiable logs. Concurrent
+ * writes are group-committed; every record is validated with zod.
  *
  * @example
  * ```ts
@@ -29,6 +30,7 @@ export { AuditConflictError, MAX_AUDIT_BATCH } from './audit.js';
 export {
   AlreadyExistsError,
   InvalidTransitionError,
+  LedgerConflictError,
   NotFoundError,
   StoreClosedError,
   StoreCorruptError,
@@ -37,6 +39,7 @@ export {
   ValidationError,
 } from './errors.js';
 export { canTransition } from './federations.js';
+export { MAX_LEDGER_BATCH, MAX_LEDGER_LEAF_BYTES, MAX_LEDGER_RANGE } from './ledger.js';
 export { type PostgresStoreOptions, postgresStore } from './postgres.js';
 export { FEDERATION_STATUSES, StoredFederationSchema, StoredMeshSchema } from './schemas.js';
 export { type SqliteStoreOptions, sqliteStore } from './sqlite.js';

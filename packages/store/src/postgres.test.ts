@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { federationFixture, storeConformanceSuite } from './conformance.js';
-import { InvalidTransitionError, StoreError, ValidationError } from './errors.js';
+import { InvalidTransitionError, LedgerConflictError, StoreError, ValidationError } from './errors.js';
 import { postgresStore } from './postgres.js';
 
 const url = process.env['FMP_TEST_POSTGRES_URL'];
@@ -50,6 +50,7 @@ describe.skipIf(!url)(`postgres store${url ? '' : ` (skipped: ${SKIP})`}`, () =>
         'federations',
         'kysely_migration',
         'kysely_migration_lock',
+        'ledger_leaves',
         'mesh_capabilities',
         'mesh_operations',
         'mesh_sessions',
@@ -97,6 +98,49 @@ describe.skipIf(!url)(`postgres store${url ? '' : ` (skipped: ${SKIP})`}`, () =>
     } finally {
       await a.close();
       await b.close();
+      await dropSchema(schema);
+    }
+  });
+
+  it('undoes a ledger batch raced to the same indexes by another process; its transaction commits', async () => {
+    const schema = `fmp_test_${randomBytes(6).toString('hex')}`;
+    const store = postgresStore({ url: url!, schema });
+    const other = new pg.Client({ connectionString: url, options: `-c search_path=${schema}` });
+    try {
+      await store.open();
+      await other.connect();
+      const log = store.ledgerLogs.open('raced');
+      expect(await log.size()).toBe(0);
+      // The other writer holds index 1, uncommitted: the store reads size 0 and inserts 0, 1 and 2,
+      // waiting on 1 until the other commits; then its 1 is a conflict and the batch is undone.
+      await other.query('begin');
+      await other.query(`insert into ledger_leaves (log_name, idx, leaf) values ('raced', 1, '\\x01')`);
+      const leaves = [1, 2, 3].map((n) => new Uint8Array([n, n, n]));
+      const f = federationFixture();
+      const [appending, putting] = [log.appendBatch(leaves), store.federations.put(f)];
+      const holder = (await other.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+      for (let i = 0; ; i++) {
+        const { rows } = await other.query<{ n: number }>(
+          'select count(*)::int as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid))',
+          [holder],
+        );
+        if (rows[0]!.n > 0) break;
+        if (i > 400) throw new Error('the store never waited on the uncommitted row');
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      await other.query('commit');
+      const err = await appending.catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(LedgerConflictError);
+      expect(err).toMatchObject({ expectedSize: 0, storedSize: 2 });
+      await putting;
+      expect(await store.federations.get(f.federationId)).toEqual(f);
+      const { rows } = await other.query<{ idx: number; leaf: Buffer }>(
+        `select idx::int as idx, leaf from ledger_leaves where log_name = 'raced' order by idx`,
+      );
+      expect(rows.map((r) => [r.idx, [...r.leaf]])).toEqual([[1, [1]]]);
+    } finally {
+      await other.end().catch(() => {});
+      await store.close();
       await dropSchema(schema);
     }
   });

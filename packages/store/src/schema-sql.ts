@@ -110,6 +110,13 @@ export interface VaultPayloadsTable {
   ciphertext: Uint8Array;
 }
 
+/** A leaf of a named verifiable log (@fmp/ledger): its exact bytes at its index. */
+export interface LedgerLeavesTable {
+  log_name: string;
+  idx: number;
+  leaf: Uint8Array;
+}
+
 export interface Database {
   mesh_operations: MeshOperationsTable;
   federations: FederationsTable;
@@ -122,6 +129,7 @@ export interface Database {
   audit_entries: AuditEntriesTable;
   vault_keys: VaultKeysTable;
   vault_payloads: VaultPayloadsTable;
+  ledger_leaves: LedgerLeavesTable;
 }
 
 function initial(dialect: Dialect): Migration {
@@ -337,11 +345,41 @@ function audit(dialect: Dialect): Migration {
   };
 }
 
+/**
+ * Leaves of verifiable logs (issue 7), several named logs per store: a hub's own ledger and those
+ * it mirrors. A leaf is kept as the exact bytes its hash covers; (log_name, idx) is the primary key,
+ * so a position is never written twice. A rowid table, not WITHOUT ROWID: leaves reach 1 MiB, and
+ * SQLite keeps large rows better out of the key's b-tree.
+ */
+function ledger(dialect: Dialect): Migration {
+  return {
+    async up(db) {
+      await db.schema
+        .createTable('ledger_leaves')
+        .addColumn('log_name', 'text', (c) => c.notNull())
+        .addColumn('idx', dialect === 'sqlite' ? 'integer' : 'bigint', (c) =>
+          c.notNull().check(sql`idx >= 0`),
+        )
+        .addColumn('leaf', dialect === 'sqlite' ? 'blob' : 'bytea', (c) => c.notNull())
+        .addPrimaryKeyConstraint('ledger_leaves_pk', ['log_name', 'idx'])
+        .execute();
+    },
+    async down(db) {
+      await db.schema.dropTable('ledger_leaves').ifExists().execute();
+    },
+  };
+}
+
 /** Migrations live in code (no files to ship); names sort in the order they run. */
 export function migrations(dialect: Dialect): MigrationProvider {
   return {
     async getMigrations() {
-      return { '0001_initial': initial(dialect), '0002_trust': trust, '0003_audit': audit(dialect) };
+      return {
+        '0001_initial': initial(dialect),
+        '0002_trust': trust,
+        '0003_audit': audit(dialect),
+        '0004_ledger': ledger(dialect),
+      };
     },
   };
 }

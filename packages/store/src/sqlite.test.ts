@@ -30,7 +30,12 @@ describe('sqlite store', () => {
       const db = new Database(path, { readonly: true });
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
       const migrations = db.prepare('select name from kysely_migration').all();
-      expect(migrations).toEqual([{ name: '0001_initial' }, { name: '0002_trust' }, { name: '0003_audit' }]);
+      expect(migrations).toEqual([
+        { name: '0001_initial' },
+        { name: '0002_trust' },
+        { name: '0003_audit' },
+        { name: '0004_ledger' },
+      ]);
       db.close();
     } finally {
       await rm(dir, { recursive: true, force: true });

@@ -5,6 +5,7 @@ import type { Context } from './context.js';
 import { guardRead } from './context.js';
 import { StoreClosedError, StoreError, validate } from './errors.js';
 import { federationStore } from './federations.js';
+import { ledgerLogStore } from './ledger.js';
 import { meshOperationStore } from './mesh-operations.js';
 import { meshStore } from './meshes.js';
 import { WriteQueue } from './queue.js';
@@ -99,6 +100,7 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
     trust: trustStore(ctx),
     audit: auditStore(ctx),
     vault: vaultStore(ctx),
+    ledgerLogs: ledgerLogStore(ctx),
     stats() {
       return {
         transactions: queue?.transactions ?? 0,

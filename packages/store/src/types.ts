@@ -258,6 +258,38 @@ export interface VaultStore {
   count(): Promise<{ keys: number; payloads: number }>;
 }
 
+/**
+ * The leaves of one named verifiable log: @fmp/ledger's LogStorage, implemented structurally (the
+ * store does not import @fmp/ledger), so `TransparencyLog.open({ storage: store.ledgerLogs.open(name) })`.
+ *
+ * A handle is one writer. Its first size() or appendBatch() fixes where it takes the log to end;
+ * every appendBatch must then find the stored log ending exactly there, else LedgerConflictError and
+ * nothing is written: another writer's leaves never interleave with this one's. The handle stays
+ * refused; open a new one (and reload the log) to resume. A batch whose transaction failed leaves
+ * the handle where that batch started.
+ */
+export interface LedgerLogStorage {
+  /**
+   * Appends leaves (each at most 1 MiB, at most 10,000 per call) at the end of the log in one
+   * transaction through the write queue: all or none, durable once it resolves. An empty batch is a
+   * no-op. Bad input is ValidationError, before anything is written.
+   */
+  appendBatch(leaves: readonly Uint8Array[]): Promise<void>;
+  /** The leaves [start, end) exactly as appended (at most 10,000); ValidationError past the end. */
+  leafRange(start: number, end: number): Promise<Uint8Array[]>;
+  /** The number of leaves stored. */
+  size(): Promise<number>;
+}
+
+/** Named verifiable logs: a hub's own ledger and the logs it mirrors. */
+export interface LedgerLogStore {
+  /**
+   * A new handle (a new writer) on the log `name` (1..200 characters, no control characters), which
+   * exists once it has a leaf. ValidationError for a bad name.
+   */
+  open(name: string): LedgerLogStorage;
+}
+
 export interface StoreStats {
   /** Write transactions committed or attempted since open. */
   readonly transactions: number;
@@ -285,6 +317,8 @@ export interface Store {
   readonly audit: AuditStore;
   /** Encrypted payload copies and their keys (VaultStorage of @fmp/compliance). */
   readonly vault: VaultStore;
+  /** Leaves of named verifiable logs (LogStorage of @fmp/ledger). */
+  readonly ledgerLogs: LedgerLogStore;
   stats(): StoreStats;
 }
 

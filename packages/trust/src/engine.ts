@@ -324,7 +324,7 @@ const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 
 export class TrustEngine {
   private readonly now: () => number;
-  private readonly weights: TrustWeights;
+  private weights: TrustWeights;
   private readonly levels: Record<TrustLevel, LevelPermissions>;
   private readonly halfLives: Required<NonNullable<TrustEngineOptions['halfLives']>>;
   private readonly budget: number;
@@ -386,6 +386,14 @@ export class TrustEngine {
     this.preTrusted = new Set(ids);
     this.global.setPreTrusted(this.preTrusted);
     this.edgesChanged = true;
+  }
+
+  /**
+   * Replaces the factor weights (a governance parameter took effect). Scores are read with the new
+   * weights from now on; the change is not itself a trust event.
+   */
+  setWeights(weights: TrustWeights): void {
+    this.weights = checkWeights(weights);
   }
 
   onChange(listener: (c: ScoreChange) => void): () => void {

@@ -1,0 +1,58 @@
+/**
+ * The tally anyone can recompute: replay the log, collect every ballot on the proposal that the
+ * ledger accepted (each one's signature checked on the way), and weigh each at the snapshot.
+ */
+import { FmpError } from '@fmp/core';
+import { decodeLeaf, type SignedEntry } from './entries.js';
+import { LedgerState, type LedgerStateOptions } from './state.js';
+
+export interface Tally {
+  readonly proposal: string;
+  readonly ballots: number;
+  readonly for: bigint;
+  readonly against: bigint;
+  readonly abstain: bigint;
+  /** Voting supply at the snapshot. */
+  readonly eligible: bigint;
+  /** Undefined while the vote is open (the quorum that applies is the one at its close). */
+  readonly quorumReached: boolean | undefined;
+}
+
+export class UnknownProposalError extends FmpError {
+  constructor(id: string) {
+    super('ledger_unknown_proposal', `the log holds no proposal ${id}`);
+  }
+}
+
+export function tallyFromLog(
+  leaves: Iterable<Uint8Array>,
+  proposalId: string,
+  options: LedgerStateOptions = {},
+): Tally {
+  const state = new LedgerState(options);
+  const choices = new Map<string, 'for' | 'against' | 'abstain'>();
+  for (const bytes of leaves) {
+    state.applyLeaf(bytes);
+    const { entry } = decodeLeaf(bytes);
+    if (entry.type === 'gov.vote') {
+      const vote = entry as SignedEntry<'gov.vote'>;
+      if (vote.body.proposal === proposalId) choices.set(vote.actor, vote.body.choice);
+    }
+  }
+  const p = state.proposal(proposalId);
+  if (!p) throw new UnknownProposalError(proposalId);
+  const sums = { for: 0n, against: 0n, abstain: 0n };
+  for (const [voter, choice] of choices) sums[choice] += state.votesAt(voter, p.voteStart);
+  const eligible = state.supplyAt(p.voteStart);
+  const cast = sums.for + sums.against + sums.abstain;
+  return {
+    proposal: proposalId,
+    ballots: choices.size,
+    ...sums,
+    eligible,
+    quorumReached:
+      p.quorumBps === undefined
+        ? undefined
+        : eligible > 0n && cast * 10_000n >= eligible * BigInt(p.quorumBps),
+  };
+}
