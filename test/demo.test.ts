@@ -70,6 +70,13 @@ describe('fmp demo --json', () => {
       expect(['Unverified', 'Basic', 'Validated', 'Certified', 'Audited']).toContain(m.trustLevel);
     }
     expect(r.attestations.length).toBeGreaterThan(0);
+    // The ledger (issue #7): run by the NA hub, mirrored; a proposal went through every stage.
+    expect(r.ledger).toMatchObject({ hub: 'did:mesh:hub:na-east', verified: true });
+    expect(r.ledger.size).toBeGreaterThan(10);
+    expect(r.ledger.witnesses).toBeGreaterThan(0);
+    expect(r.governance.proposals).toHaveLength(1);
+    expect(r.governance.proposals[0]).toMatchObject({ status: 'implemented', quorumReached: true });
+    expect(r.governance.applied.map((a: { maxHops: number }) => a.maxHops)).toEqual([4, 4, 4]);
     // Compliance (issue #6): EU personal data to APAC refused without a safeguard, allowed with SCCs.
     expect(r.compliance.allowed).toBe(1);
     expect(r.compliance.refused).toHaveLength(1);

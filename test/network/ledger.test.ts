@@ -46,16 +46,17 @@ describe("a hub's ledger over HTTP", () => {
 
   it('serves a signed checkpoint over the registry operations, each entry with a verifying inclusion proof', async () => {
     const cp = await checkpoint();
-    // The issuer's and the hub's own operations, then each mesh's create operation.
-    expect(cp.size).toBe(4);
+    // The genesis, the issuer's and the hub's own operations, then each mesh's create operation.
+    expect(cp.size).toBe(5);
     const { entries } = JSON.parse((await get(`/v1/ledger/entries?start=0&end=${cp.size}`)).text) as {
-      entries: { index: number; leaf: string; entry: { type: string; op: { did: string } } }[];
+      entries: { index: number; leaf: string; time: number; entry: { type: string; op?: { did: string } } }[];
     };
-    expect(entries.map((e) => e.entry.op.did)).toEqual(
+    expect(entries[0]!.entry.type).toBe('genesis');
+    expect(entries.slice(1).map((e) => e.entry.op?.did)).toEqual(
       expect.arrayContaining([world.issuer.did, world.hub.did, nodes[0]!.did, nodes[1]!.did]),
     );
     for (const e of entries) {
-      expect(e.entry.type).toBe('did:mesh-operation');
+      expect(['genesis', 'did:mesh-operation']).toContain(e.entry.type);
       const proof = JSON.parse(
         (await get(`/v1/ledger/proof/inclusion?index=${e.index}&size=${cp.size}`)).text,
       ) as {

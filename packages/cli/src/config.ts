@@ -3,9 +3,11 @@
  * clear error naming the field and what was expected. Secrets never live here: keys are in key
  * files (0600) and the admin token in a token file.
  */
+
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { complianceContextSchema, FmpError } from '@fmp/core';
+import { GenesisBodySchema } from '@fmp/ledger';
 import { upstreamServerSchema } from '@fmp/node';
 import { trustWeightsSchema } from '@fmp/trust';
 import { parse as parseYaml } from 'yaml';
@@ -95,6 +97,29 @@ export const HubConfigSchema = z.strictObject({
       attestationBudget: z.number().int().min(1).max(10_000).default(64),
     })
     .default({ recomputeMs: 30_000, persistMs: 5_000, attestationBudget: 64 }),
+  /** The mesh ledger (docs/ledger.md): run it here, or mirror and witness another hub's. */
+  ledger: z
+    .strictObject({
+      role: z.enum(['sequencer', 'mirror']).default('sequencer'),
+      /** A mirror's sequencer: its HTTP base URL and DID (key from the registry, or `publicKey`). */
+      sequencer: z
+        .strictObject({
+          url: z.string().regex(/^https?:\/\/[^\s]+$/, 'an http:// or https:// URL'),
+          did,
+          publicKey: z.string().min(1).max(100).optional(),
+        })
+        .optional(),
+      /** The genesis a sequencer writes into an empty ledger. */
+      genesis: GenesisBodySchema.omit({ ledger: true, operatorKey: true }).optional(),
+      /** `manual`: the admin API advances the ledger clock (tests and demos only). */
+      clock: z.enum(['system', 'manual']).default('system'),
+      syncMs: z.number().int().min(50).max(600_000).optional(),
+    })
+    .refine((l) => l.role !== 'mirror' || l.sequencer !== undefined, {
+      message: 'a mirror names its sequencer (url and did)',
+      path: ['sequencer'],
+    })
+    .default({ role: 'sequencer', clock: 'system' }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type HubConfig = z.infer<typeof HubConfigSchema>;

@@ -5,6 +5,7 @@
  * across regions, signed and sealed messages on every federation, and refusals with their reasons.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -23,11 +24,10 @@ const BIN = fileURLToPath(new URL('../bin/fmp.js', import.meta.url));
 const DEMO_MCP_BIN = fileURLToPath(new URL('../bin/demo-mcp.js', import.meta.url));
 const AUTHORITY = 'did:mesh:authority:foundation';
 
-export class DemoError extends FmpError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('demo_failed', message, options);
-  }
-}
+import { DemoError } from './demo-errors.js';
+import { type DemoLedgerResult, demoGenesis, runDemoLedger } from './demo-ledger.js';
+
+export { DemoError };
 
 interface HubPlan {
   name: string;
@@ -168,6 +168,10 @@ export interface NetworkDemoResult {
     expected: boolean;
     progress?: number;
   }[];
+  /** The mesh ledger (issue #7): run by the NA hub, mirrored and witnessed by the others. */
+  ledger: DemoLedgerResult['ledger'];
+  governance: DemoLedgerResult['governance'];
+  token: DemoLedgerResult['token'];
   durationMs: number;
 }
 
@@ -295,10 +299,33 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
       ...HUBS.map((h) => join(dir, 'hubs', h.name, IDENTITY_LOG)),
     ];
 
+    // The ledger: NA runs it on a manual clock (so the demo can take a proposal through weeks of
+    // stages), EU and APAC mirror and witness it.
+    const ledgerHub = HUBS[0]!;
+    const adminToken = randomBytes(24).toString('base64url');
+    writeFileSync(join(dir, 'hubs', ledgerHub.name, 'admin.token'), adminToken, { mode: 0o600 });
+    const ledgerConfig = (h: HubPlan) =>
+      h === ledgerHub
+        ? {
+            clock: 'manual',
+            genesis: demoGenesis(
+              MESHES.map((m) => ({ did: m.did, balance: DEMO_BALANCES[m.category] ?? '1000' })),
+              HUBS.map((x) => hubDid(x.name)),
+              [MESHES[0]!.did, MESHES[1]!.did],
+              AUTHORITY,
+            ),
+          }
+        : {
+            role: 'mirror',
+            sequencer: { url: `http://127.0.0.1:${ports.get(ledgerHub.name)}`, did: hubDid(ledgerHub.name) },
+            syncMs: 300,
+          };
     log(`starting 3 hubs in ${dir}`);
     const hubs = HUBS.map((h) => {
       const hubDir = join(dir, 'hubs', h.name);
       const config = {
+        ledger: ledgerConfig(h),
+        ...(h === ledgerHub ? { adminTokenFile: 'admin.token' } : {}),
         did: hubDid(h.name),
         keyFile: 'identity.key',
         region: h.region,
@@ -568,8 +595,25 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
       const body = (await res.json()) as { score?: number; level?: string };
       trust.set(m.did, { score: body.score ?? 0, level: body.level ?? 'Unverified' });
     }
+    // The ledger: compute payments, attestation rewards and a governance proposal (issue #7).
+    const ledger: DemoLedgerResult = await runDemoLedger({
+      hubs: HUBS.map((h) => ({ did: hubDid(h.name), http: httpOf(h.name) })),
+      adminToken,
+      orgs: MESHES.map((m) => ({
+        did: m.did,
+        keyPair: readKeyFile(join(nodeDir(m.did), 'identity.key')).keyPair,
+        hub: hubDid(m.hub),
+      })),
+      compute: toolCalls
+        .filter((c) => c.ok)
+        .map((c) => ({ caller: c.caller, provider: c.partner, ms: c.ms })),
+      attestations,
+      log,
+    });
     const result: NetworkDemoResult = {
       ok:
+        ledger.ledger.verified &&
+        ledger.governance.proposals.every((p) => p.status === 'implemented') &&
         federations.length > 0 &&
         failed === 0 &&
         received === sent - failed &&
@@ -601,6 +645,9 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
         p95Ms: percentile(latencies, 0.95),
       },
       toolCalls,
+      ledger: ledger.ledger,
+      governance: ledger.governance,
+      token: ledger.token,
       durationMs: Math.round(performance.now() - started),
     };
     return { result, stop: cleanup };
@@ -639,6 +686,15 @@ const COMPLIANCE_SENDS: [string, Record<string, unknown>][] = [
     },
   ],
 ];
+
+/** Genesis holdings (MESH, of which 1,000 bonded) by category: enough for the 60% quorum. */
+const DEMO_BALANCES: Record<string, string> = {
+  ENT: '19000',
+  GOV: '14000',
+  EDU: '9000',
+  NGO: '4000',
+  PUB: '4000',
+};
 
 /** [attester, subject, score, claim]: partners that worked together in the demo. */
 const ATTESTATIONS: [string, string, number, string][] = [

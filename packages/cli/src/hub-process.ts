@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHub, type Hub, hubStoreFrom } from '@fmp/hub';
+import { createHub, type Hub, hubStoreFrom, ledgerOrigin } from '@fmp/hub';
 import { jsonlMeshStore, MeshRegistry } from '@fmp/identity';
 import { openStore } from '@fmp/store';
 import pino from 'pino';
@@ -81,6 +81,13 @@ export async function startHubProcess(config: HubConfig & { configDir: string })
         },
       },
       logger: pino({ level: config.logLevel, base: { hub: config.did } }),
+      ledger: {
+        ...config.ledger,
+        // The ledger's leaves live in the hub's store, under the log's origin.
+        storage: store.ledgerLogs.open(
+          ledgerOrigin(config.ledger.role === 'mirror' ? config.ledger.sequencer!.did : config.did),
+        ),
+      },
     });
     let started: { url: string; httpUrl: string };
     try {

@@ -2,6 +2,7 @@
  * Hub errors (local: one class per condition) and the single HTTP error boundary that maps them,
  * and the core error classes, to a status code and a JSON body `{ error: { code, message } }`.
  */
+
 import {
   DecodeError,
   FmpError,
@@ -12,6 +13,8 @@ import {
   WIRE_ERROR_CODES,
 } from '@fmp/core';
 import { MeshRegistryClosedError, MeshRegistryError, MeshStoreError } from '@fmp/identity';
+import { LedgerMirrorError, LedgerRejectedError, LedgerUnavailableError, LogBusyError } from '@fmp/ledger';
+import { LedgerForwardError, LedgerRoleError } from './ledger.js';
 
 /** Hub options failed their schema. */
 export class HubConfigError extends FmpError {
@@ -118,6 +121,17 @@ export function httpError(err: unknown): { status: number; body: HttpErrorBody; 
       ...(err.retryAfterMs === undefined ? {} : { retryAfterMs: err.retryAfterMs }),
     };
   }
+  // The ledger refused an entry (funds, stage, signature, sequence): the client must change it.
+  if (err instanceof LedgerRejectedError)
+    return { status: 422, body: { error: { code: err.code, message: err.message } } };
+  if (err instanceof LedgerForwardError)
+    return { status: err.status, body: { error: { code: err.code, message: err.message } } };
+  if (err instanceof LedgerRoleError)
+    return { status: 409, body: { error: { code: err.code, message: err.message } } };
+  if (err instanceof LedgerMirrorError)
+    return { status: 502, body: { error: { code: err.code, message: err.message } } };
+  if (err instanceof LogBusyError || err instanceof LedgerUnavailableError)
+    return { status: 503, body: { error: { code: err.code, message: err.message } } };
   // did:mesh registry errors (bad signature, chain, fork, ...) are FmpErrors with their own codes:
   // the client sent an operation that does not verify.
   if (

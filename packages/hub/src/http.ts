@@ -12,6 +12,7 @@ import {
   ValidationError,
   zodIssues,
 } from '@fmp/core';
+import { formatMesh, type LedgerState, MAX_LEAF_BYTES, type Proposal } from '@fmp/ledger';
 import type { HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -25,6 +26,7 @@ import {
   TooManyRequestsError,
 } from './errors.js';
 import type { Hub, HubLogger } from './hub.js';
+import type { HubLedger } from './ledger.js';
 import type { FederationRow } from './persistence.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -61,6 +63,51 @@ const RESOLUTION_STATUS: Record<string, number> = {
   notImplemented: 501,
   representationNotSupported: 406,
 };
+
+/** What `GET /v1/ledger/state` answers: where the ledger stands and its parameters. */
+export function ledgerSummary(l: HubLedger): Record<string, unknown> {
+  const state = l.state;
+  return {
+    origin: l.origin,
+    role: l.role,
+    operator: state.operator,
+    size: l.size,
+    rootHash: Buffer.from(l.rootHash()).toString('base64'),
+    stateRoot: state.stateRoot(),
+    time: state.time,
+    treasury: formatMesh(state.treasury),
+    supply: formatMesh(state.supply),
+    params: state.params,
+    coreMaintainers: state.coreMaintainers(),
+    auditors: state.auditors(),
+    ...(l.lastError ? { mirrorError: l.lastError } : {}),
+    ...(l.evidence ? { equivocation: l.evidence } : {}),
+  };
+}
+
+export function proposalJson(state: LedgerState, p: Proposal): Record<string, unknown> {
+  return {
+    id: p.id,
+    kind: p.kind,
+    title: p.title,
+    proposer: p.proposer,
+    status: state.stageOf(p),
+    action: p.action,
+    createdAt: p.createdAt,
+    reviewStart: p.reviewStart,
+    voteStart: p.voteStart,
+    voteEnd: p.voteEnd,
+    effectiveAt: p.effectiveAt,
+    reviews: Object.fromEntries(p.reviews),
+    ballots: p.ballots.size,
+    for: formatMesh(p.for),
+    against: formatMesh(p.against),
+    abstain: formatMesh(p.abstain),
+    ...(p.eligible === undefined ? {} : { eligible: formatMesh(p.eligible) }),
+    quorumReached: p.quorumReached ?? null,
+    ...(p.reason ? { reason: p.reason } : {}),
+  };
+}
 
 export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }> {
   const app = new Hono<{ Bindings: HttpBindings }>();
@@ -200,12 +247,75 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
     const leaves = await log.entries(q.start, end);
     return c.json({
       size: log.size,
-      entries: leaves.map((leaf, i) => ({
-        index: q.start + i,
-        leaf: b64(leaf),
-        entry: JSON.parse(Buffer.from(leaf).toString('utf8')),
-      })),
+      entries: leaves.map((leaf, i) => {
+        const { time, entry } = JSON.parse(Buffer.from(leaf).toString('utf8')) as {
+          time: number;
+          entry: unknown;
+        };
+        return { index: q.start + i, leaf: b64(leaf), time, entry };
+      }),
     });
+  });
+  // Submissions: a signed entry (docs/ledger.md); a mirror forwards it to the sequencer.
+  app.post(
+    '/v1/ledger/entries',
+    bodyLimit({
+      maxSize: MAX_LEAF_BYTES,
+      onError: () => {
+        throw new PayloadTooLargeError(MAX_LEAF_BYTES);
+      },
+    }),
+    async (c) => {
+      const client = c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
+      const decision = ctx.identityLimiter.take(`ledger:${client}`, ctx.now());
+      if (!decision.ok) throw new TooManyRequestsError(decision.retryAfterMs);
+      let body: unknown;
+      try {
+        body = JSON.parse(await c.req.text());
+      } catch {
+        throw new ValidationError('body is not JSON');
+      }
+      return c.json(await ledger().submit(body), 201);
+    },
+  );
+  app.get('/v1/ledger/state', (c) => c.json(ledgerSummary(ledger())));
+  app.get('/v1/ledger/accounts/:did', (c) => {
+    const did = didParam(c.req.param('did'));
+    const state = ledger().state;
+    const a = state.account(did);
+    return c.json({
+      did,
+      balance: formatMesh(a.balance),
+      bonded: formatMesh(a.bonded),
+      unbonding: a.unbonding.map((u) => ({ amount: formatMesh(u.amount), releaseAt: u.releaseAt })),
+      tier: a.tier,
+      nextSeq: a.nextSeq,
+      coreMaintainer: state.isCoreMaintainer(did),
+      auditor: state.auditors().includes(did),
+      certifications: state.certifications(did),
+    });
+  });
+  app.get('/v1/ledger/proposals', (c) => {
+    const state = ledger().state;
+    return c.json({
+      proposals: state
+        .proposals()
+        .slice(-1000)
+        .map((p) => proposalJson(state, p)),
+    });
+  });
+  app.get('/v1/ledger/proposals/:id', (c) => {
+    const state = ledger().state;
+    const id = parse(z.string().regex(/^P-\d{1,15}$/), c.req.param('id'), 'proposal id');
+    const p = state.proposal(id);
+    if (!p) throw new NotFoundError(`proposal ${id}`);
+    return c.json(proposalJson(state, p));
+  });
+  app.get('/v1/ledger/disputes/:id', (c) => {
+    const id = parse(z.string().regex(/^D-\d{1,15}$/), c.req.param('id'), 'dispute id');
+    const d = ledger().state.dispute(id);
+    if (!d) throw new NotFoundError(`dispute ${id}`);
+    return c.json({ ...d, rulings: Object.fromEntries(d.rulings), slashed: formatMesh(d.slashed) });
   });
   app.get('/v1/ledger/proof/inclusion', (c) => {
     const log = ledger();
@@ -277,6 +387,21 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
       }
     });
   });
+  app.post('/v1/admin/ledger/clock', async (c) => {
+    const body = parse(
+      z.strictObject({
+        advanceMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(400 * 86_400_000),
+      }),
+      await c.req.json().catch(() => undefined),
+      'clock request',
+    );
+    return c.json(await ledger().advanceClock(body.advanceMs));
+  });
+
   app.post('/v1/admin/federations/:id/:action', async (c) => {
     const id = parse(z.uuid(), c.req.param('id'), 'federation id');
     const action = parse(z.enum(['suspend', 'resume', 'terminate']), c.req.param('action'), 'action');

@@ -18,7 +18,6 @@ import {
   attestationDigest,
   authenticateDigest,
   base64urlEncode,
-  canonicalBytes,
   constantTimeEqual,
   type DiscoveryQuery,
   type Ed25519KeyPair,
@@ -36,6 +35,7 @@ import {
   type HubOutbound,
   hopForward,
   hopForwardedText,
+  MAX_HOPS,
   multibaseDecode,
   multibaseEncode,
   type ParsedFrame,
@@ -62,7 +62,7 @@ import {
   type VerificationResult,
   verifyCredential,
 } from '@fmp/identity';
-import { TransparencyLog } from '@fmp/ledger';
+import type { Params } from '@fmp/ledger';
 import {
   type Anomaly,
   type AttestationRecord,
@@ -81,6 +81,7 @@ import pino from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { ConflictError, HubConfigError, HubStateError, NotFoundError } from './errors.js';
 import { createHttpApp } from './http.js';
+import { HubLedger, type HubLedgerOptions } from './ledger.js';
 import { type FederationStatusUpdate, federationStatusUpdateDigest } from './lifecycle.js';
 import { createHubMetrics, type HubMetrics } from './metrics.js';
 import { OfflineQueue, type QueuedMessage } from './offline-queue.js';
@@ -166,6 +167,8 @@ export interface HubOptions {
   readonly limits?: Partial<HubLimits>;
   /** Per-federation quota; default 1,000 msg/s, burst 2,000. */
   readonly rateLimit?: { readonly messagesPerSec: number; readonly burst: number };
+  /** The mesh ledger: run it (default) or mirror another hub's (docs/ledger.md). */
+  readonly ledger?: HubLedgerOptions;
   /** Quota of POST /v1/identities per client address; default 5 req/s, burst 20. */
   readonly identityRateLimit?: { readonly requestsPerSec: number; readonly burst: number };
   readonly handshake?: {
@@ -240,20 +243,12 @@ export interface Hub {
   /** Spec 7.3: why this hub routed (or refused) a message with geographicRestrictions. */
   explanation(actionId: string): RoutingExplanation | undefined;
   /**
-   * The hub's verifiable log (issue #7, first part): an RFC 9162 Merkle log of the did:mesh
-   * operations in its registry, with signed C2SP checkpoints (after start).
+   * The mesh ledger as this hub holds it (docs/ledger.md): run here (sequencer) or mirrored and
+   * witnessed (mirror); after start.
    */
-  readonly ledger: TransparencyLog | undefined;
-}
-
-/** The origin line (and checkpoint key name) of a hub's ledger. */
-export function ledgerOrigin(hubDid: string): string {
-  return `fmp.ledger/${hubDid}`;
-}
-
-/** A ledger entry's bytes: RFC 8785 JSON of the entry (so anyone can re-derive the leaf). */
-export function ledgerEntryBytes(entry: Record<string, unknown>): Uint8Array {
-  return canonicalBytes(entry);
+  readonly ledger: HubLedger | undefined;
+  /** The governance parameters in effect (the ledger's), once started. */
+  readonly ledgerParams: Params | undefined;
 }
 
 /** Spec 7.3 for a routing decision or refusal of this hub. */
@@ -443,8 +438,9 @@ class HubServer implements Hub {
   private links: PeerLinks | undefined;
   private table: RouteTable | undefined;
   private unsubscribeAppend: (() => void) | undefined;
-  private unsubscribeLedger: (() => void) | undefined;
-  ledger: TransparencyLog | undefined;
+  ledger: HubLedger | undefined;
+  /** Governance's cap on hops (the ledger's maxHops parameter). */
+  private maxHopsCap = MAX_HOPS;
   private identityBatch: IdentityOps['ops'] = [];
   private selfVm = '';
   private server: Server | undefined;
@@ -574,11 +570,8 @@ class HubServer implements Hub {
     this.resolveAuthKey = authenticationKeyResolver(this.resolver);
     await this.openLedger();
 
-    for (const row of await this.store.federations.list()) {
-      if (row.status === 'active' || row.status === 'suspended') this.fedTable.set(row.federationId, row);
-    }
+    this.restoreFederations(await this.store.federations.list());
     await this.restoreTrust();
-    this.updateFederationGauge();
 
     const host = this.options.host ?? '127.0.0.1';
     const app = createHttpApp(this.httpContext());
@@ -671,9 +664,7 @@ class HubServer implements Hub {
     await this.options.router?.stop?.();
     this.unsubscribeAppend?.();
     this.unsubscribeAppend = undefined;
-    this.unsubscribeLedger?.();
-    this.unsubscribeLedger = undefined;
-    await this.ledger?.flush();
+    await this.ledger?.close();
     const links = this.links;
     this.links = undefined;
     await links?.stop();
@@ -2034,6 +2025,13 @@ class HubServer implements Hub {
    * `routing_loop` when the only route does, `unreachable` to the source when there is none.
    */
   private forwardEnvelope(env: Envelope, toHub: string | undefined): void {
+    // Governance may cap routes below the protocol's MAX_HOPS (the ledger's maxHops parameter).
+    if (env.hopCount >= this.maxHopsCap) {
+      throw new ProtocolError(
+        'hop_limit_exceeded',
+        `routes are capped at ${this.maxHopsCap} hops by governance`,
+      );
+    }
     const restrict = env.complianceContext?.geographicRestrictions;
     const ok = this.relayTo(env.targetMeshId, env as unknown as Relay['frame'], {
       toHub,
@@ -2743,31 +2741,43 @@ class HubServer implements Hub {
   // ------------------------------------------------------------------------------------------
 
   /**
-   * The registry's did:mesh operations, in registry order, as the leaves of a Merkle log; each new
-   * operation is appended as it is accepted. The operations are self-signed by their DIDs, so the
-   * log only orders and commits to them; checkpoints are signed with the hub's key.
+   * Opens the ledger (sequencer or mirror, per `options.ledger`) and applies its parameters as they
+   * take effect: the hop cap, the per-federation rate limit and the trust weights.
    */
   private async openLedger(): Promise<void> {
-    const ledger = await TransparencyLog.open({
-      origin: ledgerOrigin(this.did),
-      keyPair: this.options.keyPair,
-    });
-    for (const op of this.registry.exportLog()) {
-      void ledger.append(
-        ledgerEntryBytes({ type: 'did:mesh-operation', op: op as unknown as Record<string, unknown> }),
-      );
-    }
-    await ledger.flush();
-    this.unsubscribeLedger = this.registry.onAppend((did) => {
-      const op = this.registry.history(did).at(-1);
-      if (!op) return;
-      void ledger
-        .append(
-          ledgerEntryBytes({ type: 'did:mesh-operation', op: op as unknown as Record<string, unknown> }),
-        )
-        .catch((err: unknown) => this.log.error({ err: String(err) }, 'ledger append failed'));
-    });
+    const ledger = await HubLedger.open(
+      { did: this.did, keyPair: this.options.keyPair, now: this.now, registry: this.registry, log: this.log },
+      this.options.ledger,
+    );
+    ledger.onParams((p) => this.applyLedgerParams(p));
+    this.applyLedgerParams(ledger.state.params);
     this.ledger = ledger;
+  }
+
+  private applyLedgerParams(p: Params): void {
+    this.maxHopsCap = p.maxHops;
+    const limiter = this.rateLimiter as {
+      setDefaultQuota?: (q: { ratePerSec: number; burst: number }) => void;
+    };
+    // A rate limit given in the hub's own options wins over governance (an operator's override).
+    if (!this.options.rateLimit) {
+      limiter.setDefaultQuota?.({ ratePerSec: p.federationRatePerSec, burst: p.federationBurst });
+    }
+    const w = p.trustWeightsBps;
+    // Weights given in the hub's own options win too.
+    if (this.options.trust?.options?.weights) return;
+    this.trustEngine?.setWeights({
+      credential: w.credential / 10_000,
+      behavior: w.behavior / 10_000,
+      attestations: w.attestations / 10_000,
+      compliance: w.compliance / 10_000,
+      uptime: w.uptime / 10_000,
+    });
+  }
+
+  /** The current governance parameters (the ledger's), for operators and tests. */
+  get ledgerParams(): Params | undefined {
+    return this.ledger?.state.params;
   }
 
   // ------------------------------------------------------------------------------------------
@@ -3190,6 +3200,23 @@ class HubServer implements Hub {
 
   federations(): FederationRow[] {
     return [...this.fedTable.values()];
+  }
+
+  /**
+   * Puts stored federations in the in-memory table (active and suspended ones; the others are
+   * history) and returns how many it kept. start() restores the store's rows through it; the
+   * scale benchmark (bench/worker-federations.ts) calls it with up to a million rows that no store
+   * holds, to measure this table alone. Not on the Hub interface: rows bypass the store.
+   */
+  restoreFederations(rows: Iterable<FederationRow>): number {
+    let kept = 0;
+    for (const row of rows) {
+      if (row.status !== 'active' && row.status !== 'suspended') continue;
+      this.fedTable.set(row.federationId, row);
+      kept++;
+    }
+    this.updateFederationGauge();
+    return kept;
   }
 
   /** Latency toward the other end: the node link's RTT here, the route's latency behind a peer. */

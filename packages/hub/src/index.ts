@@ -37,6 +37,13 @@ export {
   type RemoteTrust,
   type StatusListChanges,
 } from './hub.js';
+export {
+  HubLedger,
+  type HubLedgerOptions,
+  LedgerForwardError,
+  LedgerRoleError,
+  ledgerOrigin,
+} from './ledger.js';
 export { createHubMetrics, type HubMetrics } from './metrics.js';
 export { OfflineQueue } from './offline-queue.js';
 export { DEFAULT_LIMITS, type HubLimits } from './options.js';

@@ -39,6 +39,13 @@ function summary(r: NetworkDemoResult): string {
     ...r.attestations.map(
       (a) => `  ${short(a.attester).padEnd(28)} -> ${short(a.subject).padEnd(28)} ${a.score}  ${a.claim}`,
     ),
+    `ledger (spec 4.1, 8, 9): ${r.ledger.size} entries at ${short(r.ledger.hub)}, state root ${r.ledger.stateRoot.slice(0, 16)}..., replayed from a mirror: ${r.ledger.verified ? 'match' : 'MISMATCH'}, ${r.ledger.witnesses} witness cosignature(s)`,
+    ...r.governance.proposals.map(
+      (p) =>
+        `  proposal ${p.id}: ${p.status}; for ${p.for}, against ${p.against} MESH; quorum ${p.quorumReached ? 'reached' : 'not reached'}`,
+    ),
+    `  applied: ${r.governance.applied.map((a) => `${short(a.hub)} maxHops=${a.maxHops}`).join(', ')}`,
+    `  treasury ${r.token.treasury} MESH; ${r.token.balances.map((b) => `${short(b.did)} ${b.balance}`).join(', ')}`,
     `done in ${(r.durationMs / 1000).toFixed(1)} s`,
   ];
   return lines.join('\n');

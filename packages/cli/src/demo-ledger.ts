@@ -1,0 +1,265 @@
+/**
+ * The demo's part of the mesh ledger (issue #7): the NA hub runs the ledger on a manual clock, the EU
+ * and APAC hubs mirror and witness it. The organizations pay for the federated compute they used,
+ * earn attestation rewards, and take one parameter change (routes capped at 4 hops) through draft,
+ * review, vote and rollout; the demo then checks that every hub applies it and that the state
+ * rebuilt from the entries a mirror serves equals the live one.
+ */
+import { decodeMultikey, type Ed25519KeyPair } from '@fmp/core';
+import {
+  type EntryBody,
+  type GenesisConfig,
+  leafHash,
+  logVerifier,
+  MerkleTree,
+  parseNote,
+  replayLedger,
+  type SignedEntryType,
+  signEntry,
+  verifyCheckpoint,
+} from '@fmp/ledger';
+import { DemoError } from './demo-errors.js';
+
+const DAY = 86_400_000;
+
+/** The fields of the hub's ledger answers the demo reads. */
+interface HubJson {
+  nextSeq: number;
+  balance: string;
+  bonded: string;
+  created: string;
+  status: string;
+  for: string;
+  against: string;
+  quorumReached: boolean | null;
+  params: { maxHops: number };
+  size: number;
+  entries: { leaf: string }[];
+  stateRoot: string;
+  rootHash: string;
+  treasury: string;
+}
+
+export interface DemoLedgerResult {
+  ledger: {
+    size: number;
+    rootHash: string;
+    hub: string;
+    stateRoot: string;
+    /** Witness cosignatures on the checkpoint a mirror serves. */
+    witnesses: number;
+    /** The state replayed from the mirror's entries equals the sequencer's. */
+    verified: boolean;
+  };
+  governance: {
+    proposals: { id: string; status: string; for: string; against: string; quorumReached: boolean | null }[];
+    /** The parameter the proposal changed, as each hub reports it after the rollout. */
+    applied: { hub: string; maxHops: number }[];
+  };
+  token: { balances: { did: string; balance: string; bonded: string }[]; treasury: string };
+}
+
+export interface DemoLedgerInput {
+  /** HTTP base URL of each hub by DID, the sequencer first. */
+  hubs: { did: string; http: string }[];
+  adminToken: string;
+  /** Each organization's key and home hub DID. */
+  orgs: { did: string; keyPair: Ed25519KeyPair; hub: string }[];
+  /** Successful federated tool calls: who paid whom for how long. */
+  compute: { caller: string; provider: string; ms: number }[];
+  attestations: { attester: string; subject: string; score: number; claim: string }[];
+  log: (line: string) => void;
+}
+
+/** The demo genesis: the organizations' holdings, the hubs' stakes, maintainers and an auditor. */
+export function demoGenesis(
+  orgs: readonly { did: string; balance: string }[],
+  hubs: readonly string[],
+  maintainers: readonly string[],
+  auditor: string,
+): GenesisConfig {
+  return {
+    treasury: '1000000',
+    accounts: [
+      ...orgs.map((o) => ({ did: o.did, balance: o.balance, stake: '1000' })),
+      ...hubs.map((did) => ({ did, balance: '0', stake: '10000' })),
+    ],
+    coreMaintainers: [...maintainers],
+    auditors: [auditor],
+    keys: [],
+  };
+}
+
+export async function runDemoLedger(input: DemoLedgerInput): Promise<DemoLedgerResult> {
+  const { log } = input;
+  const sequencer = input.hubs[0]!;
+  const httpOf = (hubDid: string) => input.hubs.find((h) => h.did === hubDid)!.http;
+  const org = (did: string) => {
+    const o = input.orgs.find((x) => x.did === did);
+    if (!o) throw new DemoError(`no demo organization ${did}`);
+    return o;
+  };
+  const request = async (url: string, body?: unknown, token?: string) => {
+    const res = await fetch(url, {
+      method: body === undefined ? 'GET' : 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await res.text();
+    if (!res.ok) throw new DemoError(`${url}: ${res.status} ${text.slice(0, 300)}`);
+    return (text.startsWith('{') ? JSON.parse(text) : text) as HubJson;
+  };
+  /** Signs the organization's next entry and submits it at its home hub (a mirror forwards it). */
+  const submit = async <T extends SignedEntryType>(did: string, type: T, body: EntryBody<T>) => {
+    const o = org(did);
+    const home = httpOf(o.hub);
+    const { nextSeq } = await request(`${home}/v1/ledger/accounts/${encodeURIComponent(did)}`);
+    return request(
+      `${home}/v1/ledger/entries`,
+      signEntry({ type, actor: did, seq: nextSeq, body }, o.keyPair),
+    );
+  };
+  const advance = async (ms: number, label: string) => {
+    await request(`${sequencer.http}/v1/admin/ledger/clock`, { advanceMs: ms }, input.adminToken);
+    log(`ledger clock: +${Math.round(ms / DAY)} days (${label})`);
+  };
+  // The organizations' did:mesh operations reach the ledger through the hubs' registries.
+  await until(async () => {
+    for (const o of input.orgs) {
+      const a = await request(`${httpOf(o.hub)}/v1/ledger/accounts/${encodeURIComponent(o.did)}`);
+      if (a.balance === '0') return false;
+    }
+    return true;
+  }, 'the mirrors to hold the genesis');
+
+  // Compute credits (100 MESH an hour), 0.1% to the hubs on the route.
+  const paid = new Map<string, number>();
+  for (const c of input.compute)
+    paid.set(`${c.caller} ${c.provider}`, (paid.get(`${c.caller} ${c.provider}`) ?? 0) + c.ms);
+  for (const [pair, ms] of paid) {
+    const [caller, provider] = pair.split(' ') as [string, string];
+    // Priced per started minute, so that even a fast demo call costs something.
+    const computeMs = Math.max(60_000, Math.ceil(ms / 60_000) * 60_000);
+    const route = [...new Set([org(caller).hub, org(provider).hub])];
+    await submit(caller, 'compute.payment', { provider, computeMs, route, calls: 1 });
+    log(`ledger: ${caller} paid ${provider} for ${computeMs / 60_000} min of federated compute`);
+  }
+  for (const a of input.attestations) {
+    await submit(a.attester, 'attestation', { subject: a.subject, claim: a.claim, score: a.score });
+  }
+  log(`ledger: ${input.attestations.length} attestations rewarded from the treasury`);
+
+  // Governance: one parameter change through every stage.
+  const [proposer, reviewer, ...voters] = input.orgs.map((o) => o.did);
+  const proposal = await submit(proposer!, 'gov.propose', {
+    title: 'Cap routes at 4 hops',
+    description: 'Four hubs reach every region of the demo network; shorter routes keep latency down.',
+    action: { kind: 'parameters', changes: { maxHops: 4 } },
+  });
+  const id = String(proposal.created);
+  log(`governance: ${proposer} proposed ${id} (maxHops 5 -> 4), draft`);
+  await advance(7 * DAY, 'draft ends');
+  await submit(reviewer!, 'gov.review', { proposal: id, verdict: 'approve' });
+  log(`governance: ${reviewer} (core maintainer) approved ${id} in review`);
+  await advance(14 * DAY, 'review ends, vote opens');
+  const against = voters.at(-1)!;
+  for (const v of [proposer!, reviewer!, ...voters]) {
+    await submit(v, 'gov.vote', { proposal: id, choice: v === against ? 'against' : 'for' });
+  }
+  await advance(7 * DAY, 'vote closes');
+  const tallied = await request(`${sequencer.http}/v1/ledger/proposals/${id}`);
+  log(
+    `governance: ${id} ${tallied.status}: for ${tallied.for}, against ${tallied.against} MESH, quorum ${tallied.quorumReached}`,
+  );
+  await advance(30 * DAY, 'staged rollout');
+  const applied: DemoLedgerResult['governance']['applied'] = [];
+  for (const h of input.hubs) {
+    await until(
+      async () => (await request(`${h.http}/v1/ledger/state`)).params.maxHops === 4,
+      `${h.did} to apply maxHops`,
+    );
+    applied.push({ hub: h.did, maxHops: 4 });
+  }
+  log(`governance: ${id} implemented; maxHops is 4 at all ${input.hubs.length} hubs`);
+
+  // Anyone can check: the mirror's entries replay to the sequencer's state root.
+  const mirror = input.hubs[1] ?? sequencer;
+  const state = await request(`${sequencer.http}/v1/ledger/state`);
+  await until(
+    async () => (await request(`${mirror.http}/v1/ledger/state`)).size === state.size,
+    'the mirror to catch up',
+  );
+  const leaves: Uint8Array[] = [];
+  while (leaves.length < state.size) {
+    const page = await request(`${mirror.http}/v1/ledger/entries?start=${leaves.length}&end=${state.size}`);
+    for (const e of page.entries as { leaf: string }[])
+      leaves.push(new Uint8Array(Buffer.from(e.leaf, 'base64')));
+  }
+  const seqKey = await hubKey(sequencer.http, sequencer.did);
+  const replayed = replayLedger(leaves, { operatorKey: seqKey });
+  const tree = new MerkleTree();
+  for (const l of leaves) tree.appendLeafHash(leafHash(l));
+  const note = String(await request(`${mirror.http}/v1/ledger/checkpoint`));
+  const checkpoint = verifyCheckpoint(note, logVerifier(`fmp.ledger/${sequencer.did}`, seqKey)).checkpoint;
+  const verified =
+    replayed.stateRoot() === state.stateRoot &&
+    Buffer.from(tree.rootHash(checkpoint.size)).equals(Buffer.from(checkpoint.rootHash));
+  if (!verified) throw new DemoError('the ledger replayed from a mirror does not match the sequencer');
+  const witnesses = parseNote(note).signatures.filter((s) => s.name.startsWith('fmp.witness/')).length;
+  log(
+    `ledger: ${state.size} entries replayed from a mirror: state root matches; checkpoint cosigned by ${witnesses} witness(es)`,
+  );
+
+  const balances = [];
+  for (const o of input.orgs) {
+    const a = await request(`${sequencer.http}/v1/ledger/accounts/${encodeURIComponent(o.did)}`);
+    balances.push({ did: o.did, balance: String(a.balance), bonded: String(a.bonded) });
+  }
+  const final = await request(`${sequencer.http}/v1/ledger/proposals/${id}`);
+  return {
+    ledger: {
+      size: state.size,
+      rootHash: String(state.rootHash),
+      hub: sequencer.did,
+      stateRoot: String(state.stateRoot),
+      witnesses,
+      verified,
+    },
+    governance: {
+      proposals: [
+        {
+          id,
+          status: String(final.status),
+          for: String(final.for),
+          against: String(final.against),
+          quorumReached: final.quorumReached as boolean | null,
+        },
+      ],
+      applied,
+    },
+    token: { balances, treasury: String(state.treasury) },
+  };
+}
+
+/** The hub's current Ed25519 key, from its DID document (served by the hub itself). */
+async function hubKey(http: string, did: string): Promise<Uint8Array> {
+  const res = await fetch(`${http}/1.0/identifiers/${encodeURIComponent(did)}`, {
+    signal: AbortSignal.timeout(10_000),
+  });
+  const body = (await res.json()) as {
+    didDocument?: { verificationMethod?: { publicKeyMultibase?: string }[] };
+  };
+  const mb = body.didDocument?.verificationMethod?.[0]?.publicKeyMultibase;
+  if (!mb) throw new DemoError(`no key for ${did}`);
+  return decodeMultikey(mb).key;
+}
+
+async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new DemoError(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
