@@ -218,6 +218,10 @@ export const NodeConfigSchema = z.strictObject({
       auditFile: 'node.db',
       purgeIntervalMs: 60_000,
     }),
+  /** The mesh ledger: how often the federated compute this node used is paid (0: only on request). */
+  ledger: z
+    .strictObject({ settleMs: z.number().int().min(0).max(86_400_000).default(3_600_000) })
+    .default({ settleMs: 3_600_000 }),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;

@@ -65,8 +65,13 @@ export interface DemoLedgerInput {
   adminToken: string;
   /** Each organization's key and home hub DID. */
   orgs: { did: string; keyPair: Ed25519KeyPair; hub: string }[];
-  /** Successful federated tool calls: who paid whom for how long. */
-  compute: { caller: string; provider: string; ms: number }[];
+  /** Organizations that called partners' tools. */
+  callers: string[];
+  /** Asks a caller's node to pay for the compute it metered (its control API). */
+  settle: (did: string) => Promise<{
+    paid: { provider: string; computeMs: number; index: number }[];
+    failed: { provider: string; error: string }[];
+  }>;
   attestations: { attester: string; subject: string; score: number; claim: string }[];
   log: (line: string) => void;
 }
@@ -133,17 +138,16 @@ export async function runDemoLedger(input: DemoLedgerInput): Promise<DemoLedgerR
     return true;
   }, 'the mirrors to hold the genesis');
 
-  // Compute credits (100 MESH an hour), 0.1% to the hubs on the route.
-  const paid = new Map<string, number>();
-  for (const c of input.compute)
-    paid.set(`${c.caller} ${c.provider}`, (paid.get(`${c.caller} ${c.provider}`) ?? 0) + c.ms);
-  for (const [pair, ms] of paid) {
-    const [caller, provider] = pair.split(' ') as [string, string];
-    // Priced per started minute, so that even a fast demo call costs something.
-    const computeMs = Math.max(60_000, Math.ceil(ms / 60_000) * 60_000);
-    const route = [...new Set([org(caller).hub, org(provider).hub])];
-    await submit(caller, 'compute.payment', { provider, computeMs, route, calls: 1 });
-    log(`ledger: ${caller} paid ${provider} for ${computeMs / 60_000} min of federated compute`);
+  // Compute credits (100 MESH an hour), metered by each caller's node on its federated tool calls
+  // and paid by the node itself; 0.1% goes to the hubs on the federation's route.
+  for (const caller of input.callers) {
+    const r = await input.settle(caller);
+    if (r.failed.length > 0) throw new DemoError(`${caller} could not pay: ${r.failed[0]!.error}`);
+    for (const p of r.paid) {
+      log(
+        `ledger: ${caller} paid ${p.provider} for ${p.computeMs} ms of federated compute (entry ${p.index})`,
+      );
+    }
   }
   for (const a of input.attestations) {
     await submit(a.attester, 'attestation', { subject: a.subject, claim: a.claim, score: a.score });

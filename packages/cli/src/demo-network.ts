@@ -604,9 +604,8 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
         keyPair: readKeyFile(join(nodeDir(m.did), 'identity.key')).keyPair,
         hub: hubDid(m.hub),
       })),
-      compute: toolCalls
-        .filter((c) => c.ok)
-        .map((c) => ({ caller: c.caller, provider: c.partner, ms: c.ms })),
+      callers: [...new Set(toolCalls.filter((c) => c.ok).map((c) => c.caller))],
+      settle: async (did) => (await call(did, 'POST', '/v1/ledger/settle')) as never,
       attestations,
       log,
     });

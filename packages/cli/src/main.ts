@@ -9,6 +9,7 @@ import { registerDemoCommand } from './commands/demo.js';
 import { registerDidCommands } from './commands/did.js';
 import { registerHubCommands } from './commands/hub.js';
 import { registerInitCommand } from './commands/init.js';
+import { registerLedgerCommands } from './commands/ledger.js';
 import { registerNodeCommands } from './commands/node.js';
 import { registerTrustCommands } from './commands/trust.js';
 import { registerVcCommands } from './commands/vc.js';
@@ -49,6 +50,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerNodeCommands(program, ctx);
   registerTrustCommands(program, ctx);
   registerAuditCommands(program, ctx);
+  registerLedgerCommands(program, ctx);
   registerDemoCommand(program, ctx);
   registerBenchCommand(program, ctx);
   return program;

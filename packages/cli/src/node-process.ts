@@ -16,8 +16,10 @@ import {
 } from '@fmp/core';
 import { jsonlMeshStore, MeshRegistry } from '@fmp/identity';
 import {
+  ComputeMeter,
   createMeshNode,
   type ExplanationRecord,
+  httpLedgerClient,
   type IncomingMessage,
   MCP_MESSAGE_TYPES,
   McpBridge,
@@ -89,8 +91,20 @@ export interface NodeStack {
   explanations: (ExplanationRecord & { seq: number })[];
   /** Purges payloads past their retention now; how many. */
   purgeNow(): Promise<number>;
+  /** Federated compute this node used and has not paid for yet (issue #7). */
+  meter: ComputeMeter;
+  /** Pays what the meter holds on the ledger (signed compute.payment entries via the home hub). */
+  settleCompute(): ReturnType<ComputeMeter['settle']>;
   start(): Promise<void>;
   stop(): Promise<void>;
+}
+
+/** The home hub's HTTP base (the hub serves HTTP and WebSocket on one port). */
+export function hubHttpUrl(hubUrl: string): string {
+  const u = new URL(hubUrl);
+  u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
+  u.pathname = '/';
+  return u.toString();
 }
 
 export function controlTokenPath(config: NodeConfig & { configDir: string }): string {
@@ -182,6 +196,11 @@ export async function createNodeStack(
     logger,
   });
   const explanations: NodeStack['explanations'] = [];
+  // Compute credits: the partner calls this node made, paid on the ledger (spec 9.1).
+  const meter = new ComputeMeter();
+  const ledgerClient = httpLedgerClient(hubHttpUrl(config.hubUrl));
+  const settleCompute = () => meter.settle({ did: config.did, keyPair: key.keyPair }, ledgerClient);
+  let settle: NodeJS.Timeout | undefined;
   let explanationSeq = 0;
   let explanationsOut: WriteStream | undefined;
   const bridge = new McpBridge({
@@ -199,6 +218,15 @@ export async function createNodeStack(
     partnerRate: config.mcp.partnerRate,
     logger,
     onExplanation: (record) => {
+      if (record.side === 'caller' && (record.outcome === 'ok' || record.outcome === 'tool_error')) {
+        const fed = node.federations().find((f) => f.federationId === record.federationId);
+        meter.record({
+          provider: record.partner,
+          durationMs: record.durationMs,
+          federationId: record.federationId,
+          route: fed?.path,
+        });
+      }
       explanations.push({ ...record, seq: ++explanationSeq });
       if (explanations.length > EXPLANATIONS_LIMIT) explanations.shift();
       explanationsOut ??= createWriteStream(resolvePath(config.configDir, config.mcp.explanationsFile), {
@@ -250,8 +278,20 @@ export async function createNodeStack(
     bridge,
     compliance,
     explanations,
+    meter,
+    settleCompute,
     async start() {
       await Promise.all([bridge.start(), node.start()]);
+      if (config.ledger.settleMs > 0) {
+        settle = setInterval(() => {
+          if (meter.owed().length === 0) return;
+          void settleCompute().then((r) => {
+            for (const f of r.failed)
+              logger.warn({ provider: f.provider, err: f.error }, 'compute settlement failed');
+          });
+        }, config.ledger.settleMs);
+        settle.unref();
+      }
       if (compliance?.vault) {
         purge = setInterval(
           () => void purgeNow().catch((err) => logger.warn({ err: String(err) }, 'retention purge failed')),
@@ -262,6 +302,7 @@ export async function createNodeStack(
     },
     async stop() {
       clearInterval(purge);
+      clearInterval(settle);
       await bridge.stop();
       await node.stop();
       await compliance?.close();
@@ -359,6 +400,8 @@ export async function startNodeProcess(config: NodeConfig & { configDir: string 
     });
     return c.json({ receipt, deliveredMs: Math.round((performance.now() - t) * 1000) / 1000 });
   });
+  app.get('/v1/ledger/compute', (c) => c.json({ owed: stack.meter.owed() }));
+  app.post('/v1/ledger/settle', async (c) => c.json(await stack.settleCompute()));
   app.post('/v1/attestations', async (c) => {
     const body = AttestBody.parse(await c.req.json());
     const attestation = await node.attest(body.subject, {

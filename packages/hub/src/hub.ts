@@ -62,7 +62,7 @@ import {
   type VerificationResult,
   verifyCredential,
 } from '@fmp/identity';
-import type { Params } from '@fmp/ledger';
+import { MESH, type Params } from '@fmp/ledger';
 import {
   type Anomaly,
   type AttestationRecord,
@@ -490,6 +490,8 @@ class HubServer implements Hub {
       const engine =
         options.trust?.engine ??
         new TrustEngine({
+          // Bonded MESH on the ledger (read when the engine reports a mesh's stake).
+          stake: { stakeOf: (did) => Number((this.ledger?.state.stakeOf(did) ?? 0n) / MESH) },
           ...options.trust?.options,
           now: this.now,
           // EigenTrust's pre-trusted peers: this hub and the authorities it trusts.

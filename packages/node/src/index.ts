@@ -26,6 +26,13 @@
 
 export { ComplianceDeniedError, ComplianceGate, type NodeComplianceOptions, partyOf } from './compliance.js';
 export {
+  ComputeMeter,
+  ComputeSettlementError,
+  httpLedgerClient,
+  type LedgerClient,
+  MAX_METERED_PROVIDERS,
+} from './compute-meter.js';
+export {
   DeliveryError,
   FederationFailedError,
   NodeAuthenticationError,

@@ -36,7 +36,8 @@ export function formatMesh(units: bigint): string {
 export const AmountSchema = z
   .string()
   .regex(AMOUNT_RE, 'a MESH amount like "100" or "0.5" (at most 6 decimals)')
-  .refine((s) => parseMesh(s) > 0n, 'must be more than 0');
+  // The regex check does not stop zod from running this one: test the form again before parsing.
+  .refine((s) => AMOUNT_RE.test(s) && parseMesh(s) > 0n, 'must be more than 0');
 
 /** A MESH amount that may be zero. */
 export const AmountOrZeroSchema = z.string().regex(AMOUNT_RE, 'a MESH amount like "100" or "0.5"');
