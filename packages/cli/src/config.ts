@@ -114,6 +114,13 @@ export const HubConfigSchema = z.strictObject({
       /** `manual`: the admin API advances the ledger clock (tests and demos only). */
       clock: z.enum(['system', 'manual']).default('system'),
       syncMs: z.number().int().min(50).max(600_000).optional(),
+      /** How often staked meshes' availability is reported (uptime rewards); 0: never. */
+      uptimeReportMs: z
+        .number()
+        .int()
+        .min(0)
+        .max(30 * 86_400_000)
+        .optional(),
     })
     .refine((l) => l.role !== 'mirror' || l.sequencer !== undefined, {
       message: 'a mirror names its sequencer (url and did)',

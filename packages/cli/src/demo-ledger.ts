@@ -7,6 +7,7 @@
  */
 import { decodeMultikey, type Ed25519KeyPair } from '@fmp/core';
 import {
+  cosignatureVerifier,
   type EntryBody,
   type GenesisConfig,
   leafHash,
@@ -17,6 +18,7 @@ import {
   type SignedEntryType,
   signEntry,
   verifyCheckpoint,
+  verifyNote,
 } from '@fmp/ledger';
 import { DemoError } from './demo-errors.js';
 
@@ -210,7 +212,16 @@ export async function runDemoLedger(input: DemoLedgerInput): Promise<DemoLedgerR
     replayed.stateRoot() === state.stateRoot &&
     Buffer.from(tree.rootHash(checkpoint.size)).equals(Buffer.from(checkpoint.rootHash));
   if (!verified) throw new DemoError('the ledger replayed from a mirror does not match the sequencer');
-  const witnesses = parseNote(note).signatures.filter((s) => s.name.startsWith('fmp.witness/')).length;
+  // Each witness cosignature is checked with the witness hub's key.
+  const witnessNames = parseNote(note)
+    .signatures.map((s) => s.name)
+    .filter((n) => n.startsWith('fmp.witness/'));
+  const verifiers = await Promise.all(
+    witnessNames.map(async (n) =>
+      cosignatureVerifier(n, await hubKey(sequencer.http, n.slice('fmp.witness/'.length))),
+    ),
+  );
+  const witnesses = verifiers.length > 0 ? verifyNote(note, verifiers).verified.length : 0;
   log(
     `ledger: ${state.size} entries replayed from a mirror: state root matches; checkpoint cosigned by ${witnesses} witness(es)`,
   );

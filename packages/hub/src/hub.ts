@@ -62,7 +62,7 @@ import {
   type VerificationResult,
   verifyCredential,
 } from '@fmp/identity';
-import { MESH, type Params } from '@fmp/ledger';
+import { MESH, type Params, parseMesh } from '@fmp/ledger';
 import {
   type Anomaly,
   type AttestationRecord,
@@ -249,6 +249,8 @@ export interface Hub {
   readonly ledger: HubLedger | undefined;
   /** The governance parameters in effect (the ledger's), once started. */
   readonly ledgerParams: Params | undefined;
+  /** Reports staked meshes' availability to the ledger now (also done every `ledger.uptimeReportMs`). */
+  reportUptime(): Promise<number>;
 }
 
 /** Spec 7.3 for a routing decision or refusal of this hub. */
@@ -441,6 +443,9 @@ class HubServer implements Hub {
   ledger: HubLedger | undefined;
   /** Governance's cap on hops (the ledger's maxHops parameter). */
   private maxHopsCap = MAX_HOPS;
+  private uptimeTimer: NodeJS.Timeout | undefined;
+  /** Per mesh: when its availability was last reported, and its connected time then. */
+  private readonly uptimeBaselines = new Map<string, { at: number; connectedMs: number }>();
   private identityBatch: IdentityOps['ops'] = [];
   private selfVm = '';
   private server: Server | undefined;
@@ -666,6 +671,8 @@ class HubServer implements Hub {
     await this.options.router?.stop?.();
     this.unsubscribeAppend?.();
     this.unsubscribeAppend = undefined;
+    clearInterval(this.uptimeTimer);
+    this.uptimeTimer = undefined;
     await this.ledger?.close();
     const links = this.links;
     this.links = undefined;
@@ -2754,6 +2761,47 @@ class HubServer implements Hub {
     ledger.onParams((p) => this.applyLedgerParams(p));
     this.applyLedgerParams(ledger.state.params);
     this.ledger = ledger;
+    const every = this.options.ledger?.uptimeReportMs ?? 86_400_000;
+    if (every > 0) {
+      this.uptimeTimer = setInterval(() => {
+        void this.reportUptime().catch((err: unknown) =>
+          this.log.warn({ err: String(err) }, 'uptime reports failed'),
+        );
+      }, every);
+      this.uptimeTimer.unref();
+    }
+  }
+
+  /**
+   * Reports the availability of the staked meshes homed here since the last report (spec 9.2:
+   * uptime rewards). The first call only takes the baseline. Returns how many the ledger accepted.
+   */
+  async reportUptime(): Promise<number> {
+    if (!this.ledger) return 0;
+    const state = this.ledger.state;
+    // Only hubs with the hub stake may report (the ledger would refuse).
+    if (state.stakeOf(this.did) < parseMesh(state.params.hubStake)) return 0;
+    const now = this.now();
+    // Reported a minute back (the same length of time): a report must not end after the
+    // sequencer's clock, which may run a little behind this hub's.
+    const SKEW_MS = 60_000;
+    const reports: { subject: string; from: number; to: number; availabilityPpm: number }[] = [];
+    for (const m of await this.store.meshes.list()) {
+      if (m.homeHub !== this.did || this.ledger.state.stakeOf(m.meshId) <= 0n) continue;
+      const u = await this.store.uptime.uptime(m.meshId, now);
+      if (!u) continue;
+      const base = this.uptimeBaselines.get(m.meshId);
+      this.uptimeBaselines.set(m.meshId, { at: now, connectedMs: u.connectedMs });
+      if (!base || now <= base.at) continue;
+      const ppm = Math.round(((u.connectedMs - base.connectedMs) / (now - base.at)) * 1_000_000);
+      reports.push({
+        subject: m.meshId,
+        from: base.at - SKEW_MS,
+        to: now - SKEW_MS,
+        availabilityPpm: Math.max(0, Math.min(1_000_000, ppm)),
+      });
+    }
+    return this.ledger.reportUptime(reports);
   }
 
   private applyLedgerParams(p: Params): void {

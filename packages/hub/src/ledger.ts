@@ -19,6 +19,7 @@ import {
   type LogStorage,
   type Params,
   type Submitted,
+  signEntry,
 } from '@fmp/ledger';
 import type { HubLogger } from './hub.js';
 
@@ -39,6 +40,8 @@ export interface HubLedgerOptions {
    * stages. Sequencer only. Default `system`.
    */
   readonly clock?: 'system' | 'manual';
+  /** How often the hub reports its staked meshes' availability (default 24 h; 0: never). */
+  readonly uptimeReportMs?: number;
 }
 
 export class LedgerRoleError extends FmpError {
@@ -206,6 +209,34 @@ export class HubLedger {
     // Read-your-writes: the mirror catches up before answering.
     await this.syncNow().catch(() => undefined);
     return body as Submitted;
+  }
+
+  /**
+   * Signs and submits this hub's uptime reports (the ledger pays 1% APY on the subject's stake for
+   * availability above the threshold, from the treasury). Returns how many the ledger took.
+   */
+  async reportUptime(
+    reports: readonly { subject: string; from: number; to: number; availabilityPpm: number }[],
+  ): Promise<number> {
+    let accepted = 0;
+    for (const r of reports) {
+      await this.syncNow().catch(() => undefined);
+      const seq = this.state.account(this.#ctx.did).nextSeq;
+      const entry = signEntry(
+        { type: 'uptime.report', actor: this.#ctx.did, seq, body: r },
+        this.#ctx.keyPair,
+      );
+      try {
+        await this.submit(entry);
+        accepted++;
+      } catch (err) {
+        this.#ctx.log.warn(
+          { subject: r.subject, err: String((err as Error).message ?? err) },
+          'uptime report refused',
+        );
+      }
+    }
+    return accepted;
   }
 
   /** Manual clock only: moves the ledger clock forward and lets what fell due take effect. */
