@@ -11,6 +11,7 @@ import {
   base64urlDecode,
   base64urlEncode,
   canonicalBytes,
+  canonicalJson,
   didSchema,
   type Ed25519KeyPair,
   ed25519,
@@ -174,6 +175,8 @@ export type LedgerEntry = SignedEntry | MeshOperationEntry;
 export interface LedgerLeaf {
   readonly time: number;
   readonly entry: LedgerEntry;
+  /** The bytes the actor signed, when `decodeLeaf` already built them. */
+  readonly signing?: Uint8Array;
 }
 
 const MeshOpEntrySchema = z.strictObject({
@@ -200,21 +203,33 @@ export const LeafSchema = z.strictObject({ time, entry: z.unknown() });
 /** Decodes and checks a leaf's bytes: JSON `{ time, entry }`, canonical (RFC 8785) and bounded. */
 export function decodeLeaf(bytes: Uint8Array): LedgerLeaf {
   if (bytes.length > MAX_LEAF_BYTES) throw new ValidationError(`a leaf is at most ${MAX_LEAF_BYTES} bytes`);
+  let text: string;
   let json: unknown;
   try {
-    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    json = JSON.parse(text);
   } catch (cause) {
     throw new ValidationError('a leaf is not UTF-8 JSON', [], { cause });
   }
   const leaf = LeafSchema.safeParse(json);
   if (!leaf.success) throw invalid('leaf', leaf.error);
   const entry = parseEntry(leaf.data.entry);
-  const out: LedgerLeaf = { time: leaf.data.time, entry };
   // Canonical bytes only: one entry has exactly one leaf, so its hash is a stable identifier.
-  if (!sameBytes(encodeLeaf({ time: leaf.data.time, entry: leaf.data.entry as LedgerEntry }), bytes)) {
-    throw new ValidationError('a leaf must be RFC 8785 canonical JSON');
+  let expected: string;
+  let signing: Uint8Array | undefined;
+  if (entry.type === 'did:mesh-operation') {
+    expected = canonicalJson({ entry: leaf.data.entry, time: leaf.data.time });
+  } else {
+    // One canonical encoding serves both checks: the signed text is the entry's without `sig`, and
+    // RFC 8785 puts "sig" right before the top-level "type" (the last key but "v").
+    const { sig, ...unsigned } = leaf.data.entry as Record<string, unknown>;
+    const unsignedText = canonicalJson(unsigned);
+    const at = unsignedText.lastIndexOf(',"type":');
+    expected = `{"entry":${unsignedText.slice(0, at)},"sig":${JSON.stringify(sig)}${unsignedText.slice(at)},"time":${leaf.data.time}}`;
+    signing = utf8(ENTRY_SIGNATURE_DOMAIN + unsignedText);
   }
-  return out;
+  if (expected !== text) throw new ValidationError('a leaf must be RFC 8785 canonical JSON');
+  return signing ? { time: leaf.data.time, entry, signing } : { time: leaf.data.time, entry };
 }
 
 export function encodeLeaf(leaf: LedgerLeaf): Uint8Array {
@@ -244,14 +259,18 @@ export function signEntry<T extends SignedEntryType>(
   return { ...entry, sig: base64urlEncode(signature) };
 }
 
-export function verifyEntrySignature(entry: SignedEntry, publicKey: Uint8Array): boolean {
+export function verifyEntrySignature(
+  entry: SignedEntry,
+  publicKey: Uint8Array,
+  signing: Uint8Array = entrySigningBytes(entry),
+): boolean {
   let signature: Uint8Array;
   try {
     signature = base64urlDecode(entry.sig);
   } catch {
     return false;
   }
-  return ed25519.verify(signature, entrySigningBytes(entry), publicKey);
+  return ed25519.verify(signature, signing, publicKey);
 }
 
 /** What each core maintainer signs to approve an emergency patch (bound to the ledger and nonce). */

@@ -173,6 +173,7 @@ export class LedgerState {
   #params: Params = { ...DEFAULT_PARAMS };
   readonly #accounts = new Map<string, Account>();
   readonly #keys = new Map<string, Uint8Array>();
+  readonly #didKeys = new Map<string, Uint8Array>();
   readonly #mesh: MeshLedger;
   readonly #maintainers = new Map<string, number>();
   readonly #auditors = new Set<string>();
@@ -480,7 +481,7 @@ export class LedgerState {
 
     const key = this.#keyOf(signed.actor);
     if (!key) throw reject('unknown_actor', `the ledger knows no key for ${signed.actor}`);
-    if (!verifyEntrySignature(signed, key)) {
+    if (!verifyEntrySignature(signed, key, leaf.signing)) {
       throw reject('bad_signature', `the signature of ${signed.actor}'s entry does not verify`);
     }
     const account = this.#accounts.get(signed.actor);
@@ -1098,11 +1099,18 @@ export class LedgerState {
     const pinned = this.#keys.get(did);
     if (pinned) return pinned;
     if (did.startsWith('did:key:')) {
-      try {
-        return ed25519PublicKeyFromDidKey(did);
-      } catch {
-        return undefined;
+      let key = this.#didKeys.get(did);
+      if (!key) {
+        try {
+          key = ed25519PublicKeyFromDidKey(did);
+        } catch {
+          return undefined;
+        }
+        // A small cache: decoding the multibase key is a good part of checking a signed entry.
+        if (this.#didKeys.size >= 100_000) this.#didKeys.clear();
+        this.#didKeys.set(did, key);
       }
+      return key;
     }
     if (did.startsWith('did:mesh:')) {
       const s = this.#mesh.get(did);

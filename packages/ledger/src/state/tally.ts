@@ -32,8 +32,9 @@ export function tallyFromLog(
   const state = new LedgerState(options);
   const choices = new Map<string, 'for' | 'against' | 'abstain'>();
   for (const bytes of leaves) {
-    state.applyLeaf(bytes);
-    const { entry } = decodeLeaf(bytes);
+    const leaf = decodeLeaf(bytes);
+    state.apply(leaf, bytes);
+    const { entry } = leaf;
     if (entry.type === 'gov.vote') {
       const vote = entry as SignedEntry<'gov.vote'>;
       if (vote.body.proposal === proposalId) choices.set(vote.actor, vote.body.choice);
