@@ -171,6 +171,18 @@ describe('the mesh ledger on a sequencer and a mirror hub', () => {
     const note = (await call(mirrorHttp, '/v1/ledger/checkpoint')).text;
     const verified = verifyNote(note, [cosignatureVerifier(`fmp.witness/${mirrorDid}`, mirrorKey.publicKey)]);
     expect(verified.verified).toHaveLength(1);
+    // The sequencer serves the witness's cosignature with its own checkpoint, and refuses forgeries.
+    const seqNote = (await call(seqHttp, '/v1/ledger/checkpoint')).text;
+    const atSequencer = verifyNote(seqNote, [
+      cosignatureVerifier(`fmp.witness/${mirrorDid}`, mirrorKey.publicKey),
+    ]);
+    expect(atSequencer.verified).toHaveLength(1);
+    const forged = note.replace(
+      /(fmp\.witness\/\S+ )(\S)/,
+      (_m, p: string, c: string) => `${p}${c === 'A' ? 'B' : 'A'}`,
+    );
+    const refused = await fetch(`${seqHttp}/v1/ledger/cosignatures`, { method: 'POST', body: forged });
+    expect(refused.status).toBe(400);
     const seqState = (await call(seqHttp, '/v1/ledger/state')).json();
     const mirState = (await call(mirrorHttp, '/v1/ledger/state')).json();
     expect(mirState.stateRoot).toBe(seqState.stateRoot);

@@ -13,7 +13,13 @@ import {
   WIRE_ERROR_CODES,
 } from '@fmp/core';
 import { MeshRegistryClosedError, MeshRegistryError, MeshStoreError } from '@fmp/identity';
-import { LedgerMirrorError, LedgerRejectedError, LedgerUnavailableError, LogBusyError } from '@fmp/ledger';
+import {
+  LedgerMirrorError,
+  LedgerRejectedError,
+  LedgerUnavailableError,
+  LogBusyError,
+  NoteError,
+} from '@fmp/ledger';
 import { LedgerForwardError, LedgerRoleError } from './ledger.js';
 
 /** Hub options failed their schema. */
@@ -128,6 +134,8 @@ export function httpError(err: unknown): { status: number; body: HttpErrorBody; 
     return { status: err.status, body: { error: { code: err.code, message: err.message } } };
   if (err instanceof LedgerRoleError)
     return { status: 409, body: { error: { code: err.code, message: err.message } } };
+  if (err instanceof NoteError)
+    return { status: 400, body: { error: { code: err.code, message: err.message } } };
   if (err instanceof LedgerMirrorError)
     return { status: 502, body: { error: { code: err.code, message: err.message } } };
   if (err instanceof LogBusyError || err instanceof LedgerUnavailableError)

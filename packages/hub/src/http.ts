@@ -278,6 +278,22 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
       return c.json(await ledger().submit(body), 201);
     },
   );
+  // Witnesses hand in their cosignatures; the sequencer serves them with its checkpoint.
+  app.post(
+    '/v1/ledger/cosignatures',
+    bodyLimit({
+      maxSize: 64 * 1024,
+      onError: () => {
+        throw new PayloadTooLargeError(64 * 1024);
+      },
+    }),
+    async (c) => {
+      const client = c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
+      const decision = ctx.identityLimiter.take(`cosign:${client}`, ctx.now());
+      if (!decision.ok) throw new TooManyRequestsError(decision.retryAfterMs);
+      return c.json(await ledger().addCosignatures(await c.req.text()));
+    },
+  );
   app.get('/v1/ledger/state', (c) => c.json(ledgerSummary(ledger())));
   app.get('/v1/ledger/accounts/:did', (c) => {
     const did = didParam(c.req.param('did'));

@@ -20,6 +20,7 @@ import {
   base64urlEncode,
   constantTimeEqual,
   type DiscoveryQuery,
+  decodeMultikey,
   type Ed25519KeyPair,
   type Envelope,
   type Explanation,
@@ -56,6 +57,7 @@ import {
   type DidResolver,
   didKey,
   didMesh,
+  ed25519PublicKeyFromDidKey,
   MeshRegistry,
   type StatusListLoader,
   VerificationCache,
@@ -2755,7 +2757,18 @@ class HubServer implements Hub {
    */
   private async openLedger(): Promise<void> {
     const ledger = await HubLedger.open(
-      { did: this.did, keyPair: this.options.keyPair, now: this.now, registry: this.registry, log: this.log },
+      {
+        did: this.did,
+        keyPair: this.options.keyPair,
+        now: this.now,
+        registry: this.registry,
+        log: this.log,
+        resolveKey: async (did) => {
+          const state = this.registry.state(did);
+          if (state && !state.deactivated) return decodeMultikey(state.signingKey).key;
+          return did.startsWith('did:key:') ? ed25519PublicKeyFromDidKey(did) : undefined;
+        },
+      },
       this.options.ledger,
     );
     ledger.onParams((p) => this.applyLedgerParams(p));

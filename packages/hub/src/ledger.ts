@@ -10,6 +10,8 @@ import { decodeMultikey, FmpError, ValidationError } from '@fmp/core';
 import type { MeshRegistry } from '@fmp/identity';
 import {
   type Applied,
+  cosignatureVerifier,
+  formatNote,
   type GenesisConfig,
   Ledger,
   LedgerMirrorError,
@@ -17,9 +19,13 @@ import {
   type LedgerSource,
   type LedgerState,
   type LogStorage,
+  type NoteSignature,
   type Params,
+  parseNote,
   type Submitted,
   signEntry,
+  verifyCheckpoint,
+  verifyNote,
 } from '@fmp/ledger';
 import type { HubLogger } from './hub.js';
 
@@ -59,6 +65,8 @@ export class LedgerForwardError extends FmpError {
 }
 
 interface Context {
+  /** A DID's current Ed25519 key, for witness cosignatures (undefined when unknown). */
+  readonly resolveKey: (did: string) => Promise<Uint8Array | undefined>;
   readonly did: string;
   readonly keyPair: Ed25519KeyPair;
   readonly now: () => number;
@@ -66,6 +74,11 @@ interface Context {
   readonly log: HubLogger;
   readonly fetch?: typeof fetch;
 }
+
+/** The key name a hub witnesses under. */
+export const WITNESS_PREFIX = 'fmp.witness/';
+/** Witnesses whose cosignatures a sequencer keeps. */
+export const MAX_WITNESSES = 64;
 
 export function ledgerOrigin(hubDid: string): string {
   return `fmp.ledger/${hubDid}`;
@@ -83,6 +96,9 @@ export class HubLedger {
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #lastError: string | undefined;
+  /** Witness cosignatures of this sequencer's checkpoints, by witness DID (the latest each). */
+  readonly #cosignatures = new Map<string, { size: number; signature: NoteSignature }>();
+  #lastPushed = -1;
 
   private constructor(ctx: Context, options: HubLedgerOptions, ledger?: Ledger, replica?: LedgerReplica) {
     this.#ctx = ctx;
@@ -105,7 +121,7 @@ export class HubLedger {
         origin: ledgerOrigin(seq.did),
         operatorKey: key,
         ...(options.storage ? { storage: options.storage } : {}),
-        witness: { name: `fmp.witness/${ctx.did}`, keyPair: ctx.keyPair, now: ctx.now },
+        witness: { name: `${WITNESS_PREFIX}${ctx.did}`, keyPair: ctx.keyPair, now: ctx.now },
       });
       const hl = new HubLedger(ctx, options, undefined, replica);
       replica.onApplied((a) => hl.#applied(a));
@@ -149,7 +165,14 @@ export class HubLedger {
   }
   /** The sequencer's latest signed checkpoint (a mirror's carries its witness cosignature). */
   checkpoint(): string {
-    if (this.#ledger) return this.#ledger.log.checkpoint();
+    if (this.#ledger) {
+      const note = this.#ledger.log.checkpoint();
+      const size = this.#ledger.log.size;
+      const extra = [...this.#cosignatures.values()].filter((c) => c.size === size).map((c) => c.signature);
+      if (extra.length === 0) return note;
+      const parsed = parseNote(note);
+      return formatNote({ text: parsed.text, signatures: [...parsed.signatures, ...extra] });
+    }
     const cp = this.#replica!.checkpoint;
     if (!cp) throw new LedgerRoleError(`this mirror has not verified a checkpoint of ${this.origin} yet`);
     return cp;
@@ -185,6 +208,37 @@ export class HubLedger {
   onParams(listener: (p: Params) => void): () => void {
     this.#paramListeners.add(listener);
     return () => this.#paramListeners.delete(listener);
+  }
+
+  /**
+   * A witness's cosigned checkpoint of this sequencer's log (`POST /v1/ledger/cosignatures`): the
+   * checkpoint must be one this log signed and still agrees with, each `fmp.witness/<did>` line must
+   * verify with that DID's key; the latest per witness is served with the checkpoint of its size.
+   */
+  async addCosignatures(note: string): Promise<{ witnesses: string[]; size: number }> {
+    if (!this.#ledger) throw new LedgerRoleError('cosignatures go to the sequencer hub');
+    const log = this.#ledger.log;
+    const { checkpoint } = verifyCheckpoint(note, log.verifier);
+    if (checkpoint.size > log.size || !sameBytes(checkpoint.rootHash, log.rootHash(checkpoint.size))) {
+      throw new ValidationError('the checkpoint does not match this log');
+    }
+    const witnesses: string[] = [];
+    for (const sig of parseNote(note).signatures) {
+      if (!sig.name.startsWith(WITNESS_PREFIX)) continue;
+      const did = sig.name.slice(WITNESS_PREFIX.length);
+      const key = await this.#ctx.resolveKey(did);
+      if (!key) throw new ValidationError(`unknown witness ${did}`);
+      verifyNote(note, [cosignatureVerifier(sig.name, key)]);
+      const known = this.#cosignatures.get(did);
+      if (known && known.size > checkpoint.size) continue;
+      if (!known && this.#cosignatures.size >= MAX_WITNESSES) {
+        throw new ValidationError(`this ledger keeps the cosignatures of at most ${MAX_WITNESSES} witnesses`);
+      }
+      this.#cosignatures.set(did, { size: checkpoint.size, signature: sig });
+      witnesses.push(did);
+    }
+    if (witnesses.length === 0) throw new ValidationError('the note carries no witness cosignature');
+    return { witnesses, size: checkpoint.size };
   }
 
   /** Submits a signed entry: appended here by a sequencer, forwarded by a mirror. */
@@ -258,7 +312,23 @@ export class HubLedger {
   /** A mirror: catch up with the sequencer now. */
   async syncNow(): Promise<number> {
     if (!this.#replica) return this.size;
-    return this.#replica.sync(this.#source());
+    const size = await this.#replica.sync(this.#source());
+    await this.#pushCosignature(size);
+    return size;
+  }
+
+  /** Hands this mirror's cosignature to the sequencer, which serves it with its checkpoint. */
+  async #pushCosignature(size: number): Promise<void> {
+    const note = this.#replica?.checkpoint;
+    if (!note || size === this.#lastPushed) return;
+    const res = await this.#fetch()(new URL('/v1/ledger/cosignatures', this.#options.sequencer!.url), {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain; charset=utf-8' },
+      body: note,
+      signal: AbortSignal.timeout(10_000),
+    }).catch(() => undefined);
+    if (res?.ok) this.#lastPushed = size;
+    else await res?.body?.cancel();
   }
 
   async close(): Promise<void> {
@@ -359,4 +429,8 @@ function sequencerKey(registry: MeshRegistry, did: string): Uint8Array {
     );
   }
   return decodeMultikey(state.signingKey).key;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -6,7 +6,7 @@
  * the hub applies parameter changes from its replica exactly as the sequencer's hub does.
  */
 import { type Ed25519KeyPair, FmpError } from '@fmp/core';
-import { type Checkpoint, logVerifier, verifyCheckpoint } from '../checkpoint.js';
+import { type Checkpoint, formatNote, logVerifier, parseNote, verifyCheckpoint } from '../checkpoint.js';
 import { type LogStorage, MemoryLogStorage } from '../log.js';
 import { MerkleTree, verifyConsistency } from '../merkle.js';
 import { type EquivocationEvidence, Witness } from '../witness.js';
@@ -118,10 +118,17 @@ export class LedgerReplica {
 
   async #sync(source: LedgerSource): Promise<number> {
     if (this.#evidence) throw new LedgerMirrorError(`${this.origin} equivocated; this replica stopped`);
-    const note = await source.checkpoint();
+    const served = await source.checkpoint();
     let checkpoint: Checkpoint;
+    let note: string;
     try {
-      checkpoint = verifyCheckpoint(note, this.#verifier).checkpoint;
+      checkpoint = verifyCheckpoint(served, this.#verifier).checkpoint;
+      // Only the log's own signature is kept and cosigned (a served note may carry other witnesses').
+      const parsed = parseNote(served);
+      note = formatNote({
+        text: parsed.text,
+        signatures: parsed.signatures.filter((s) => s.name === this.origin),
+      });
     } catch (cause) {
       throw new LedgerMirrorError('the checkpoint is not signed by the ledger operator', { cause });
     }
