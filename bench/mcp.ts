@@ -69,10 +69,10 @@ export class McpWrongAnswer extends Error {
   override readonly name = 'McpWrongAnswer';
 }
 
-type CallResult = Awaited<ReturnType<Client['callTool']>>;
+export type CallResult = Awaited<ReturnType<Client['callTool']>>;
 
 /** The sum from an `add` result, or undefined when the result does not carry one in both forms. */
-function sumOf(r: CallResult): number | undefined {
+export function sumOf(r: CallResult): number | undefined {
   const structured = (r.structuredContent as { sum?: unknown } | undefined)?.sum;
   const text = (r.content as { type: string; text?: string }[] | undefined)?.[0];
   if (typeof structured !== 'number' || text?.type !== 'text' || text.text !== String(structured)) {
@@ -81,7 +81,7 @@ function sumOf(r: CallResult): number | undefined {
   return structured;
 }
 
-function errorCode(r: CallResult): string {
+export function errorCode(r: CallResult): string {
   const meta = (r._meta as Record<string, { code?: unknown }> | undefined)?.['mesh.global/error'];
   return typeof meta?.code === 'string' ? meta.code : 'tool_error';
 }
@@ -94,7 +94,7 @@ function errorCode(r: CallResult): string {
  * Node warns of a leak once per call past it. Here the transport's signal holds one listener per
  * request only until its response arrives (the bench's calls are sequential and done before close).
  */
-const fetchOwnSignal: typeof fetch = async (input, init) => {
+export const fetchOwnSignal: typeof fetch = async (input, init) => {
   const outer = init?.signal;
   if (!outer) return fetch(input, init);
   const inner = new AbortController();

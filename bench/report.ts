@@ -2,9 +2,11 @@ import type { LedgerBenchResult } from '@fmp/ledger';
 import type { ComplianceBench } from './compliance.js';
 /** Renders docs/benchmarks.md from a results object: each figure beside its same-run baseline. */
 
+import type { FederationsResult } from './federations.js';
 import type { HubPathResult } from './hub-path.js';
 import type { Latency } from './lib.js';
 import type { McpCallResult } from './mcp.js';
+import type { MixedLoadResult } from './mixed-load.js';
 import type { NetworkBaselines, ThroughputResult, WireHandshake } from './network.js';
 import type { SessionsResult } from './sessions.js';
 import type { TrustBench } from './trust.js';
@@ -12,6 +14,11 @@ import type { TrustBench } from './trust.js';
 /** The federated MCP call when it could not be measured in this run, and why. */
 export interface McpSkipped {
   hops: number;
+  skipped: string;
+}
+
+/** The mixed load when it could not be measured in this run, and why. */
+export interface MixedSkipped {
   skipped: string;
 }
 
@@ -51,6 +58,9 @@ interface Results {
   trust?: TrustBench;
   compliance?: ComplianceBench;
   ledger?: LedgerBenchResult;
+  /** Absent in results from before the scale benchmarks (issue #8). */
+  federations?: FederationsResult[];
+  mixedLoad?: MixedLoadResult | MixedSkipped;
 }
 
 const num = (x: number) => x.toLocaleString('en-US');
@@ -343,6 +353,56 @@ export function renderMarkdown(r: Results): string {
       ratio(lg.proofVerifyMs, verifyUs),
     ]);
   }
+  for (const f of r.federations ?? []) {
+    const at = `${num(f.count)} federations in one hub process`;
+    rows.push([
+      `${at}: JS heap per federation, bytes (with its rate-limit bucket)`,
+      f.count >= 1_000_000 ? '100,000 concurrent (goal 1,000,000, <= 1 KB each)' : '100,000 concurrent',
+      `${num(f.bytesPerFederation)} (${num(f.bytesPerFederationWithBucket)})`,
+      `the row as JSON ${num(f.rowJsonBytes)} B`,
+      ratio(f.bytesPerFederation, f.rowJsonBytes),
+    ]);
+    rows.push([
+      `${at}: lookup by federation id (the routing path), ns`,
+      '-',
+      f.lookupNs.toFixed(0),
+      `the same in a 1,000-entry Map ${f.baselineLookupNs.toFixed(0)} ns`,
+      ratio(f.lookupNs, f.baselineLookupNs),
+    ]);
+    rows.push([
+      `${at}: federations of one mesh / between two meshes (no index: a full scan), ms`,
+      '-',
+      `${ms(f.meshScanMs)} / ${ms(f.pairLookupMs)}`,
+      `one pass over the table ${ms(f.iterateMs)} ms`,
+      ratio(f.meshScanMs, f.iterateMs),
+    ]);
+    rows.push([
+      `${at}: expiry sweep (every second), ms; with ${num(f.expired)} due, ms (µs per expiry)`,
+      '-',
+      `${ms(f.sweepMs)}; ${ms(f.expirySweepMs)} (${f.expiryUsPerFederation.toFixed(1)})`,
+      `one pass over the table ${ms(f.iterateMs)} ms`,
+      ratio(f.sweepMs, f.iterateMs),
+    ]);
+  }
+  const ml = r.mixedLoad;
+  const oneHop = r.throughput.find((t): t is ThroughputResult => !('skipped' in t) && t.hops === 1);
+  if (ml && 'skipped' in ml) {
+    rows.push(['Mixed load knee (p99 <= 50 ms)', '-', `not measured: ${ml.skipped}`, '-', '-']);
+  } else if (ml) {
+    const knee =
+      ml.kneeOpsPerSec === null
+        ? `under ${num(ml.steps[0]?.offeredPerSec ?? 0)} (the first step crossed)`
+        : `${num(ml.kneeOpsPerSec)} (${num(ml.kneeMsgsPerSec ?? 0)} messages)`;
+    rows.push([
+      `Mixed load knee: highest offered rate with p99 <= ${ml.p99LimitMs} ms and no errors, one hub, open loop, operations/s (messages/s)${
+        ml.toolCalls === true ? '' : ', without tool calls'
+      }`,
+      '-',
+      knee,
+      oneHop ? `closed-loop throughput ${num(oneHop.msgsPerSec)} msg/s` : '-',
+      oneHop && ml.kneeMsgsPerSec !== null ? ratio(ml.kneeMsgsPerSec, oneHop.msgsPerSec) : '-',
+    ]);
+  }
   rows.push([
     'Delivery success rate under load (delivered / sent)',
     '99.94% (target 99.9%)',
@@ -389,6 +449,7 @@ export function renderMarkdown(r: Results): string {
   ]);
 
   const mcpText = mcp ? `\n${mcpParagraph(mcp, r)}` : '';
+  const scaleText = scaleSection(r);
 
   const table = [
     '| metric | spec | ours | same-run baseline | ours / baseline |',
@@ -498,16 +559,149 @@ ${table}
   on the EDU example policies, cached (the same request again) and not (every request new); audit
   appends issued all at once to a SQLite audit trail (group commit), the chain verified afterwards.
 - **Ledger**: appends to the in-memory Merkle log, 1,000 in flight, then inclusion proofs of random
-  leaves verified against the full tree's root.
-
+  leaves verified against the full tree's root.${scaleText}
 ## Not measured yet
 
-100,000 and 1,000,000 concurrent federations held by one hub, the mixed-load knee, and the ledger's
-durable (stored) appends (issue #8). Throughput with more sender/receiver processes than cores says
-nothing on this 2-core machine, so it is not run.
+The ledger's durable (stored) appends (issue #8). Throughput with more sender/receiver processes than
+cores says nothing on this 2-core machine, so it is not run.
 
 `;
 }
+
+/** The federation-state and mixed-load paragraphs, and the mixed load's steps (issue #8). */
+function scaleSection(r: Results): string {
+  const out: string[] = [];
+  const feds = r.federations ?? [];
+  const big = feds.reduce<FederationsResult | undefined>(
+    (a, f) => (a && a.count > f.count ? a : f),
+    undefined,
+  );
+  if (big) {
+    const b = big.breakdown;
+    const parts = b
+      ? `
+  Of it: the table's Map entry ${b.mapEntry.toFixed(0)} B, the row object with its 14
+  fields and three boxed timestamps ${b.rowObject.toFixed(0)} B, its two arrays (capabilities, path)
+  ${b.arrays.toFixed(0)} B, and its strings ${b.strings.toFixed(0)} B: the two ids, both mesh DIDs, the
+  routing endpoint (which repeats the id), status, purpose, capabilities and the hub DID of the path,
+  each row with its own copies, as a store or a parsed frame hands them over. Sharing the repeated
+  ones (mesh DIDs, status, capabilities, path) would save most of the strings and arrays.
+ `
+      : '';
+    const goal =
+      big.count >= 1_000_000
+        ? big.bytesPerFederation <= 1024
+          ? ' (goal <= 1 KB: met)'
+          : ' (goal <= 1 KB: NOT met)'
+        : '';
+    out.push(`- **Federation state** (issue #8): for each count a fresh hub process (\`--expose-gc\`), started as
+  usual (its own did:mesh identity, the memory store), gets that many federation rows in its table
+  through \`restoreFederations\`, the method its \`start()\` restores the store's rows with. The rows are
+  built as a store hands them back: every string and array parsed from the row's text (no two rows
+  share a string), between meshes with DIDs of real length (one mesh per 10 federations, at most
+  100,000). Heap per federation = the JS heap after full collections, after minus before, / count;
+  "with its rate-limit bucket" adds the token bucket the hub's per-federation limiter makes at a
+  federation's first message. Lookups: \`Map.get\` on the hub's own table, with ids parsed afresh in
+  random order (each hashed, as an envelope's is), beside the same lookups in a 1,000-entry Map.
+  Scans, called as the hub runs them: \`reconcileMesh\` (the federations of one mesh; on every
+  authentication, credential re-check and trust change of a mesh) and \`haveFederated\` (on every trust
+  attestation); the hub's \`sweep()\` (a 1 s timer, off here), with nothing due and with 1% due, on the
+  hub's injected clock. **What bounds it**: memory, ${num(big.bytesPerFederation)} B per federation
+  at ${num(big.count)}${goal}.${parts} Time: the hub keeps no index by mesh and none by expiry, so every per-mesh operation and every sweep
+  walks the whole table (reconcileMesh and the sweep copy it into an array first). At ${num(big.count)},
+  reconcileMesh takes ${ms(big.meshScanMs)} ms, on every authentication (after another pass for the
+  Authenticated frame's list of federations), on every credential re-check of each session (every
+  minute) and on every trust change of a mesh; each handshake costs about one pass (${ms(big.iterateMs)} ms: the trust
+  check counts the initiator's active federations), each trust attestation ${ms(big.pairLookupMs)} ms; and the
+  sweep holds the event loop ${ms(big.sweepMs)} ms every second, so every message routed meanwhile waits
+  that long. An index by mesh (kept by the table's set and delete) and an expiry queue ordered by
+  \`expiresAt\` would make these proportional to one mesh's federations and to what is due.`);
+  }
+  const ml = r.mixedLoad;
+  if (ml && !('skipped' in ml)) {
+    const kneeStep = [...ml.steps].reverse().find((s) => s.offeredPerSec === ml.kneeOpsPerSec);
+    const cpuOf = (s: MixedLoadResult['steps'][number]) =>
+      Object.entries(s.cpuPct)
+        .map(([k, v]) => `${k} ${v}%`)
+        .join(', ');
+    const tools =
+      ml.toolCalls === true
+        ? `${pct(ml.mix.tools)} federated MCP tool calls (this process's MCP client -> the consumer node's
+  /mcp -> hub -> the provider node -> the fixture MCP server over stdio, every answer's sum checked)`
+        : `no tool calls (the MCP bridge could not be set up: ${ml.toolCalls.skipped})`;
+    const crossed = ml.stoppedAt.reason.startsWith('the limit was not crossed') ? undefined : ml.steps.at(-1);
+    const sum = (s: MixedLoadResult['steps'][number]) => Object.values(s.cpuPct).reduce((a, x) => a + x, 0);
+    const cores = r.machine.cores;
+    const atKnee = kneeStep
+      ? `at the knee (${num(kneeStep.offeredPerSec)}/s) the hub used ${kneeStep.cpuPct.hub ?? '-'}% of one core and
+  the run's processes together ${sum(kneeStep)}% of one (${cpuOf(kneeStep)}), the machine's ${cores} cores
+  being ${kneeStep.machineCpuPct}% busy in all`
+      : 'the first step already crossed';
+    const atCross = crossed
+      ? `; at ${num(crossed.offeredPerSec)}/s, where it crossed, the hub used ${crossed.cpuPct.hub ?? '-'}% and the
+  machine's cores were ${crossed.machineCpuPct}% busy, the run's processes taking ${Math.round(sum(crossed) / cores)}% of
+  them (the fixture MCP server aside) and other work on this shared machine the rest`
+      : '';
+    const bound = `${atKnee}${atCross}. The hub is far from its own ceiling (hub path row); the knee
+  is where the SDK processes (seal, sign, verify and open per message, the MCP SDK per tool call)
+  start to wait for a core.`;
+    out.push(`- **Mixed load** (issue #8): one hub; a generator node sends sealed, signed 1 KB messages of
+  the four priorities in turn to a receiver node over 4 federations and runs new handshakes with it;
+  ${tools}. The mix: ${pct(ml.mix.messages)} messages, ${pct(ml.mix.handshakes)} handshakes and ${pct(ml.mix.tools)} tool calls,
+  offered open loop (bench/open-loop.ts: each operation starts on schedule whether or not earlier ones
+  finished, and its latency counts from its scheduled start, so queueing anywhere, the generators'
+  included, shows as latency). Steps of ${ml.stepMs / 1000} s, the rate x1.5 each step, after an unrecorded
+  warm-up step; a step whose p99 crosses ${ml.p99LimitMs} ms or that has errors runs once more at the same rate
+  (one stall of this shared machine is not a knee), and the run stops when the second crosses too. The
+  per-federation quota is raised out of the way, as for throughput. **What bounds it**: ${bound}
+  Seven processes (hub, generator, receiver, MCP consumer and provider, fixture server, this one)
+  share ${r.machine.cores} cores; each tool call costs milliseconds of CPU in four of them (MCP rows above),
+  each handshake milliseconds in three. Stopped at ${num(ml.stoppedAt.offeredPerSec)}/s: ${ml.stoppedAt.reason}.`);
+  }
+  let text = out.length > 0 ? `\n${out.join('\n')}\n` : '\n';
+  if (ml && !('skipped' in ml) && ml.steps.length > 0) {
+    const kinds = ['critical', 'high', 'normal', 'low', 'handshake', 'tool'].filter((k) =>
+      ml.steps.some((s) => s.byKind[k]),
+    );
+    const head = [
+      'offered /s',
+      'achieved /s',
+      'p50 / p99 ms',
+      ...kinds.map((k) => `${k} p99 ms`),
+      'errors',
+      'hub CPU',
+      'machine CPU',
+    ];
+    const lines = ml.steps.map((s) =>
+      [
+        `${num(s.offeredPerSec)}${s.repeat ? ' (again)' : ''}`,
+        num(s.achievedPerSec),
+        `${ms(s.p50Ms)} / ${ms(s.p99Ms)}`,
+        ...kinds.map((k) => (s.byKind[k] ? ms(s.byKind[k].p99Ms) : '-')),
+        s.errors === 0
+          ? '0'
+          : `${s.errors} (${Object.entries(s.errorCodes)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')})`,
+        `${s.cpuPct.hub ?? '-'}%`,
+        `${s.machineCpuPct}%`,
+      ].join(' | '),
+    );
+    text += `
+## Mixed load, step by step
+
+Knee: ${ml.kneeOpsPerSec === null ? 'none (the first step crossed)' : `${num(ml.kneeOpsPerSec)} operations/s (${num(ml.kneeMsgsPerSec ?? 0)} messages/s)`}; p99 limit ${ml.p99LimitMs} ms; steps of ${ml.stepMs / 1000} s.
+Hub CPU in % of one core; machine CPU in % of all ${r.machine.cores} cores (any process).
+
+| ${head.join(' | ')} |
+|${head.map(() => '---').join('|')}|
+${lines.map((l) => `| ${l} |`).join('\n')}
+`;
+  }
+  return `${text}\n`;
+}
+
+const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 function mcpParagraph(m: McpCallResult | McpSkipped, r: Results): string {
   const what = `- **Federated MCP tools/call** (issue #4): an MCP client of the official SDK (in the bench process)

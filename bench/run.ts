@@ -7,10 +7,12 @@ import { cpus, totalmem } from 'node:os';
 import { benchLedger } from '@fmp/ledger';
 import { benchCompliance } from './compliance.js';
 import { benchCore } from './core.js';
+import { benchFederations } from './federations.js';
 import { benchHandshake } from './handshake.js';
 import { benchHubPath } from './hub-path.js';
 import { benchIdentity } from './identity.js';
 import { benchMcpCall, MCP_MEMBERS, McpWrongAnswer } from './mcp.js';
+import { benchMixedLoad, MIXED_MEMBERS } from './mixed-load.js';
 import {
   benchBaselines,
   benchThroughput,
@@ -20,7 +22,7 @@ import {
   networkMembers,
   type ThroughputResult,
 } from './network.js';
-import { type McpSkipped, renderMarkdown, type TwoHops } from './report.js';
+import { type McpSkipped, type MixedSkipped, renderMarkdown, type TwoHops } from './report.js';
 import { benchSessions } from './sessions.js';
 import { benchTrust } from './trust.js';
 
@@ -30,8 +32,10 @@ const minMs = quick ? 300 : 1500;
 const n = quick ? 1000 : 5000;
 
 const started = Date.now();
+// Each line says when it started (seconds into the run), so slow sections show.
 const log = (s: string) => {
-  if (!args.has('--json')) process.stderr.write(`${s}\n`);
+  const at = ((Date.now() - started) / 1000).toFixed(1).padStart(5);
+  if (!args.has('--json')) process.stderr.write(`[${at} s] ${s}\n`);
 };
 log(`fmp bench (${quick ? 'quick' : 'full'}) on ${cpus().length} cores, Node ${process.version}`);
 log('core: raw Ed25519 baseline and envelopes...');
@@ -46,10 +50,13 @@ log('compliance: adapters and Cedar per message, audit appends with group commit
 const compliance = await benchCompliance(quick);
 log('ledger: Merkle log appends and proof verification (in memory)...');
 const ledger = await benchLedger({ leaves: quick ? 100_000 : 1_000_000, proofs: quick ? 2_000 : 10_000 });
+const federationCounts = quick ? [10_000, 100_000] : [100_000, 1_000_000];
+log(`federation state: ${federationCounts.join(' and ')} federations held by one hub process...`);
+const federations = await benchFederations(federationCounts);
 
 // Networked figures: the hub and the load generators in separate processes on loopback.
 async function benchNetwork() {
-  const world = await createBenchWorld([...networkMembers(1), ...MCP_MEMBERS]);
+  const world = await createBenchWorld([...networkMembers(1), ...MCP_MEMBERS, ...MIXED_MEMBERS]);
   try {
     log('network baselines: raw WebSocket round trip and relay, SQLite inserts...');
     const baseline = await benchBaselines(quick);
@@ -92,6 +99,18 @@ async function benchNetwork() {
         return { hops: 2, skipped: String((err as Error).message).slice(0, 200) };
       },
     );
+    log('mixed load: handshakes, messages of every priority and tool calls, open loop, rising rate...');
+    // As for MCP: a set-up failure is reported as such; a wrong tool answer fails the run.
+    const mixedLoad = await benchMixedLoad(world, {
+      startRate: quick ? 200 : 100,
+      factor: 1.5,
+      stepMs: quick ? 1000 : 4000,
+      maxSteps: quick ? 5 : 14,
+      log,
+    }).catch((err: unknown): MixedSkipped => {
+      if (err instanceof McpWrongAnswer) throw err;
+      return { skipped: String((err as Error).message).slice(0, 200) };
+    });
     return {
       baseline,
       handshake,
@@ -100,6 +119,7 @@ async function benchNetwork() {
       successRate: oneHop.successRate,
       sessions,
       mcpCall,
+      mixedLoad,
     };
   } finally {
     killAll();
@@ -128,6 +148,8 @@ const results = {
   successRate: network.successRate,
   sessions: network.sessions,
   mcpCall: network.mcpCall,
+  federations,
+  mixedLoad: network.mixedLoad,
   trust,
   compliance,
   ledger,
