@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { issueMeshAgentCredential } from '@fmp/identity';
+import { signEntry } from '@fmp/ledger';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { IDENTITY_LOG, initIdentity } from '../packages/cli/src/commands/init.js';
@@ -102,6 +103,15 @@ describe.each(backends)('hub restart on %s', (name, storeConfig) => {
           store: storeConfig!(schema),
           trustedIssuers: [AUTHORITY],
           importIdentities: [join(dir, 'authority', IDENTITY_LOG)],
+          ledger: {
+            genesis: {
+              treasury: '1000',
+              accounts: [{ did: 'did:mesh:enterprise:acme-001', balance: '500' }],
+              coreMaintainers: [],
+              auditors: [],
+              keys: [],
+            },
+          },
           logLevel: 'warn',
         }),
       );
@@ -158,12 +168,35 @@ describe.each(backends)('hub restart on %s', (name, storeConfig) => {
         score: 90,
         claim: 'restart test partner',
       });
+      // The ledger (issue #7): a signed transfer, durable in the hub's store.
+      const acmeKey = readKeyFile(join(acmeDir, 'identity.key'));
+      const transfer = signEntry(
+        { type: 'transfer', actor: meshes[0]!, seq: 0, body: { to: meshes[1]!, amount: '42' } },
+        acmeKey.keyPair,
+      );
+      const posted = await fetch(`${hub.ready.httpUrl}/v1/ledger/entries`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(transfer),
+      });
+      expect(posted.status, await posted.clone().text()).toBe(201);
+      const ledgerBefore = (await (await fetch(`${hub.ready.httpUrl}/v1/ledger/state`)).json()) as {
+        size: number;
+        stateRoot: string;
+        rootHash: string;
+      };
       await stop(acme.child);
       await stop(mit.child);
       await stop(hub.child);
 
       hub = await start(['hub', 'start', '--config', hubConfig]);
       const http = hub.ready.httpUrl;
+      const ledgerAfter = (await (await fetch(`${http}/v1/ledger/state`)).json()) as typeof ledgerBefore;
+      expect(ledgerAfter).toMatchObject(ledgerBefore);
+      const mit42 = (await (await fetch(`${http}/v1/ledger/accounts/${meshes[1]}`)).json()) as {
+        balance: string;
+      };
+      expect(mit42.balance).toBe('42');
       const routes = (await (await fetch(`${http}/v1/routes`)).json()) as {
         routes: { federationId: string }[];
       };
