@@ -577,7 +577,12 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
     const attestations: NetworkDemoResult['attestations'] = [];
     for (const [attester, subject, score, claim] of ATTESTATIONS) {
       try {
-        await call(attester, 'POST', '/v1/attestations', { subject, score, claim });
+        const r = (await call(attester, 'POST', '/v1/attestations', { subject, score, claim })) as {
+          ledger?: { index?: number; error?: string };
+        };
+        if (r.ledger?.index === undefined) {
+          throw new DemoError(`${attester}'s attestation is not on the ledger: ${r.ledger?.error}`);
+        }
         attestations.push({ attester, subject, score, claim });
         log(`attestation ${attester} -> ${subject}: ${score}`);
       } catch (err) {

@@ -15,6 +15,7 @@ import {
   type VerifiableCredentialJson,
 } from '@fmp/core';
 import { jsonlMeshStore, MeshRegistry } from '@fmp/identity';
+import { signEntry } from '@fmp/ledger';
 import {
   ComputeMeter,
   createMeshNode,
@@ -95,6 +96,8 @@ export interface NodeStack {
   meter: ComputeMeter;
   /** Pays what the meter holds on the ledger (signed compute.payment entries via the home hub). */
   settleCompute(): ReturnType<ComputeMeter['settle']>;
+  /** Signs an attestation entry and submits it to the ledger through the home hub. */
+  recordAttestation(body: { subject: string; claim: string; score: number }): Promise<{ index: number }>;
   start(): Promise<void>;
   stop(): Promise<void>;
 }
@@ -280,6 +283,12 @@ export async function createNodeStack(
     explanations,
     meter,
     settleCompute,
+    async recordAttestation(body) {
+      const seq = await ledgerClient.nextSeq(config.did);
+      return ledgerClient.submit(
+        signEntry({ type: 'attestation', actor: config.did, seq, body }, key.keyPair),
+      );
+    },
     async start() {
       await Promise.all([bridge.start(), node.start()]);
       if (config.ledger.settleMs > 0) {
@@ -409,7 +418,15 @@ export async function startNodeProcess(config: NodeConfig & { configDir: string 
       claim: body.claim,
       ...(body.ttlSeconds ? { ttlSeconds: body.ttlSeconds } : {}),
     });
-    return c.json({ attestation });
+    // The same attestation on the ledger, where it earns the attester its reward (spec 9.2). The
+    // trust engine took it already; a refusal here (no entry stake, say) is reported, not fatal.
+    const ledger = await stack
+      .recordAttestation({ subject: body.subject, claim: body.claim.slice(0, 200), score: body.score })
+      .then(
+        (r) => ({ index: r.index }),
+        (err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }),
+      );
+    return c.json({ attestation, ledger });
   });
   app.get('/v1/mcp', (c) =>
     c.json({
