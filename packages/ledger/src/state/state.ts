@@ -70,6 +70,8 @@ interface Account {
   /** Attestation rewards in the current period. */
   rewardPeriod: number;
   rewardsInPeriod: number;
+  /** Subjects whose attestation earned a reward in the current period. */
+  rewarded: string[];
   /** End of the last uptime period rewarded. */
   uptimeTo: number;
 }
@@ -186,8 +188,6 @@ export class LedgerState {
   readonly #openDisputes = new Set<string>();
   /** `${offender}|${fault}` -> time of the last slash, for once-per-fault-period. */
   readonly #faults = new Map<string, number>();
-  /** `${attester}|${subject}|${period}` already rewarded. */
-  readonly #attested = new Set<string>();
   readonly #range = new CompactRange();
   readonly #options: LedgerStateOptions;
   #paramsChanged = false;
@@ -363,6 +363,7 @@ export class LedgerState {
           a.seq,
           a.rewardPeriod,
           a.rewardsInPeriod,
+          a.rewarded,
           a.uptimeTo,
         ]),
       keys: [...this.#keys.entries()].sort(([a], [b]) => cmp(a, b)).map(([d, k]) => [d, hexEncode(k)]),
@@ -396,7 +397,6 @@ export class LedgerState {
         slashed: m(d.slashed),
       })),
       faults: [...this.#faults.entries()].sort(([a], [b]) => cmp(a, b)),
-      attested: [...this.#attested].sort(cmp),
     };
   }
 
@@ -590,13 +590,17 @@ export class LedgerState {
         if (a.rewardPeriod !== period) {
           a.rewardPeriod = period;
           a.rewardsInPeriod = 0;
+          a.rewarded = [];
         }
-        const pair = `${e.actor}|${e.body.subject}|${period}`;
-        // Rewarded once per pair and period, within the attester's budget, while the treasury lasts.
-        if (!this.#attested.has(pair) && a.rewardsInPeriod < this.#params.attestationRewardsPerPeriod) {
+        // Rewarded once per pair and period, within the attester's budget, while the treasury lasts;
+        // what an account remembers is this period's subjects only (at most the budget).
+        if (
+          !a.rewarded.includes(e.body.subject) &&
+          a.rewardsInPeriod < this.#params.attestationRewardsPerPeriod
+        ) {
           const reward = min(parseMesh(this.#params.attestationReward), this.#treasury);
           if (reward > 0n) {
-            this.#attested.add(pair);
+            a.rewarded.push(e.body.subject);
             a.rewardsInPeriod++;
             this.#fromTreasury(e.actor, reward);
           }
@@ -1139,6 +1143,7 @@ export class LedgerState {
         history: [],
         rewardPeriod: -1,
         rewardsInPeriod: 0,
+        rewarded: [],
         uptimeTo: 0,
       };
       this.#accounts.set(did, a);
