@@ -16,6 +16,7 @@ import { formatMesh, type LedgerState, MAX_LEAF_BYTES, type Proposal } from '@fm
 import type { HttpBindings } from '@hono/node-server';
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
+import { createMiddleware } from 'hono/factory';
 import { streamSSE } from 'hono/streaming';
 import { z } from 'zod';
 import {
@@ -50,6 +51,14 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const result = schema.safeParse(value);
   if (!result.success) throw new ValidationError(`invalid ${what}`, zodIssues(result.error));
   return result.data;
+}
+
+function jsonBody(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ValidationError('body is not JSON');
+  }
 }
 
 function didParam(value: string | undefined): string {
@@ -115,6 +124,26 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
   const adminDigest = ctx.adminToken === undefined ? undefined : sha256(ctx.adminToken);
   let sseClients = 0;
 
+  /**
+   * Middleware for a public POST: a body limit, then the per-address quota (one limiter, a bucket per
+   * endpoint family and address).
+   */
+  const limitedPost = (maxSize: number, family: string) =>
+    [
+      bodyLimit({
+        maxSize,
+        onError: () => {
+          throw new PayloadTooLargeError(maxSize);
+        },
+      }),
+      createMiddleware<{ Bindings: HttpBindings }>(async (c, next) => {
+        const client = c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
+        const decision = ctx.identityLimiter.take(`${family}:${client}`, ctx.now());
+        if (!decision.ok) throw new TooManyRequestsError(decision.retryAfterMs);
+        await next();
+      }),
+    ] as const;
+
   app.onError((err, c) => {
     const mapped = httpError(err);
     if (mapped.status >= 500) ctx.log.error({ path: c.req.path, err: err.message }, 'http error');
@@ -153,29 +182,10 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
     return c.json({ did, operations: log });
   });
 
-  app.post(
-    '/v1/identities',
-    bodyLimit({
-      maxSize: ctx.maxIdentityBodyBytes,
-      onError: () => {
-        throw new PayloadTooLargeError(ctx.maxIdentityBodyBytes);
-      },
-    }),
-    async (c) => {
-      const client = c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
-      const decision = ctx.identityLimiter.take(client, ctx.now());
-      if (!decision.ok) throw new TooManyRequestsError(decision.retryAfterMs);
-      let body: unknown;
-      try {
-        body = JSON.parse(await c.req.text());
-      } catch {
-        throw new ValidationError('body is not JSON');
-      }
-      const ops = parse(opsSchema, body, 'operations');
-      const result = await hub.registry.importLog(ops);
-      return c.json(result);
-    },
-  );
+  app.post('/v1/identities', ...limitedPost(ctx.maxIdentityBodyBytes, 'identities'), async (c) => {
+    const ops = parse(opsSchema, jsonBody(await c.req.text()), 'operations');
+    return c.json(await hub.registry.importLog(ops));
+  });
 
   app.get('/v1/discovery', (c) => {
     const capabilities = c.req
@@ -257,42 +267,12 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
     });
   });
   // Submissions: a signed entry (docs/ledger.md); a mirror forwards it to the sequencer.
-  app.post(
-    '/v1/ledger/entries',
-    bodyLimit({
-      maxSize: MAX_LEAF_BYTES,
-      onError: () => {
-        throw new PayloadTooLargeError(MAX_LEAF_BYTES);
-      },
-    }),
-    async (c) => {
-      const client = c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
-      const decision = ctx.identityLimiter.take(`ledger:${client}`, ctx.now());
-      if (!decision.ok) throw new TooManyRequestsError(decision.retryAfterMs);
-      let body: unknown;
-      try {
-        body = JSON.parse(await c.req.text());
-      } catch {
-        throw new ValidationError('body is not JSON');
-      }
-      return c.json(await ledger().submit(body), 201);
-    },
+  app.post('/v1/ledger/entries', ...limitedPost(MAX_LEAF_BYTES, 'ledger'), async (c) =>
+    c.json(await ledger().submit(jsonBody(await c.req.text())), 201),
   );
   // Witnesses hand in their cosignatures; the sequencer serves them with its checkpoint.
-  app.post(
-    '/v1/ledger/cosignatures',
-    bodyLimit({
-      maxSize: 64 * 1024,
-      onError: () => {
-        throw new PayloadTooLargeError(64 * 1024);
-      },
-    }),
-    async (c) => {
-      const client = c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
-      const decision = ctx.identityLimiter.take(`cosign:${client}`, ctx.now());
-      if (!decision.ok) throw new TooManyRequestsError(decision.retryAfterMs);
-      return c.json(await ledger().addCosignatures(await c.req.text()));
-    },
+  app.post('/v1/ledger/cosignatures', ...limitedPost(64 * 1024, 'cosign'), async (c) =>
+    c.json(await ledger().addCosignatures(await c.req.text())),
   );
   app.get('/v1/ledger/state', (c) => c.json(ledgerSummary(ledger())));
   app.get('/v1/ledger/accounts/:did', (c) => {
