@@ -80,6 +80,8 @@ describe('MCP federation across two hubs', () => {
         { partners: '*', tools: ['big'], minTrust: 95 },
         { partners: [alice.did], tools: ['fixture2.big'] },
       ],
+      // Low enough that a flood of 60 calls is limited however slowly this machine delivers them.
+      partnerRate: { ratePerSec: 5, burst: 20 },
       logger: silent,
       onExplanation: (r) => explanations.bob.push(r),
     });

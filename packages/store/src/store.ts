@@ -55,7 +55,12 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
       provider: migrations(backend.dialect),
       ...(backend.migrationTableSchema ? { migrationTableSchema: backend.migrationTableSchema } : {}),
     });
-    const { error } = await migrator.migrateToLatest().catch((e: unknown) => ({ error: e }));
+    let error: unknown;
+    for (let attempt = 0; ; attempt++) {
+      ({ error } = await migrator.migrateToLatest().catch((e: unknown) => ({ error: e })));
+      if (!error || attempt >= 5 || !schemaDroppedMeanwhile(error)) break;
+      await new Promise((r) => setTimeout(r, 25 * (attempt + 1)));
+    }
     if (error) {
       await conn.destroy().catch(() => {});
       throw new StoreError(`migrating the ${backend.dialect} store failed`, { cause: error });
@@ -109,4 +114,13 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
       };
     },
   };
+}
+
+/**
+ * The migrator checks for its table by introspecting every schema on the server; a schema another
+ * client drops meanwhile (other hubs' or tests' schemas) fails that query with 3F000 naming the
+ * dropped schema. That is not our failure: the check is retried (a few times, then it is reported).
+ */
+function schemaDroppedMeanwhile(error: unknown): boolean {
+  return (error as { code?: unknown } | undefined)?.code === '3F000';
 }
