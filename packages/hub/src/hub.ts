@@ -82,6 +82,7 @@ import { getRequestListener } from '@hono/node-server';
 import pino from 'pino';
 import { type WebSocket, WebSocketServer } from 'ws';
 import { ConflictError, HubConfigError, HubStateError, NotFoundError } from './errors.js';
+import { FederationTable, liveFederations } from './federation-table.js';
 import { createHttpApp } from './http.js';
 import { HubLedger, type HubLedgerOptions } from './ledger.js';
 import { type FederationStatusUpdate, federationStatusUpdateDigest } from './lifecycle.js';
@@ -424,7 +425,8 @@ class HubServer implements Hub {
 
   private readonly connections = new Set<Connection>();
   private readonly sessions = new Map<string, LiveSession>();
-  private readonly fedTable = new Map<string, FederationRow>();
+  /** Active and suspended federations, indexed by mesh and by expiry (at most maxFederations). */
+  private readonly fedTable: FederationTable;
   private readonly handshakes = new Map<string, PendingHandshake>();
   /** Handshakes coordinated by another hub whose target is attached here. */
   private readonly remoteHandshakes = new Map<string, RemoteHandshake>();
@@ -488,6 +490,7 @@ class HubServer implements Hub {
     this.did = options.did;
     this.region = options.region;
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.fedTable = new FederationTable(this.limits.maxFederations);
     this.log = options.logger ?? pino({ level: 'info', base: { hub: options.did } }, pino.destination(2));
     this.now = options.now ?? Date.now;
     this.store = options.store ?? memoryHubStore({ maxRows: this.limits.maxFederations });
@@ -579,7 +582,11 @@ class HubServer implements Hub {
     this.resolveAuthKey = authenticationKeyResolver(this.resolver);
     await this.openLedger();
 
-    this.restoreFederations(await this.store.federations.list());
+    // Every active and suspended federation, in pages (not one bounded list of every status).
+    let restored = 0;
+    for await (const page of liveFederations(this.store.federations))
+      restored += this.restoreFederations(page);
+    if (restored > 0) this.log.info({ federations: restored }, 'federations restored');
     await this.restoreTrust();
 
     const host = this.options.host ?? '127.0.0.1';
@@ -1183,8 +1190,8 @@ class HubServer implements Hub {
       if (conn.state !== 'ready') return;
 
       const federations: FederationSummary[] = [];
-      for (const f of this.fedTable.values()) {
-        if ((f.sourceMeshId === msg.meshId || f.targetMeshId === msg.meshId) && federations.length < 1024) {
+      for (const f of this.fedTable.byMesh(msg.meshId)) {
+        if (federations.length < 1024) {
           federations.push({
             federationId: f.federationId,
             sourceMeshId: f.sourceMeshId,
@@ -1442,7 +1449,10 @@ class HubServer implements Hub {
           if (msg.sourceMeshId !== me) {
             throw new ProtocolError('unauthorized', 'sourceMeshId is not the DID this link authenticated');
           }
-          if (msg.renews === undefined) this.checkLevelAllows(me, msg.targetMeshId);
+          if (msg.renews === undefined) {
+            this.checkRoomForFederation();
+            this.checkLevelAllows(me, msg.targetMeshId);
+          }
           if (
             !this.sessions.has(msg.targetMeshId) &&
             this.table?.nextHop(msg.targetMeshId)?.kind !== 'peer'
@@ -1496,6 +1506,8 @@ class HubServer implements Hub {
         case 'FederationConfirm': {
           if (!hs || hs.source !== me)
             throw new ProtocolError('unknown_handshake', 'no pending handshake of this mesh has this id');
+          // Full since the initiation: refused before the coordinator records the federation.
+          if (hs.renews === undefined) this.checkRoomForFederation();
           const { confirm, federation } = this.coordinator.onConfirm(msg, origin);
           this.handshakes.delete(hs.handshakeId);
           if (hs.renews !== undefined) {
@@ -1523,7 +1535,7 @@ class HubServer implements Hub {
             statusReason: undefined,
           };
           // In memory first, so a message sent right after the confirmation routes.
-          this.fedTable.set(row.federationId, row);
+          this.fedTable.set(row);
           this.updateFederationGauge();
           // The target's hub learns the federation before the confirmation (same route, same class).
           if (row.path.length > 1) this.announceFederation(row);
@@ -2327,11 +2339,11 @@ class HubServer implements Hub {
       statusReason: f.statusReason,
     };
     if (row.status === 'active' || row.status === 'suspended') {
-      if (!current && this.fedTable.size >= this.limits.maxFederations) {
+      if (!this.fedTable.has(row.federationId) && this.fedTable.full) {
         this.log.warn({ federationId: f.federationId }, 'federation table full: announce ignored');
         return;
       }
-      this.fedTable.set(row.federationId, row);
+      this.fedTable.set(row);
       if (row.status === 'suspended') this.remoteSuspension.add(row.federationId);
       else this.remoteSuspension.delete(row.federationId);
     } else {
@@ -2405,7 +2417,7 @@ class HubServer implements Hub {
       updatedAt: now,
       statusReason: 'renewed',
     };
-    this.fedTable.set(row.federationId, row);
+    this.fedTable.set(row);
     // The other end's hub first (same route, same class as the confirmation that follows).
     if (row.path.length > 1) {
       if (row.path[0] === this.did) this.announceFederation(row);
@@ -2520,7 +2532,7 @@ class HubServer implements Hub {
       updatedAt: this.now(),
     };
     if (row.status === 'active' || row.status === 'suspended') {
-      this.fedTable.set(row.federationId, row);
+      this.holdFederation(row);
       if (row.status === 'suspended') this.remoteSuspension.add(row.federationId);
       else this.remoteSuspension.delete(row.federationId);
     } else {
@@ -2596,7 +2608,7 @@ class HubServer implements Hub {
         const other = fed.sourceMeshId === me ? fed.targetMeshId : fed.sourceMeshId;
         this.sendToMesh(other, msg, coordinator);
       }
-      this.fedTable.set(fed.federationId, fed);
+      this.holdFederation(fed);
       await this.setFederationStatus(
         fed.federationId,
         'terminated',
@@ -2625,7 +2637,7 @@ class HubServer implements Hub {
       statusReason: reason.slice(0, 256),
       updatedAt: this.now(),
     };
-    if (status === 'active' || status === 'suspended') this.fedTable.set(federationId, row);
+    if (status === 'active' || status === 'suspended') this.holdFederation(row);
     else {
       this.fedTable.delete(federationId);
       this.rateLimiter.forget?.(federationId);
@@ -2704,10 +2716,7 @@ class HubServer implements Hub {
    * under a federation's minimum, and resumes those suspended for such a reason once fixed.
    */
   private reconcileMesh(meshId: string): void {
-    for (const fed of [...this.fedTable.values()]) {
-      if (fed.sourceMeshId !== meshId && fed.targetMeshId !== meshId) continue;
-      this.reconcileFederation(fed);
-    }
+    for (const fed of this.fedTable.byMesh(meshId)) this.reconcileFederation(fed);
   }
 
   private reconcileFederation(fed: FederationRow): void {
@@ -2884,10 +2893,11 @@ class HubServer implements Hub {
     if (this.reconcileDue.size > 0) {
       const due = new Set(this.reconcileDue);
       this.reconcileDue.clear();
-      // One pass over the table for all of them (not one per mesh).
-      for (const fed of [...this.fedTable.values()]) {
-        if (due.has(fed.sourceMeshId) || due.has(fed.targetMeshId)) this.reconcileFederation(fed);
-      }
+      // Each federation once, though both its meshes moved.
+      const feds = new Map<string, FederationRow>();
+      for (const meshId of due)
+        for (const fed of this.fedTable.byMesh(meshId)) feds.set(fed.federationId, fed);
+      for (const fed of feds.values()) this.reconcileFederation(fed);
       // Peers judge meshes attached here by the score in the announcements: send the new ones.
       const local = [...due].filter((did) => this.sessions.has(did));
       if (this.links && local.length > 0)
@@ -2961,13 +2971,21 @@ class HubServer implements Hub {
 
   private recomputeTrust(): void {
     // Scores also move with time (decay, uptime): re-judge every federation that has a minimum.
-    for (const fed of [...this.fedTable.values()]) {
-      if (fed.minTrustScore !== undefined) this.reconcileFederation(fed);
-    }
+    for (const fed of this.fedTable.withMinimum()) this.reconcileFederation(fed);
     const r = this.trustFeed?.engine.recomputeGlobal();
     if (r) {
       this.metrics.trustRecomputeSeconds.set(r.ms / 1000);
       this.log.debug({ ...r }, 'global trust recomputed');
+    }
+  }
+
+  /** The federation table is bounded (limits.maxFederations): a new federation needs room in it. */
+  private checkRoomForFederation(): void {
+    if (this.fedTable.full) {
+      throw new ProtocolError(
+        'policy_denied',
+        `this hub holds its maximum of ${this.limits.maxFederations} federations`,
+      );
     }
   }
 
@@ -2984,9 +3002,7 @@ class HubServer implements Hub {
       );
     }
     let active = 0;
-    for (const f of this.fedTable.values()) {
-      if (f.status === 'active' && (f.sourceMeshId === source || f.targetMeshId === source)) active++;
-    }
+    for (const f of this.fedTable.byMesh(source)) if (f.status === 'active') active++;
     if (active >= perms.maxFederations) {
       throw new ProtocolError(
         'trust_too_low',
@@ -3023,10 +3039,7 @@ class HubServer implements Hub {
   }
 
   private haveFederated(a: string, b: string): boolean {
-    for (const f of this.fedTable.values()) {
-      if ((f.sourceMeshId === a && f.targetMeshId === b) || (f.sourceMeshId === b && f.targetMeshId === a))
-        return true;
-    }
+    if (this.fedTable.between(a, b).length > 0) return true;
     return this.trustFeed?.engine.hasEdge(a, b) === true || this.trustFeed?.engine.hasEdge(b, a) === true;
   }
 
@@ -3148,9 +3161,7 @@ class HubServer implements Hub {
 
   private sweep(): void {
     const now = this.now();
-    for (const fed of [...this.fedTable.values()]) {
-      if (fed.expiresAt <= now) this.expireFederation(fed);
-    }
+    for (const fed of this.fedTable.due(now)) this.expireFederation(fed);
     for (const queued of this.offline.expire(now)) this.reportUnreachable(queued);
     this.metrics.offlineQueued.set(this.offline.size);
     const outs = this.coordinator.expireDue(now);
@@ -3273,13 +3284,39 @@ class HubServer implements Hub {
    */
   restoreFederations(rows: Iterable<FederationRow>): number {
     let kept = 0;
+    let over = 0;
     for (const row of rows) {
       if (row.status !== 'active' && row.status !== 'suspended') continue;
-      this.fedTable.set(row.federationId, row);
-      kept++;
+      if (this.fedTable.full && !this.fedTable.has(row.federationId)) over++;
+      else {
+        this.fedTable.set(row);
+        kept++;
+      }
+    }
+    if (over > 0) {
+      this.log.error(
+        { left: over, maxFederations: this.limits.maxFederations },
+        'federation table full: stored federations left out (raise limits.maxFederations)',
+      );
     }
     this.updateFederationGauge();
     return kept;
+  }
+
+  /**
+   * Holds an active or suspended row in the table; false (logged) for a new one when the table is
+   * full: it stays in the store, but this hub does not route it.
+   */
+  private holdFederation(row: FederationRow): boolean {
+    if (this.fedTable.full && !this.fedTable.has(row.federationId)) {
+      this.log.warn(
+        { federationId: row.federationId, maxFederations: this.limits.maxFederations },
+        'federation table full: federation not held in memory',
+      );
+      return false;
+    }
+    this.fedTable.set(row);
+    return true;
   }
 
   /** Latency toward the other end: the node link's RTT here, the route's latency behind a peer. */
@@ -3354,14 +3391,8 @@ class HubServer implements Hub {
   private refreshFederationGauge(): void {
     if (!this.federationGaugeStale) return;
     this.federationGaugeStale = false;
-    let active = 0;
-    let suspended = 0;
-    for (const f of this.fedTable.values()) {
-      if (f.status === 'active') active++;
-      else if (f.status === 'suspended') suspended++;
-    }
-    this.metrics.federations.set({ status: 'active' }, active);
-    this.metrics.federations.set({ status: 'suspended' }, suspended);
+    this.metrics.federations.set({ status: 'active' }, this.fedTable.countOf('active'));
+    this.metrics.federations.set({ status: 'suspended' }, this.fedTable.countOf('suspended'));
   }
 
   private storeFailed(err: unknown): void {

@@ -52,6 +52,24 @@ export interface FederationStore {
   /** Inserts or replaces. */
   put(row: FederationRow): Promise<void>;
   list(filter?: { status?: FederationStatusValue; meshId?: string }): Promise<FederationRow[]>;
+  /**
+   * One page of federations (of `statuses`, default all) in federationId order, after the id
+   * `after`; `next` is the id to continue after, undefined on the last page. What a hub restores
+   * at start, however many rows there are.
+   */
+  listPage(options: FederationPageOptions): Promise<FederationPage>;
+}
+
+export interface FederationPageOptions {
+  readonly statuses?: readonly FederationStatusValue[];
+  readonly after?: string;
+  /** Default 1,000; at most 100,000. */
+  readonly limit?: number;
+}
+
+export interface FederationPage {
+  readonly rows: FederationRow[];
+  readonly next: string | undefined;
 }
 
 export interface MeshStore {
@@ -206,6 +224,24 @@ export function memoryHubStore(options: { maxRows?: number; maxTrustRows?: numbe
               f.sourceMeshId === filter.meshId ||
               f.targetMeshId === filter.meshId),
         );
+      },
+      async listPage(options) {
+        const limit = options.limit ?? 1_000;
+        if (!Number.isSafeInteger(limit) || limit < 1 || limit > 100_000) {
+          throw new ValidationError('invalid page options', [
+            { path: 'limit', message: 'an integer from 1 to 100,000' },
+          ]);
+        }
+        const { after, statuses } = options;
+        // A sort per page: this store holds at most maxRows (100,000 by default).
+        const ids: string[] = [];
+        for (const f of federations.values()) {
+          if ((after === undefined || f.federationId > after) && (!statuses || statuses.includes(f.status)))
+            ids.push(f.federationId);
+        }
+        ids.sort();
+        const rows = ids.slice(0, limit).map((id) => ({ ...federations.get(id)! }));
+        return { rows, next: ids.length > limit ? rows.at(-1)!.federationId : undefined };
       },
     },
     meshes: {

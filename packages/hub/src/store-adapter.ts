@@ -59,6 +59,10 @@ export function hubStoreFrom(store: Store): HubStore {
           : await store.federations.list(filter.status ? { status: filter.status } : {});
         return rows.map(toRow);
       },
+      async listPage(options) {
+        const page = await store.federations.listPage(options);
+        return { rows: page.federations.map(toRow), next: page.next };
+      },
     },
     meshes: {
       async get(meshId) {

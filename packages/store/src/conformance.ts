@@ -428,6 +428,63 @@ export function storeConformanceSuite(
         expect((await store.federations.listActive(T0, { limit: 1 })).length).toBe(1);
       });
 
+      it('pages through every federation of the asked statuses, each once, past one page', async () => {
+        const statuses: FederationStatus[] = ['active', 'suspended', 'expired', 'terminated'];
+        // 23 rows, created out of id order: paging follows ids, not creation or expiry.
+        const all = Array.from({ length: 23 }, (_, i) =>
+          federationFixture({
+            status: statuses[i % 4]!,
+            createdAt: T0 + ((i * 7) % 23),
+            updatedAt: T0 + ((i * 7) % 23),
+            expiresAt: T0 + HOUR - i,
+          }),
+        );
+        for (const f of all) await store.federations.put(f);
+        const walk = async (options: { statuses?: FederationStatus[]; limit: number }) => {
+          const pages: StoredFederation[][] = [];
+          let after: string | undefined;
+          do {
+            const page = await store.federations.listPage({ ...options, ...(after ? { after } : {}) });
+            pages.push(page.federations);
+            after = page.next;
+          } while (after !== undefined && pages.length <= 30);
+          return pages;
+        };
+        const live = all.filter((f) => f.status === 'active' || f.status === 'suspended');
+        const pages = await walk({ statuses: ['active', 'suspended'], limit: 5 });
+        expect(live.length).toBe(12);
+        // 12 rows, 5 a page: 5, 5, 2 and no empty page after the last.
+        expect(pages.map((p) => p.length)).toEqual([5, 5, 2]);
+        const got = pages.flat();
+        expect(new Set(got.map((f) => f.federationId)).size).toBe(got.length);
+        const byId = (fs: StoredFederation[]) =>
+          [...fs].sort((a, b) => (a.federationId < b.federationId ? -1 : 1));
+        // Stored exactly as given (the fixture's statuses, fields and all).
+        expect(byId(got)).toEqual(byId(live));
+        // No status filter: all 23; one page holding everything has no next.
+        expect((await walk({ limit: 10 })).flat()).toHaveLength(23);
+        const whole = await store.federations.listPage({ limit: 23 });
+        expect(whole.federations).toHaveLength(23);
+        expect(whole.next).toBeUndefined();
+        expect((await store.federations.listPage({ statuses: ['terminated'] })).federations).toHaveLength(5);
+        // Past the last id: an empty last page.
+        const last = pages.at(-1)!.at(-1)!.federationId;
+        expect(await store.federations.listPage({ statuses: ['active', 'suspended'], after: last })).toEqual({
+          federations: [],
+          next: undefined,
+        });
+        for (const bad of [
+          { limit: 0 },
+          { limit: 100_001 },
+          { after: 'not-an-id' },
+          { statuses: [] },
+          { statuses: ['paused'] },
+          { offset: 5 },
+        ]) {
+          await expect(store.federations.listPage(bad as never)).rejects.toBeInstanceOf(ValidationError);
+        }
+      });
+
       it('expires due federations once and reports their ids', async () => {
         const due = federationFixture({ expiresAt: T0 + HOUR });
         const dueSuspended = federationFixture({ expiresAt: T0 + HOUR, status: 'suspended' });

@@ -1,5 +1,5 @@
 /** Federations: the hub's routing entries and their lifecycle (one implementation, both dialects). */
-import type { Kysely, Selectable } from 'kysely';
+import { type Kysely, type Selectable, sql } from 'kysely';
 import { z } from 'zod';
 import type { Context } from './context.js';
 import { parseJsonColumn } from './context.js';
@@ -21,7 +21,13 @@ import {
   StoredFederationSchema,
   timestampSchema,
 } from './schemas.js';
-import type { FederationListOptions, FederationStatus, FederationStore, StoredFederation } from './types.js';
+import type {
+  FederationListOptions,
+  FederationPageOptions,
+  FederationStatus,
+  FederationStore,
+  StoredFederation,
+} from './types.js';
 
 const NEXT: Readonly<Record<FederationStatus, readonly FederationStatus[]>> = {
   active: ['suspended', 'expired', 'terminated'],
@@ -40,6 +46,11 @@ const ListOptionsSchema = z.strictObject({
   limit: limitSchema(100_000).optional(),
 });
 const LimitOnlySchema = z.strictObject({ limit: limitSchema(100_000).optional() });
+const PageOptionsSchema = z.strictObject({
+  statuses: z.array(FederationStatusSchema).min(1).max(4).optional(),
+  after: federationIdSchema.optional(),
+  limit: limitSchema(100_000).optional(),
+});
 
 function toRow(f: StoredFederation): FederationsTable {
   return {
@@ -224,6 +235,28 @@ export function federationStore(ctx: Context): FederationStore {
           .execute(),
       );
       return rows.map(fromFederationRow);
+    },
+
+    async listPage(options: FederationPageOptions = {}) {
+      const { statuses, after, limit = 1000 } = validate(PageOptionsSchema, options, 'page options');
+      // Keyset on the primary key: each page is a range scan of its index, however deep (OFFSET
+      // would rescan every earlier page). One row more than the page tells whether another follows.
+      // SQLite would rather take the (status, expires_at) index and sort every row left for each
+      // page (quadratic over a restore); `+status` keeps that index out. PostgreSQL picks the key.
+      const status = ctx.dialect === 'sqlite' ? sql<FederationStatus>`+status` : sql.ref('status');
+      const rows = await ctx.read((db) =>
+        db
+          .selectFrom('federations')
+          .selectAll()
+          .$if(statuses !== undefined, (q) => q.where(status, 'in', statuses!))
+          .$if(after !== undefined, (q) => q.where('federation_id', '>', after!))
+          .orderBy('federation_id')
+          .limit(limit + 1)
+          .execute(),
+      );
+      const more = rows.length > limit;
+      const federations = (more ? rows.slice(0, limit) : rows).map(fromFederationRow);
+      return { federations, next: more ? federations.at(-1)!.federationId : undefined };
     },
 
     async expireDue(now, options = {}) {

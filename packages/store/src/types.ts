@@ -31,6 +31,21 @@ export interface FederationListOptions {
   readonly limit?: number;
 }
 
+export interface FederationPageOptions {
+  /** Default: every status. */
+  readonly statuses?: readonly FederationStatus[];
+  /** The `next` of the previous page (a federationId); absent for the first page. */
+  readonly after?: string;
+  /** Default 1,000; at most 100,000. */
+  readonly limit?: number;
+}
+
+export interface FederationPage {
+  readonly federations: StoredFederation[];
+  /** Where the next page starts (pass it as `after`); undefined on the last page. */
+  readonly next: string | undefined;
+}
+
 export interface FederationStore {
   /** Inserts a new federation. An existing id is AlreadyExistsError (never overwritten). */
   put(federation: StoredFederation): Promise<void>;
@@ -52,8 +67,13 @@ export interface FederationStore {
   listByMesh(meshDid: string, options?: FederationListOptions): Promise<StoredFederation[]>;
   /** Every federation (optionally of one status), oldest first. Default limit 100,000. */
   list(options?: FederationListOptions): Promise<StoredFederation[]>;
-  /** Active federations not yet expired at `now` (what a hub restores after a restart). */
+  /** Active federations not yet expired at `now`, soonest expiry first. Default limit 100,000. */
   listActive(now: number, options?: { readonly limit?: number }): Promise<StoredFederation[]>;
+  /**
+   * One page of federations (of `statuses`, default all) in federationId order, after `after`:
+   * every row however many there are, a page at a time (what a hub restores after a restart).
+   */
+  listPage(options?: FederationPageOptions): Promise<FederationPage>;
   /** Marks active or suspended federations whose expiresAt <= now as expired; returns their ids. */
   expireDue(now: number, options?: { readonly limit?: number }): Promise<string[]>;
   count(options?: { readonly status?: FederationStatus }): Promise<number>;
