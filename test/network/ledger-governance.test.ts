@@ -209,4 +209,15 @@ describe('the mesh ledger on a sequencer and a mirror hub', () => {
       body: { subject: acme.did, availabilityPpm: 1_000_000 },
     });
   });
+
+  it("puts the did:mesh operations a mirror's registry accepts on the ledger (no peering needed)", async () => {
+    const ngo = await world.member('did:mesh:ngo:relief-001');
+    const r = await call(mirrorHttp, '/v1/identities', [ngo.op]);
+    expect(r.status, r.text).toBe(200);
+    await until(
+      async () => sequencer.ledger!.state.mesh.get(ngo.did) !== undefined,
+      10_000,
+      'the op on the ledger',
+    );
+  });
 });

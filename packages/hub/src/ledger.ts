@@ -128,6 +128,12 @@ export class HubLedger {
       // Parameters already in the replica's history apply from the start.
       hl.#emitParams(replica.state.params);
       hl.#startSync();
+      // Operations this hub's registry accepts reach the ledger from here too (not only by gossip
+      // between hubs), once the replica has caught up and can tell which ones are new.
+      hl.#unsubscribe = ctx.registry.onAppend((did) => {
+        const op = ctx.registry.history(did).at(-1);
+        if (op) void hl.#submitOperation(op as unknown as Record<string, unknown>);
+      });
       return hl;
     }
     if (options.clock === 'manual') ctx.log.warn({}, 'ledger clock is manual (tests and demos only)');
@@ -356,13 +362,20 @@ export class HubLedger {
     const entry = { type: 'did:mesh-operation' as const, op };
     try {
       // Already on the ledger (a restart, or the same operation gossiped twice): skip it.
-      this.#ledger!.check(entry);
+      this.state.check({ time: Math.max(this.#ctx.now(), this.state.time), entry });
     } catch {
       return;
     }
-    await this.#ledger!.submit(entry).catch((err: unknown) =>
-      this.#ctx.log.error({ err: String(err) }, 'ledger append failed'),
-    );
+    await this.submit(entry).catch((err: unknown) => {
+      // A mirror may lose the race with the same operation arriving by gossip: that is fine.
+      const code = (err as { code?: string }).code;
+      if (code !== 'ledger_invalid_did_operation') {
+        this.#ctx.log.warn(
+          { err: String((err as Error).message ?? err) },
+          'did:mesh operation not on the ledger',
+        );
+      }
+    });
   }
 
   #startSync(): void {
