@@ -81,7 +81,7 @@ describe('the mesh ledger on a sequencer and a mirror hub', () => {
             { did: world.hub.did, balance: '0', stake: '10000' },
           ],
           coreMaintainers: [acme.did],
-          auditors: [],
+          auditors: [mit.did],
           keys: [],
         },
       },
@@ -219,5 +219,21 @@ describe('the mesh ledger on a sequencer and a mirror hub', () => {
       10_000,
       'the op on the ledger',
     );
+  });
+
+  it('shows standards certifications signed on the ledger by an auditor in discovery', async () => {
+    const expires = sequencer.ledger!.state.time + 365 * DAY;
+    await submit(mit, 'cert.issue', { subject: acme.did, standard: 'SOC2', expires });
+    const found = (await call(seqHttp, '/v1/discovery?capability=ml.inference')).json();
+    const entry = (found.meshes as { meshId: string; certifications?: string[] }[]).find(
+      (m) => m.meshId === acme.did,
+    );
+    expect(entry?.certifications).toContain('SOC2');
+    const refused = await call(
+      mirrorHttp,
+      '/v1/ledger/entries',
+      await signed(acme, 'cert.issue', { subject: mit.did, standard: 'SOC2', expires }),
+    );
+    expect(refused.json().error.code).toBe('ledger_not_allowed');
   });
 });

@@ -3228,7 +3228,7 @@ class HubServer implements Hub {
         capabilities: [...s.capabilities],
         trustScore,
         homeHub: this.did,
-        ...(s.certifications.length > 0 ? { certifications: [...s.certifications] } : {}),
+        ...this.certificationsOf(s.meshId, s.certifications),
       });
       if (out.length >= 256) return out;
     }
@@ -3247,7 +3247,7 @@ class HubServer implements Hub {
         capabilities: [...info.capabilities],
         trustScore: info.trustScore,
         homeHub: hop.path.at(-1) ?? hop.peerDid,
-        ...(info.certifications ? { certifications: [...info.certifications] } : {}),
+        ...this.certificationsOf(meshId, info.certifications ?? []),
       });
     }
     for (const m of this.options.router?.discover?.(query) ?? []) {
@@ -3255,6 +3255,16 @@ class HubServer implements Hub {
       out.push(m);
     }
     return out;
+  }
+
+  /**
+   * What discovery shows of a mesh's certifications: its credential's claims and the standards
+   * certifications compliance auditors signed on the ledger (still valid now).
+   */
+  private certificationsOf(meshId: string, fromCredential: readonly string[]): { certifications?: string[] } {
+    const onLedger = this.ledger?.state.certifications(meshId, this.now()).map((c) => c.standard) ?? [];
+    const all = [...new Set([...fromCredential, ...onLedger])].slice(0, 64);
+    return all.length > 0 ? { certifications: all } : {};
   }
 
   routes(): RouteRow[] {

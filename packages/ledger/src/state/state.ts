@@ -180,6 +180,8 @@ export class LedgerState {
   readonly #maintainers = new Map<string, number>();
   readonly #auditors = new Set<string>();
   readonly #certs = new Map<string, Certification>();
+  /** The certification keys of each subject (discovery reads a subject's certifications often). */
+  readonly #certsBySubject = new Map<string, Set<string>>();
   readonly #proposals = new Map<string, Proposal>();
   readonly #open = new Set<string>();
   readonly #patches = new Map<string, Patch>();
@@ -288,9 +290,11 @@ export class LedgerState {
     return [...this.#auditors].sort(cmp);
   }
 
-  certifications(subject: string): Certification[] {
-    return [...this.#certs.values()]
-      .filter((c) => c.subject === subject && c.expires > this.#time)
+  /** The subject's certifications still valid at `at` (default: the ledger time). */
+  certifications(subject: string, at = this.#time): Certification[] {
+    return [...(this.#certsBySubject.get(subject) ?? [])]
+      .map((k) => this.#certs.get(k)!)
+      .filter((c) => c.expires > at)
       .sort((a, b) => cmp(a.standard, b.standard));
   }
 
@@ -865,6 +869,9 @@ export class LedgerState {
         throw reject('limit', 'too many certifications');
       }
       return () => {
+        let keys = this.#certsBySubject.get(e.body.subject);
+        if (!keys) this.#certsBySubject.set(e.body.subject, (keys = new Set()));
+        keys.add(key);
         this.#certs.set(key, {
           subject: e.body.subject,
           standard: e.body.standard,
@@ -882,6 +889,9 @@ export class LedgerState {
       if (!this.#certs.has(key)) throw reject('unknown', `${e.body.subject} holds no ${e.body.standard}`);
       return () => {
         this.#certs.delete(key);
+        const keys = this.#certsBySubject.get(e.body.subject);
+        keys?.delete(key);
+        if (keys?.size === 0) this.#certsBySubject.delete(e.body.subject);
         return undefined;
       };
     },
