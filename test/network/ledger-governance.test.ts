@@ -236,4 +236,38 @@ describe('the mesh ledger on a sequencer and a mirror hub', () => {
     );
     expect(refused.json().error.code).toBe('ledger_not_allowed');
   });
+
+  it('answers 502 when a mirror cannot reach the sequencer, and keeps serving reads', async () => {
+    const lonely = createHub({
+      did: didKeyFromEd25519PublicKey(ed25519.generateKeyPair().publicKey),
+      keyPair: ed25519.generateKeyPair(),
+      region: 'na',
+      trustedIssuers: [world.issuer.did],
+      logger: silent,
+      ledger: {
+        role: 'mirror',
+        sequencer: {
+          url: 'http://127.0.0.1:9',
+          did: world.hub.did,
+          publicKey: encodeMultikey('ed25519-pub', world.hub.keyPair.publicKey),
+        },
+        syncMs: 60_000,
+      },
+    });
+    const { httpUrl } = await lonely.start();
+    try {
+      const r = await call(
+        httpUrl,
+        '/v1/ledger/entries',
+        await signed(acme, 'transfer', { to: mit.did, amount: '1' }),
+      );
+      expect(r.status).toBe(502);
+      expect(r.json().error.code).toBe('ledger_sequencer_unreachable');
+      const state = (await call(httpUrl, '/v1/ledger/state')).json();
+      expect(state).toMatchObject({ role: 'mirror', size: 0 });
+      expect(state.mirrorError).toBeDefined();
+    } finally {
+      await lonely.stop();
+    }
+  });
 });

@@ -255,6 +255,12 @@ export class HubLedger {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(input),
       signal: AbortSignal.timeout(10_000),
+    }).catch((err: unknown) => {
+      throw new LedgerForwardError(
+        502,
+        'ledger_sequencer_unreachable',
+        `the ledger's sequencer at ${this.#options.sequencer!.url} did not answer: ${(err as Error).message}`,
+      );
     });
     const body = (await res.json().catch(() => ({}))) as {
       error?: { code?: string; message?: string };
