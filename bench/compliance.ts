@@ -21,7 +21,7 @@ export interface ComplianceBench {
 export async function benchCompliance(quick: boolean): Promise<ComplianceBench> {
   const evaluations = benchEvaluateCompliance(quick ? 500 : 2000);
   const mixed = evaluations.find((e) => e.scenario === 'mixed') ?? evaluations[0]!;
-  const policy = benchPolicyEngine(quick ? 5_000 : 20_000);
+  const policy = benchPolicyEngine(quick ? 2_000 : 20_000);
   const dir = mkdtempSync(join(tmpdir(), 'fmp-bench-audit-'));
   const store = await openStore({ kind: 'sqlite', path: join(dir, 'audit.db') });
   try {

@@ -13,7 +13,7 @@ export interface FederationsResult {
   /** JS heap per federation held (after a full GC), bytes. */
   bytesPerFederation: number;
   /** Where bytesPerFederation goes (measured at the largest count of the run). */
-  breakdown?: { mapEntry: number; rowObject: number; arrays: number; strings: number };
+  breakdown?: { mapEntry: number; indexes: number; rowObject: number; arrays: number; strings: number };
   /** The per-federation rate limiter's token bucket, once the federation has carried a message. */
   bucketBytes: number;
   bytesPerFederationWithBucket: number;
@@ -27,13 +27,17 @@ export interface FederationsResult {
   lookupFirstNs: number;
   /** The same lookups in a 1,000-entry Map (fits in cache), ns. */
   baselineLookupNs: number;
-  /** Is there a federation between these two meshes (no index: a scan of the table), ms. */
+  /** The federations of one mesh, from the table's mesh index (byMesh), µs. */
+  byMeshUs: number;
+  /** The federations between two meshes, from the mesh index (between), µs. */
+  betweenUs: number;
+  /** Is there a federation between these two meshes (haveFederated, on every attestation), ms. */
   pairLookupMs: number;
-  /** The federations of one mesh (reconcileMesh: a copy and a scan of the table), ms. */
+  /** The federations of one mesh re-judged (reconcileMesh, over byMesh), ms. */
   meshScanMs: number;
-  /** One pass over the table's rows, nothing copied (the scans' floor), ms. */
+  /** One pass over the table's rows, nothing copied (what each lookup above cost before the index), ms. */
   iterateMs: number;
-  /** The hub's expiry sweep with nothing due (it runs every second), ms. */
+  /** The hub's expiry sweep with nothing due (it runs every second; reads the expiry heap), ms. */
   sweepMs: number;
   sweepNsPerFederation: number;
   /** Federations due in the second sweep (1%). */

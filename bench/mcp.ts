@@ -11,22 +11,12 @@
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { Fleet } from './fleet.js';
 import { percentiles } from './lib.js';
-import {
-  type BenchWorld,
-  createBenchWorld,
-  killAll,
-  LOAD_HUB_OPTIONS,
-  startHubWorker,
-  startWorker,
-  type Worker,
-} from './network.js';
+import { fixtureArgs, killAll, routeTo } from './network.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../test/fixtures/mcp-server.ts', import.meta.url));
-
-/** Members the MCP benchmark needs in the world file: consumer (hub 1) and provider (hub 2). */
-export const MCP_MEMBERS = ['mcp-c', 'mcp-p'];
 
 export interface McpLatency {
   p50Ms: number;
@@ -110,66 +100,64 @@ export const fetchOwnSignal: typeof fetch = async (input, init) => {
 
 const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
 
+/**
+ * The direct baseline's MCP client, connected to its own fixture server over stdio (spawned as the
+ * provider spawns its own: the same bundle, or the same source under tsx), under the fleet's key
+ * `mcp:direct`.
+ */
+export function directMcpClient(fleet: Fleet): Promise<{ client: Client; stderr: () => string }> {
+  return fleet.shared('mcp:direct', async (spawned) => {
+    const client = new Client({ name: 'fmp-bench', version: '0.1.0' });
+    spawned.push({ stop: () => client.close() });
+    let stderr = '';
+    const stdio = new StdioClientTransport({
+      command: process.execPath,
+      args: fixtureArgs(FIXTURE),
+      cwd: ROOT,
+      stderr: 'pipe',
+    });
+    stdio.stderr?.on('data', (d: Buffer) => {
+      stderr = (stderr + d.toString()).slice(-2000);
+    });
+    await client.connect(stdio);
+    return { client, stderr: () => stderr };
+  });
+}
+
+/**
+ * The consumer (on the fleet's main hub) federates with provider `mcp-p` on the peer hub; the calls
+ * then cross both hubs.
+ */
 export async function benchMcpCall(
-  w: BenchWorld,
+  fleet: Fleet,
   options: { n: number; warmup: number },
 ): Promise<McpCallResult> {
   const { n, warmup } = options;
-  // Two peered hubs, as the two-hop throughput run: hub 1 accepts hub 2, hub 2 dials hub 1.
-  const hub1 = await startHubWorker(w, 0, { ...LOAD_HUB_OPTIONS, allowedPeers: [w.world.hubs[1]!.did] });
-  const workers: Worker[] = [hub1.worker];
   const clients: Client[] = [];
   try {
-    const hub2 = await startHubWorker(w, 1, {
-      ...LOAD_HUB_OPTIONS,
-      peers: [{ did: w.world.hubs[0]!.did, url: hub1.url }],
-    });
-    workers.push(hub2.worker);
-    const providerDid = w.world.members['mcp-p']!.did;
-    // FMP_BENCH_NODE_FLAGS: extra Node flags for the node processes (e.g. --cpu-prof).
-    const flags = process.env.FMP_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-    const provider = startWorker('worker-mcp.ts', [w.file, 'mcp-p', hub2.url, 'provider', 'mcp-c'], flags);
-    workers.push(provider);
-    const ready = await provider.line((l) => l.ready === true);
-    const upstream = ready.upstreamTools as string[];
-    if (!upstream.includes('add') || !upstream.includes('echo')) {
-      throw new Error(`the provider's fixture server lists ${JSON.stringify(upstream)}, not add and echo`);
-    }
+    const [hub1, hub2, provider, consumer, direct] = await Promise.all([
+      fleet.hub(),
+      fleet.peerHub(),
+      fleet.mcp('mcp-p'),
+      fleet.mcp('mcp-c'),
+      directMcpClient(fleet),
+    ]);
+    const providerDid = fleet.did('mcp-p');
     // The consumer's hub must have learned the route to the provider over the peer link.
-    const deadline = Date.now() + 20_000;
-    while (!((await hub1.worker.call({ cmd: 'routes' })).meshes as string[]).includes(providerDid)) {
-      if (Date.now() > deadline) throw new Error('no route to the provider through the peer hub');
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const consumer = startWorker('worker-mcp.ts', [w.file, 'mcp-c', hub1.url, 'consumer'], flags);
-    workers.push(consumer);
-    const { mcpUrl } = await consumer.line((l) => l.ready === true);
-    const { tools } = await consumer.call({ cmd: 'federate', target: providerDid }, 30_000);
+    await routeTo(hub1, providerDid);
+    const { tools } = await consumer.worker.call({ cmd: 'federate', target: providerDid }, 30_000);
     const tool = (tools as string[]).find((t) => t.endsWith('__add'))!;
 
     const federated = new Client({ name: 'fmp-bench', version: '0.1.0' });
     clients.push(federated);
     await federated.connect(
-      new StreamableHTTPClientTransport(new URL(mcpUrl as string), { fetch: fetchOwnSignal }),
+      new StreamableHTTPClientTransport(new URL(consumer.ready.mcpUrl as string), { fetch: fetchOwnSignal }),
     );
-    const direct = new Client({ name: 'fmp-bench', version: '0.1.0' });
-    clients.push(direct);
-    let directStderr = '';
-    const stdio = new StdioClientTransport({
-      command: process.execPath,
-      args: ['--import', 'tsx', FIXTURE],
-      cwd: ROOT,
-      stderr: 'pipe',
-    });
-    stdio.stderr?.on('data', (d: Buffer) => {
-      directStderr = (directStderr + d.toString()).slice(-2000);
-    });
-    await direct.connect(stdio);
     // As an agent would: list first (the SDK client then checks results against the output schema).
     const listed = (await federated.listTools()).tools.map((t) => t.name);
     if (!listed.includes(tool)) throw new Error(`the consumer's /mcp does not list ${tool}: ${listed}`);
-    if (!(await direct.listTools()).tools.some((t) => t.name === 'add')) {
-      throw new Error(`the fixture server does not list add (stderr: ${directStderr})`);
+    if (!(await direct.client.listTools()).tools.some((t) => t.name === 'add')) {
+      throw new Error(`the fixture server does not list add (stderr: ${direct.stderr()})`);
     }
 
     const errors: Record<string, number> = {};
@@ -209,7 +197,7 @@ export async function benchMcpCall(
     const callDirect = async (i: number, record: boolean) => {
       const { a, b } = args(i);
       const t = performance.now();
-      const r = await direct.callTool({ name: 'add', arguments: { a, b } });
+      const r = await direct.client.callTool({ name: 'add', arguments: { a, b } });
       const elapsed = performance.now() - t;
       if (r.isError || sumOf(r) !== a + b) {
         throw new Error(`direct add(${a}, ${b}) answered ${JSON.stringify(r).slice(0, 300)}`);
@@ -238,8 +226,8 @@ export async function benchMcpCall(
 
     const cpu = async () => {
       const [c, p, h1, h2] = [
-        await consumer.call({ cmd: 'cpu' }),
-        await provider.call({ cmd: 'cpu' }),
+        await consumer.worker.call({ cmd: 'cpu' }),
+        await provider.worker.call({ cmd: 'cpu' }),
         await hub1.stats(),
         await hub2.stats(),
       ];
@@ -292,19 +280,18 @@ export async function benchMcpCall(
     };
   } finally {
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
-    await Promise.all(workers.map((x) => x.stop()));
   }
 }
 
 // Standalone: `npx tsx bench/mcp.ts [n]` (this benchmark alone).
 if (process.argv[1]?.endsWith('mcp.ts')) {
-  const world = await createBenchWorld(MCP_MEMBERS);
+  const fleet = await Fleet.create();
   try {
     const n = Number(process.argv[2] ?? 500);
-    const result = await benchMcpCall(world, { n, warmup: Math.min(200, n) });
+    const result = await benchMcpCall(fleet, { n, warmup: Math.min(200, n) });
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
+    await fleet.close();
     killAll();
-    world.cleanup();
   }
 }

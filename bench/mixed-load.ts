@@ -5,12 +5,12 @@
  * of a step crosses the limit (50 ms) or operations fail. The knee is the highest offered rate whose
  * step stayed under the limit without failures.
  *
- * Processes, all on loopback: the hub; a generator node (bench/worker-mixed.ts) sending 1 KB sealed,
- * signed messages of the four priorities to a receiver node (bench/worker-node.ts) over 4
- * federations, and running new handshakes with it; the MCP consumer and provider nodes
- * (bench/worker-mcp.ts, the provider fronting the fixture MCP server over stdio), both on this hub,
- * with this process's official-SDK MCP client calling `<provider>__add` at the consumer's /mcp, every
- * answer checked. Of each step's operations about 10% are tool calls, 2% handshakes and the rest
+ * Processes, all on loopback (the fleet's, bench/fleet.ts): the main hub; a generator node
+ * (bench/worker-node.ts, its `step` command) sending 1 KB sealed, signed messages of the four
+ * priorities to a receiver node over 4 federations, and running new handshakes with it; the MCP
+ * consumer and provider nodes (bench/worker-mcp.ts, the provider fronting the fixture MCP server over
+ * stdio), both on this hub, with this process's official-SDK MCP client calling `<provider>__add` at
+ * the consumer's /mcp, every answer checked. Of each step's operations about 10% are tool calls, 2% handshakes and the rest
  * messages; without the MCP bridge (set-up failed) the step runs handshakes and messages alone and
  * says so.
  *   npx tsx bench/mixed-load.ts [--quick] [--no-tools] [--no-handshakes]   (standalone)
@@ -18,21 +18,11 @@
 import { setMaxListeners } from 'node:events';
 import { cpus } from 'node:os';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Fleet } from './fleet.js';
 import { percentiles } from './lib.js';
 import { type CallResult, errorCode, fetchOwnSignal, McpWrongAnswer, sumOf } from './mcp.js';
-import {
-  type BenchWorld,
-  createBenchWorld,
-  killAll,
-  LOAD_HUB_OPTIONS,
-  startHubWorker,
-  startWorker,
-  type Worker,
-} from './network.js';
+import { killAll, type Worker } from './network.js';
 import { type OpenLoopResult, openLoop } from './open-loop.js';
-
-/** Members the mixed load needs: generator, receiver, MCP consumer and provider. */
-export const MIXED_MEMBERS = ['mx-s', 'mx-r', 'mx-c', 'mx-p'];
 
 const TOOL_SHARE = 0.1;
 const HANDSHAKE_SHARE = 0.02;
@@ -93,20 +83,17 @@ interface Tools {
   close(): Promise<void>;
 }
 
-/** The MCP pair on `hubUrl` and a client at the consumer's /mcp; one tools/call per call(k). */
-async function setUpTools(w: BenchWorld, hubUrl: string, workers: Worker[]): Promise<Tools> {
-  const providerDid = w.world.members['mx-p']!.did;
-  const provider = startWorker('worker-mcp.ts', [w.file, 'mx-p', hubUrl, 'provider', 'mx-c']);
-  workers.push(provider);
-  const consumer = startWorker('worker-mcp.ts', [w.file, 'mx-c', hubUrl, 'consumer']);
-  workers.push(consumer);
-  const [ready, { mcpUrl }] = await Promise.all([
-    provider.line((l) => l.ready === true),
-    consumer.line((l) => l.ready === true),
+/**
+ * The MCP pair on the main hub (the fleet's consumer, federating with provider `mx-p`) and a client
+ * at the consumer's /mcp; one tools/call per call(k).
+ */
+async function setUpTools(fleet: Fleet): Promise<Tools> {
+  const providerDid = fleet.did('mx-p');
+  const [{ worker: provider }, { worker: consumer, ready }] = await Promise.all([
+    fleet.mcp('mx-p'),
+    fleet.mcp('mcp-c'),
   ]);
-  if (!(ready.upstreamTools as string[]).includes('add')) {
-    throw new Error(`the fixture server lists ${JSON.stringify(ready.upstreamTools)}, not add`);
-  }
+  const mcpUrl = ready.mcpUrl;
   const { tools } = await consumer.call({ cmd: 'federate', target: providerDid }, 30_000);
   const tool = (tools as string[]).find((t) => t.endsWith('__add'));
   if (!tool) throw new Error(`the consumer lists no add tool: ${JSON.stringify(tools)}`);
@@ -158,12 +145,14 @@ function machineTimes(): { busy: number; total: number } {
 }
 
 export async function benchMixedLoad(
-  w: BenchWorld,
+  fleet: Fleet,
   options: {
     startRate: number;
     factor: number;
     stepMs: number;
     maxSteps: number;
+    /** The unrecorded first step (default min(1000, stepMs)). */
+    warmupMs?: number;
     p99LimitMs?: number;
     /** Shares of all operations (defaults 0.1 and 0.02); 0 leaves a kind out. */
     toolShare?: number;
@@ -174,29 +163,24 @@ export async function benchMixedLoad(
 ): Promise<MixedLoadResult> {
   const limit = options.p99LimitMs ?? 50;
   const setUpStarted = performance.now();
-  const hub = await startHubWorker(w, 0, { ...LOAD_HUB_OPTIONS, handshake: { timeoutMs: 10_000 } });
-  const workers: Worker[] = [hub.worker];
   let tools: Tools | undefined;
   let toolsReady: Promise<Tools | string> | undefined;
   try {
-    // FMP_BENCH_NODE_FLAGS: extra Node flags for the node processes (e.g. --cpu-prof).
-    const flags = process.env.FMP_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-    // Every process starts at once (start-up is most of the set-up time).
-    const receiver = startWorker('worker-node.ts', [w.file, 'mx-r', hub.url], flags);
-    workers.push(receiver);
-    const gen = startWorker('worker-mixed.ts', [w.file, 'mx-s', hub.url], flags);
-    workers.push(gen);
-    const target = w.world.members['mx-r']!.did;
+    const target = fleet.did('node-b');
     // The MCP bridge is the newest part: when it cannot be set up, the mix goes on without it.
     const wantedToolShare = options.toolShare ?? TOOL_SHARE;
     toolsReady =
       wantedToolShare > 0
-        ? setUpTools(w, hub.url, workers).then(
+        ? setUpTools(fleet).then(
             (t): Tools | string => t,
             (err: unknown) => String((err as Error).message).slice(0, 200),
           )
         : Promise.resolve('tool share 0');
-    await Promise.all([receiver.line((l) => l.ready === true), gen.line((l) => l.ready === true)]);
+    const [hub, gen, receiver] = await Promise.all([
+      fleet.hub(),
+      fleet.node('node-a', 'main'),
+      fleet.node('node-b', 'main'),
+    ]);
     await gen.call({ cmd: 'federate', target, count: 4 }, 30_000);
     const set = await toolsReady;
     if (typeof set !== 'string') tools = set;
@@ -260,7 +244,7 @@ export async function benchMixedLoad(
       })`,
     );
     // Warm-up (JIT, caches, connections), not recorded.
-    const warm = await step(options.startRate / 2, Math.min(1000, options.stepMs));
+    const warm = await step(options.startRate / 2, options.warmupMs ?? Math.min(1000, options.stepMs));
     if (warm.g.succeeded === 0) throw new Error(`the warm-up step failed: ${JSON.stringify(warm.g.errors)}`);
 
     const measure = async (rate: number, repeat: boolean): Promise<{ result: MixedStep; msgs: number }> => {
@@ -365,16 +349,15 @@ export async function benchMixedLoad(
     // Also when the run failed while the MCP pair was still being set up.
     const set = await toolsReady;
     if (set !== undefined && typeof set !== 'string') await set.close().catch(() => undefined);
-    await Promise.all(workers.map((x) => x.stop()));
   }
 }
 
 // Standalone: `npx tsx bench/mixed-load.ts [--quick]`.
 if (process.argv[1]?.endsWith('mixed-load.ts')) {
   const quick = process.argv.includes('--quick');
-  const world = await createBenchWorld(MIXED_MEMBERS);
+  const fleet = await Fleet.create();
   try {
-    const result = await benchMixedLoad(world, {
+    const result = await benchMixedLoad(fleet, {
       startRate: quick ? 200 : 100,
       factor: 1.5,
       stepMs: quick ? 1500 : 4000,
@@ -385,7 +368,7 @@ if (process.argv[1]?.endsWith('mixed-load.ts')) {
     });
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
+    await fleet.close();
     killAll();
-    world.cleanup();
   }
 }

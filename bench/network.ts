@@ -4,8 +4,9 @@
  *   - baselines: raw WebSocket round trip between two processes, a raw WebSocket relay
  *     (A -> relay -> B, acked), batched SQLite inserts (better-sqlite3);
  *   - the handshake over the wire with warm caches (node.federate(), hub and nodes in 3 processes);
- *   - message throughput through one hub (SDK senders/receivers in child processes; the hub's own
- *     CPU time per message as its capacity figure).
+ *   - message throughput through one hub and through two peered hubs (SDK sender and receiver in
+ *     child processes; the hubs' own CPU time per message as their capacity figure).
+ * The processes come from a Fleet (bench/fleet.ts), which starts them once for the whole run.
  * Every child is registered and killed (SIGKILL) at the end, on failure and on exit.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -18,6 +19,8 @@ import { ed25519, hexEncode } from '@fmp/core';
 import { buildMeshCreate, issueMeshAgentCredential } from '@fmp/identity';
 import Database from 'better-sqlite3';
 import WebSocket from 'ws';
+import type { Bundles } from './bundle.js';
+import type { Fleet } from './fleet.js';
 import { type Latency, percentiles } from './lib.js';
 import type { SavedIdentity, SavedWorld } from './worker-io.js';
 
@@ -39,6 +42,22 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+let bundles: Bundles | undefined;
+
+/**
+ * From now on, workers start from these bundles (bench/bundle.ts) instead of under tsx; the MCP
+ * fixture server too (its bundle's path goes to the workers in FMP_BENCH_MCP_FIXTURE).
+ */
+export function useBundles(b: Bundles): void {
+  bundles = b;
+}
+
+/** How to run the MCP fixture server: its bundle when there is one, else under tsx. */
+export function fixtureArgs(fixture: string): string[] {
+  const bundled = bundles?.path('mcp-server.ts') ?? process.env.FMP_BENCH_MCP_FIXTURE;
+  return bundled ? [bundled] : ['--import', 'tsx', fixture];
+}
+
 export interface Worker {
   readonly child: ChildProcess;
   /** The first stdout line matching `match`. */
@@ -50,15 +69,25 @@ export interface Worker {
 
 let nextId = 1;
 
-export function startWorker(script: string, args: string[], nodeFlags: string[] = []): Worker {
-  const child = spawn(
-    process.execPath,
-    [...nodeFlags, '--import', 'tsx', join(ROOT, 'bench', script), ...args],
-    {
-      cwd: ROOT,
-      stdio: ['pipe', 'pipe', 'pipe'],
-    },
-  );
+/**
+ * Spawns `bench/<script>` under tsx. With `config`, the worker was given `-` for an argument it reads
+ * from its first stdin line (bench/worker-lines.ts): the line is written once `config` resolves, and
+ * if it rejects the worker is killed (its line() waits then fail with the reason).
+ */
+export function startWorker(
+  script: string,
+  args: string[],
+  nodeFlags: string[] = [],
+  config?: Promise<Record<string, unknown>>,
+): Worker {
+  const bundled = bundles?.path(script);
+  const entry = bundled ? [bundled] : ['--import', 'tsx', join(ROOT, 'bench', script)];
+  const fixture = bundles?.path('mcp-server.ts');
+  const child = spawn(process.execPath, [...nodeFlags, ...entry, ...args], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    env: fixture ? { ...process.env, FMP_BENCH_MCP_FIXTURE: fixture } : process.env,
+  });
   children.add(child);
   const lines: Record<string, unknown>[] = [];
   const waiters = new Set<() => void>();
@@ -67,6 +96,13 @@ export function startWorker(script: string, args: string[], nodeFlags: string[] 
     stderr = (stderr + d.toString()).slice(-2000);
   });
   child.stdin!.on('error', () => undefined);
+  config?.then(
+    (value) => child.stdin!.write(`${JSON.stringify(value)}\n`),
+    (err: unknown) => {
+      stderr = `not started: ${String((err as Error)?.message ?? err)}`;
+      child.kill('SIGKILL');
+    },
+  );
   createInterface({ input: child.stdout! }).on('line', (text) => {
     try {
       lines.push(JSON.parse(text) as Record<string, unknown>);
@@ -171,33 +207,46 @@ export async function createBenchWorld(memberNames: string[]): Promise<BenchWorl
   return { file, world, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function startHubWorker(
+export interface HubWorker {
+  readonly worker: Worker;
+  readonly url: string;
+  stats(): Promise<{ cpuUs: number; systemUs: number; rss: number; heapUsed: number; external: number }>;
+}
+
+/**
+ * Spawns hub `index` of the world at once; `options` may be a promise (say, of the URL of a hub this
+ * one dials): the process loads its modules meanwhile and creates its hub when they come.
+ */
+export function startHubWorker(
   w: BenchWorld,
   index: number,
-  options: Record<string, unknown>,
-): Promise<{
-  worker: Worker;
-  url: string;
-  stats(): Promise<{ cpuUs: number; systemUs: number; rss: number; heapUsed: number; external: number }>;
-}> {
+  options: Record<string, unknown> | Promise<Record<string, unknown>>,
+): { worker: Worker; ready: Promise<HubWorker> } {
   // FMP_BENCH_HUB_FLAGS: extra Node flags for the hub process, e.g. --cpu-prof to see where it spends.
   const flags = ['--expose-gc', ...(process.env.FMP_BENCH_HUB_FLAGS?.split(' ').filter(Boolean) ?? [])];
-  const worker = startWorker('worker-hub.ts', [w.file, String(index), JSON.stringify(options)], flags);
-  const ready = await worker.line((l) => typeof l.url === 'string');
-  return {
-    worker,
-    url: ready.url as string,
-    stats: async () => {
-      const s = await worker.call({ cmd: 'stats' });
-      return {
-        cpuUs: s.cpuUs as number,
-        systemUs: s.systemUs as number,
-        rss: s.rss as number,
-        heapUsed: s.heapUsed as number,
-        external: s.external as number,
-      };
-    },
-  };
+  const worker =
+    options instanceof Promise
+      ? startWorker('worker-hub.ts', [w.file, String(index), '-'], flags, options)
+      : startWorker('worker-hub.ts', [w.file, String(index), JSON.stringify(options)], flags);
+  const ready = worker
+    .line((l) => typeof l.url === 'string', 120_000)
+    .then(
+      (line): HubWorker => ({
+        worker,
+        url: line.url as string,
+        stats: async () => {
+          const s = await worker.call({ cmd: 'stats' });
+          return {
+            cpuUs: s.cpuUs as number,
+            systemUs: s.systemUs as number,
+            rss: s.rss as number,
+            heapUsed: s.heapUsed as number,
+            external: s.external as number,
+          };
+        },
+      }),
+    );
+  return { worker, ready };
 }
 
 /** Hub options for load: no per-federation quota in the way, frequent sweeps off the hot path. */
@@ -218,59 +267,42 @@ export interface NetworkBaselines {
   sqliteInsertsPerSec: number;
 }
 
-async function wsRtt(n: number): Promise<Latency> {
-  const echo = startWorker('worker-ws.ts', ['echo']);
-  try {
-    const { url } = await echo.line((l) => typeof l.url === 'string');
-    const ws = new WebSocket(url as string, { perMessageDeflate: false });
-    await new Promise((resolve, reject) => {
-      ws.once('open', resolve);
-      ws.once('error', reject);
+async function wsRtt(fleet: Fleet, n: number): Promise<Latency> {
+  const { url } = await fleet.wsEcho();
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  await new Promise((resolve, reject) => {
+    ws.once('open', resolve);
+    ws.once('error', reject);
+  });
+  const payload = Buffer.alloc(1024, 120);
+  const once = () =>
+    new Promise<number>((resolve) => {
+      const t = performance.now();
+      ws.once('message', () => resolve(performance.now() - t));
+      ws.send(payload);
     });
-    const payload = Buffer.alloc(1024, 120);
-    const once = () =>
-      new Promise<number>((resolve) => {
-        const t = performance.now();
-        ws.once('message', () => resolve(performance.now() - t));
-        ws.send(payload);
-      });
-    for (let i = 0; i < 200; i++) await once();
-    const samples: number[] = [];
-    for (let i = 0; i < n; i++) samples.push(await once());
-    ws.close();
-    return percentiles(samples);
-  } finally {
-    await echo.stop();
-  }
+  for (let i = 0; i < 200; i++) await once();
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) samples.push(await once());
+  ws.close();
+  return percentiles(samples);
 }
 
 export async function wsRelay(
+  fleet: Fleet,
   durationMs: number,
   window: number,
 ): Promise<{ msgsPerSec: number; cpuUsPerMsg: number }> {
-  const relay = startWorker('worker-ws.ts', ['relay']);
-  const workers = [relay];
-  try {
-    const { url } = await relay.line((l) => typeof l.url === 'string');
-    // The sink connects first: the relay pairs its first and second connections.
-    const sink = startWorker('worker-ws.ts', ['sink', url as string]);
-    workers.push(sink);
-    await sink.line((l) => l.ready === true);
-    const source = startWorker('worker-ws.ts', ['source', url as string]);
-    workers.push(source);
-    await source.line((l) => l.ready === true);
-    await source.call({ cmd: 'run', durationMs: 300, window, bytes: 1024 }); // warm-up
-    const before = await relay.call({ cmd: 'stats' });
-    const r = await source.call({ cmd: 'run', durationMs, window, bytes: 1024 });
-    const after = await relay.call({ cmd: 'stats' });
-    const acked = r.acked as number;
-    return {
-      msgsPerSec: Math.round((acked / (r.elapsedMs as number)) * 1000),
-      cpuUsPerMsg: round2(((after.cpuUs as number) - (before.cpuUs as number)) / acked),
-    };
-  } finally {
-    await Promise.all(workers.map((w) => w.stop()));
-  }
+  const { relay, source } = await fleet.wsRelay();
+  await source.call({ cmd: 'run', durationMs: Math.min(300, durationMs), window, bytes: 1024 }); // warm-up
+  const before = await relay.call({ cmd: 'stats' });
+  const r = await source.call({ cmd: 'run', durationMs, window, bytes: 1024 });
+  const after = await relay.call({ cmd: 'stats' });
+  const acked = r.acked as number;
+  return {
+    msgsPerSec: Math.round((acked / (r.elapsedMs as number)) * 1000),
+    cpuUsPerMsg: round2(((after.cpuUs as number) - (before.cpuUs as number)) / acked),
+  };
 }
 
 function sqliteInserts(rows: number): number {
@@ -299,9 +331,10 @@ function sqliteInserts(rows: number): number {
   }
 }
 
-export async function benchBaselines(quick: boolean): Promise<NetworkBaselines> {
-  const rtt = await wsRtt(quick ? 2000 : 10_000);
-  const relay = await wsRelay(quick ? 1000 : 5000, 256);
+/** The raw baselines, on the fleet's `wsEcho` and `wsRelay` processes. */
+export async function benchBaselines(fleet: Fleet, quick: boolean): Promise<NetworkBaselines> {
+  const rtt = await wsRtt(fleet, quick ? 2000 : 10_000);
+  const relay = await wsRelay(fleet, quick ? 600 : 5000, 256);
   return {
     wsRttP50Ms: rtt.p50Ms,
     wsRttP99Ms: rtt.p99Ms,
@@ -341,158 +374,121 @@ export interface ThroughputResult {
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
 /**
- * A federates with B n times (after a warm-up that fills the credential and DID caches on hub
- * and target), hub, A and B each in their own process.
+ * Node A federates with node B n times (after a warm-up that fills the credential and DID caches on
+ * hub and target), hub, A and B each in their own process.
  */
-export async function benchWireHandshake(w: BenchWorld, n: number): Promise<WireHandshake> {
-  const hub = await startHubWorker(w, 0, { handshake: { timeoutMs: 10_000 } });
-  const workers = [hub.worker];
-  try {
-    // FMP_BENCH_NODE_FLAGS: extra Node flags for the node processes (e.g. --cpu-prof).
-    const flags = process.env.FMP_BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [];
-    const b = startWorker('worker-node.ts', [w.file, 'hs-b', hub.url], flags);
-    workers.push(b);
-    await b.line((l) => l.ready === true);
-    const a = startWorker('worker-node.ts', [w.file, 'hs-a', hub.url], flags);
-    workers.push(a);
-    await a.line((l) => l.ready === true);
-    const target = w.world.members['hs-b']!.did;
-    const start = performance.now();
-    await a.call({ cmd: 'federateTimed', target, n: 0, warmup: 20 }, 600_000);
-    const hub0 = await hub.stats();
-    const b0 = (await b.call({ cmd: 'cpu' })).cpuUs as number;
-    const r = await a.call({ cmd: 'federateTimed', target, n, warmup: 0 }, 600_000);
-    const elapsed = performance.now() - start;
-    const hub1 = await hub.stats();
-    const b1 = (await b.call({ cmd: 'cpu' })).cpuUs as number;
-    const perHs = (us: number) => Math.round(us / n) / 1000;
-    if (process.env.FMP_BENCH_VERBOSE) {
-      process.stderr.write(`hub system CPU per handshake: ${perHs(hub1.systemUs - hub0.systemUs)} ms\n`);
-    }
-    return {
-      ...percentiles(r.samplesMs as number[]),
-      handshakesPerSec: Math.round(((n + 20) / elapsed) * 1000),
-      cpuMs: {
-        hub: perHs(hub1.cpuUs - hub0.cpuUs),
-        initiator: perHs(r.cpuUs as number),
-        target: perHs(b1 - b0),
-      },
-    };
-  } finally {
-    await Promise.all(workers.map((x) => x.stop()));
+export async function benchWireHandshake(fleet: Fleet, n: number): Promise<WireHandshake> {
+  const [hub, a, b] = await Promise.all([
+    fleet.hub(),
+    fleet.node('node-a', 'main'),
+    fleet.node('node-b', 'main'),
+  ]);
+  const target = fleet.did('node-b');
+  const start = performance.now();
+  await a.call({ cmd: 'federateTimed', target, n: 0, warmup: 20 }, 600_000);
+  const hub0 = await hub.stats();
+  const b0 = (await b.call({ cmd: 'cpu' })).cpuUs as number;
+  const r = await a.call({ cmd: 'federateTimed', target, n, warmup: 0 }, 600_000);
+  const elapsed = performance.now() - start;
+  const hub1 = await hub.stats();
+  const b1 = (await b.call({ cmd: 'cpu' })).cpuUs as number;
+  const perHs = (us: number) => Math.round(us / n) / 1000;
+  if (process.env.FMP_BENCH_VERBOSE) {
+    process.stderr.write(`hub system CPU per handshake: ${perHs(hub1.systemUs - hub0.systemUs)} ms\n`);
   }
+  return {
+    ...percentiles(r.samplesMs as number[]),
+    handshakesPerSec: Math.round(((n + 20) / elapsed) * 1000),
+    cpuMs: {
+      hub: perHs(hub1.cpuUs - hub0.cpuUs),
+      initiator: perHs(r.cpuUs as number),
+      target: perHs(b1 - b0),
+    },
+  };
 }
 
+/**
+ * Node A (on the main hub) sends to node B on the same hub (one hop) or to node R on the peer hub
+ * (two hops: main hub -> peer link -> peer hub), `window` sends in flight over
+ * `federationsPerSender` federations, for `durationMs` after a warm-up.
+ */
 export async function benchThroughput(
-  w: BenchWorld,
+  fleet: Fleet,
   options: {
     durationMs: number;
-    senders: number;
+    /**
+     * The unrecorded run before it (default 300 ms). The SDK processes take about 1.5 s of traffic
+     * to reach their steady rate (JIT tiers in four processes on two cores), hence run.ts's 1.5 s.
+     */
+    warmupMs?: number;
     window: number;
     federationsPerSender: number;
     hops?: 1 | 2;
   },
 ): Promise<ThroughputResult> {
   const hops = options.hops ?? 1;
-  const hubs = [
-    await startHubWorker(w, 0, {
-      ...LOAD_HUB_OPTIONS,
-      ...(hops === 2 ? { allowedPeers: [w.world.hubs[1]!.did] } : {}),
-    }),
-  ];
-  const workers = [hubs[0]!.worker];
-  try {
-    if (hops === 2) {
-      const second = await startHubWorker(w, 1, {
-        ...LOAD_HUB_OPTIONS,
-        peers: [{ did: w.world.hubs[0]!.did, url: hubs[0]!.url }],
-      });
-      hubs.push(second);
-      workers.push(second.worker);
-    }
-    const receiverHub = hubs[hubs.length - 1]!;
-    const receiver = startWorker('worker-node.ts', [w.file, 'tp-r0', receiverHub.url]);
-    workers.push(receiver);
-    await receiver.line((l) => l.ready === true);
-    const target = w.world.members['tp-r0']!.did;
-    if (hops === 2) {
-      // The sender's hub must have learned the route to the receiver over the peer link.
-      const deadline = Date.now() + 20_000;
-      while (!((await hubs[0]!.worker.call({ cmd: 'routes' })).meshes as string[]).includes(target)) {
-        if (Date.now() > deadline) throw new Error('no route to the receiver through the peer hub');
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    const senders: Worker[] = [];
-    for (let i = 0; i < options.senders; i++) {
-      const s = startWorker('worker-node.ts', [w.file, `tp-s${i}`, hubs[0]!.url]);
-      workers.push(s);
-      senders.push(s);
-    }
-    await Promise.all(senders.map((s) => s.line((l) => l.ready === true)));
-    await Promise.all(
-      senders.map((s) => s.call({ cmd: 'federate', target, count: options.federationsPerSender })),
+  const hubs = await Promise.all(hops === 2 ? [fleet.hub(), fleet.peerHub()] : [fleet.hub()]);
+  const [sender, receiver] = await Promise.all([
+    fleet.node('node-a', 'main'),
+    hops === 2 ? fleet.node('node-r', 'peer') : fleet.node('node-b', 'main'),
+  ]);
+  const target = fleet.did(hops === 2 ? 'node-r' : 'node-b');
+  if (hops === 2) await routeTo(hubs[0]!, target);
+  await sender.call({ cmd: 'federate', target, count: options.federationsPerSender }, 60_000);
+  const run = (durationMs: number) =>
+    sender.call({ cmd: 'run', target, durationMs, window: options.window }, durationMs + 120_000);
+  await run(options.warmupMs ?? 300);
+  const received0 = (await receiver.call({ cmd: 'count' })).received as number;
+  const before = await Promise.all(hubs.map((h) => h.stats()));
+  const r = await run(options.durationMs);
+  const after = await Promise.all(hubs.map((h) => h.stats()));
+  const received = ((await receiver.call({ cmd: 'count' })).received as number) - received0;
+  const sent = r.sent as number;
+  const delivered = r.delivered as number;
+  // Per hub: the mean over the hubs on the path (each hub handles every message once).
+  const perHub = (k: 'cpuUs' | 'systemUs') =>
+    round2(
+      hubs.reduce((acc, _, i) => acc + (after[i]![k] - before[i]![k]), 0) /
+        hubs.length /
+        Math.max(1, delivered),
     );
-    // Warm-up (JIT, buffers), then the measured run.
-    await Promise.all(senders.map((s) => s.call({ cmd: 'run', durationMs: 300, window: options.window })));
-    const received0 = (await receiver.call({ cmd: 'count' })).received as number;
-    const before = await Promise.all(hubs.map((h) => h.stats()));
-    const runs = await Promise.all(
-      senders.map((s) =>
-        s.call({ cmd: 'run', durationMs: options.durationMs, window: options.window }, 120_000),
-      ),
-    );
-    const after = await Promise.all(hubs.map((h) => h.stats()));
-    const received = ((await receiver.call({ cmd: 'count' })).received as number) - received0;
-    const sum = (k: string) => runs.reduce((acc, r) => acc + (r[k] as number), 0);
-    const sent = sum('sent');
-    const delivered = sum('delivered');
-    const elapsedMs = Math.max(...runs.map((r) => r.elapsedMs as number));
-    const errors: Record<string, number> = {};
-    for (const r of runs) {
-      for (const [k, v] of Object.entries(r.errors as Record<string, number>))
-        errors[k] = (errors[k] ?? 0) + v;
-    }
-    // Per hub: the mean over the hubs on the path (each hub handles every message once).
-    const perHub = (k: 'cpuUs' | 'systemUs') =>
-      round2(
-        hubs.reduce((acc, _, i) => acc + (after[i]![k] - before[i]![k]), 0) /
-          hubs.length /
-          Math.max(1, delivered),
-      );
-    return {
-      hops,
-      msgsPerSec: Math.round((delivered / elapsedMs) * 1000),
-      hubCpuUsPerMsg: perHub('cpuUs'),
-      hubSystemUsPerMsg: perHub('systemUs'),
-      received,
-      sent,
-      delivered,
-      successRate: sent === 0 ? 0 : Math.round((delivered / sent) * 10_000) / 10_000,
-      senders: options.senders,
-      receivers: 1,
-      window: options.window,
-      errors,
-    };
-  } finally {
-    await Promise.all(workers.map((x) => x.stop()));
-  }
+  return {
+    hops,
+    msgsPerSec: Math.round((delivered / (r.elapsedMs as number)) * 1000),
+    hubCpuUsPerMsg: perHub('cpuUs'),
+    hubSystemUsPerMsg: perHub('systemUs'),
+    received,
+    sent,
+    delivered,
+    successRate: sent === 0 ? 0 : Math.round((delivered / sent) * 10_000) / 10_000,
+    senders: 1,
+    receivers: 1,
+    window: options.window,
+    errors: r.errors as Record<string, number>,
+  };
 }
 
-/** Member names the networked benchmarks need in the world file. */
-export function networkMembers(senders: number): string[] {
-  return ['hs-a', 'hs-b', 'tp-r0', 'hp-s', 'hp-r', ...Array.from({ length: senders }, (_, i) => `tp-s${i}`)];
+/** Waits until `hub` has learned a route to `meshId` over its peer link (polled every 20 ms). */
+export async function routeTo(hub: HubWorker, meshId: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!((await hub.worker.call({ cmd: 'routes' })).meshes as string[]).includes(meshId)) {
+    if (Date.now() > deadline) throw new Error(`no route to ${meshId} through the peer hub`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 // Standalone: `npx tsx bench/network.ts handshake [n]` (the wire handshake alone, with its RTT baseline).
+// Not awaited: fleet.ts imports this module, which must finish evaluating before fleet.ts can.
 if (process.argv[1]?.endsWith('network.ts') && process.argv[2] === 'handshake') {
-  const world = await createBenchWorld(['hs-a', 'hs-b']);
-  try {
-    const rtt = await wsRtt(2000);
-    const handshake = await benchWireHandshake(world, Number(process.argv[3] ?? 500));
-    process.stdout.write(`${JSON.stringify({ wsRtt: rtt, handshake }, null, 2)}\n`);
-  } finally {
-    killAll();
-    world.cleanup();
-  }
+  void import('./fleet.js').then(async ({ Fleet }) => {
+    const fleet = await Fleet.create();
+    try {
+      const rtt = await wsRtt(fleet, 2000);
+      const handshake = await benchWireHandshake(fleet, Number(process.argv[3] ?? 500));
+      process.stdout.write(`${JSON.stringify({ wsRtt: rtt, handshake }, null, 2)}\n`);
+    } finally {
+      await fleet.close();
+      killAll();
+    }
+  });
 }

@@ -1,9 +1,10 @@
-import type { LedgerBenchResult } from '@fmp/ledger';
+import type { GovernanceBenchResult, LedgerBenchResult } from '@fmp/ledger';
 import type { ComplianceBench } from './compliance.js';
 /** Renders docs/benchmarks.md from a results object: each figure beside its same-run baseline. */
 
 import type { FederationsResult } from './federations.js';
 import type { HubPathResult } from './hub-path.js';
+import type { LedgerDurableBench } from './ledger-durable.js';
 import type { Latency } from './lib.js';
 import type { McpCallResult } from './mcp.js';
 import type { MixedLoadResult } from './mixed-load.js';
@@ -57,7 +58,8 @@ interface Results {
   /** Absent in results from before the trust benchmark. */
   trust?: TrustBench;
   compliance?: ComplianceBench;
-  ledger?: LedgerBenchResult;
+  /** durable and governance: absent in results from before they were measured (issue #7). */
+  ledger?: LedgerBenchResult & { durable?: LedgerDurableBench; governance?: GovernanceBenchResult };
   /** Absent in results from before the scale benchmarks (issue #8). */
   federations?: FederationsResult[];
   mixedLoad?: MixedLoadResult | MixedSkipped;
@@ -352,6 +354,49 @@ export function renderMarkdown(r: Results): string {
       `one Ed25519 verify ${ms(verifyUs)} ms`,
       ratio(lg.proofVerifyMs, verifyUs),
     ]);
+    const d = lg.durable;
+    if (d) {
+      const sqlite = `raw SQLite batched insert ${num(b.sqliteInsertsPerSec)}/s`;
+      rows.push([
+        `Ledger durable appends with batching (SQLite, synchronous=FULL; ${num(d.concurrency)} appenders, ${d.batches.mean} leaves per commit), per second`,
+        '- (goal >= 2,000)',
+        `${num(d.appendsPerSec)}${d.reopenedSameRoot ? '' : ' (THE REOPENED LOG HAS ANOTHER ROOT)'}`,
+        sqlite,
+        ratio(d.appendsPerSec, b.sqliteInsertsPerSec),
+      ]);
+      rows.push([
+        `Ledger durable append acknowledged (${num(d.concurrency)} in flight), p50 / p99 ms`,
+        '-',
+        `${ms(d.ackLatency.p50Ms)} / ${ms(d.ackLatency.p99Ms)}`,
+        '-',
+        '-',
+      ]);
+      rows.push([
+        'Ledger durable appends, one appender alone (a commit and fsync per append), per second',
+        '-',
+        num(d.sequentialAppendsPerSec),
+        `the batched appends above ${num(d.appendsPerSec)}/s`,
+        ratio(d.sequentialAppendsPerSec, d.appendsPerSec),
+      ]);
+    }
+    const g = lg.governance;
+    if (g) {
+      const perLeafMs = g.tallyMs / g.replayedLeaves;
+      rows.push([
+        `Governance: verify and tally ${num(g.voters)} ballots from the log alone (${num(g.replayedLeaves)} leaves replayed), s (ms per leaf)`,
+        '- (goal <= 20 s for 100,000)',
+        `${(g.tallyMs / 1000).toFixed(2)} (${ms(perLeafMs)})${g.matches ? '' : ' (DIFFERS FROM THE LIVE TALLY)'}`,
+        `one Ed25519 verify ${ms(verifyUs)} ms`,
+        ratio(perLeafMs, verifyUs),
+      ]);
+      rows.push([
+        'Governance: signed entries taken by the sequencer (transfers and ballots: verified, applied, logged), per second',
+        '-',
+        num(g.entriesPerSecond),
+        `Ed25519 verify ${num(b.ed25519VerifyPerSec)}/s`,
+        ratio(g.entriesPerSecond, b.ed25519VerifyPerSec),
+      ]);
+    }
   }
   for (const f of r.federations ?? []) {
     const at = `${num(f.count)} federations in one hub process`;
@@ -370,7 +415,7 @@ export function renderMarkdown(r: Results): string {
       ratio(f.lookupNs, f.baselineLookupNs),
     ]);
     rows.push([
-      `${at}: federations of one mesh / between two meshes (no index: a full scan), ms`,
+      `${at}: federations of one mesh / between two meshes (mesh index), ms`,
       '-',
       `${ms(f.meshScanMs)} / ${ms(f.pairLookupMs)}`,
       `one pass over the table ${ms(f.iterateMs)} ms`,
@@ -489,6 +534,15 @@ ${table}
   sequential; a raw relay process pairing two connections (A -> relay -> B, B answers each message
   with a 16-byte ack, 256 in flight, no JSON, no crypto), with the relay's CPU time per message;
   better-sqlite3 inserting 200-byte rows in 1,000-row transactions (WAL, synchronous=NORMAL).
+- **Processes**: the networked sections share one set of processes (bench/fleet.ts), all started at
+  once before the first of them measures: the main hub serves the hub path, the wire handshake, both
+  throughput runs (the first hop), the MCP call (the first hop) and the mixed load; its two SDK nodes
+  are the handshake's parties, then the throughput's sender and receiver, then the mixed load's
+  generator and receiver; a peer hub carries the second hop; the sessions have a hub of their own.
+  Each figure is a delta over its section's own operations (counters, CPU time), and the processes no
+  later section needs are stopped when theirs ends. Workers start from per-run bundles of their
+  sources (bench/bundle.ts: esbuild, the transformer tsx runs on, npm packages left as imports),
+  which load several times faster than under tsx; start-up is in no figure.
 - **Handshake over the wire**: the hub and two nodes (SDK) in three processes on loopback; A calls
   \`node.federate(B)\` ${num(r.handshake.n)} times in sequence after 20 warm-up handshakes (credentials
   and DID documents then cached at hub and target). Every handshake still does all its signatures,
@@ -523,7 +577,8 @@ ${table}
   third (two hubs: the sender on one, the receiver on the other, peered over \`/v1/hub\`, each
   hub its own process); 256 sends in flight over 4 federations, 1 KB payload
   sealed and signed by the sender, verified, opened and de-duplicated by the receiver; \`send()\`
-  resolves on the hub's \`Delivered\` receipt. The per-federation quota is raised out of the way.
+  resolves on the hub's \`Delivered\` receipt, timed after 1.5 s of unrecorded traffic (the processes' JIT
+  warm-up: their rate climbs for about that long). The per-federation quota is raised out of the way.
   Hub CPU per message = the hub process's \`process.cpuUsage()\` over the run / messages delivered
   (each message is four frames at the hub: envelope in and out, Ack in, Delivered out).
   **What bounds it**: this machine has ${r.machine.cores} cores for three processes. The sender pays envelope
@@ -558,12 +613,18 @@ ${table}
 - **Compliance**: the four adapters over a mix of transactions (geography first), and a Cedar decision
   on the EDU example policies, cached (the same request again) and not (every request new); audit
   appends issued all at once to a SQLite audit trail (group commit), the chain verified afterwards.
-- **Ledger**: appends to the in-memory Merkle log, 1,000 in flight, then inclusion proofs of random
-  leaves verified against the full tree's root.${scaleText}
+${ledgerParagraph(r)}${scaleText}
 ## Not measured yet
 
-The ledger's durable (stored) appends (issue #8). Throughput with more sender/receiver processes than
-cores says nothing on this 2-core machine, so it is not run.
+${
+  r.quick
+    ? `This is a quick run (smaller counts, shorter runs, every figure still measured): it holds
+${(r.federations ?? []).map((f) => num(f.count)).join(' and ') || 'no'} federations in one hub process, not 100,000 and 1,000,000, and tallies
+${num(r.ledger?.governance?.voters ?? 0)} ballots, not the goal's 100,000; the full run (\`npm run bench\`) measures both.
+`
+    : ''
+}Throughput with more sender/receiver processes than cores says nothing on this 2-core machine, so it
+is not run.
 
 `;
 }
@@ -603,19 +664,18 @@ function scaleSection(r: Results): string {
   "with its rate-limit bucket" adds the token bucket the hub's per-federation limiter makes at a
   federation's first message. Lookups: \`Map.get\` on the hub's own table, with ids parsed afresh in
   random order (each hashed, as an envelope's is), beside the same lookups in a 1,000-entry Map.
-  Scans, called as the hub runs them: \`reconcileMesh\` (the federations of one mesh; on every
-  authentication, credential re-check and trust change of a mesh) and \`haveFederated\` (on every trust
-  attestation); the hub's \`sweep()\` (a 1 s timer, off here), with nothing due and with 1% due, on the
-  hub's injected clock. **What bounds it**: memory, ${num(big.bytesPerFederation)} B per federation
-  at ${num(big.count)}${goal}.${parts} Time: the hub keeps no index by mesh and none by expiry, so every per-mesh operation and every sweep
-  walks the whole table (reconcileMesh and the sweep copy it into an array first). At ${num(big.count)},
-  reconcileMesh takes ${ms(big.meshScanMs)} ms, on every authentication (after another pass for the
-  Authenticated frame's list of federations), on every credential re-check of each session (every
-  minute) and on every trust change of a mesh; each handshake costs about one pass (${ms(big.iterateMs)} ms: the trust
-  check counts the initiator's active federations), each trust attestation ${ms(big.pairLookupMs)} ms; and the
-  sweep holds the event loop ${ms(big.sweepMs)} ms every second, so every message routed meanwhile waits
-  that long. An index by mesh (kept by the table's set and delete) and an expiry queue ordered by
-  \`expiresAt\` would make these proportional to one mesh's federations and to what is due.`);
+  Per-mesh work, called as the hub runs it: \`reconcileMesh\` (the federations of one mesh re-judged; on
+  every authentication, credential re-check and trust change of a mesh) and \`haveFederated\` (on every
+  trust attestation), both over the table's mesh index (\`byMesh\`, \`between\`); the hub's \`sweep()\`
+  (a 1 s timer, off here) over the table's expiry heap, with nothing due and with 1% due, on the hub's
+  injected clock. **What bounds it**: memory, ${num(big.bytesPerFederation)} B per federation at
+  ${num(big.count)}${goal}.${parts} Time: per-mesh operations cost what one mesh's federations cost
+  (byMesh ${big.byMeshUs} µs, between ${big.betweenUs} µs, reconcileMesh ${ms(big.meshScanMs)} ms,
+  haveFederated ${ms(big.pairLookupMs)} ms at ${num(big.count)}; one pass over the whole table, what each
+  of them cost before the indexes, takes ${ms(big.iterateMs)} ms); an idle sweep reads the top of the
+  expiry heap (${ms(big.sweepMs)} ms), and a sweep with work costs the status changes it makes
+  (${ms(big.expirySweepMs)} ms for ${num(big.expired)} expiries). Restoring costs
+  ${big.restoreUsPerFederation} µs per federation at start (building the indexes).`);
   }
   const ml = r.mixedLoad;
   if (ml && !('skipped' in ml)) {
@@ -736,4 +796,47 @@ function mcpParagraph(m: McpCallResult | McpSkipped, r: Results): string {
   Delivered receipt across the peer link): at one message in flight a hub wakes up for every frame,
   so per-wakeup costs dominate, as in the throughput rows. With ${r.machine.cores} cores for seven processes, each
   hop may also wait for a core.`;
+}
+
+/** The ledger paragraph (issue #7): the Merkle log in memory, durable appends, the governance tally. */
+function ledgerParagraph(r: Results): string {
+  const memory = `- **Ledger**: appends to the in-memory Merkle log, 1,000 in flight, then inclusion proofs of random
+  leaves verified against the full tree's root.`;
+  const lg = r.ledger;
+  const d = lg?.durable;
+  const g = lg?.governance;
+  const out = [memory];
+  if (d) {
+    const commitMs = 1000 / d.sequentialAppendsPerSec;
+    const batchedMs = (1000 * d.appends) / d.appendsPerSec / Math.max(1, d.batches.count);
+    out.push(`  Durable appends: a TransparencyLog over the SQLite store (a file in a temp dir; WAL with
+  synchronous=FULL, so every commit fsyncs the WAL), entries of ${num(d.entryBytes)} bytes (about a did:mesh
+  operation), ${num(d.concurrency)} appenders each awaiting its index before its next append, so the appends in
+  flight share a storage write (the log's group commit): ${num(d.appends)} timed appends after 2,000 unrecorded
+  ones, in ${num(d.batches.count)} commits of ${d.batches.mean} leaves on average (at most ${num(d.batches.max)}); then one
+  appender alone, every append its own commit; the log reopened from the file
+  ${d.reopenedSameRoot ? 'rebuilt the same size and root' : 'did NOT rebuild the same root'}. The baseline inserts
+  200-byte rows in 1,000-row transactions with synchronous=NORMAL (no fsync per commit): the storage's
+  own ceiling. **What bounds it**: alone, an append waits for its own commit and fsync (${ms(commitMs)} ms
+  each here). Batched, a commit went out every ${ms(batchedMs)} ms with ${d.batches.mean} leaves, ${ms(batchedMs / d.batches.mean)} ms
+  per leaf: the fsync is shared, and what remains is per leaf (encoding and hashing it, its row insert,
+  settling its append's promise) and the appenders' turns of the event loop.`);
+  }
+  if (g) {
+    const perLeafMs = g.tallyMs / g.replayedLeaves;
+    const verifyMs = 1000 / r.baseline.ed25519VerifyPerSec;
+    out.push(`- **Governance tally** (issue #7; \`benchGovernance\` in @fmp/ledger): a ledger (in memory, on an
+  injected clock) whose genesis funds one account; ${num(g.voters)} voters are funded by signed transfers
+  from it (1,000 submitted at a time), one parameter-change proposal passes Draft and Review to its vote,
+  and every voter signs one ballot. Entries per second: the transfers and ballots the sequencer took
+  (signature verified, state applied, leaf appended) over that time. The tally: \`tallyFromLog\` over every
+  leaf of the log alone (${num(g.replayedLeaves)}: decode, signature check and state replay, so that each
+  ballot weighs the voter's tokens at the vote's snapshot), timed alone, then compared with the live
+  tally (a difference fails the run).${
+    g.voters === 100_000 ? '' : ` The goal is for 100,000 ballots; this run tallies ${num(g.voters)}.`
+  } **What bounds it**: one Ed25519 verification per leaf; a leaf costs ${ms(perLeafMs)} ms
+  against ${ms(verifyMs)} ms for a raw verify (${ratio(perLeafMs, verifyMs)}), the rest being decoding, the
+  canonical-form check and the state replay.`);
+  }
+  return out.join('\n');
 }

@@ -11,15 +11,17 @@
  *     down by measuring each part again on its own (a second Map over the same keys and rows, shallow
  *     copies of the rows, copies of their arrays; strings are the rest); and the token bucket the
  *     per-federation rate limiter adds once a federation carries traffic;
- *   - lookup by federation id: the hub's own table (the Map the routing path reads), with freshly
- *     parsed ids as envelopes carry them, beside the same lookups in a 1,000-entry Map;
- *   - the per-mesh scans: the hub keeps no index by mesh, so "do these two meshes have a
- *     federation" (haveFederated, on every trust attestation) and "the federations of this mesh"
- *     (reconcileMesh, on every authentication, credential re-check and trust change of a mesh) walk
- *     the whole table; each is timed as the hub runs it;
+ *   - lookup by federation id: the hub's own table (the FederationTable the routing path reads),
+ *     with freshly parsed ids as envelopes carry them, beside the same lookups in a 1,000-entry Map;
+ *   - the mesh index (federation-table.ts): "the federations of this mesh" (byMesh; reconcileMesh
+ *     runs it on every authentication, credential re-check and trust change of a mesh) and "do these
+ *     two meshes have a federation" (between; haveFederated, on every trust attestation), each as
+ *     the table answers it and as the hub runs it, averaged over many meshes; beside one full pass
+ *     over the table (what each of them cost before the index);
  *   - the expiry sweep (the hub's own sweep(), normally on a 1 s timer, turned off here so that only
- *     the timed calls run): idle, then with 1% of the federations due (each expired through
- *     setFederationStatus: table, gauge, notices, store write), on the hub's injected clock.
+ *     the timed calls run; it reads the table's expiry heap): idle, then with 1% of the federations
+ *     due (each expired through setFederationStatus: table, gauge, notices, store write), on the
+ *     hub's injected clock.
  * Private members are reached through a cast (HubInternals): a rename in hub.ts fails this run loudly.
  */
 import { randomUUID } from 'node:crypto';
@@ -28,6 +30,7 @@ import { ed25519, RateLimiter } from '@fmp/core';
 import { createHub, type FederationRow, type Hub } from '@fmp/hub';
 import { buildMeshCreate, MeshRegistry } from '@fmp/identity';
 import pino from 'pino';
+import { FederationTable } from '../packages/hub/src/federation-table.js';
 import { print } from './worker-io.js';
 
 const n = Number(process.argv[2]);
@@ -47,7 +50,7 @@ const heap = (collections = 2) => {
 
 interface HubInternals {
   restoreFederations(rows: Iterable<FederationRow>): number;
-  readonly fedTable: Map<string, FederationRow>;
+  readonly fedTable: FederationTable;
   sweep(): void;
   haveFederated(a: string, b: string): boolean;
   reconcileMesh(meshId: string): void;
@@ -59,7 +62,11 @@ function internals(hub: Hub): HubInternals {
     if (typeof h[k] !== 'function')
       throw new Error(`the hub has no ${k}(): update bench/worker-federations.ts`);
   }
-  if (!(h.fedTable instanceof Map)) throw new Error('the hub has no fedTable Map: update the benchmark');
+  const t = h.fedTable as unknown as Record<string, unknown> | undefined;
+  for (const k of ['get', 'keys', 'values', 'byMesh', 'between', 'due'] as const) {
+    if (typeof t?.[k] !== 'function')
+      throw new Error(`the hub's fedTable has no ${k}(): update the benchmark`);
+  }
   return h;
 }
 
@@ -200,8 +207,14 @@ function measureBreakdown() {
   };
   const mapEntry = part(() => {
     const m = new Map<string, FederationRow>();
-    for (const [k, v] of table) m.set(k, v);
+    for (const f of table.values()) m.set(f.federationId, f);
     return m;
+  });
+  // The table's indexes (by mesh, by expiry, counts): a second table over the same rows, less its Map.
+  const tableTotal = part(() => {
+    const t = new FederationTable(n);
+    for (const f of table.values()) t.set(f);
+    return t;
   });
   // Shallow copies with the same fields in the same order: the object, its fields and the boxed
   // numbers (timestamps are beyond small integers), not the strings and arrays it points to.
@@ -216,8 +229,13 @@ function measureBreakdown() {
     return out;
   });
   // Minus the 8 bytes per slot of the arrays holding the copies; strings are the rest.
-  const b = { mapEntry: round1(mapEntry), rowObject: round1(rowObject - 8), arrays: round1(arrays - 16) };
-  return { ...b, strings: round1(bytesPerFederation - b.mapEntry - b.rowObject - b.arrays) };
+  const b = {
+    mapEntry: round1(mapEntry),
+    indexes: round1(tableTotal - mapEntry),
+    rowObject: round1(rowObject - 8),
+    arrays: round1(arrays - 16),
+  };
+  return { ...b, strings: round1(bytesPerFederation - b.mapEntry - b.indexes - b.rowObject - b.arrays) };
 }
 const breakdown = withBreakdown ? measureBreakdown() : undefined;
 const table = h.fedTable;
@@ -239,7 +257,7 @@ const fresh2 = Array.from(fresh, (id) => JSON.parse(`"${id}"`) as string);
 const small = new Map(ids.slice(0, 1000).map((id) => [id, table.get(id)!]));
 const smallKeys = (offset: number) =>
   Array.from({ length: LOOKUPS }, (_, i) => JSON.parse(`"${ids[(i + offset) % 1000]!}"`) as string);
-const lookupNs = (m: Map<string, FederationRow>, keys: string[]) => {
+const lookupNs = (m: { get(id: string): FederationRow | undefined }, keys: string[]) => {
   let hits = 0;
   const s = performance.now();
   for (const k of keys) if (m.get(k) !== undefined) hits++;
@@ -263,21 +281,59 @@ const timeMs = (fn: () => unknown, times: number) =>
     }),
   );
 const repeats = n >= 1_000_000 ? 3 : 5;
-const firstRow = table.values().next().value!;
-const pairMs = timeMs(() => {
-  if (h.haveFederated('did:mesh:enterprise:nobody-a', 'did:mesh:enterprise:nobody-b')) {
-    throw new Error('a federation between meshes that have none');
-  }
-}, repeats);
-const meshScanMs = timeMs(() => h.reconcileMesh(firstRow.sourceMeshId), repeats);
-// Baseline for the scans: one pass over the same table's values, nothing copied.
+/**
+ * Mean ms per call of `fn` over `inputs`, the better of two passes (the first also warms the JIT
+ * up): each call takes microseconds, so one alone would be timer noise.
+ */
+const meanMs = <T>(inputs: readonly T[], fn: (x: T) => unknown) =>
+  Math.min(
+    ...[0, 1].map(() => {
+      const s = performance.now();
+      for (const x of inputs) fn(x);
+      return (performance.now() - s) / inputs.length;
+    }),
+  );
+// Meshes picked at random (each a party to about 20 federations), and pairs of meshes: half the
+// two ends of a federation, half two meshes picked at random (most have none).
+const PROBES = 10_000;
+const meshes = Array.from({ length: PROBES }, () => meshDid(Math.floor(rand() * meshCount)));
+const ids2 = Array.from(table.keys());
+const joined = Array.from({ length: PROBES / 2 }, () => table.get(ids2[Math.floor(rand() * n)]!)!);
+const pairs = Array.from({ length: PROBES }, (_, i): [string, string] =>
+  i % 2 === 0
+    ? [joined[i / 2]!.targetMeshId, joined[i / 2]!.sourceMeshId]
+    : [meshDid(Math.floor(rand() * meshCount)), meshDid(Math.floor(rand() * meshCount))],
+);
+// Checked once, outside the timing: the index answers what a scan would.
+for (const f of joined) {
+  if (
+    !table.between(f.sourceMeshId, f.targetMeshId).includes(f) ||
+    !h.haveFederated(f.targetMeshId, f.sourceMeshId)
+  )
+    throw new Error(`no federation found between the two ends of ${f.federationId}`);
+}
+if (h.haveFederated('did:mesh:enterprise:nobody-a', 'did:mesh:enterprise:nobody-b')) {
+  throw new Error('a federation between meshes that have none');
+}
+const probeMesh = meshes[0]!;
+const scanned = Array.from(table.values()).filter(
+  (f) => f.sourceMeshId === probeMesh || f.targetMeshId === probeMesh,
+);
+if (table.byMesh(probeMesh).length !== scanned.length)
+  throw new Error(`byMesh(${probeMesh}) differs from a scan`);
+const betweenMs = meanMs(pairs, ([a, b]) => table.between(a, b));
+const pairMs = meanMs(pairs, ([a, b]) => h.haveFederated(a, b));
+const byMeshMs = meanMs(meshes, (m) => table.byMesh(m));
+const meshScanMs = meanMs(meshes, (m) => h.reconcileMesh(m));
+// What each of those cost before the index: one pass over the table's values, nothing copied.
 const iterateMs = timeMs(() => {
   let c = 0;
   for (const f of table.values()) if (f.expiresAt <= clock) c++;
   return c;
 }, repeats);
 
-const idleSweepMs = timeMs(() => h.sweep(), repeats);
+// Idle: nothing due, so the heap's top is all the sweep reads of the table.
+const idleSweepMs = meanMs(Array.from({ length: 1000 }), () => h.sweep());
 // 1% due: the clock moved past the first `due` rows' expiresAt.
 const due = Math.max(1, Math.floor(n / 100));
 clock = t0 + TTL_MS + due - 1;
@@ -304,11 +360,13 @@ print({
   lookupNs: round1(lookup),
   lookupFirstNs: round1(lookupFirst),
   baselineLookupNs: round1(baselineLookup),
-  pairLookupMs: round3(pairMs),
-  meshScanMs: round3(meshScanMs),
+  byMeshUs: round3(byMeshMs * 1000),
+  betweenUs: round3(betweenMs * 1000),
+  pairLookupMs: round6(pairMs),
+  meshScanMs: round6(meshScanMs),
   iterateMs: round3(iterateMs),
-  sweepMs: round3(idleSweepMs),
-  sweepNsPerFederation: round1((idleSweepMs * 1e6) / n),
+  sweepMs: round6(idleSweepMs),
+  sweepNsPerFederation: round3((idleSweepMs * 1e6) / n),
   expired: due,
   expirySweepMs: round3(dueSweepMs),
   expiryUsPerFederation: round3(((dueSweepMs - idleSweepMs) * 1000) / due),
@@ -322,4 +380,7 @@ function round1(x: number) {
 }
 function round3(x: number) {
   return Math.round(x * 1000) / 1000;
+}
+function round6(x: number) {
+  return Math.round(x * 1e6) / 1e6;
 }

@@ -1,6 +1,8 @@
 /**
  * A hub in its own process for the networked benchmarks:
- *   node --expose-gc --import tsx bench/worker-hub.ts <world.json> <hubIndex> <options.json>
+ *   node --expose-gc --import tsx bench/worker-hub.ts <world.json> <hubIndex> <options.json | ->
+ * (with `-`, the options are its first stdin line: a hub that dials another gets that one's URL
+ * once it exists, having loaded its modules meanwhile);
  * prints {"url","httpUrl"}; command {"cmd":"stats"} answers its CPU time and RSS (after a GC).
  */
 import { readFileSync } from 'node:fs';
@@ -8,12 +10,14 @@ import { writeHeapSnapshot } from 'node:v8';
 import { createHub, type FederationRow, memoryHubStore } from '@fmp/hub';
 import { DEFAULT_LEVEL_PERMISSIONS } from '@fmp/trust';
 import pino from 'pino';
-import { keysOf, print, registryFor, type SavedWorld, serve } from './worker-io.js';
+import { config, keysOf, print, registryFor, type SavedWorld, serve } from './worker-io.js';
 
 const [file, index, optionsJson] = process.argv.slice(2);
 const world = JSON.parse(readFileSync(file!, 'utf8')) as SavedWorld;
 const me = world.hubs[Number(index)]!;
-const { seedFederations, ...extra } = JSON.parse(optionsJson ?? '{}') as Record<string, unknown> & {
+const options =
+  optionsJson === '-' ? await config() : (JSON.parse(optionsJson ?? '{}') as Record<string, unknown>);
+const { seedFederations, ...extra } = options as Record<string, unknown> & {
   seedFederations?: { federationId: string; source: string; target: string }[];
 };
 

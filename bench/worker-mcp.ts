@@ -9,6 +9,9 @@
  *   {"cmd":"federate","target"}  (consumer) federates with the provider and waits until the bridge
  *                                lists its tools: {tools: [exposed names]}
  *   {"cmd":"cpu"}                -> {cpuUs, systemUs} (this process's CPU time so far, kernel share)
+ * With `-` for <hubUrl>, the hub's URL comes as the first stdin line, {"hubUrl"}.
+ * A consumer may federate with several providers (the federated call's across two hubs, the mixed
+ * load's on one); each `federate` answers that provider's tools.
  */
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
@@ -17,17 +20,18 @@ import { fileURLToPath } from 'node:url';
 import { createMeshNode, McpBridge, McpHttpEndpoint } from '@fmp/node';
 import { getRequestListener } from '@hono/node-server';
 import pino from 'pino';
-import { memberNodeOptions, print, type SavedWorld, serve } from './worker-io.js';
+import { argOrConfig, memberNodeOptions, print, type SavedWorld, serve } from './worker-io.js';
 
 const MCP_FIXTURE = fileURLToPath(new URL('../test/fixtures/mcp-server.ts', import.meta.url));
 
-const [file, name, hubUrl, mode, consumerName] = process.argv.slice(2);
+const [file, name, hubArg, mode, consumerName] = process.argv.slice(2);
 if (mode !== 'provider' && mode !== 'consumer') throw new Error(`mode must be provider or consumer: ${mode}`);
 const world = JSON.parse(readFileSync(file!, 'utf8')) as SavedWorld;
 const me = world.members[name!]!;
 const logger = pino({ level: 'silent' });
+const hubUrl = await argOrConfig(hubArg, 'hubUrl');
 
-const node = createMeshNode({ ...memberNodeOptions(world, me, hubUrl!), logger });
+const node = createMeshNode({ ...memberNodeOptions(world, me, hubUrl), logger });
 
 const consumer = mode === 'provider' ? world.members[consumerName ?? '']?.did : undefined;
 if (mode === 'provider' && !consumer) throw new Error(`unknown consumer member ${consumerName}`);
@@ -42,7 +46,10 @@ const bridge = new McpBridge({
           {
             name: 'fixture',
             command: process.execPath,
-            args: ['--import', 'tsx', MCP_FIXTURE],
+            // The bench's bundle of the fixture when it made one (bench/bundle.ts), else the source.
+            args: process.env.FMP_BENCH_MCP_FIXTURE
+              ? [process.env.FMP_BENCH_MCP_FIXTURE]
+              : ['--import', 'tsx', MCP_FIXTURE],
             defaultCapability: 'ml.inference',
           },
         ],

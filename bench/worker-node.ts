@@ -1,25 +1,40 @@
 /**
  * A mesh node (the real SDK: sealed, signed envelopes, verified by the receiver) in its own process:
- *   node --import tsx bench/worker-node.ts <world.json> <member> <hubUrl>
- * prints {"ready":true} once authenticated, then serves commands:
- *   {"cmd":"federate","target","count"}        -> establishes `count` federations, kept for `run`
+ *   node --import tsx bench/worker-node.ts <world.json> <member> <hubUrl | ->
+ * (with `-`, the hub's URL comes as its first stdin line, {"hubUrl"}); prints {"ready":true} once
+ * authenticated, then serves commands:
+ *   {"cmd":"federate","target","count"}        -> keeps at least `count` federations with `target`
+ *                                                  (more handshakes if it has fewer), for run and step
  *   {"cmd":"federateTimed","target","n","warmup"} -> federates n times in sequence, {samplesMs}
- *   {"cmd":"run","durationMs","window","bytes"} -> keeps `window` sends in flight over the kept
- *                                                  federations: {sent, delivered, failed, errors, elapsedMs}
+ *   {"cmd":"run","target","durationMs","window","bytes"}
+ *                                               -> keeps `window` sends in flight over the federations
+ *                                                  kept with `target`: {sent, delivered, failed, errors,
+ *                                                  elapsedMs}
+ *   {"cmd":"step","target","ratePerSec","durationMs","handshakeEvery","bytes"}
+ *                                               -> the mixed load's open-loop step (issue #8): operation k
+ *                                                  is a handshake with `target` when k % handshakeEvery is
+ *                                                  0, else a message of priority PRIORITIES[k % 4] on the
+ *                                                  kept federations (send() resolves on the hub's Delivered
+ *                                                  receipt); answers the OpenLoopResult (latencies per kind)
  *   {"cmd":"count"}                             -> {received} (messages verified, opened, delivered once)
  *   {"cmd":"cpu"}                               -> {cpuUs} (this process's CPU time so far)
+ * One process serves several sections of a run (the wire handshake, throughput over one and two hubs,
+ * the mixed load), each with its own target, so its start-up is paid once.
  */
 import { readFileSync } from 'node:fs';
+import { PRIORITIES } from '@fmp/core';
 import { createMeshNode } from '@fmp/node';
 import pino from 'pino';
-import { memberNodeOptions, print, type SavedWorld, serve } from './worker-io.js';
+import { openLoop } from './open-loop.js';
+import { argOrConfig, memberNodeOptions, print, type SavedWorld, serve } from './worker-io.js';
 
-const [file, name, hubUrl] = process.argv.slice(2);
+const [file, name, hubArg] = process.argv.slice(2);
 const world = JSON.parse(readFileSync(file!, 'utf8')) as SavedWorld;
 const me = world.members[name!]!;
+const hubUrl = await argOrConfig(hubArg, 'hubUrl');
 
 const node = createMeshNode({
-  ...memberNodeOptions(world, me, hubUrl!),
+  ...memberNodeOptions(world, me, hubUrl),
   logger: pino({ level: 'silent' }),
   maxInFlight: 50_000,
   sendTimeoutMs: 10_000,
@@ -30,12 +45,18 @@ node.onMessage(() => {
 });
 await node.start();
 
-const federations: string[] = [];
-const federate = (target: string) =>
-  node.federate(target, { capabilities: ['ml.inference'], purpose: 'bench', ttlSeconds: 3600 });
+/** Federations kept per target, for run and step. */
+const kept = new Map<string, string[]>();
+const federate = (target: string, purpose = 'bench') =>
+  node.federate(target, { capabilities: ['ml.inference'], purpose, ttlSeconds: 3600 });
+const keptWith = (target: string): string[] => {
+  const list = kept.get(target);
+  if (!list || list.length === 0) throw new Error(`no federation with ${target} to send on`);
+  return list;
+};
 
-async function run(durationMs: number, window: number, bytes: number) {
-  if (federations.length === 0) throw new Error('no federation to send on');
+async function run(target: string, durationMs: number, window: number, bytes: number) {
+  const federations = keptWith(target);
   const data = { task: 'summarize', text: 'x'.repeat(bytes) };
   let sent = 0;
   let delivered = 0;
@@ -64,10 +85,11 @@ serve(
   async (cmd) => {
     switch (cmd.cmd) {
       case 'federate': {
-        for (let i = 0; i < Number(cmd.count ?? 1); i++) {
-          federations.push((await federate(String(cmd.target))).federationId);
-        }
-        return { federations: federations.length };
+        const target = String(cmd.target);
+        const list = kept.get(target) ?? [];
+        kept.set(target, list);
+        while (list.length < Number(cmd.count ?? 1)) list.push((await federate(target)).federationId);
+        return { federations: list.length };
       }
       case 'federateTimed': {
         for (let i = 0; i < Number(cmd.warmup ?? 10); i++) await federate(String(cmd.target));
@@ -82,7 +104,25 @@ serve(
         return { samplesMs, cpuUs: used.user + used.system };
       }
       case 'run':
-        return run(Number(cmd.durationMs), Number(cmd.window), Number(cmd.bytes ?? 1024));
+        return run(String(cmd.target), Number(cmd.durationMs), Number(cmd.window), Number(cmd.bytes ?? 1024));
+      case 'step': {
+        const target = String(cmd.target);
+        const federations = keptWith(target);
+        const every = Number(cmd.handshakeEvery);
+        const data = { task: 'summarize', text: 'x'.repeat(Number(cmd.bytes ?? 1024)) };
+        return openLoop({
+          ratePerSec: Number(cmd.ratePerSec),
+          durationMs: Number(cmd.durationMs),
+          kindOf: (k) => (k % every === 0 ? 'handshake' : PRIORITIES[k % PRIORITIES.length]!),
+          run: async (k, kind) => {
+            if (kind === 'handshake') await federate(target, 'bench mixed load');
+            else {
+              const priority = PRIORITIES[k % PRIORITIES.length]!;
+              await node.send(federations[k % federations.length]!, 'agent.task.request', data, { priority });
+            }
+          },
+        });
+      }
       case 'count':
         return { received };
       case 'cpu': {

@@ -6,6 +6,7 @@
  *            in flight (a pool signed and sealed once, so the load generator stays cheap), counting
  *            the hub's Delivered receipts -> {delivered, sent, elapsedMs, errors}.
  *   node --import tsx bench/worker-raw-link.ts <world.json> <member> <hubUrl> <sink|source> [targetMember]
+ * (with `-` for <hubUrl>, the hub's URL comes as the first stdin line, {"hubUrl"});
  * prints {"ready":true} once authenticated.
  */
 import { readFileSync } from 'node:fs';
@@ -20,12 +21,13 @@ import {
   signEnvelope,
 } from '@fmp/core';
 import WebSocket from 'ws';
-import { keysOf, print, type SavedWorld, serve } from './worker-io.js';
+import { argOrConfig, keysOf, print, type SavedWorld, serve } from './worker-io.js';
 
-const [file, member, hubUrl, role, targetMember] = process.argv.slice(2);
+const [file, member, hubArg, role, targetMember] = process.argv.slice(2);
 const world = JSON.parse(readFileSync(file!, 'utf8')) as SavedWorld;
 const me = world.members[member!]!;
 const keyPair = keysOf(me);
+const hubUrl = await argOrConfig(hubArg, 'hubUrl');
 
 const ws = new WebSocket(`${hubUrl}/v1/mesh`, { perMessageDeflate: false });
 await new Promise<void>((resolve, reject) => {

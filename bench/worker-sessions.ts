@@ -4,7 +4,8 @@
  * each session is a real mesh (own did:mesh log, own credential, own Ed25519 signature).
  *   node --import tsx bench/worker-sessions.ts <world.json> <hubUrl> <first> <count> <addr,addr,...> <concurrency>
  * prints {"prepared"} once identities are built, then serves:
- *   {"cmd":"open"}                 -> {opened, failed, errors, elapsedMs}
+ *   {"cmd":"open","hubUrl"?}       -> {opened, failed, errors, elapsedMs} (with `-` for <hubUrl>, the
+ *                                     URL comes here: the identities are built while the hub starts)
  *   {"cmd":"ping","n","perSecond"} -> WebSocket pings on random open sessions: {samplesMs, open}
  *   {"cmd":"status"}               -> {open}
  */
@@ -20,12 +21,13 @@ import { buildMeshCreate, issueMeshAgentCredential } from '@fmp/identity';
 import WebSocket from 'ws';
 import { keysOf, print, type SavedWorld, serve } from './worker-io.js';
 
-const [file, hubUrl, firstArg, countArg, addrArg, concurrencyArg] = process.argv.slice(2);
+const [file, hubArg, firstArg, countArg, addrArg, concurrencyArg] = process.argv.slice(2);
 const world = JSON.parse(readFileSync(file!, 'utf8')) as SavedWorld;
 const first = Number(firstArg);
 const count = Number(countArg);
 const addresses = addrArg!.split(',');
 const concurrency = Number(concurrencyArg ?? 32);
+let hubUrl = hubArg === '-' ? undefined : hubArg;
 
 interface Session {
   did: string;
@@ -157,7 +159,11 @@ async function ping(n: number, perSecond: number) {
 
 serve(
   async (cmd) => {
-    if (cmd.cmd === 'open') return openAll();
+    if (cmd.cmd === 'open') {
+      if (typeof cmd.hubUrl === 'string') hubUrl = cmd.hubUrl;
+      if (!hubUrl) throw new Error('no hub URL to open sessions on');
+      return openAll();
+    }
     if (cmd.cmd === 'ping') return ping(Number(cmd.n), Number(cmd.perSecond));
     if (cmd.cmd === 'status') return { open: live().length };
     throw new Error(`unknown command ${String(cmd.cmd)}`);

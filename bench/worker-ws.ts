@@ -5,12 +5,14 @@
  *   sink   : connects to the relay, answers each message with a 16-byte ack
  *   source : connects to the relay; {"cmd":"run","durationMs","window","bytes"} keeps `window`
  *            messages in flight, counting acks -> {acked, elapsedMs}
- * Servers answer {"cmd":"stats"} with their CPU time, as the hub does.
+ * Servers answer {"cmd":"stats"} with their CPU time, as the hub does. Sink and source take the
+ * relay's URL as an argument, or `-` and then from their first stdin line ({"url"}).
  */
 import { WebSocket, WebSocketServer } from 'ws';
-import { print, serve } from './worker-io.js';
+import { argOrConfig, print, serve } from './worker-lines.js';
 
-const [role, url] = process.argv.slice(2);
+const [role, urlArg] = process.argv.slice(2);
+const url = role === 'sink' || role === 'source' ? await argOrConfig(urlArg, 'url') : urlArg;
 const stats = async () => {
   const cpu = process.cpuUsage();
   return { cpuUs: cpu.user + cpu.system, rss: process.memoryUsage().rss };

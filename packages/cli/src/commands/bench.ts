@@ -10,7 +10,7 @@ export function registerBenchCommand(program: Command, ctx: CommandContext): voi
   program
     .command('bench')
     .description('run the benchmarks; writes docs/benchmarks.md and bench/results/latest.json')
-    .option('--quick', 'smaller counts (well under 60 s)')
+    .option('--quick', 'smaller counts and shorter runs, under a minute (every figure still measured)')
     .option('--json', 'print the results as JSON')
     .action(async (opts: { quick?: boolean; json?: boolean }) => {
       const script = fileURLToPath(new URL('../../../../bench/run.ts', import.meta.url));
