@@ -869,8 +869,8 @@ export class LedgerState {
         throw reject('limit', 'too many certifications');
       }
       return () => {
-        let keys = this.#certsBySubject.get(e.body.subject);
-        if (!keys) this.#certsBySubject.set(e.body.subject, (keys = new Set()));
+        const keys = this.#certsBySubject.get(e.body.subject) ?? new Set<string>();
+        this.#certsBySubject.set(e.body.subject, keys);
         keys.add(key);
         this.#certs.set(key, {
           subject: e.body.subject,
