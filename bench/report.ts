@@ -50,7 +50,7 @@ interface Results {
   handshakeInMemory: Latency & { handshakesPerSec: number };
   handshake: WireHandshake;
   hubPath: HubPathResult;
-  throughput: (ThroughputResult | TwoHops)[];
+  throughput: ThroughputResult & { byHops: (ThroughputResult | TwoHops)[] };
   successRate: number;
   sessions: SessionsResult;
   /** Absent in results from before the MCP benchmark. */
@@ -61,7 +61,7 @@ interface Results {
   /** durable and governance: absent in results from before they were measured (issue #7). */
   ledger?: LedgerBenchResult & { durable?: LedgerDurableBench; governance?: GovernanceBenchResult };
   /** Absent in results from before the scale benchmarks (issue #8). */
-  federations?: FederationsResult[];
+  federations?: FederationsResult & { byCount: FederationsResult[] };
   mixedLoad?: MixedLoadResult | MixedSkipped;
 }
 
@@ -210,7 +210,7 @@ export function renderMarkdown(r: Results): string {
     `relay process ${b.wsRelayCpuUsPerMsg} µs`,
     ratio(r.hubPath.hubCpuUsPerMsg, b.wsRelayCpuUsPerMsg),
   ]);
-  for (const t of r.throughput) {
+  for (const t of r.throughput.byHops) {
     if ('skipped' in t) {
       rows.push([`Message throughput, ${t.hops} hubs`, '-', `not measured: ${t.skipped}`, '-', '-']);
       continue;
@@ -398,7 +398,7 @@ export function renderMarkdown(r: Results): string {
       ]);
     }
   }
-  for (const f of r.federations ?? []) {
+  for (const f of r.federations?.byCount ?? []) {
     const at = `${num(f.count)} federations in one hub process`;
     rows.push([
       `${at}: JS heap per federation, bytes (with its rate-limit bucket)`,
@@ -430,7 +430,7 @@ export function renderMarkdown(r: Results): string {
     ]);
   }
   const ml = r.mixedLoad;
-  const oneHop = r.throughput.find((t): t is ThroughputResult => !('skipped' in t) && t.hops === 1);
+  const oneHop = r.throughput.byHops.find((t): t is ThroughputResult => !('skipped' in t) && t.hops === 1);
   if (ml && 'skipped' in ml) {
     rows.push(['Mixed load knee (p99 <= 50 ms)', '-', `not measured: ${ml.skipped}`, '-', '-']);
   } else if (ml) {
@@ -619,7 +619,7 @@ ${ledgerParagraph(r)}${scaleText}
 ${
   r.quick
     ? `This is a quick run (smaller counts, shorter runs, every figure still measured): it holds
-${(r.federations ?? []).map((f) => num(f.count)).join(' and ') || 'no'} federations in one hub process, not 100,000 and 1,000,000, and tallies
+${(r.federations?.byCount ?? []).map((f) => num(f.count)).join(' and ') || 'no'} federations in one hub process, not 100,000 and 1,000,000, and tallies
 ${num(r.ledger?.governance?.voters ?? 0)} ballots, not the goal's 100,000; the full run (\`npm run bench\`) measures both.
 `
     : ''
@@ -632,7 +632,7 @@ is not run.
 /** The federation-state and mixed-load paragraphs, and the mixed load's steps (issue #8). */
 function scaleSection(r: Results): string {
   const out: string[] = [];
-  const feds = r.federations ?? [];
+  const feds = r.federations?.byCount ?? [];
   const big = feds.reduce<FederationsResult | undefined>(
     (a, f) => (a && a.count > f.count ? a : f),
     undefined,
