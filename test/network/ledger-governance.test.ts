@@ -270,4 +270,12 @@ describe('the mesh ledger on a sequencer and a mirror hub', () => {
       await lonely.stop();
     }
   });
+
+  it('takes bursts of submissions from one address (a mirror forwards for all its clients)', async () => {
+    const statuses = await Promise.all(
+      Array.from({ length: 60 }, async () => (await call(seqHttp, '/v1/ledger/entries', { v: 1 })).status),
+    );
+    // Refused for their content (400), none for the address's quota (429).
+    expect(new Set(statuses)).toEqual(new Set([400]));
+  });
 });

@@ -37,6 +37,8 @@ export interface HttpContext {
   readonly adminToken: string | undefined;
   readonly maxIdentityBodyBytes: number;
   readonly identityLimiter: RateLimiter;
+  /** Ledger submissions and cosignatures, per address (a mirror forwards for many clients). */
+  readonly ledgerLimiter: RateLimiter;
   readonly now: () => number;
   readonly listFederations: () => Promise<FederationRow[]>;
   readonly log: HubLogger;
@@ -128,7 +130,7 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
    * Middleware for a public POST: a body limit, then the per-address quota (one limiter, a bucket per
    * endpoint family and address).
    */
-  const limitedPost = (maxSize: number, family: string) =>
+  const limitedPost = (maxSize: number, family: string, limiter: RateLimiter = ctx.identityLimiter) =>
     [
       bodyLimit({
         maxSize,
@@ -138,7 +140,7 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
       }),
       createMiddleware<{ Bindings: HttpBindings }>(async (c, next) => {
         const client = c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
-        const decision = ctx.identityLimiter.take(`${family}:${client}`, ctx.now());
+        const decision = limiter.take(`${family}:${client}`, ctx.now());
         if (!decision.ok) throw new TooManyRequestsError(decision.retryAfterMs);
         await next();
       }),
@@ -267,11 +269,11 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
     });
   });
   // Submissions: a signed entry (docs/ledger.md); a mirror forwards it to the sequencer.
-  app.post('/v1/ledger/entries', ...limitedPost(MAX_LEAF_BYTES, 'ledger'), async (c) =>
+  app.post('/v1/ledger/entries', ...limitedPost(MAX_LEAF_BYTES, 'ledger', ctx.ledgerLimiter), async (c) =>
     c.json(await ledger().submit(jsonBody(await c.req.text())), 201),
   );
   // Witnesses hand in their cosignatures; the sequencer serves them with its checkpoint.
-  app.post('/v1/ledger/cosignatures', ...limitedPost(64 * 1024, 'cosign'), async (c) =>
+  app.post('/v1/ledger/cosignatures', ...limitedPost(64 * 1024, 'cosign', ctx.ledgerLimiter), async (c) =>
     c.json(await ledger().addCosignatures(await c.req.text())),
   );
   app.get('/v1/ledger/state', (c) => c.json(ledgerSummary(ledger())));

@@ -174,6 +174,11 @@ export interface HubOptions {
   readonly ledger?: HubLedgerOptions;
   /** Quota of POST /v1/identities per client address; default 5 req/s, burst 20. */
   readonly identityRateLimit?: { readonly requestsPerSec: number; readonly burst: number };
+  /**
+   * Quota of POST /v1/ledger/entries and /v1/ledger/cosignatures per client address; default 500 req/s,
+   * burst 1,000 (a mirror hub forwards all its clients' entries from one address).
+   */
+  readonly ledgerRateLimit?: { readonly requestsPerSec: number; readonly burst: number };
   readonly handshake?: {
     readonly minTrustScore?: number;
     readonly timeoutMs?: number;
@@ -414,6 +419,7 @@ class HubServer implements Hub {
   private readonly lastViolationReport = new Map<string, number>();
   private readonly rateLimiter: RateLimiter;
   private readonly identityLimiter: RateLimiter;
+  private readonly ledgerLimiter: RateLimiter;
   private readonly outboundFactory: OutboundQueueFactory;
   /** Default: a qos LinkScheduler per node link; `outboundQueue` plugs in another queue. */
   private readonly useScheduler: boolean;
@@ -539,6 +545,12 @@ class HubServer implements Hub {
     const idRate = options.identityRateLimit ?? { requestsPerSec: 5, burst: 20 };
     this.identityLimiter = new QosRateLimiter({
       defaultQuota: { ratePerSec: idRate.requestsPerSec, burst: idRate.burst },
+      maxKeys: 10_000,
+      now: this.now,
+    });
+    const ledgerRate = options.ledgerRateLimit ?? { requestsPerSec: 500, burst: 1_000 };
+    this.ledgerLimiter = new QosRateLimiter({
+      defaultQuota: { ratePerSec: ledgerRate.requestsPerSec, burst: ledgerRate.burst },
       maxKeys: 10_000,
       now: this.now,
     });
@@ -3384,6 +3396,7 @@ class HubServer implements Hub {
       adminToken: this.options.adminToken,
       maxIdentityBodyBytes: this.limits.maxIdentityBodyBytes,
       identityLimiter: this.identityLimiter,
+      ledgerLimiter: this.ledgerLimiter,
       now: this.now,
       listFederations: async () => this.store.federations.list(),
       log: this.log,
