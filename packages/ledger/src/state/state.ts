@@ -175,6 +175,8 @@ export class LedgerState {
   #params: Params = { ...DEFAULT_PARAMS };
   readonly #accounts = new Map<string, Account>();
   readonly #keys = new Map<string, Uint8Array>();
+  /** The did:mesh DIDs the log created (for the state root). */
+  readonly #meshDids = new Set<string>();
   readonly #didKeys = new Map<string, Uint8Array>();
   readonly #mesh: MeshLedger;
   readonly #maintainers = new Map<string, number>();
@@ -196,7 +198,8 @@ export class LedgerState {
 
   constructor(options: LedgerStateOptions = {}) {
     this.#options = options;
-    this.#mesh = new MeshLedger({ now: () => this.#time });
+    // The operations are the log's own leaves: the state keeps only what checks the next one.
+    this.#mesh = new MeshLedger({ now: () => this.#time, retainOperations: false });
   }
 
   // --------------------------------------------------------------------------------------------
@@ -371,9 +374,7 @@ export class LedgerState {
           a.uptimeTo,
         ]),
       keys: [...this.#keys.entries()].sort(([a], [b]) => cmp(a, b)).map(([d, k]) => [d, hexEncode(k)]),
-      dids: [...new Set(this.#mesh.log().map((op) => op.did))]
-        .sort(cmp)
-        .map((d) => [d, this.#mesh.get(d)?.head ?? null]),
+      dids: [...this.#meshDids].sort(cmp).map((d) => [d, this.#mesh.get(d)?.head ?? null]),
       maintainers: [...this.#maintainers.entries()].sort(([a], [b]) => cmp(a, b)),
       auditors: this.auditors(),
       certifications: [...this.#certs.values()].sort((a, b) =>
@@ -476,6 +477,7 @@ export class LedgerState {
       return {
         commit: () => {
           this.#mesh.commit(checked);
+          this.#meshDids.add(checked.op.did);
           return undefined;
         },
       };

@@ -44,6 +44,12 @@ export interface MeshLedgerOptions {
   readonly maxDids?: number;
   /** Default 10,000. */
   readonly maxOperationsPerDid?: number;
+  /**
+   * Keep every operation for `history`, `operationAt` and `log` (default true). A holder that keeps
+   * the operations elsewhere (the mesh ledger's state: they are its log's leaves) turns it off and
+   * keeps only what checking the next operation needs.
+   */
+  readonly retainOperations?: boolean;
 }
 
 /** What a resolver needs about one DID, as of its latest operation. Immutable. */
@@ -72,6 +78,8 @@ interface Entry {
   keyGeneration: number;
   keyAgreementGeneration: number;
   operations: MeshOperation[];
+  /** Operations applied (the length of `operations` when they are retained). */
+  count: number;
   /** Multikeys that have signed an operation: never allowed to sign again. */
   usedKeys: Set<string>;
   /** Commitments of used keys: never allowed as a next-key commitment. */
@@ -167,12 +175,14 @@ export class MeshLedger {
   readonly #skew: number;
   readonly #maxDids: number;
   readonly #maxOps: number;
+  readonly #retain: boolean;
 
   constructor(options: MeshLedgerOptions = {}) {
     this.#now = options.now ?? Date.now;
     this.#skew = options.maxFutureSkewMs ?? DEFAULT_SKEW_MS;
     this.#maxDids = options.maxDids ?? 1_000_000;
     this.#maxOps = options.maxOperationsPerDid ?? 10_000;
+    this.#retain = options.retainOperations ?? true;
   }
 
   get size(): number {
@@ -232,6 +242,7 @@ export class MeshLedger {
         keyGeneration: 1,
         keyAgreementGeneration: 1,
         operations: [],
+        count: 0,
         usedKeys: new Set([op.signingKey]),
         usedCommitments: new Set([usedCommitment]),
       };
@@ -250,7 +261,7 @@ export class MeshLedger {
         `${op.did} seq ${op.seq}: prev is not the hash of seq ${state.head.seq}`,
       );
     }
-    if (entry.operations.length >= this.#maxOps) {
+    if (entry.count >= this.#maxOps) {
       throw new MeshLimitError(`${op.did} has ${this.#maxOps} operations`);
     }
     const previousTime = Date.parse(state.updated ?? state.created);
@@ -323,16 +334,17 @@ export class MeshLedger {
   commit(checked: CheckedMeshOperation): void {
     const current = this.#states.get(checked.op.did);
     const operations = current?.operations ?? checked.entry.operations;
-    if (operations.length !== checked.op.seq) {
+    const count = current?.count ?? checked.entry.count;
+    if (count !== checked.op.seq) {
       throw new MeshChainError('seq', `${checked.op.did}: stale check (the chain moved since)`);
     }
-    operations.push(checked.op);
+    if (this.#retain) operations.push(checked.op);
     if (checked.revealed) {
       checked.entry.usedKeys.add(checked.revealed.key);
       checked.entry.usedCommitments.add(checked.revealed.commitment);
     }
-    this.#states.set(checked.op.did, { ...checked.entry, operations });
-    this.#log.push(checked.op);
+    this.#states.set(checked.op.did, { ...checked.entry, operations, count: count + 1 });
+    if (this.#retain) this.#log.push(checked.op);
   }
 
   /** check + commit. */
