@@ -1143,6 +1143,7 @@ class HubServer implements Hub {
         throw new ProtocolError('credential_invalid', 'the credential subject is not meshId');
       }
       if (conn.state !== 'authenticating') return; // closed meanwhile
+      this.checkEntryStake(msg.meshId);
       const trustScore = result.meshAgent?.trustLevel ?? 0;
       this.credentialTrust?.set(msg.meshId, trustScore);
       this.trustFeed?.engine.record({
@@ -2857,6 +2858,22 @@ class HubServer implements Hub {
       compliance: w.compliance / 10_000,
       uptime: w.uptime / 10_000,
     });
+  }
+
+  /**
+   * Spec 5.3, "entry stake: basic participation": with `ledger.requireEntryStake`, a mesh needs the
+   * entry stake (a governance parameter) bonded on the ledger to open a session here.
+   */
+  private checkEntryStake(meshId: string): void {
+    if (!this.options.ledger?.requireEntryStake || !this.ledger) return;
+    const state = this.ledger.state;
+    const need = parseMesh(state.params.entryStake);
+    if (state.stakeOf(meshId) < need) {
+      throw new ProtocolError(
+        'policy_denied',
+        `this hub requires the entry stake: ${state.params.entryStake} MESH bonded on the ledger`,
+      );
+    }
   }
 
   /** The current governance parameters (the ledger's), for operators and tests. */

@@ -48,6 +48,8 @@ export interface HubLedgerOptions {
   readonly clock?: 'system' | 'manual';
   /** How often the hub reports its staked meshes' availability (default 24 h; 0: never). */
   readonly uptimeReportMs?: number;
+  /** Meshes need the entry stake bonded on the ledger to open a session (spec 5.3; default false). */
+  readonly requireEntryStake?: boolean;
 }
 
 export class LedgerRoleError extends FmpError {
