@@ -195,6 +195,7 @@ export class LedgerState {
   readonly #range = new CompactRange();
   readonly #options: LedgerStateOptions;
   #paramsChanged = false;
+  #rootCache: { size: number; root: string } | undefined;
 
   constructor(options: LedgerStateOptions = {}) {
     this.#options = options;
@@ -346,7 +347,11 @@ export class LedgerState {
    * for any replay of the same leaves.
    */
   stateRoot(): string {
-    return hexEncode(sha256(canonicalBytes(this.snapshot())));
+    // Only `apply` changes the state, and each apply adds a leaf: the size keys the cache.
+    if (this.#rootCache?.size !== this.size) {
+      this.#rootCache = { size: this.size, root: hexEncode(sha256(canonicalBytes(this.snapshot()))) };
+    }
+    return this.#rootCache.root;
   }
 
   /** The state as plain JSON, every collection sorted (what `stateRoot` hashes). */
