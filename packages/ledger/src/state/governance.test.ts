@@ -279,3 +279,88 @@ describe('tally and replay', () => {
     expect(Buffer.from(replayed.rootHash())).toEqual(Buffer.from(w.ledger.log.rootHash()));
   });
 });
+
+describe('snapshots (property)', () => {
+  it('weighs every ballot at what the voter held just before the vote opened, whatever moved around it', async () => {
+    const { default: fc } = await import('fast-check');
+    const { decodeLeaf } = await import('./entries.js');
+    type Move = { from: number; to: number; amount: number; at: 'before' | 'during' };
+    const move: import('fast-check').Arbitrary<Move> = fc.record({
+      from: fc.integer({ min: 0, max: 3 }),
+      to: fc.integer({ min: 0, max: 3 }),
+      amount: fc.integer({ min: 1, max: 1500 }),
+      at: fc.constantFrom('before', 'during'),
+    });
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(move, { maxLength: 30 }),
+        fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+        async (moves, votes) => {
+          const w = await world();
+          const people = [w.alice, w.bob, w.carol, w.dave];
+          const seqs = [0, 0, 0, 0];
+          const transfer = async (m: Move) => {
+            if (m.from === m.to) return;
+            const r = await w.ledger
+              .submit(
+                people[m.from]!.sign(
+                  'transfer',
+                  { to: people[m.to]!.did, amount: String(m.amount) },
+                  seqs[m.from],
+                ),
+              )
+              .then(
+                () => true,
+                () => false,
+              );
+            if (r) seqs[m.from]!++;
+          };
+          for (const m of moves.filter((x) => x.at === 'before')) {
+            w.advance(DAY);
+            await transfer(m);
+          }
+          const proposeSeq = seqs[0]!;
+          seqs[0] = proposeSeq + 1;
+          const id = (
+            await w.ledger.submit(
+              w.alice.sign(
+                'gov.propose',
+                { title: 't', description: '', action: { kind: 'parameters', changes: { maxHops: 4 } } },
+                proposeSeq,
+              ),
+            )
+          ).created!;
+          for (const m of moves.filter((x) => x.at === 'before')) await transfer(m);
+          w.advance(21 * DAY + 1);
+          const during = moves.filter((x) => x.at === 'during');
+          for (let i = 0; i < 4; i++) {
+            if (during[i]) await transfer(during[i]!);
+            if (votes[i]) {
+              const ok = await w.ledger
+                .submit(people[i]!.sign('gov.vote', { proposal: id, choice: 'for' }, seqs[i]))
+                .then(
+                  () => true,
+                  () => false,
+                );
+              if (ok) seqs[i]!++;
+            }
+          }
+          await w.ledger.flush();
+          const leaves = await w.storage.leafRange(0, await w.storage.size());
+          const p = w.ledger.state.proposal(id)!;
+          // The reference: a replay of only the leaves before the vote opened.
+          const before = leaves.filter((l) => decodeLeaf(l).time < p.voteStart);
+          const snapshot = replayLedger(before);
+          people.forEach((who, i) => {
+            const a = snapshot.account(who.did);
+            // A voter who held MESH has a ballot of exactly that weight; one who held none has none.
+            if (votes[i]) expect(p.ballots.get(who.did)?.weight ?? 0n).toBe(a.balance + a.bonded);
+          });
+          const tally = tallyFromLog(leaves, id);
+          expect(tally.for).toBe(p.for);
+        },
+      ),
+      { numRuns: 25 },
+    );
+  });
+});

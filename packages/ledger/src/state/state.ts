@@ -1281,6 +1281,25 @@ export class LedgerState {
     const s = this.#supplyHistory.at(-1)!;
     if (s[0] === this.#time) s[1] = this.#supply;
     else this.#supplyHistory.push([this.#time, this.#supply]);
+    const floor = this.#snapshotFloor();
+    prune(a.history, floor);
+    prune(this.#supplyHistory, floor);
+  }
+
+  /**
+   * The earliest snapshot an open proposal will read (its vote start); values older than the last one
+   * before it are never read again, so histories stay as short as the open votes need. (The
+   * histories are not part of the state root; `tallyFromLog` weighs each ballot as it replays it.)
+   */
+  #snapshotFloor(): number {
+    // Never past now: a proposal opened at this instant (an emergency ratification) reads the value
+    // before it.
+    let floor = this.#time;
+    for (const id of this.#open) {
+      const p = this.#proposals.get(id)!;
+      if (p.status !== 'implementing' && p.voteStart < floor) floor = p.voteStart;
+    }
+    return floor;
   }
 }
 
@@ -1319,6 +1338,13 @@ function rejectedInReview(p: Proposal): boolean {
   let rejectCount = 0;
   for (const v of p.reviews.values()) v === 'approve' ? approve++ : rejectCount++;
   return rejectCount > approve;
+}
+
+/** Drops the entries older than the last one before `floor` (the one a snapshot at `floor` reads). */
+function prune(history: [number, bigint][], floor: number): void {
+  let drop = 0;
+  while (drop + 1 < history.length && history[drop + 1]![0] < floor) drop++;
+  if (drop > 0) history.splice(0, drop);
 }
 
 /** The value of a [time, value] history strictly before `time` (0 before the first entry). */

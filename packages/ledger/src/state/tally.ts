@@ -30,25 +30,30 @@ export function tallyFromLog(
   options: LedgerStateOptions = {},
 ): Tally {
   const state = new LedgerState(options);
-  const choices = new Map<string, 'for' | 'against' | 'abstain'>();
+  // Each ballot is weighed as it is replayed: the voter's holdings just before the vote opened.
+  const ballots = new Map<string, { choice: 'for' | 'against' | 'abstain'; weight: bigint }>();
   for (const bytes of leaves) {
     const leaf = decodeLeaf(bytes);
     state.apply(leaf, bytes);
+    const p = state.proposal(proposalId);
     const { entry } = leaf;
     if (entry.type === 'gov.vote') {
       const vote = entry as SignedEntry<'gov.vote'>;
-      if (vote.body.proposal === proposalId) choices.set(vote.actor, vote.body.choice);
+      if (vote.body.proposal === proposalId && p) {
+        ballots.set(vote.actor, { choice: vote.body.choice, weight: state.votesAt(vote.actor, p.voteStart) });
+      }
     }
   }
   const p = state.proposal(proposalId);
   if (!p) throw new UnknownProposalError(proposalId);
   const sums = { for: 0n, against: 0n, abstain: 0n };
-  for (const [voter, choice] of choices) sums[choice] += state.votesAt(voter, p.voteStart);
-  const eligible = state.supplyAt(p.voteStart);
+  for (const { choice, weight } of ballots.values()) sums[choice] += weight;
+  // The voting supply at the snapshot: as the ledger fixed it when the vote closed, or read now.
+  const eligible = p.eligible ?? state.supplyAt(p.voteStart);
   const cast = sums.for + sums.against + sums.abstain;
   return {
     proposal: proposalId,
-    ballots: choices.size,
+    ballots: ballots.size,
     ...sums,
     eligible,
     quorumReached:
