@@ -15,12 +15,11 @@ import {
   type VerifiableCredentialJson,
 } from '@fmp/core';
 import { jsonlMeshStore, MeshRegistry } from '@fmp/identity';
-import { signEntry } from '@fmp/ledger';
+import { type SignedEntry, signEntry } from '@fmp/ledger';
 import {
   ComputeMeter,
   createMeshNode,
   type ExplanationRecord,
-  httpLedgerClient,
   type IncomingMessage,
   MCP_MESSAGE_TYPES,
   McpBridge,
@@ -32,6 +31,7 @@ import { Hono } from 'hono';
 import pino from 'pino';
 import { z } from 'zod';
 import { IDENTITY_LOG } from './commands/init.js';
+import { httpBase, LedgerClient } from './commands/ledger/client.js';
 import { type NodeConfig, resolvePath } from './config.js';
 import { UsageError } from './errors.js';
 import { readKeyFile } from './keyfile.js';
@@ -100,14 +100,6 @@ export interface NodeStack {
   recordAttestation(body: { subject: string; claim: string; score: number }): Promise<{ index: number }>;
   start(): Promise<void>;
   stop(): Promise<void>;
-}
-
-/** The home hub's HTTP base (the hub serves HTTP and WebSocket on one port). */
-export function hubHttpUrl(hubUrl: string): string {
-  const u = new URL(hubUrl);
-  u.protocol = u.protocol === 'wss:' ? 'https:' : 'http:';
-  u.pathname = '/';
-  return u.toString();
 }
 
 export function controlTokenPath(config: NodeConfig & { configDir: string }): string {
@@ -201,7 +193,11 @@ export async function createNodeStack(
   const explanations: NodeStack['explanations'] = [];
   // Compute credits: the partner calls this node made, paid on the ledger (spec 9.1).
   const meter = new ComputeMeter();
-  const ledgerClient = httpLedgerClient(hubHttpUrl(config.hubUrl));
+  const hub = new LedgerClient(httpBase(config.hubUrl));
+  const ledgerClient = {
+    nextSeq: async (did: string) => (await hub.account(did)).nextSeq,
+    submit: (entry: SignedEntry) => hub.submit(entry),
+  };
   const settleCompute = () => meter.settle({ did: config.did, keyPair: key.keyPair }, ledgerClient);
   let settle: NodeJS.Timeout | undefined;
   let explanationSeq = 0;

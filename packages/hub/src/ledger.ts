@@ -6,7 +6,7 @@
  */
 
 import type { Ed25519KeyPair } from '@fmp/core';
-import { decodeMultikey, FmpError, ValidationError } from '@fmp/core';
+import { constantTimeEqual, decodeMultikey, FmpError, ValidationError } from '@fmp/core';
 import type { MeshRegistry } from '@fmp/identity';
 import {
   type Applied,
@@ -227,7 +227,10 @@ export class HubLedger {
     if (!this.#ledger) throw new LedgerRoleError('cosignatures go to the sequencer hub');
     const log = this.#ledger.log;
     const { checkpoint } = verifyCheckpoint(note, log.verifier);
-    if (checkpoint.size > log.size || !sameBytes(checkpoint.rootHash, log.rootHash(checkpoint.size))) {
+    if (
+      checkpoint.size > log.size ||
+      !constantTimeEqual(checkpoint.rootHash, log.rootHash(checkpoint.size))
+    ) {
       throw new ValidationError('the checkpoint does not match this log');
     }
     const witnesses: string[] = [];
@@ -450,8 +453,4 @@ function sequencerKey(registry: MeshRegistry, did: string): Uint8Array {
     );
   }
   return decodeMultikey(state.signingKey).key;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

@@ -5,7 +5,7 @@
  * notes signed by the log, which anyone holding the log key can check (slashing evidence).
  * Cosignatures are C2SP tlog-cosignature v1 Ed25519 (type 0x04) signature lines.
  */
-import { type Ed25519KeyPair, FmpError, ValidationError } from '@fmp/core';
+import { constantTimeEqual, type Ed25519KeyPair, FmpError, ValidationError } from '@fmp/core';
 import {
   type Checkpoint,
   cosignatureSigner,
@@ -115,7 +115,7 @@ export class Witness {
     const oldRoot = previous?.checkpoint.rootHash ?? EMPTY_ROOT;
     if (checkpoint.size < oldSize) throw new WitnessConflictError(checkpoint.size, oldSize);
     if (previous !== undefined && checkpoint.size === oldSize) {
-      if (!sameBytes(checkpoint.rootHash, oldRoot)) {
+      if (!constantTimeEqual(checkpoint.rootHash, oldRoot)) {
         return { ok: false, evidence: evidence('fork', origin, previous.note, note, []) };
       }
     } else if (!verifyConsistency(oldSize, checkpoint.size, oldRoot, checkpoint.rootHash, consistencyProof)) {
@@ -150,7 +150,7 @@ export function verifyEquivocationEvidence(
   } catch {
     return false;
   }
-  if (ev.kind === 'fork') return a.size === b.size && !sameBytes(a.rootHash, b.rootHash);
+  if (ev.kind === 'fork') return a.size === b.size && !constantTimeEqual(a.rootHash, b.rootHash);
   const [small, large] = a.size <= b.size ? [a, b] : [b, a];
   return !verifyConsistency(small.size, large.size, small.rootHash, large.rootHash, freshProof);
 }
@@ -170,8 +170,4 @@ function originOf(note: string): string {
   if (typeof note !== 'string') throw new ValidationError('a checkpoint note must be a string');
   const end = note.indexOf('\n');
   return end < 0 ? note : note.slice(0, end);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

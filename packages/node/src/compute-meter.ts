@@ -4,7 +4,7 @@
  * `compute.payment` entries (the ledger moves the price to the provider, 0.1% of it to the hubs on
  * the route). Only calls that ran (ok or a tool error) are charged; refusals cost nothing.
  */
-import { type Ed25519KeyPair, FmpError } from '@fmp/core';
+import type { Ed25519KeyPair } from '@fmp/core';
 import { type SignedEntry, signEntry } from '@fmp/ledger';
 
 interface Owed {
@@ -17,12 +17,7 @@ interface Owed {
 /** The most providers metered at once (a bound on the map). */
 export const MAX_METERED_PROVIDERS = 10_000;
 
-export class ComputeSettlementError extends FmpError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('compute_settlement_failed', message, options);
-  }
-}
-
+/** The ledger as the meter needs it (the CLI's node process passes its home hub's HTTP client). */
 export interface LedgerClient {
   /** The actor's next entry sequence number on the ledger. */
   nextSeq(did: string): Promise<number>;
@@ -101,35 +96,4 @@ export class ComputeMeter {
     }
     return { paid, failed };
   }
-}
-
-/** The ledger API of the node's home hub, over HTTP (the hub forwards to the sequencer). */
-export function httpLedgerClient(hubHttpUrl: string, fetchImpl: typeof fetch = fetch): LedgerClient {
-  const call = async (path: string, body?: unknown) => {
-    const res = await fetchImpl(new URL(path, hubHttpUrl), {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(15_000),
-    });
-    const json = (await res.json().catch(() => ({}))) as Record<string, unknown> & {
-      error?: { code?: string; message?: string };
-    };
-    if (!res.ok) {
-      throw new ComputeSettlementError(
-        `${json.error?.code ?? res.status}: ${json.error?.message ?? 'the hub refused the request'}`,
-      );
-    }
-    return json;
-  };
-  return {
-    async nextSeq(did) {
-      const a = await call(`/v1/ledger/accounts/${encodeURIComponent(did)}`);
-      return Number(a.nextSeq);
-    },
-    async submit(entry) {
-      const r = await call('/v1/ledger/entries', entry);
-      return { index: Number(r.index) };
-    },
-  };
 }

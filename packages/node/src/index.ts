@@ -27,8 +27,6 @@
 export { ComplianceDeniedError, ComplianceGate, type NodeComplianceOptions, partyOf } from './compliance.js';
 export {
   ComputeMeter,
-  ComputeSettlementError,
-  httpLedgerClient,
   type LedgerClient,
   MAX_METERED_PROVIDERS,
 } from './compute-meter.js';

@@ -4,10 +4,9 @@
  * resolves once the leaf is durable. Reopening replays every stored leaf, so the state is always
  * what the log says (docs/ledger.md).
  */
-import { type Ed25519KeyPair, encodeMultikey, FmpError } from '@fmp/core';
+import { type Ed25519KeyPair, encodeMultikey, FmpError, ValidationError } from '@fmp/core';
 import { type LogStorage, TransparencyLog } from '../log.js';
 import {
-  decodeLeaf,
   type EntryBody,
   encodeLeaf,
   type LedgerEntry,
@@ -164,10 +163,12 @@ export class Ledger {
 
   async #append(entry: LedgerEntry): Promise<Submitted> {
     if (this.#failed) throw this.#failed;
+    // The entry was checked against its schema by parseEntry (or built by signEntry): what is left
+    // to check of the leaf is its size.
     const leaf: LedgerLeaf = { time: this.#time(), entry };
     const bytes = encodeLeaf(leaf);
-    // Decoding our own bytes keeps one path for the checks (size, canonical form, schema).
-    const applied = this.state.apply(decodeLeaf(bytes), bytes);
+    if (bytes.length > MAX_LEAF_BYTES) throw new ValidationError(`a leaf is at most ${MAX_LEAF_BYTES} bytes`);
+    const applied = this.state.apply(leaf, bytes);
     const pending = this.log.append(bytes);
     for (const l of this.#listeners) {
       try {

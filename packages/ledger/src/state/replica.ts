@@ -5,7 +5,7 @@
  * keeps them in its own storage. Reads (balances, proposals, parameters) are then served locally, and
  * the hub applies parameter changes from its replica exactly as the sequencer's hub does.
  */
-import { type Ed25519KeyPair, FmpError } from '@fmp/core';
+import { constantTimeEqual, type Ed25519KeyPair, FmpError } from '@fmp/core';
 import { type Checkpoint, formatNote, logVerifier, parseNote, verifyCheckpoint } from '../checkpoint.js';
 import { type LogStorage, MemoryLogStorage } from '../log.js';
 import { MerkleTree, verifyConsistency } from '../merkle.js';
@@ -160,7 +160,7 @@ export class LedgerReplica {
       const root = this.state.rootAfter(leaves);
       const linked =
         next === checkpoint.size
-          ? sameBytes(root, checkpoint.rootHash)
+          ? constantTimeEqual(root, checkpoint.rootHash)
           : verifyConsistency(
               next,
               checkpoint.size,
@@ -192,8 +192,4 @@ export class LedgerReplica {
     this.#checkpoint = { note, checkpoint, ...(cosigned ? { cosigned } : {}) };
     return size;
   }
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

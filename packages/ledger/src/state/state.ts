@@ -10,6 +10,7 @@
 import {
   base64urlDecode,
   canonicalBytes,
+  constantTimeEqual,
   decodeMultikey,
   ed25519,
   FmpError,
@@ -827,7 +828,7 @@ export class LedgerState {
         const id = `D-${index}`;
         // The seed is the tree root including this entry: public, and fixed before anyone can
         // know which entry comes next.
-        const seed = hexEncode(sha256(concatBytes(this.#range.rootHash(), utf8(id))));
+        const seed = hexEncode(sha256(Buffer.concat([this.#range.rootHash(), utf8(id)])));
         const arbitrators = drawWeighted(candidates, this.#params.arbitratorsPerDispute, seed);
         this.#disputes.set(id, {
           id,
@@ -917,7 +918,7 @@ export class LedgerState {
     } catch (err) {
       throw reject('invalid_entry', `operatorKey: ${(err as Error).message}`);
     }
-    if (this.#options.operatorKey && !sameBytes(this.#options.operatorKey, key)) {
+    if (this.#options.operatorKey && !constantTimeEqual(this.#options.operatorKey, key)) {
       throw reject('wrong_operator', 'the genesis names another operator key than this log');
     }
     if (e.seq !== 0) throw reject('bad_sequence', 'the genesis is seq 0');
@@ -1396,15 +1397,4 @@ function cmp(a: string, b: string): number {
 /** "P-9" before "P-10": ids sort by their index. */
 function idOrder(a: string, b: string): number {
   return Number(a.slice(2)) - Number(b.slice(2)) || cmp(a, b);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
