@@ -20,27 +20,10 @@ import {
   verifyCheckpoint,
   verifyNote,
 } from '@fmp/ledger';
+import { LedgerClient } from './commands/ledger/client.js';
 import { DemoError } from './demo-errors.js';
 
 const DAY = 86_400_000;
-
-/** The fields of the hub's ledger answers the demo reads. */
-interface HubJson {
-  nextSeq: number;
-  balance: string;
-  bonded: string;
-  created: string;
-  status: string;
-  for: string;
-  against: string;
-  quorumReached: boolean | null;
-  params: { maxHops: number };
-  size: number;
-  entries: { leaf: string }[];
-  stateRoot: string;
-  rootHash: string;
-  treasury: string;
-}
 
 export interface DemoLedgerResult {
   ledger: {
@@ -100,41 +83,28 @@ export function demoGenesis(
 export async function runDemoLedger(input: DemoLedgerInput): Promise<DemoLedgerResult> {
   const { log } = input;
   const sequencer = input.hubs[0]!;
-  const httpOf = (hubDid: string) => input.hubs.find((h) => h.did === hubDid)!.http;
   const org = (did: string) => {
     const o = input.orgs.find((x) => x.did === did);
     if (!o) throw new DemoError(`no demo organization ${did}`);
     return o;
   };
-  const request = async (url: string, body?: unknown, token?: string) => {
-    const res = await fetch(url, {
-      method: body === undefined ? 'GET' : 'POST',
-      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(15_000),
-    });
-    const text = await res.text();
-    if (!res.ok) throw new DemoError(`${url}: ${res.status} ${text.slice(0, 300)}`);
-    return (text.startsWith('{') ? JSON.parse(text) : text) as HubJson;
-  };
+  const clients = new Map(input.hubs.map((h) => [h.did, new LedgerClient(h.http)]));
+  const at = (hubDid: string) => clients.get(hubDid)!;
+  const seq = at(sequencer.did);
   /** Signs the organization's next entry and submits it at its home hub (a mirror forwards it). */
   const submit = async <T extends SignedEntryType>(did: string, type: T, body: EntryBody<T>) => {
     const o = org(did);
-    const home = httpOf(o.hub);
-    const { nextSeq } = await request(`${home}/v1/ledger/accounts/${encodeURIComponent(did)}`);
-    return request(
-      `${home}/v1/ledger/entries`,
-      signEntry({ type, actor: did, seq: nextSeq, body }, o.keyPair),
-    );
+    const { nextSeq } = await at(o.hub).account(did);
+    return at(o.hub).submit(signEntry({ type, actor: did, seq: nextSeq, body }, o.keyPair));
   };
   const advance = async (ms: number, label: string) => {
-    await request(`${sequencer.http}/v1/admin/ledger/clock`, { advanceMs: ms }, input.adminToken);
+    await seq.advanceClock(ms, input.adminToken);
     log(`ledger clock: +${Math.round(ms / DAY)} days (${label})`);
   };
   // The organizations' did:mesh operations reach the ledger through the hubs' registries.
   await until(async () => {
     for (const o of input.orgs) {
-      const a = await request(`${httpOf(o.hub)}/v1/ledger/accounts/${encodeURIComponent(o.did)}`);
+      const a = await at(o.hub).account(o.did);
       if (a.balance === '0') return false;
     }
     return true;
@@ -174,35 +144,29 @@ export async function runDemoLedger(input: DemoLedgerInput): Promise<DemoLedgerR
     await submit(v, 'gov.vote', { proposal: id, choice: v === against ? 'against' : 'for' });
   }
   await advance(7 * DAY, 'vote closes');
-  const tallied = await request(`${sequencer.http}/v1/ledger/proposals/${id}`);
+  const tallied = await seq.proposal(id);
   log(
     `governance: ${id} ${tallied.status}: for ${tallied.for}, against ${tallied.against} MESH, quorum ${tallied.quorumReached}`,
   );
   await advance(30 * DAY, 'staged rollout');
   const applied: DemoLedgerResult['governance']['applied'] = [];
   for (const h of input.hubs) {
-    await until(
-      async () => (await request(`${h.http}/v1/ledger/state`)).params.maxHops === 4,
-      `${h.did} to apply maxHops`,
-    );
+    await until(async () => (await at(h.did).state()).params?.maxHops === 4, `${h.did} to apply maxHops`);
     applied.push({ hub: h.did, maxHops: 4 });
   }
   log(`governance: ${id} implemented; maxHops is 4 at all ${input.hubs.length} hubs`);
 
   // Anyone can check: the mirror's entries replay to the sequencer's state root.
   const mirror = input.hubs[1] ?? sequencer;
-  const state = await request(`${sequencer.http}/v1/ledger/state`);
-  await until(
-    async () => (await request(`${mirror.http}/v1/ledger/state`)).size === state.size,
-    'the mirror to catch up',
-  );
+  const state = await seq.state();
+  await until(async () => (await at(mirror.did).state()).size === state.size, 'the mirror to catch up');
   const leaves: Uint8Array[] = [];
   while (leaves.length < state.size) {
-    const page = await request(`${mirror.http}/v1/ledger/entries?start=${leaves.length}&end=${state.size}`);
+    const page = await at(mirror.did).entries(leaves.length, state.size);
     for (const e of page.entries as { leaf: string }[])
       leaves.push(new Uint8Array(Buffer.from(e.leaf, 'base64')));
   }
-  const seqKey = await hubKey(sequencer.http, sequencer.did);
+  const seqKey = await hubKey(seq, sequencer.did);
   const replayed = replayLedger(leaves, { operatorKey: seqKey });
   const tree = new MerkleTree();
   for (const l of leaves) tree.appendLeafHash(leafHash(l));
@@ -210,7 +174,7 @@ export async function runDemoLedger(input: DemoLedgerInput): Promise<DemoLedgerR
   const mirrors = input.hubs.length - 1;
   let note = '';
   await until(async () => {
-    note = String(await request(`${sequencer.http}/v1/ledger/checkpoint`));
+    note = await seq.checkpoint();
     return parseNote(note).signatures.filter((s) => s.name.startsWith('fmp.witness/')).length >= mirrors;
   }, 'the witnesses to cosign');
   const checkpoint = verifyCheckpoint(note, logVerifier(`fmp.ledger/${sequencer.did}`, seqKey)).checkpoint;
@@ -223,9 +187,7 @@ export async function runDemoLedger(input: DemoLedgerInput): Promise<DemoLedgerR
     .signatures.map((s) => s.name)
     .filter((n) => n.startsWith('fmp.witness/'));
   const verifiers = await Promise.all(
-    witnessNames.map(async (n) =>
-      cosignatureVerifier(n, await hubKey(sequencer.http, n.slice('fmp.witness/'.length))),
-    ),
+    witnessNames.map(async (n) => cosignatureVerifier(n, await hubKey(seq, n.slice('fmp.witness/'.length)))),
   );
   const witnesses = verifiers.length > 0 ? verifyNote(note, verifiers).verified.length : 0;
   log(
@@ -234,16 +196,16 @@ export async function runDemoLedger(input: DemoLedgerInput): Promise<DemoLedgerR
 
   const balances = [];
   for (const o of input.orgs) {
-    const a = await request(`${sequencer.http}/v1/ledger/accounts/${encodeURIComponent(o.did)}`);
-    balances.push({ did: o.did, balance: String(a.balance), bonded: String(a.bonded) });
+    const a = await seq.account(o.did);
+    balances.push({ did: o.did, balance: a.balance, bonded: a.bonded });
   }
-  const final = await request(`${sequencer.http}/v1/ledger/proposals/${id}`);
+  const final = await seq.proposal(id);
   return {
     ledger: {
       size: state.size,
-      rootHash: String(state.rootHash),
+      rootHash: state.rootHash,
       hub: sequencer.did,
-      stateRoot: String(state.stateRoot),
+      stateRoot: state.stateRoot,
       witnesses,
       verified,
     },
@@ -251,10 +213,10 @@ export async function runDemoLedger(input: DemoLedgerInput): Promise<DemoLedgerR
       proposals: [
         {
           id,
-          status: String(final.status),
-          for: String(final.for),
-          against: String(final.against),
-          quorumReached: final.quorumReached as boolean | null,
+          status: final.status,
+          for: final.for,
+          against: final.against,
+          quorumReached: final.quorumReached,
         },
       ],
       applied,
@@ -264,14 +226,8 @@ export async function runDemoLedger(input: DemoLedgerInput): Promise<DemoLedgerR
 }
 
 /** The hub's current Ed25519 key, from its DID document (served by the hub itself). */
-async function hubKey(http: string, did: string): Promise<Uint8Array> {
-  const res = await fetch(`${http}/1.0/identifiers/${encodeURIComponent(did)}`, {
-    signal: AbortSignal.timeout(10_000),
-  });
-  const body = (await res.json()) as {
-    didDocument?: { verificationMethod?: { publicKeyMultibase?: string }[] };
-  };
-  const mb = body.didDocument?.verificationMethod?.[0]?.publicKeyMultibase;
+async function hubKey(client: LedgerClient, did: string): Promise<Uint8Array> {
+  const mb = (await client.resolve(did)).didDocument?.verificationMethod?.[0]?.publicKeyMultibase;
   if (!mb) throw new DemoError(`no key for ${did}`);
   return decodeMultikey(mb).key;
 }

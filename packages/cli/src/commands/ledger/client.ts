@@ -136,6 +136,8 @@ export const StateSchema = z.looseObject({
   rootHash: b64,
   stateRoot: z.string(),
   time: z.number(),
+  treasury: amount.optional(),
+  params: z.looseObject({ maxHops: z.number().int() }).optional(),
 });
 
 export const ProposalSchema = z.looseObject({
@@ -196,13 +198,21 @@ export class LedgerClient {
     this.base = base;
   }
 
-  async #request(path: string, init?: { method: 'POST'; body: unknown }): Promise<Response> {
+  async #request(path: string, init?: { method: 'POST'; body: unknown; token?: string }): Promise<Response> {
     const url = `${this.base}${path}`;
     let res: Response;
     try {
       res = await fetch(url, {
         method: init?.method ?? 'GET',
-        ...(init ? { headers: { 'content-type': 'application/json' }, body: JSON.stringify(init.body) } : {}),
+        ...(init
+          ? {
+              headers: {
+                'content-type': 'application/json',
+                ...(init.token ? { authorization: `Bearer ${init.token}` } : {}),
+              },
+              body: JSON.stringify(init.body),
+            }
+          : {}),
         signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
       });
     } catch (cause) {
@@ -225,7 +235,11 @@ export class LedgerClient {
     return res;
   }
 
-  async #json<T>(schema: z.ZodType<T>, path: string, init?: { method: 'POST'; body: unknown }): Promise<T> {
+  async #json<T>(
+    schema: z.ZodType<T>,
+    path: string,
+    init?: { method: 'POST'; body: unknown; token?: string },
+  ): Promise<T> {
     const res = await this.#request(path, init);
     let body: unknown;
     try {
@@ -272,5 +286,13 @@ export class LedgerClient {
   }
   submit(entry: unknown) {
     return this.#json(SubmittedSchema, '/v1/ledger/entries', { method: 'POST', body: entry });
+  }
+  /** Manual ledger clock only (tests, demos): admin token. */
+  advanceClock(advanceMs: number, adminToken: string) {
+    return this.#json(z.looseObject({ time: z.number(), size: z.number() }), '/v1/admin/ledger/clock', {
+      method: 'POST',
+      body: { advanceMs },
+      token: adminToken,
+    });
   }
 }
