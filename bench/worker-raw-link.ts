@@ -12,6 +12,8 @@
 import { readFileSync } from 'node:fs';
 import {
   authenticateDigest,
+  BATCH_FEATURE,
+  batcherForSocket,
   createEnvelope,
   type Envelope,
   ed25519,
@@ -19,6 +21,7 @@ import {
   randomBytes,
   sealPayload,
   signEnvelope,
+  splitBatch,
 } from '@fmp/core';
 import WebSocket from 'ws';
 import { argOrConfig, keysOf, print, type SavedWorld, serve } from './worker-io.js';
@@ -29,12 +32,20 @@ const me = world.members[member!]!;
 const keyPair = keysOf(me);
 const hubUrl = await argOrConfig(hubArg, 'hubUrl');
 
+// FMP_BENCH_NO_BATCH=1: one frame per WebSocket message both ways (the wire format before batches).
+const batching = process.env.FMP_BENCH_NO_BATCH !== '1';
 const ws = new WebSocket(`${hubUrl}/v1/mesh`, { perMessageDeflate: false });
+/** Frames of one turn leave together: as one batch once the hub's Hello allows it. */
+let out = batcherForSocket(ws);
+/** The frames in one message: a batch's elements, or the message itself. */
+const framesOf = (text: string): string[] => (text.startsWith('[') ? splitBatch(text) : [text]);
 await new Promise<void>((resolve, reject) => {
   ws.once('error', reject);
   ws.on('message', function onAuth(data) {
     const frame = JSON.parse(data.toString()) as Record<string, unknown>;
     if (frame.type === 'Hello') {
+      const offered = (frame.features as string[] | undefined) ?? [];
+      out = batcherForSocket(ws, { batching: batching && offered.includes(BATCH_FEATURE) });
       const binding = {
         hubDid: frame.hubDid as string,
         nonce: frame.nonce as string,
@@ -46,7 +57,8 @@ await new Promise<void>((resolve, reject) => {
         timestamp: Date.now(),
       };
       const signature = multibaseEncode(ed25519.sign(authenticateDigest(binding), keyPair));
-      ws.send(JSON.stringify({ type: 'Authenticate', ...binding, meshLog: [me.op], signature }));
+      const features = batching ? { features: [BATCH_FEATURE] } : {};
+      ws.send(JSON.stringify({ type: 'Authenticate', ...binding, meshLog: [me.op], ...features, signature }));
     } else if (frame.type === 'Authenticated') {
       ws.off('message', onAuth);
       resolve();
@@ -59,10 +71,11 @@ await new Promise<void>((resolve, reject) => {
 if (role === 'sink') {
   // The sink reads only what it needs to answer; its cost is not the hub's.
   ws.on('message', (data) => {
-    const text = data.toString();
-    const id = /"messageId":"([^"]+)"/.exec(text)?.[1];
-    const fed = /"federationId":"([^"]+)"/.exec(text)?.[1];
-    if (id && fed) ws.send(`{"type":"Ack","messageId":"${id}","federationId":"${fed}"}`);
+    for (const text of framesOf(data.toString())) {
+      const id = /"messageId":"([^"]+)"/.exec(text)?.[1];
+      const fed = /"federationId":"([^"]+)"/.exec(text)?.[1];
+      if (id && fed) out.write(`{"type":"Ack","messageId":"${id}","federationId":"${fed}"}`);
+    }
   });
   serve(async () => ({}));
 } else {
@@ -99,26 +112,28 @@ if (role === 'sink') {
     const start = performance.now();
     return new Promise((resolve) => {
       let stopped = false;
+      let failed = 0;
       const onMessage = (raw: WebSocket.RawData) => {
-        const text = raw.toString();
-        if (text.startsWith('{"type":"Delivered"')) delivered++;
-        else {
-          const code = /"code":"([^"]+)"/.exec(text)?.[1] ?? 'other';
-          errors[code] = (errors[code] ?? 0) + 1;
-        }
-        const done = delivered + Object.values(errors).reduce((a, b) => a + b, 0);
-        if (!stopped && performance.now() < start + durationMs) {
-          ws.send(frames[sent++ % frames.length]!);
-        } else {
-          stopped = true;
-          if (done === sent) {
-            ws.off('message', onMessage);
-            resolve({ delivered, sent, elapsedMs: performance.now() - start, errors });
+        for (const text of framesOf(raw.toString())) {
+          if (text.startsWith('{"type":"Delivered"')) delivered++;
+          else {
+            const code = /"code":"([^"]+)"/.exec(text)?.[1] ?? 'other';
+            errors[code] = (errors[code] ?? 0) + 1;
+            failed++;
+          }
+          if (!stopped && performance.now() < start + durationMs) {
+            out.write(frames[sent++ % frames.length]!);
+          } else {
+            stopped = true;
+            if (delivered + failed === sent) {
+              ws.off('message', onMessage);
+              resolve({ delivered, sent, elapsedMs: performance.now() - start, errors });
+            }
           }
         }
       };
       ws.on('message', onMessage);
-      for (; sent < window; ) ws.send(frames[sent++ % frames.length]!);
+      for (; sent < window; ) out.write(frames[sent++ % frames.length]!);
     });
   });
 }

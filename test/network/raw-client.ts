@@ -1,12 +1,15 @@
 /** A bare WebSocket client speaking the link protocol by hand, to send what a real node never would. */
-import { authenticateDigest, ed25519, type Hello, multibaseEncode } from '@fmp/core';
+import { authenticateDigest, BATCH_FEATURE, ed25519, type Hello, multibaseEncode } from '@fmp/core';
 import WebSocket from 'ws';
 import type { Member } from './fixtures.js';
 
 export interface RawClient {
   readonly ws: WebSocket;
   readonly hello: Hello;
+  /** Every frame received, a batch's elements one by one. */
   readonly frames: Record<string, unknown>[];
+  /** WebSocket messages received, and how many of them were batches (JSON arrays). */
+  readonly received: { messages: number; batches: number };
   send(frame: unknown): void;
   sendRaw(text: string): void;
   /** The next frame (after those already consumed) matching `match`. */
@@ -19,8 +22,14 @@ export async function rawConnect(url: string): Promise<RawClient> {
   const ws = new WebSocket(`${url}/v1/mesh`);
   const frames: Record<string, unknown>[] = [];
   const waiters: (() => void)[] = [];
+  const received = { messages: 0, batches: 0 };
   ws.on('message', (data) => {
-    frames.push(JSON.parse(data.toString()) as Record<string, unknown>);
+    const value = JSON.parse(data.toString()) as Record<string, unknown> | Record<string, unknown>[];
+    received.messages++;
+    if (Array.isArray(value)) {
+      received.batches++;
+      frames.push(...value);
+    } else frames.push(value);
     for (const w of waiters.splice(0)) w();
   });
   const closed = new Promise<{ code: number; reason: string }>((resolve) =>
@@ -49,6 +58,7 @@ export async function rawConnect(url: string): Promise<RawClient> {
   const client: Omit<RawClient, 'hello'> & { hello?: Hello } = {
     ws,
     frames,
+    received,
     send: (frame) => ws.send(JSON.stringify(frame)),
     sendRaw: (text) => ws.send(text),
     next,
@@ -62,7 +72,13 @@ export async function rawConnect(url: string): Promise<RawClient> {
 export function authenticateFrame(
   client: RawClient,
   member: Member,
-  overrides: { timestamp?: number; keyPair?: Member['keyPair']; capabilities?: string[] } = {},
+  overrides: {
+    timestamp?: number;
+    keyPair?: Member['keyPair'];
+    capabilities?: string[];
+    /** Announce the `batch` feature (the hub may then send this client batches). */
+    batch?: boolean;
+  } = {},
 ) {
   const binding = {
     hubDid: client.hello.hubDid,
@@ -77,12 +93,17 @@ export function authenticateFrame(
   const signature = multibaseEncode(
     ed25519.sign(authenticateDigest(binding), overrides.keyPair ?? member.keyPair),
   );
-  return { type: 'Authenticate', ...binding, meshLog: [member.op], signature };
+  const features = overrides.batch ? { features: [BATCH_FEATURE] } : {};
+  return { type: 'Authenticate', ...binding, meshLog: [member.op], ...features, signature };
 }
 
-export async function rawAuthenticated(url: string, member: Member): Promise<RawClient> {
+export async function rawAuthenticated(
+  url: string,
+  member: Member,
+  options: { batch?: boolean } = {},
+): Promise<RawClient> {
   const client = await rawConnect(url);
-  client.send(authenticateFrame(client, member));
+  client.send(authenticateFrame(client, member, options));
   const answer = await client.next((f) => f.type === 'Authenticated' || f.type === 'error');
   if (answer.type !== 'Authenticated') throw new Error(`authentication failed: ${JSON.stringify(answer)}`);
   return client;

@@ -17,6 +17,7 @@ export * from './envelope.js';
 export * from './errors.js';
 export * from './handshake/index.js';
 export * from './rate-limit.js';
+export * from './wire/batch.js';
 export * from './wire/errors.js';
 export * from './wire/frame.js';
 export * from './wire/handshake.js';

@@ -17,6 +17,7 @@ import {
   asProtocolError,
   attestationDigest,
   authenticateDigest,
+  BATCH_FEATURE,
   base64urlEncode,
   constantTimeEqual,
   type DiscoveryQuery,
@@ -36,6 +37,7 @@ import {
   type HubOutbound,
   hopForward,
   hopForwardedText,
+  isBatchText,
   MAX_HOPS,
   multibaseDecode,
   multibaseEncode,
@@ -46,6 +48,7 @@ import {
   randomBytes,
   regionAllowed,
   rejectFromError,
+  splitBatch,
   type Terminate,
   type TrustAttestation,
   type TrustReport,
@@ -110,8 +113,9 @@ import { type FederationRow, type HubStore, type MeshRow, memoryHubStore } from 
 import {
   corkForTurn,
   DEFAULT_HIGH_WATER_MARK,
-  flushNow,
+  enableBatching,
   LinkScheduler,
+  linkWriter,
   RateLimiter as QosRateLimiter,
   rateLimitedError,
   wsSink,
@@ -779,8 +783,24 @@ class HubServer implements Hub {
     this.metrics.connections.set(this.connections.size);
     ws.on('message', (data, isBinary) => {
       conn.lastSeen = this.now();
-      const raw = isBinary ? new Uint8Array(data as Buffer) : (data as Buffer).toString('utf8');
-      this.enqueueInbound(conn, raw);
+      if (isBinary) {
+        this.enqueueInbound(conn, new Uint8Array(data as Buffer));
+        return;
+      }
+      const text = (data as Buffer).toString('utf8');
+      if (!isBatchText(text)) {
+        this.enqueueInbound(conn, text);
+        return;
+      }
+      // A batch (Hello announced `batch`): its frames one by one, as if they came separately.
+      let parts: string[];
+      try {
+        parts = splitBatch(text);
+      } catch (err) {
+        this.sendError(conn, err);
+        return;
+      }
+      for (const part of parts) this.enqueueInbound(conn, part);
     });
     ws.on('pong', () => {
       conn.lastSeen = this.now();
@@ -802,6 +822,7 @@ class HubServer implements Hub {
       nonce: conn.nonce,
       timestamp: now,
       maxFrameBytes: this.limits.maxFrameBytes,
+      features: [BATCH_FEATURE],
     });
   }
 
@@ -916,20 +937,16 @@ class HubServer implements Hub {
       if (item.messageId && conn.session) this.requeueUnsent(conn.session.meshId, item);
       return true;
     }
-    if (ws.bufferedAmount >= DEFAULT_HIGH_WATER_MARK) {
+    const writer = linkWriter(ws);
+    if (ws.bufferedAmount + writer.pendingBytes >= DEFAULT_HIGH_WATER_MARK) {
       conn.queue = this.schedulerQueue(conn);
       return conn.queue.push(item);
     }
     // Same metric as a frame that went through the scheduler without waiting.
     this.metrics.queueSeconds.observe({ priority: item.priority, link: 'node' }, 0);
-    if (flush) {
-      // Out now, and whatever this turn corked before it: one step of a sequential exchange.
-      ws.send(item.frame);
-      flushNow(ws);
-    } else {
-      corkForTurn(ws);
-      ws.send(item.frame);
-    }
+    writer.write(item.frame);
+    // Out now, with whatever this turn queued before it: one step of a sequential exchange.
+    if (flush) writer.flush();
     return true;
   }
 
@@ -942,8 +959,7 @@ class HubServer implements Hub {
       { priority: item.priority, link: 'node' },
       Math.max(0, this.now() - item.enqueuedAt) / 1000,
     );
-    corkForTurn(conn.ws);
-    conn.ws.send(item.frame);
+    linkWriter(conn.ws).write(item.frame);
   }
 
   private sendControl(conn: Connection, frame: object, priority: Priority = 'critical'): boolean {
@@ -1179,6 +1195,7 @@ class HubServer implements Hub {
       conn.state = 'ready';
       conn.nonce = '';
       conn.meshId = msg.meshId;
+      if (msg.features?.includes(BATCH_FEATURE)) enableBatching(conn.ws);
       conn.session = session;
       this.sessions.set(msg.meshId, session);
       this.metrics.sessions.set(this.sessions.size);
@@ -1246,7 +1263,9 @@ class HubServer implements Hub {
       const frame = encodeErrorFrame(err);
       if (conn.state !== 'closed') {
         // Bypass the queue: the frame must be on the wire before the close.
-        conn.ws.send(JSON.stringify(frame), () => conn.ws.close(CLOSE_AUTH_FAILED, frame.code));
+        const writer = linkWriter(conn.ws);
+        writer.write(JSON.stringify(frame), () => conn.ws.close(CLOSE_AUTH_FAILED, frame.code));
+        writer.flush();
       }
     }
   }

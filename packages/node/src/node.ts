@@ -12,6 +12,8 @@ import {
   type AvailableMesh,
   asProtocolError,
   authenticateDigest,
+  BATCH_FEATURE,
+  batcherForSocket,
   type ClearPayload,
   type ComplianceContext,
   type ConsentDecision,
@@ -28,12 +30,14 @@ import {
   ed25519Signer,
   type FederationRequest,
   type FederationStatusValue,
+  type FrameBatcher,
   type HandshakeFailure,
   HandshakeInitiator,
   type HandshakeMessage,
   HandshakeResponder,
   type Hello,
   InvalidSignatureError,
+  isBatchText,
   multibaseEncode,
   openPayload,
   type ParsedFrame,
@@ -47,6 +51,7 @@ import {
   sealPayload,
   signAttestation,
   signEnvelope,
+  splitBatch,
   type TrustAttestation,
   TrustAttestationSchema,
   type TrustReportOutcome,
@@ -400,6 +405,8 @@ class Node implements MeshNode {
   private readonly overlapMs: number;
 
   private ws: WebSocket | undefined;
+  /** The current socket's writer: frames of one turn leave together (batched once Hello allows). */
+  private out: FrameBatcher | undefined;
   private state: 'idle' | 'connecting' | 'ready' | 'stopped' = 'idle';
   private everAuthenticated = false;
   private reconnectAttempt = 0;
@@ -611,10 +618,9 @@ class Node implements MeshNode {
     this.state = 'connecting';
     const ws = new WebSocket(this.wsUrl, { maxPayload: DEFAULT_MAX_FRAME_BYTES * 4 });
     this.ws = ws;
+    this.out = batcherForSocket(ws);
     let authFailure: NodeAuthenticationError | undefined;
-    ws.on('message', (data, isBinary) => {
-      if (this.ws !== ws) return;
-      const raw = isBinary ? new Uint8Array(data as Buffer) : (data as Buffer).toString('utf8');
+    const onRaw = (raw: string | Uint8Array) => {
       let parsed: ParsedFrame;
       try {
         parsed = parseFrame(raw, { maxBytes: DEFAULT_MAX_FRAME_BYTES * 4 });
@@ -627,6 +633,24 @@ class Node implements MeshNode {
         return;
       }
       this.onFrame(ws, parsed).catch((err) => this.log.error({ err: String(err) }, 'frame handling failed'));
+    };
+    ws.on('message', (data, isBinary) => {
+      if (this.ws !== ws) return;
+      if (isBinary) {
+        onRaw(new Uint8Array(data as Buffer));
+        return;
+      }
+      const text = (data as Buffer).toString('utf8');
+      if (!isBatchText(text)) {
+        onRaw(text);
+        return;
+      }
+      // A batch (we announced `batch` in Authenticate): its frames in order, as if sent apart.
+      try {
+        for (const part of splitBatch(text)) onRaw(part);
+      } catch (err) {
+        this.log.warn({ code: asProtocolError(err).wireCode }, 'unparseable batch from hub');
+      }
     });
     ws.on('error', (err) => {
       this.log.debug({ err: err.message }, 'link error');
@@ -687,10 +711,16 @@ class Node implements MeshNode {
     }
   }
 
-  private raw(frame: object): boolean {
+  /**
+   * Writes a frame after those already queued on the link. `flush`: leave now (a step of a
+   * sequential exchange); else at the end of this event-loop turn, batched with its neighbours.
+   */
+  private raw(frame: object, flush = true): boolean {
     const ws = this.ws;
-    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
-    ws.send(JSON.stringify(frame));
+    const out = this.out;
+    if (!ws || !out || ws.readyState !== WebSocket.OPEN) return false;
+    out.write(JSON.stringify(frame));
+    if (flush) out.flush();
     return true;
   }
 
@@ -776,15 +806,21 @@ class Node implements MeshNode {
       timestamp,
     };
     this.maxFrameBytes = hello.maxFrameBytes;
+    // The hub takes batches from us (and sends them to us: we say so in Authenticate).
+    if (this.ws === ws) {
+      this.out = batcherForSocket(ws, {
+        batching: hello.features?.includes(BATCH_FEATURE) ?? false,
+        maxBytes: hello.maxFrameBytes,
+      });
+    }
     const signature = multibaseEncode(ed25519.sign(authenticateDigest(binding), this.o.keyPair));
-    ws.send(
-      JSON.stringify({
-        type: 'Authenticate',
-        ...binding,
-        ...(this.o.meshLog && this.o.meshLog.length > 0 ? { meshLog: this.o.meshLog } : {}),
-        signature,
-      }),
-    );
+    this.raw({
+      type: 'Authenticate',
+      ...binding,
+      ...(this.o.meshLog && this.o.meshLog.length > 0 ? { meshLog: this.o.meshLog } : {}),
+      features: [BATCH_FEATURE],
+      signature,
+    });
   }
 
   private onAuthenticated(msg: Authenticated): void {
@@ -1460,7 +1496,7 @@ class Node implements MeshNode {
     if (send.timer) clearTimeout(send.timer);
     if (this.state === 'ready' && this.ws?.readyState === WebSocket.OPEN) {
       send.attempts++;
-      this.ws.send(send.frame);
+      this.out?.write(send.frame);
     }
     send.timer = setTimeout(() => {
       if (!this.sends.has(send.messageId)) return;
@@ -1476,12 +1512,16 @@ class Node implements MeshNode {
   }
 
   private ack(envelope: Envelope, error?: { code: WireErrorCode; message: string }): void {
-    this.raw({
-      type: 'Ack',
-      messageId: envelope.messageId,
-      federationId: envelope.federationId,
-      ...(error ? { error: { code: error.code, message: error.message.slice(0, 1024) } } : {}),
-    });
+    // Receipts are not a sequential step: they leave with the turn's other frames.
+    this.raw(
+      {
+        type: 'Ack',
+        messageId: envelope.messageId,
+        federationId: envelope.federationId,
+        ...(error ? { error: { code: error.code, message: error.message.slice(0, 1024) } } : {}),
+      },
+      false,
+    );
   }
 
   private async onEnvelope(env: Envelope): Promise<void> {

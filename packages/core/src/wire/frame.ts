@@ -297,7 +297,7 @@ const CLOSE_BRACE = 125;
 const OPEN_BRACKET = 91;
 const CLOSE_BRACKET = 93;
 
-const isWs = (c: number) => c === 32 || c === 9 || c === 10 || c === 13;
+export const isJsonWs = (c: number) => c === 32 || c === 9 || c === 10 || c === 13;
 
 /** Index just past the string starting at `i` (a quote), or -1. */
 function skipString(text: string, i: number): number {
@@ -312,8 +312,11 @@ function skipString(text: string, i: number): number {
   }
 }
 
-/** Index just past the JSON value starting at `i`, or -1. */
-function skipValue(text: string, i: number): number {
+/**
+ * Index just past the JSON value starting at `i`, or -1. A structural scan (strings, brackets,
+ * scalars up to the next delimiter), not a validation: what it delimits is parsed afterwards.
+ */
+export function skipJsonValue(text: string, i: number): number {
   const c = text.charCodeAt(i);
   if (c === QUOTE) return skipString(text, i);
   if (c === OPEN_BRACE || c === OPEN_BRACKET) {
@@ -339,7 +342,7 @@ function skipValue(text: string, i: number): number {
   let j = i;
   while (j < text.length) {
     const d = text.charCodeAt(j);
-    if (d === COMMA || d === CLOSE_BRACE || isWs(d)) break;
+    if (d === COMMA || d === CLOSE_BRACE || isJsonWs(d)) break;
     j++;
   }
   return j > i ? j : -1;
@@ -358,11 +361,11 @@ export function hopForwardedText(text: string, forwarded: Envelope): string | un
   let route: [number, number] | undefined;
   let keys = 0;
   let i = 0;
-  while (isWs(text.charCodeAt(i))) i++;
+  while (isJsonWs(text.charCodeAt(i))) i++;
   if (text.charCodeAt(i) !== OPEN_BRACE) return undefined;
   i++;
   for (;;) {
-    while (isWs(text.charCodeAt(i))) i++;
+    while (isJsonWs(text.charCodeAt(i))) i++;
     if (text.charCodeAt(i) === CLOSE_BRACE) break;
     if (text.charCodeAt(i) !== QUOTE) return undefined;
     const end = skipString(text, i);
@@ -371,11 +374,11 @@ export function hopForwardedText(text: string, forwarded: Envelope): string | un
     if (key.includes('\\')) return undefined;
     keys++;
     i = end;
-    while (isWs(text.charCodeAt(i))) i++;
+    while (isJsonWs(text.charCodeAt(i))) i++;
     if (text.charCodeAt(i) !== COLON) return undefined;
     i++;
-    while (isWs(text.charCodeAt(i))) i++;
-    const valueEnd = skipValue(text, i);
+    while (isJsonWs(text.charCodeAt(i))) i++;
+    const valueEnd = skipJsonValue(text, i);
     if (valueEnd < 0) return undefined;
     if (key === 'hopCount') {
       if (hop) return undefined;
@@ -385,7 +388,7 @@ export function hopForwardedText(text: string, forwarded: Envelope): string | un
       route = [i, valueEnd];
     }
     i = valueEnd;
-    while (isWs(text.charCodeAt(i))) i++;
+    while (isJsonWs(text.charCodeAt(i))) i++;
     const c = text.charCodeAt(i);
     if (c === COMMA) i++;
     else if (c === CLOSE_BRACE) break;

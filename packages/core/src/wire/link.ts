@@ -62,6 +62,13 @@ export const FEDERATION_STATUSES = ['active', 'suspended', 'expired', 'terminate
 export const federationStatusSchema = z.enum(FEDERATION_STATUSES);
 export type FederationStatusValue = z.infer<typeof federationStatusSchema>;
 
+/**
+ * Optional protocol features a sender of Hello / Authenticate (and HubHello) can receive, such as
+ * `batch` (wire/batch.ts). Unknown names are ignored, so a newer peer can announce more. Not covered
+ * by the Authenticate signature: it only says what the sender can parse.
+ */
+export const featuresSchema = z.array(z.string().regex(/^[a-z][a-z0-9-]{0,31}$/)).max(16);
+
 /** Hub -> node, first frame on a new link. The nonce is single use: it binds the node's signature to this link. */
 export const HelloSchema = z.strictObject({
   type: z.literal('Hello'),
@@ -75,6 +82,8 @@ export const HelloSchema = z.strictObject({
     .int()
     .min(1024)
     .max(64 * 1024 * 1024),
+  /** What the hub accepts from this node beyond single frames (`batch`). */
+  features: featuresSchema.optional(),
 });
 export type Hello = z.infer<typeof HelloSchema>;
 
@@ -95,6 +104,8 @@ export const AuthenticateSchema = z.strictObject({
     .array(z.record(z.string().max(64), z.json()))
     .max(LINK_LIMITS.meshLogOperations)
     .optional(),
+  /** What the node accepts from the hub beyond single frames (`batch`); see featuresSchema. */
+  features: featuresSchema.optional(),
   timestamp: TimestampMsSchema,
   signature: SignatureMultibaseSchema,
 });

@@ -11,6 +11,7 @@ import {
   canonicalBytes,
   capabilitySchema,
   didSchema,
+  featuresSchema,
   federationStatusSchema,
   HandshakeDidSchema,
   MAX_HOPS,
@@ -45,6 +46,8 @@ export const HubHelloSchema = z.strictObject({
   /** 32 random bytes, base64url: the challenge the other hub must sign. */
   nonce: NonceSchema,
   timestamp: TimestampMsSchema,
+  /** What the sender accepts beyond single frames (`batch`, see @fmp/core's wire/batch.ts). */
+  features: featuresSchema.optional(),
 });
 export type HubHello = z.infer<typeof HubHelloSchema>;
 

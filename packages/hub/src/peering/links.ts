@@ -14,6 +14,7 @@
  * ends apply the same rule); when the same side dialed twice, the newer link wins.
  */
 import {
+  BATCH_FEATURE,
   base64urlEncode,
   DEFAULT_MAX_FRAME_BYTES,
   type Ed25519KeyPair,
@@ -21,18 +22,20 @@ import {
   ed25519,
   encodeErrorFrame,
   FmpError,
+  isBatchText,
   multibaseDecode,
   multibaseEncode,
   type ParsedFrame,
   ProtocolError,
   parseFrame,
   randomBytes,
+  splitBatch,
   ValidationError,
 } from '@fmp/core';
 import WebSocket from 'ws';
 import { type LinkDropReason, type LinkQueueOptions, LinkScheduler } from '../qos/link-scheduler.js';
 import type { QosClass } from '../qos/priority-queue.js';
-import { wsSink } from '../qos/ws-sink.js';
+import { enableBatching, flushNow, linkWriter, wsSink } from '../qos/ws-sink.js';
 import { type RouteAnnouncement, splitAnnouncement } from '../routing/announcement.js';
 import {
   PeerAuthenticationError,
@@ -160,6 +163,7 @@ const noopLogger: PeerLogger = { debug() {}, info() {}, warn() {} };
 /** Frames waiting to be processed on one link; more means the peer floods faster than we verify. */
 const MAX_PENDING_FRAMES = 1024;
 const CLOSE_POLICY = 1008;
+const OPEN_BRACKET = 91;
 const CLOSE_DUPLICATE = 4000;
 const CLOSE_GOING_AWAY = 1001;
 
@@ -369,6 +373,10 @@ export class PeerLinks {
     let parsed: ParsedFrame;
     try {
       if (isBinary) throw new ProtocolError('malformed_frame', 'hub link frames are JSON text');
+      if (link.state === 'up' && bytes[0] === OPEN_BRACKET) {
+        this.handleBatch(link, bytes);
+        return;
+      }
       parsed = parseFrame(bytes, { maxBytes: this.maxFrameBytes() });
     } catch (err) {
       if (link.state !== 'up') {
@@ -398,6 +406,31 @@ export class PeerLinks {
     this.refuse(link, new PeerProtocolError('out_of_order', `unexpected ${parsed.kind} during handshake`));
   }
 
+  /** A batch (we announced `batch` in HubHello): its frames one by one, in order. */
+  private handleBatch(link: Link, bytes: Uint8Array): void {
+    if (bytes.byteLength > this.maxFrameBytes()) {
+      throw new ProtocolError('message_too_large', `batch exceeds ${this.maxFrameBytes()} bytes`);
+    }
+    let text: string;
+    try {
+      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    } catch {
+      throw new ProtocolError('malformed_frame', 'batch is not valid UTF-8');
+    }
+    if (!isBatchText(text)) throw new ProtocolError('malformed_frame', 'a batch is a JSON array');
+    for (const part of splitBatch(text)) {
+      if (link.state !== 'up') return;
+      let parsed: ParsedFrame;
+      try {
+        parsed = parseFrame(part, { maxBytes: this.maxFrameBytes() });
+      } catch (err) {
+        this.sendRaw(link, encodeErrorFrame(err));
+        continue;
+      }
+      this.handleUp(link, parsed);
+    }
+  }
+
   private onHello(link: Link, hello: HubHello): void {
     const self = this.options.self;
     const skew = Math.abs(this.options.now() - hello.timestamp);
@@ -419,6 +452,7 @@ export class PeerLinks {
     }
     link.peerHello = hello;
     link.state = 'auth';
+    if (hello.features?.includes(BATCH_FEATURE)) enableBatching(link.ws);
     const digest = hubAuthDigest({
       signerDid: self.did,
       verifierDid: hello.hubDid,
@@ -641,6 +675,7 @@ export class PeerLinks {
       hubDid: this.options.self.did,
       nonce: link.nonce,
       timestamp: link.helloSentAt,
+      features: [BATCH_FEATURE],
     };
     this.sendRaw(link, hello);
   }
@@ -648,7 +683,9 @@ export class PeerLinks {
   /** Control frames bypass the queue: they are small and must not wait behind bulk traffic. */
   private sendRaw(link: Link, frame: object): void {
     if (link.ws.readyState !== WebSocket.OPEN) return;
-    link.ws.send(JSON.stringify(frame));
+    // Through the socket's writer, after the data frames already queued there (order holds).
+    linkWriter(link.ws).write(JSON.stringify(frame));
+    flushNow(link.ws);
   }
 
   private maxFrameBytes(): number {

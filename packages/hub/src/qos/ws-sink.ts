@@ -3,16 +3,17 @@
  * public 'drain' event, so drain is detected from the per-message write callbacks: each one
  * re-checks `bufferedAmount` and wakes the scheduler once it is at or under `lowWaterMark`.
  *
- * Writes are coalesced per socket per event-loop turn (`corkForTurn`): ws issues one write
- * syscall per frame, which was a fifth of a hub's CPU under load. The first frame of a turn corks
- * the TCP socket and a single setImmediate uncorks every socket corked in that turn, so all frames
- * produced while handling one batch of reads leave in one writev. Each frame is still its own
- * WebSocket message (one JSON frame per message stays the wire format).
+ * Every frame a hub writes on a socket goes through that socket's FrameBatcher (`linkWriter`):
+ * frames produced during one event-loop turn leave together at its end, as one batch message when
+ * the peer announced the `batch` feature (@fmp/core wire/batch.ts), else as separate messages in
+ * one corked write. Per-message costs (framing, a syscall, the peer's read event) were most of a
+ * hub's CPU per relayed envelope; batching is what brings them down.
  */
+import { batcherForSocket, type FrameBatcher } from '@fmp/core';
 import WebSocket from 'ws';
 
 export interface WsSinkOptions<F> {
-  serialize: (frame: F) => string | Uint8Array;
+  serialize: (frame: F) => string;
   /** Resume writing once bufferedAmount is at or under this. Default 256 KiB. */
   lowWaterMark?: number;
 }
@@ -30,34 +31,64 @@ interface Corkable {
   uncork(): void;
 }
 
-/** Sockets corked in this turn; each appears once, so the set is bounded by the open sockets. */
-const corked = new Set<Corkable>();
-let uncorkScheduled = false;
+/** ws keeps the net.Socket in `_socket` (stable across ws 8); absent on fakes and before open. */
+function corkable(ws: WebSocket): Corkable | undefined {
+  const socket = (ws as unknown as { _socket?: Partial<Corkable> | null })._socket;
+  return socket && typeof socket.cork === 'function' && typeof socket.uncork === 'function'
+    ? (socket as Corkable)
+    : undefined;
+}
 
-function uncorkAll(): void {
-  uncorkScheduled = false;
-  // Copy first: an uncork can run write callbacks that send (and cork) again; those wait a turn.
-  const sockets = [...corked];
-  corked.clear();
-  for (const socket of sockets) socket.uncork();
+const writers = new WeakMap<WebSocket, FrameBatcher>();
+
+/**
+ * The socket's writer: every frame sent on `ws` goes through it, so order holds across callers
+ * (node-link pushes, the scheduler, control frames). Batches only once `enableBatching(ws)`.
+ * `maxBytes` (the receiver's frame limit) is taken the first time.
+ */
+export function linkWriter(ws: WebSocket, maxBytes?: number): FrameBatcher {
+  let writer = writers.get(ws);
+  if (!writer) {
+    writer = batcherForSocket(ws, maxBytes === undefined ? {} : { maxBytes });
+    writers.set(ws, writer);
+  }
+  return writer;
+}
+
+/** The peer announced `batch`: frames written in the same turn may share one message. */
+export function enableBatching(ws: WebSocket): void {
+  linkWriter(ws).batching = true;
+}
+
+/** Frames queued for `ws` and not yet handed to it, in UTF-16 units (counted with bufferedAmount). */
+export function pendingBytes(ws: WebSocket): number {
+  return writers.get(ws)?.pendingBytes ?? 0;
 }
 
 /**
- * Corks the TCP socket under `ws` until the end of this event-loop turn (setImmediate), so the
- * frames sent on it meanwhile go out in one write. A no-op for sockets without cork (test fakes).
+ * Corks the TCP socket under `ws` until the end of this event-loop turn (setImmediate), so what
+ * is written on it meanwhile (pings) leaves with the turn's frames. A no-op for fakes.
  */
 export function corkForTurn(ws: WebSocket): void {
-  // ws keeps the net.Socket in `_socket` (stable across ws 8); absent on fakes and before open.
-  const socket = (ws as unknown as { _socket?: Partial<Corkable> | null })._socket;
-  if (!socket || typeof socket.cork !== 'function' || typeof socket.uncork !== 'function') return;
-  const s = socket as Corkable;
-  if (corked.has(s)) return;
+  const s = corkable(ws);
+  if (!s || corked.has(s)) return;
   s.cork();
   corked.add(s);
   if (!uncorkScheduled) {
     uncorkScheduled = true;
     setImmediate(uncorkAll);
   }
+}
+
+/** Sockets corked in this turn; each appears once, so the set is bounded by the open sockets. */
+const corked = new Set<Corkable>();
+let uncorkScheduled = false;
+
+function uncorkAll(): void {
+  uncorkScheduled = false;
+  const sockets = [...corked];
+  corked.clear();
+  for (const socket of sockets) socket.uncork();
 }
 
 function socketOf(
@@ -70,17 +101,16 @@ function socketOf(
 }
 
 /**
- * Writes out now what is corked on the socket under `ws` (a frame whose latency matters, such as
- * a handshake step, must not wait for the end of the turn).
+ * Writes out now what is queued for `ws` (a frame whose latency matters, such as a handshake
+ * step, must not wait for the end of the turn).
  */
 export function flushNow(ws: WebSocket): void {
-  const socket = (ws as unknown as { _socket?: Corkable | null })._socket;
-  if (!socket || !corked.delete(socket)) return;
-  socket.uncork();
+  writers.get(ws)?.flush();
 }
 
 export function wsSink<F>(ws: WebSocket, options: WsSinkOptions<F>): WsSink<F> {
   const lowWaterMark = options.lowWaterMark ?? 256 * 1024;
+  const writer = linkWriter(ws);
   let waiter: (() => void) | undefined;
   /** Writes of this sink whose callback has not run yet. */
   let inFlight = 0;
@@ -89,7 +119,10 @@ export function wsSink<F>(ws: WebSocket, options: WsSinkOptions<F>): WsSink<F> {
     wake();
   };
   const wake = () => {
-    if (waiter && (ws.bufferedAmount <= lowWaterMark || ws.readyState !== WebSocket.OPEN)) {
+    if (
+      waiter &&
+      (ws.bufferedAmount + writer.pendingBytes <= lowWaterMark || ws.readyState !== WebSocket.OPEN)
+    ) {
       const resume = waiter;
       waiter = undefined;
       resume();
@@ -100,16 +133,16 @@ export function wsSink<F>(ws: WebSocket, options: WsSinkOptions<F>): WsSink<F> {
   return {
     send(frame) {
       if (ws.readyState !== WebSocket.OPEN) return false;
-      corkForTurn(ws);
       inFlight++;
-      ws.send(options.serialize(frame), written);
+      writer.write(options.serialize(frame), written);
       return true;
     },
-    bufferedAmount: () => ws.bufferedAmount,
+    bufferedAmount: () => ws.bufferedAmount + writer.pendingBytes,
     waitDrain(resume) {
       waiter = resume;
       // Already drained (the last write callback ran before we started waiting): resume soon.
-      if (ws.bufferedAmount <= lowWaterMark || ws.readyState !== WebSocket.OPEN) queueMicrotask(wake);
+      if (ws.bufferedAmount + writer.pendingBytes <= lowWaterMark || ws.readyState !== WebSocket.OPEN)
+        queueMicrotask(wake);
       // The bytes in the way were written by someone else (a sink made for a link that was
       // already over its mark): no callback of ours will come, the socket's 'drain' will.
       else if (inFlight === 0) socketOf(ws)?.once('drain', wake);

@@ -1,0 +1,144 @@
+/**
+ * Link batches on a real hub (docs/protocol.md, "Batches"): a batch's frames are handled one by one
+ * (a bad element gets its own error, the others are routed), the hub batches only toward links that
+ * announced `batch`, and a batch past MAX_BATCH_FRAMES is refused whole.
+ */
+import { createEnvelope, type Envelope, MAX_BATCH_FRAMES, signEnvelope } from '@fmp/core';
+import type { Hub } from '@fmp/hub';
+import type { FederationInfo } from '@fmp/node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorld, type Member, nodeFor, startHub, until } from './fixtures.js';
+import { type RawClient, rawAuthenticated } from './raw-client.js';
+
+describe('link batches', () => {
+  let hub: Hub;
+  let url: string;
+  let a: Member;
+  let b: Member;
+  let fed: FederationInfo;
+  const clients: RawClient[] = [];
+
+  beforeAll(async () => {
+    const world = await createWorld();
+    ({ hub, url } = await startHub(world));
+    a = await world.member('did:mesh:enterprise:batch-a-001');
+    b = await world.member('did:mesh:academic:batch-b-001');
+    const na = nodeFor(world, a, url);
+    const nb = nodeFor(world, b, url);
+    await na.start();
+    await nb.start();
+    fed = await na.federate(b.did, {
+      capabilities: ['ml.inference'],
+      purpose: 'batch test',
+      ttlSeconds: 600,
+    });
+    await until(() => nb.federations().some((f) => f.federationId === fed.federationId && f.usable), 5000);
+    // From here on both ends speak raw, to send and see exactly what goes on the wire.
+    await na.stop();
+    await nb.stop();
+  });
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await hub?.stop();
+  });
+
+  async function connect(member: Member, batch: boolean): Promise<RawClient> {
+    const c = await rawAuthenticated(url, member, { batch });
+    clients.push(c);
+    return c;
+  }
+
+  const envelope = (i: number): Envelope =>
+    signEnvelope(
+      createEnvelope(
+        {
+          type: 'agent.task.request',
+          federationId: fed.federationId,
+          sourceMeshId: a.did,
+          targetMeshId: b.did,
+          payload: { type: 'agent.task.request', data: { i } },
+        },
+        { now: Date.now },
+      ),
+      a.keyPair,
+    );
+
+  const ackBatch = (frames: Record<string, unknown>[]) =>
+    `[${frames
+      .map((f) => JSON.stringify({ type: 'Ack', messageId: f.messageId, federationId: f.federationId }))
+      .join(',')}]`;
+
+  it('routes each element of a batch on its own: a bad one gets its error, the others are delivered', async () => {
+    const src = await connect(a, true);
+    const dst = await connect(b, true);
+    const [e1, e2] = [envelope(1), envelope(2)];
+    const bad = { ...envelope(3), federationId: 'not-a-uuid' };
+    src.sendRaw(`[${JSON.stringify(e1)},${JSON.stringify(bad)},${JSON.stringify(e2)}]`);
+
+    const error = await src.next((f) => f.type === 'error');
+    expect(error.code).toBe('malformed_frame');
+    const got = [
+      await dst.next((f) => f.type === 'agent.task.request'),
+      await dst.next((f) => f.type === 'agent.task.request'),
+    ];
+    expect(got.map((f) => f.messageId)).toEqual([e1.messageId, e2.messageId]); // order kept
+    // Both receipts in one batch; both come back as Delivered.
+    dst.sendRaw(ackBatch(got));
+    const delivered = [
+      await src.next((f) => f.type === 'Delivered'),
+      await src.next((f) => f.type === 'Delivered'),
+    ];
+    expect(delivered.map((f) => f.messageId).sort()).toEqual([e1.messageId, e2.messageId].sort());
+    src.close();
+    dst.close();
+  });
+
+  it('sends batches only to a link that announced them', async () => {
+    const count = 20;
+    const run = async (batch: boolean) => {
+      const src = await connect(a, true);
+      const dst = await connect(b, batch);
+      const sent = Array.from({ length: count }, (_, i) => envelope(i));
+      src.sendRaw(`[${sent.map((e) => JSON.stringify(e)).join(',')}]`);
+      await until(() => dst.frames.filter((f) => f.type === 'agent.task.request').length === count, 5000);
+      const got = dst.frames.filter((f) => f.type === 'agent.task.request');
+      expect(got.map((f) => f.messageId)).toEqual(sent.map((e) => e.messageId));
+      const received = { ...dst.received };
+      dst.sendRaw(ackBatch(got));
+      await until(() => src.frames.filter((f) => f.type === 'Delivered').length === count, 5000);
+      src.close();
+      dst.close();
+      return received;
+    };
+    const plain = await run(false);
+    expect(plain.batches).toBe(0);
+    // All twenty were forwarded while handling one incoming message: one turn, one batch.
+    const batched = await run(true);
+    expect(batched.batches).toBeGreaterThan(0);
+    expect(batched.messages).toBeLessThan(count);
+  });
+
+  it('refuses a batch longer than MAX_BATCH_FRAMES, and malformed batches, with malformed_frame', async () => {
+    const src = await connect(a, true);
+    const one = JSON.stringify(envelope(0));
+    src.sendRaw(`[${Array.from({ length: MAX_BATCH_FRAMES + 1 }, () => one).join(',')}]`);
+    const tooLong = await src.next((f) => f.type === 'error');
+    expect(tooLong.code).toBe('malformed_frame');
+    expect(String(tooLong.message)).toContain(`at most ${MAX_BATCH_FRAMES}`);
+    for (const text of ['[]', '[1,2]', `[${one}`, `[${one}]x`, `[${one},]`]) {
+      src.sendRaw(text);
+      const e = await src.next((f) => f.type === 'error');
+      expect(e.code).toBe('malformed_frame');
+    }
+    // None of those frames was routed: the link still works and nothing was delivered twice.
+    const fresh = envelope(99);
+    src.sendRaw(`[${JSON.stringify(fresh)}]`);
+    const dst = await connect(b, true);
+    const got = await dst.next((f) => f.messageId === fresh.messageId);
+    expect(got.messageId).toBe(fresh.messageId);
+    expect(
+      dst.frames.filter((f) => f.type === 'agent.task.request' && f.messageId !== fresh.messageId),
+    ).toEqual([]);
+  });
+});
