@@ -3,11 +3,12 @@
  * (a bad element gets its own error, the others are routed), the hub batches only toward links that
  * announced `batch`, and a batch past MAX_BATCH_FRAMES is refused whole.
  */
-import { createEnvelope, type Envelope, MAX_BATCH_FRAMES, signEnvelope } from '@fmp/core';
+import { createEnvelope, type Envelope, MAX_BATCH_FRAMES, signEnvelope, splitBatch } from '@fmp/core';
 import type { Hub } from '@fmp/hub';
 import type { FederationInfo } from '@fmp/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createWorld, type Member, nodeFor, startHub, until } from './fixtures.js';
+import WebSocket from 'ws';
+import { createWorld, type Member, nodeFor, startHub, until, type World } from './fixtures.js';
 import { type RawClient, rawAuthenticated } from './raw-client.js';
 
 describe('link batches', () => {
@@ -16,10 +17,11 @@ describe('link batches', () => {
   let a: Member;
   let b: Member;
   let fed: FederationInfo;
+  let world: World;
   const clients: RawClient[] = [];
 
   beforeAll(async () => {
-    const world = await createWorld();
+    world = await createWorld();
     ({ hub, url } = await startHub(world));
     a = await world.member('did:mesh:enterprise:batch-a-001');
     b = await world.member('did:mesh:academic:batch-b-001');
@@ -140,5 +142,58 @@ describe('link batches', () => {
     expect(
       dst.frames.filter((f) => f.type === 'agent.task.request' && f.messageId !== fresh.messageId),
     ).toEqual([]);
+  });
+
+  it("sends a question's receipt in the same message as the answer, and within receiptWithinMs without one", async () => {
+    const asker = nodeFor(world, a, url);
+    const answerer = nodeFor(world, b, url);
+    await asker.start();
+    await answerer.start();
+    const f = await asker.federate(b.did, {
+      capabilities: ['ml.inference'],
+      purpose: 'q&a',
+      ttlSeconds: 600,
+    });
+    await until(
+      () => answerer.federations().some((x) => x.federationId === f.federationId && x.usable),
+      5000,
+    );
+    const answers: string[] = [];
+    asker.onMessage((m) => {
+      if (m.type === 'agent.task.response') answers.push(m.messageId);
+    });
+    answerer.onMessage((m) => {
+      if (m.type === 'agent.task.request' && (m.data as { hang?: boolean }).hang)
+        return new Promise<void>(() => {});
+      if (m.type !== 'agent.task.request') return undefined;
+      // Resolves once the answer is queued: the node then lets the receipt go, in the same batch.
+      return new Promise<void>((resolve) => {
+        void answerer.send(m.federationId, 'agent.task.response', { ok: true }, { onQueued: resolve });
+      });
+    });
+    // Every message the nodes' sockets send, in this process.
+    const sent: string[] = [];
+    const original = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (this: WebSocket, data: unknown, ...rest: unknown[]) {
+      sent.push(String(data));
+      return (original as (...args: unknown[]) => void).call(this, data, ...rest);
+    } as typeof original;
+    try {
+      const q = await asker.send(f.federationId, 'agent.task.request', { q: 1 });
+      await until(() => answers.length === 1, 5000);
+      const withReceipt = sent.filter((m) => m.includes(`"type":"Ack","messageId":"${q.messageId}"`));
+      expect(withReceipt).toHaveLength(1);
+      const frames = splitBatch(withReceipt[0]!);
+      expect(frames.some((x) => x.includes('"type":"agent.task.response"'))).toBe(true);
+
+      // A handler that never finishes holds the receipt only receiptWithinMs (20 ms): no resend.
+      // (attempts 1: the receipt came before the sender's 5 s resend timer.)
+      const hung = await asker.send(f.federationId, 'agent.task.request', { hang: true });
+      expect(hung.attempts).toBe(1);
+    } finally {
+      WebSocket.prototype.send = original;
+      await asker.stop();
+      await answerer.stop();
+    }
   });
 });

@@ -137,7 +137,7 @@ describe('FederationTable', () => {
     expect(() => new FederationTable(0)).toThrow(ValidationError);
   });
 
-  it('property: agrees with a plain Map on get, byMesh, between, due, counts and minimums', () => {
+  it('property: agrees with a plain Map on get, byMesh, between, due, counts, active per mesh and minimums', () => {
     const MESHES = ['did:mesh:a:m0', 'did:mesh:a:m1', 'did:mesh:a:m2', 'did:mesh:a:m3', 'did:mesh:a:m4'];
     const IDS = Array.from({ length: 10 }, () => randomUUID());
     const LIMIT = 9;
@@ -218,6 +218,7 @@ describe('FederationTable', () => {
           const want = rows.filter((r) => r.sourceMeshId === m || r.targetMeshId === m);
           expect(sorted(ids(table.byMesh(m)))).toEqual(sorted(ids(want)));
           expect(table.meshCount(m)).toBe(want.length);
+          expect(table.activeCount(m)).toBe(want.filter((r) => r.status === 'active').length);
           for (const n of MESHES) {
             const pair = rows.filter(
               (r) =>

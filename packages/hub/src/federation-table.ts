@@ -30,6 +30,8 @@ export class FederationTable {
   private readonly minimums = new Set<string>();
   private active = 0;
   private suspended = 0;
+  /** Mesh DID -> its active federations (as source or target), for the per-level limit. */
+  private readonly activeByMesh = new Map<string, number>();
 
   /** `limit`: the most federations held (the hub's maxFederations). */
   constructor(readonly limit: number) {
@@ -116,6 +118,11 @@ export class FederationTable {
     return Array.from(ids, (id) => this.rows.get(id)!);
   }
 
+  /** How many active federations `meshId` is a party to (O(1): checked on every handshake). */
+  activeCount(meshId: string): number {
+    return this.activeByMesh.get(meshId) ?? 0;
+  }
+
   /** How many federations `meshId` is a party to (O(1)). */
   meshCount(meshId: string): number {
     const ids = this.meshes.get(meshId);
@@ -167,15 +174,27 @@ export class FederationTable {
   }
 
   private count(row: FederationRow): void {
-    if (row.status === 'active') this.active++;
-    else this.suspended++;
+    if (row.status === 'active') {
+      this.active++;
+      this.addActive(row.sourceMeshId, 1);
+      if (row.targetMeshId !== row.sourceMeshId) this.addActive(row.targetMeshId, 1);
+    } else this.suspended++;
     if (row.minTrustScore !== undefined) this.minimums.add(row.federationId);
   }
 
   private uncount(row: FederationRow): void {
-    if (row.status === 'active') this.active--;
-    else this.suspended--;
+    if (row.status === 'active') {
+      this.active--;
+      this.addActive(row.sourceMeshId, -1);
+      if (row.targetMeshId !== row.sourceMeshId) this.addActive(row.targetMeshId, -1);
+    } else this.suspended--;
     if (row.minTrustScore !== undefined) this.minimums.delete(row.federationId);
+  }
+
+  private addActive(meshId: string, delta: number): void {
+    const n = (this.activeByMesh.get(meshId) ?? 0) + delta;
+    if (n > 0) this.activeByMesh.set(meshId, n);
+    else this.activeByMesh.delete(meshId);
   }
 
   private indexMesh(meshId: string, id: string): void {

@@ -3049,8 +3049,7 @@ class HubServer implements Hub {
         `${source} is ${level} (${engine.score(source)}): it may not start federations`,
       );
     }
-    let active = 0;
-    for (const f of this.fedTable.byMesh(source)) if (f.status === 'active') active++;
+    const active = this.fedTable.activeCount(source);
     if (active >= perms.maxFederations) {
       throw new ProtocolError(
         'trust_too_low',

@@ -124,6 +124,13 @@ export interface MeshNodeOptions {
   readonly retryPolicy?: RetryPolicy;
   /** Wait this long for Delivered before resending. Default 5,000. */
   readonly sendTimeoutMs?: number;
+  /**
+   * The receipt (Ack) of a message leaves once every message handler has finished, or this long
+   * after they were called if one is still running. Default 20 ms. A handler that answers within
+   * it (an MCP tool call) sends its receipt in the same batch as its answer: one message fewer on
+   * every hop. Must stay well under the sender's sendTimeoutMs.
+   */
+  readonly receiptWithinMs?: number;
   /** Transmissions per message, the first included. Default 4. */
   readonly maxSendAttempts?: number;
   /** Oldest incoming message accepted (must exceed the hub's queue TTL). Default 5 min. */
@@ -193,6 +200,11 @@ export interface SendOptions {
   readonly priority?: Priority;
   readonly complianceContext?: ComplianceContext;
   readonly traceparent?: string;
+  /**
+   * Called once the sealed message is queued on the link (before any receipt): a message handler
+   * that answers can resolve then, so the receipt of the question leaves with the answer.
+   */
+  readonly onQueued?: () => void;
 }
 
 export interface IncomingMessage {
@@ -394,6 +406,7 @@ class Node implements MeshNode {
   private readonly seen: ExpiringSet;
   private readonly wsUrl: string;
   private readonly sendTimeoutMs: number;
+  private readonly receiptWithinMs: number;
   private readonly maxSendAttempts: number;
   private readonly maxMessageAgeMs: number;
   private readonly clockSkewMs: number;
@@ -460,6 +473,7 @@ class Node implements MeshNode {
     this.now = options.now ?? Date.now;
     this.policy = options.policy ?? {};
     this.sendTimeoutMs = options.sendTimeoutMs ?? 5_000;
+    this.receiptWithinMs = options.receiptWithinMs ?? 20;
     this.maxSendAttempts = options.maxSendAttempts ?? 4;
     this.maxMessageAgeMs = options.maxMessageAgeMs ?? 5 * 60_000;
     this.clockSkewMs = options.clockSkewMs ?? 30_000;
@@ -1488,6 +1502,7 @@ class Node implements MeshNode {
       };
       this.sends.set(send.messageId, send);
       this.transmit(send);
+      options.onQueued?.();
     });
   }
 
@@ -1604,14 +1619,37 @@ class Node implements MeshNode {
       traceparent: env.traceparent,
       route: env.route,
     };
+    // Handlers run one after the other; the receipt waits for them at most receiptWithinMs.
+    let acked = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let cap: Promise<false> | undefined;
     for (const handler of this.messageHandlers) {
       try {
-        await handler(message);
+        const pending = handler(message);
+        if (!pending || typeof (pending as Promise<void>).then !== 'function') continue;
+        const done = Promise.resolve(pending).then(
+          () => true as const,
+          (err: unknown) => {
+            this.log.warn({ err: String(err), messageId: env.messageId }, 'message handler failed');
+            return true as const;
+          },
+        );
+        if (!acked) {
+          cap ??= new Promise<false>((resolve) => {
+            timer = setTimeout(() => resolve(false), this.receiptWithinMs);
+          });
+          if (!(await Promise.race([done, cap]))) {
+            acked = true;
+            this.ack(env);
+          }
+        }
+        await done;
       } catch (err) {
         this.log.warn({ err: String(err), messageId: env.messageId }, 'message handler failed');
       }
     }
-    this.ack(env);
+    if (timer) clearTimeout(timer);
+    if (!acked) this.ack(env);
   }
 
   /** Opens with the current keys, or during a renewal's overlap window with the replaced ones. */

@@ -343,15 +343,20 @@ export class McpBridge {
     return (await this.partnerTrust.get(partner)) ?? 0;
   }
 
-  private async onTaskRequest(m: IncomingMessage): Promise<void> {
+  private async onTaskRequest(m: IncomingMessage, answered?: () => void): Promise<void> {
     const started = this.now();
     const parsed = taskRequestSchema.safeParse(m.data);
     if (!parsed.success) {
       const taskId = (m.data as { taskId?: unknown } | null)?.taskId;
       if (typeof taskId === 'string' && /^[0-9a-f-]{36}$/i.test(taskId)) {
-        await this.respond(m.federationId, taskId, {
-          error: { code: 'invalid_request', message: parsed.error.issues[0]?.message ?? 'invalid request' },
-        });
+        await this.respond(
+          m.federationId,
+          taskId,
+          {
+            error: { code: 'invalid_request', message: parsed.error.issues[0]?.message ?? 'invalid request' },
+          },
+          answered,
+        );
       }
       return;
     }
@@ -429,7 +434,12 @@ export class McpBridge {
           throw new TaskFailure('result_too_large', `the result exceeds ${this.maxResultBytes} bytes`);
         }
         if (result.isError) outcome = 'tool_error';
-        await this.respond(m.federationId, req.taskId, { result: result as unknown as ClearPayload['data'] });
+        await this.respond(
+          m.federationId,
+          req.taskId,
+          { result: result as unknown as ClearPayload['data'] },
+          answered,
+        );
       } finally {
         this.running.delete(req.taskId);
       }
@@ -440,13 +450,18 @@ export class McpBridge {
           : new TaskFailure('upstream_error', err instanceof Error ? err.message : String(err));
       outcome = failure.code;
       message = failure.message;
-      await this.respond(m.federationId, req.taskId, {
-        error: {
-          code: failure.code,
-          message: failure.message,
-          ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
+      await this.respond(
+        m.federationId,
+        req.taskId,
+        {
+          error: {
+            code: failure.code,
+            message: failure.message,
+            ...(failure.retryAfterMs !== undefined ? { retryAfterMs: failure.retryAfterMs } : {}),
+          },
         },
-      });
+        answered,
+      );
     }
     this.explain({
       actionId: req.taskId,
@@ -480,19 +495,24 @@ export class McpBridge {
     body:
       | { result: ClearPayload['data'] }
       | { error: { code: TaskErrorCode; message: string; retryAfterMs?: number } },
+    /** Called once the answer is queued on the link. */
+    queued?: () => void,
   ): Promise<void> {
     try {
       await this.node.send(
         federationId,
         MCP_MESSAGE_TYPES.response,
         { taskId, ...body },
-        { priority: 'high' },
+        { priority: 'high', ...(queued ? { onQueued: queued } : {}) },
       );
     } catch (err) {
       if (err instanceof FmpProtocolError && err.wireCode === 'message_too_large' && 'result' in body) {
-        await this.respond(federationId, taskId, {
-          error: { code: 'result_too_large', message: 'the sealed result exceeds the largest frame' },
-        });
+        await this.respond(
+          federationId,
+          taskId,
+          { error: { code: 'result_too_large', message: 'the sealed result exceeds the largest frame' } },
+          queued,
+        );
         return;
       }
       this.log.warn({ federationId, taskId, err: String(err) }, 'task response not delivered');
@@ -820,12 +840,20 @@ export class McpBridge {
 
   // ---------------------------------------------------------------------------------------------
 
-  private onMessage(m: IncomingMessage): void {
+  private onMessage(m: IncomingMessage): Promise<void> | undefined {
     switch (m.type) {
-      case MCP_MESSAGE_TYPES.request:
-        // Not awaited: the node acknowledges delivery now; the answer is a message of its own.
-        void this.onTaskRequest(m).catch((err) => this.log.warn({ err: String(err) }, 'task request failed'));
-        return;
+      case MCP_MESSAGE_TYPES.request: {
+        // The node holds the request's receipt until this resolves (at most its receiptWithinMs):
+        // once the answer is queued, so both leave in one batch. The call itself is not awaited.
+        let answered!: () => void;
+        const queued = new Promise<void>((resolve) => {
+          answered = resolve;
+        });
+        void this.onTaskRequest(m, answered)
+          .catch((err) => this.log.warn({ err: String(err) }, 'task request failed'))
+          .finally(answered);
+        return queued;
+      }
       case MCP_MESSAGE_TYPES.response:
         this.onResponse(m);
         return;
