@@ -210,7 +210,14 @@ export async function createBenchWorld(memberNames: string[]): Promise<BenchWorl
 export interface HubWorker {
   readonly worker: Worker;
   readonly url: string;
-  stats(): Promise<{ cpuUs: number; systemUs: number; rss: number; heapUsed: number; external: number }>;
+  stats(): Promise<{
+    cpuUs: number;
+    systemUs: number;
+    rss: number;
+    heapUsed: number;
+    heapTotal: number;
+    external: number;
+  }>;
 }
 
 /**
@@ -241,6 +248,7 @@ export function startHubWorker(
             systemUs: s.systemUs as number,
             rss: s.rss as number,
             heapUsed: s.heapUsed as number,
+            heapTotal: s.heapTotal as number,
             external: s.external as number,
           };
         },

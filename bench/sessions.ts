@@ -20,6 +20,10 @@ export interface SessionsResult {
   rssKBPerSession: number;
   /** The JS heap's share of rssKBPerSession (heapUsed delta / sessions). */
   heapKBPerSession: number;
+  /** The heap V8 holds (heapTotal delta / sessions): used plus free space not given back. */
+  heapTotalKBPerSession: number;
+  /** Memory outside the JS heap that V8 knows of (buffers; `external` delta / sessions). */
+  externalKBPerSession: number;
   hubRssMB: number;
   p50Ms: number;
   p99Ms: number;
@@ -76,6 +80,10 @@ export async function benchSessions(
     opensPerSec: Math.round((count / openMs) * 1000),
     rssKBPerSession: count === 0 ? 0 : Math.round((after.rss - before.rss) / count / 102.4) / 10,
     heapKBPerSession: count === 0 ? 0 : Math.round((after.heapUsed - before.heapUsed) / count / 102.4) / 10,
+    heapTotalKBPerSession:
+      count === 0 ? 0 : Math.round((after.heapTotal - before.heapTotal) / count / 102.4) / 10,
+    externalKBPerSession:
+      count === 0 ? 0 : Math.round((after.external - before.external) / count / 102.4) / 10,
     hubRssMB: Math.round(after.rss / 2 ** 20),
     p50Ms: lat.p50Ms,
     p99Ms: lat.p99Ms,

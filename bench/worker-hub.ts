@@ -74,6 +74,7 @@ serve(
         systemUs: cpu.system,
         rss: mem.rss,
         heapUsed: mem.heapUsed,
+        heapTotal: mem.heapTotal,
         external: mem.external,
       };
     }

@@ -57,11 +57,12 @@ describe('multikey encodings against the did:key vectors', () => {
     expect(() => encodeMultikey('ed25519-pub', new Uint8Array(3))).toThrow(ValidationError);
   });
 
-  it('decodes base58btc exactly as multiformats does (round trips, leading zeros, bad digits)', () => {
+  it('encodes and decodes base58btc exactly as multiformats does (round trips, leading zeros, bad digits)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 96 }), fc.nat(8), (bytes, zeros) => {
         const withZeros = new Uint8Array([...new Uint8Array(zeros), ...bytes]);
         const text = multibaseEncode(withZeros);
+        expect(text).toBe(base58btc.encode(withZeros));
         expect(hexEncode(multibaseDecode(text))).toBe(hexEncode(withZeros));
         expect(hexEncode(multibaseDecode(text))).toBe(hexEncode(base58btc.decode(text)));
       }),

@@ -68,7 +68,7 @@ export interface MeshDidState {
   readonly nextKeyCommitment: string | undefined;
   readonly services: readonly MeshService[];
   readonly controller: readonly string[];
-  /** Frozen; built once per operation so resolution does no work. */
+  /** Frozen; built when read (see MeshState). */
   readonly document: DidDocument;
   readonly documentMetadata: DidDocumentMetadata;
 }
@@ -156,17 +156,56 @@ function buildMetadata(state: Omit<MeshDidState, 'document' | 'documentMetadata'
   };
 }
 
+/**
+ * A DID's state. The DID document and its metadata are built when read (a few microseconds; the
+ * resolver caches what it resolves), not held: a hub holds the state of every mesh it ever saw, in
+ * its registry and again in the ledger's replica, and the two documents were a third of that.
+ */
+class MeshState implements MeshDidState {
+  declare readonly did: string;
+  declare readonly head: MeshHead;
+  declare readonly created: string;
+  declare readonly updated: string | undefined;
+  declare readonly deactivated: boolean;
+  declare readonly signingKey: string;
+  declare readonly keyAgreementKey: string;
+  declare readonly nextKeyCommitment: string | undefined;
+  declare readonly services: readonly MeshService[];
+  declare readonly controller: readonly string[];
+  readonly #keyGeneration: number;
+  readonly #keyAgreementGeneration: number;
+
+  constructor(
+    base: Omit<MeshDidState, 'document' | 'documentMetadata'>,
+    keyGeneration: number,
+    keyAgreementGeneration: number,
+  ) {
+    this.#keyGeneration = keyGeneration;
+    this.#keyAgreementGeneration = keyAgreementGeneration;
+    Object.assign(this, base);
+    deepFreeze(this);
+  }
+
+  /** Frozen; a new object on each read. */
+  get document(): DidDocument {
+    return deepFreeze(buildDocument(this, this.#keyGeneration, this.#keyAgreementGeneration));
+  }
+
+  get documentMetadata(): DidDocumentMetadata {
+    return deepFreeze(buildMetadata(this));
+  }
+}
+
 function finish(
   base: Omit<MeshDidState, 'document' | 'documentMetadata'>,
   keyGeneration: number,
   keyAgreementGeneration: number,
 ): MeshDidState {
-  return deepFreeze({
-    ...base,
-    document: buildDocument(base, keyGeneration, keyAgreementGeneration),
-    documentMetadata: buildMetadata(base),
-  });
+  return new MeshState(base, keyGeneration, keyAgreementGeneration);
 }
+
+/** One frozen empty list for every DID without controllers or services. */
+const NONE: readonly never[] = Object.freeze([]);
 
 export class MeshLedger {
   readonly #states = new Map<string, Entry>();
@@ -234,8 +273,8 @@ export class MeshLedger {
         signingKey: op.signingKey,
         keyAgreementKey: op.keyAgreementKey,
         nextKeyCommitment: op.nextKeyCommitment,
-        services: op.services,
-        controller: op.controller ?? [],
+        services: op.services.length === 0 ? NONE : op.services,
+        controller: op.controller ?? NONE,
       };
       const next: Entry = {
         state: finish(base, 1, 1),
@@ -300,7 +339,7 @@ export class MeshLedger {
         updated: op.timestamp,
         deactivated: true,
         nextKeyCommitment: undefined,
-        services: [],
+        services: NONE,
       };
       const next: Entry = {
         ...entry,
