@@ -3,7 +3,14 @@
  * (a bad element gets its own error, the others are routed), the hub batches only toward links that
  * announced `batch`, and a batch past MAX_BATCH_FRAMES is refused whole.
  */
-import { createEnvelope, type Envelope, MAX_BATCH_FRAMES, signEnvelope, splitBatch } from '@fmp/core';
+import {
+  createEnvelope,
+  DeliveredSchema,
+  type Envelope,
+  MAX_BATCH_FRAMES,
+  signEnvelope,
+  splitBatch,
+} from '@fmp/core';
 import type { Hub } from '@fmp/hub';
 import type { FederationInfo } from '@fmp/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -92,6 +99,8 @@ describe('link batches', () => {
       await src.next((f) => f.type === 'Delivered'),
     ];
     expect(delivered.map((f) => f.messageId).sort()).toEqual([e1.messageId, e2.messageId].sort());
+    // The hub writes receipts by hand: each must still be exactly a DeliveredSchema frame.
+    for (const d of delivered) expect(DeliveredSchema.parse(d)).toEqual({ ...d, by: b.did });
     src.close();
     dst.close();
   });

@@ -225,13 +225,20 @@ export function openPayload(sessionKey: Uint8Array, envelope: UnsignedEnvelope |
   return clear;
 }
 
+/** The last hub DID hopForward validated (strings are immutable: equal means valid). */
+let lastHubDid: string | undefined;
+
 /**
  * What a hub does before forwarding: returns a copy with hopCount + 1 and the hub appended to route.
  * Throws ProtocolError('routing_loop') when the hub is already in the route and
  * ProtocolError('hop_limit_exceeded') when hopCount has reached maxHops.
  */
 export function hopForward<E extends UnsignedEnvelope | Envelope>(envelope: E, hubDid: string): E {
-  validate(didSchema, hubDid, 'hub DID');
+  // A hub forwards with its own DID every time: checked once, not per message.
+  if (hubDid !== lastHubDid) {
+    validate(didSchema, hubDid, 'hub DID');
+    lastHubDid = hubDid;
+  }
   if (envelope.route.includes(hubDid)) {
     throw new ProtocolError('routing_loop', `message ${envelope.messageId} already traversed ${hubDid}`);
   }

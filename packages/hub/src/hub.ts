@@ -1457,12 +1457,13 @@ class HubServer implements Hub {
       this.metrics.frameErrors.inc({ code: ack.error.code });
       this.sendControl(session.conn, frame);
     } else {
-      this.sendControl(session.conn, {
-        type: 'Delivered',
-        messageId: ack.messageId,
-        federationId: ack.federationId,
-        by: me,
-      });
+      // One per message: written by hand. Both ids passed the UUID check and `me` is a DID the
+      // link authenticated (DID syntax has no character JSON would escape).
+      const frame = `{"type":"Delivered","messageId":"${ack.messageId}","federationId":"${ack.federationId}","by":"${me}"}`;
+      if (!this.push(session.conn, { frame, priority: 'critical', enqueuedAt: this.now() })) {
+        this.log.warn({ conn: session.conn.id, meshId: session.meshId }, 'outbound queue full, closing link');
+        session.conn.ws.close(CLOSE_OVERLOADED, 'outbound queue full');
+      }
     }
   }
 

@@ -119,10 +119,11 @@ export function registerFrameSchema<K extends FrameType>(
 
 export interface RegisterFrameOptions {
   /**
-   * A cheaper check run before the schema (after the size, JSON, depth and version checks). It
-   * must return true only for values the schema accepts, with the schema's output equal to the
-   * value itself (no transforms); parseFrame then returns the value without running the schema.
-   * On false the schema decides, so a conservative check only costs speed, never meaning.
+   * A cheaper check run right after JSON parsing (before the depth and version checks, which a
+   * value the schema accepts passes anyway). It must return true only for values the schema
+   * accepts, with the schema's output equal to the value itself (no transforms); parseFrame then
+   * returns the value without running the schema. On false the schema decides, so a conservative
+   * check only costs speed, never meaning.
    */
   fastCheck?: (value: unknown) => boolean;
 }
@@ -197,6 +198,13 @@ export function parseFrame(raw: string | Uint8Array, options: ParseFrameOptions 
   if (typeof object0['type'] === 'string' && !frameSchemas.has(object0['type']) && isSealedEnvelope(value)) {
     return { kind: 'envelope', frame: value };
   }
+  // A registered type's fast check (receipts: one per message) accepts only what its strict schema
+  // accepts, so the value is shallow and has no version key: no depth walk needed before it.
+  const type0 = object0['type'];
+  if (typeof type0 === 'string') {
+    const fast = fastChecks.get(type0);
+    if (fast?.(value)) return { kind: type0, frame: value } as ParsedFrame;
+  }
   if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
     throw malformed(`frame nests deeper than ${MAX_JSON_DEPTH} levels`);
   }
@@ -211,7 +219,6 @@ export function parseFrame(raw: string | Uint8Array, options: ParseFrameOptions 
   }
 
   const schema = frameSchemas.get(type);
-  if (schema && fastChecks.get(type)?.(object)) return { kind: type, frame: object } as ParsedFrame;
   // Fast path: a valid envelope is accepted by the hand-written check (exactly the schema's
   // verdict, see isEnvelope); zod runs only to explain a rejection or for other frame types.
   if (!schema && isEnvelope(object)) return { kind: 'envelope', frame: object };
