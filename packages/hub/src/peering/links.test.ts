@@ -176,6 +176,55 @@ describe('PeerLinks on loopback', () => {
     expect(la.send('did:mesh:hub:nobody', relay)).toBe(false);
   });
 
+  it('batches the frames of one turn to a peer that announced it, and takes batches frame by frame', async () => {
+    const a = await makeHub('a');
+    const b = await makeHub('b');
+    const la = start(a, { dial: [b] });
+    start(b, { allow: [a] });
+    await until(() => a.ups.includes(b.did) && b.ups.includes(a.did), 'both ends up');
+    const relay = (i: number): Relay => ({
+      type: 'Relay',
+      toMeshId: 'did:mesh:org:x',
+      fromHub: a.did,
+      frame: { type: 'error', code: 'unreachable', message: `probe ${i}` },
+    });
+    const sent: string[] = [];
+    const original = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (this: WebSocket, data: unknown, ...rest: unknown[]) {
+      sent.push(String(data));
+      return (original as (...args: unknown[]) => void).call(this, data, ...rest);
+    } as typeof original;
+    try {
+      for (let i = 0; i < 10; i++) expect(la.send(b.did, relay(i))).toBe(true);
+      await until(() => b.frames.filter((f) => f.frame.type === 'Relay').length === 10, 'ten relays at b');
+    } finally {
+      WebSocket.prototype.send = original;
+    }
+    // Both hubs announced `batch` in HubHello: the ten left in one message, and arrived in order.
+    expect(sent.filter((m) => m.includes('probe'))).toHaveLength(1);
+    const messages = b.frames.flatMap((f) =>
+      f.frame.type === 'Relay' && f.frame.frame.type === 'error' ? [f.frame.frame.message] : [],
+    );
+    expect(messages).toEqual(Array.from({ length: 10 }, (_, i) => `probe ${i}`));
+
+    // A batch on the up link from b's side: its good frame is handled, its bad one answered (back to
+    // b), and a batch past MAX_BATCH_FRAMES is refused whole; the link stays up.
+    const [ws] = [...(b.sockets.get('a') ?? [])];
+    const good = JSON.stringify({ ...relay(99), fromHub: b.did });
+    const errorsAtB = () => b.frames.filter((f) => f.frame.type === 'error');
+    ws!.send(`[${good},{"type":"Relay"}]`);
+    await until(() => errorsAtB().length === 1, 'error for the bad element');
+    await until(() => a.frames.some((f) => f.frame.type === 'Relay'), 'the good element handled');
+    ws!.send(`[${Array.from({ length: 257 }, () => good).join(',')}]`);
+    await until(() => errorsAtB().length === 2, 'long batch refused');
+    expect(errorsAtB().map((f) => (f.frame as { code: string }).code)).toEqual([
+      'malformed_frame',
+      'malformed_frame',
+    ]);
+    expect(a.frames.filter((f) => f.frame.type === 'Relay')).toHaveLength(1);
+    expect(la.isUp(b.did)).toBe(true);
+  });
+
   it('keeps exactly one link when both hubs dial each other', async () => {
     const a = await makeHub('a');
     const b = await makeHub('b');
