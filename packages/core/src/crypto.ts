@@ -3,7 +3,7 @@
  * (DESIGN.md): libsodium (sodium-native) for Ed25519, X25519 and ChaCha20-Poly1305, node:crypto for
  * SHA-256 and HKDF, hash-wasm for BLAKE3. All functions are synchronous and take Uint8Array.
  */
-import { hkdfSync, hash as nodeHash, randomBytes as nodeRandomBytes, timingSafeEqual } from 'node:crypto';
+import { hkdfSync, hash as nodeHash, timingSafeEqual } from 'node:crypto';
 import { createBLAKE3 } from 'hash-wasm';
 import sodium from 'sodium-native';
 import { CryptoError } from './errors.js';
@@ -35,8 +35,11 @@ function need(bytes: Uint8Array, length: number, what: string): void {
   }
 }
 
+/** Cryptographically secure random bytes (libsodium's CSPRNG: a fraction of a microsecond for a nonce). */
 export function randomBytes(length: number): Uint8Array {
-  return new Uint8Array(nodeRandomBytes(length));
+  const out = new Uint8Array(length);
+  if (length > 0) sodium.randombytes_buf(out);
+  return out;
 }
 
 export const ed25519 = {

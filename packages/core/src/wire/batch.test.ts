@@ -207,7 +207,10 @@ describe('FrameBatcher', () => {
     expect(errors[0]).toBeInstanceOf(Error);
     const open = {
       readyState: 1,
-      send: (data: string, cb?: (err?: Error) => void) => (sent.push(data), cb?.()),
+      send: (data: string, cb?: (err?: Error) => void) => {
+        sent.push(data);
+        cb?.();
+      },
     };
     const live = batcherForSocket(open, { batching: true });
     live.write('{"a":1}');

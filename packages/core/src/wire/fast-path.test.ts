@@ -14,8 +14,10 @@ import {
   envelopeSchema,
   isEnvelope,
   isSealedEnvelope,
+  isUnsignedSealedEnvelope,
   isUuidValue,
   MAX_HOPS,
+  unsignedEnvelopeSchema,
   uuidSchema,
 } from './messages.js';
 
@@ -184,6 +186,27 @@ describe('isEnvelope is envelopeSchema, both ways', () => {
       { numRuns: 5000 },
     );
     // Not a vacuous run: part of the generated values are valid envelopes.
+    expect(accepted).toBeGreaterThan(20);
+  });
+
+  it('isUnsignedSealedEnvelope is unsignedEnvelopeSchema on sealed payloads (what signEnvelope skips zod for)', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(envelopeLike, fc.boolean(), (value, unsign) => {
+        // Mostly without the signature (what signEnvelope checks), sometimes with it (refused).
+        const v =
+          unsign && typeof value === 'object' && value !== null && !Array.isArray(value)
+            ? Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'signature'))
+            : value;
+        const zod = unsignedEnvelopeSchema.safeParse(v);
+        expect(isUnsignedSealedEnvelope(v)).toBe(zod.success && 'alg' in zod.data.payload);
+        if (isUnsignedSealedEnvelope(v)) {
+          accepted++;
+          expect(v).toEqual(zod.data);
+        }
+      }),
+      { numRuns: 5000 },
+    );
     expect(accepted).toBeGreaterThan(20);
   });
 

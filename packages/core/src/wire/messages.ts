@@ -414,6 +414,7 @@ const ENVELOPE_KEYS = new Set([
   ...Object.keys(transitShape),
   'signature',
 ]);
+const UNSIGNED_ENVELOPE_KEYS = new Set([...ENVELOPE_KEYS].filter((k) => k !== 'signature'));
 const SEALED_KEYS = new Set(['alg', 'nonce', 'ciphertext']);
 const PRIORITY_SET = new Set<unknown>(PRIORITIES);
 
@@ -490,8 +491,17 @@ export function isSealedEnvelope(value: unknown): value is Envelope {
   return checkEnvelopeFast(value, false);
 }
 
-function checkEnvelopeFast(value: unknown, allowClear: boolean): boolean {
-  if (!isPlainObject(value) || !onlyKeys(value, ENVELOPE_KEYS)) return false;
+/**
+ * unsignedEnvelopeSchema's verdict on a value with a sealed payload (false for any other value):
+ * what signEnvelope checks before it signs, without zod (about half the cost of a send).
+ */
+export function isUnsignedSealedEnvelope(value: unknown): value is UnsignedEnvelope {
+  return checkEnvelopeFast(value, false, false);
+}
+
+function checkEnvelopeFast(value: unknown, allowClear: boolean, signed = true): boolean {
+  if (!isPlainObject(value) || !onlyKeys(value, signed ? ENVELOPE_KEYS : UNSIGNED_ENVELOPE_KEYS))
+    return false;
   const v = value;
   const type = v['type'];
   if (
@@ -510,7 +520,9 @@ function checkEnvelopeFast(value: unknown, allowClear: boolean): boolean {
     return false;
   }
   const signature = v['signature'];
-  if (!isString(signature, LIMITS.signatureLength) || !SIGNATURE_PATTERN.test(signature)) return false;
+  if (signed && (!isString(signature, LIMITS.signatureLength) || !SIGNATURE_PATTERN.test(signature))) {
+    return false;
+  }
   const traceparent = v['traceparent'];
   if (
     traceparent !== undefined &&
