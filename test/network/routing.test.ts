@@ -26,8 +26,9 @@ describe('routing, queueing and lifecycle', () => {
     acme = await world.member('did:mesh:enterprise:acme-001');
     mit = await world.member('did:mesh:academic:mit-001');
     a = nodeFor(world, acme, url, { sendTimeoutMs: 2_000 });
-    // b reaches the hub through a proxy the tests can cut.
-    b = nodeFor(world, mit, proxy.url, { hubHttpUrl: url.replace('ws', 'http') });
+    // b reaches the hub through a proxy the tests can cut. Its receipts wait for slow handlers up
+    // to 10 s (the default is 20 ms), so the dedup test below sees a's 2 s resend.
+    b = nodeFor(world, mit, proxy.url, { hubHttpUrl: url.replace('ws', 'http'), receiptWithinMs: 10_000 });
     await a.start();
     await b.start();
     b.onMessage((m) => {

@@ -211,9 +211,11 @@ class Children {
       err = (err + d.toString()).slice(-4000);
     });
     const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
+      // A bound for a hung child, not the demo's pace: eleven processes load on two shared cores,
+      // and under a parallel test run that took more than 30 s on this machine.
       const timer = setTimeout(
-        () => reject(new DemoError(`${name} did not start within 30 s: ${err.trim()}`)),
-        30_000,
+        () => reject(new DemoError(`${name} did not start within 120 s: ${err.trim()}`)),
+        120_000,
       );
       const lines = createInterface({ input: child.stdout! });
       lines.on('line', (line) => {

@@ -15,6 +15,7 @@ import {
   originValidationResponse,
   ProtocolError,
   ProtocolErrorCode,
+  readRequestBody,
   Server,
   type ServerContext,
   type Tool,
@@ -182,7 +183,32 @@ export class McpHttpEndpoint {
     const rejected =
       hostHeaderValidationResponse(request, this.hosts) ?? originValidationResponse(request, this.origins);
     if (rejected) return rejected;
-    if (!(await isLegacyRequest(request))) return this.modern.fetch(request);
+    // A POST body is read and parsed once, here, and handed on parsed (the SDK's `parsedBody`):
+    // otherwise the routing predicate clones the request and reads it, then the handler again.
+    let parsedBody: unknown;
+    if (request.method === 'POST') {
+      const body = await readRequestBody(request);
+      if (body.tooLarge) {
+        return Response.json(
+          { jsonrpc: '2.0', error: { code: -32000, message: 'Payload Too Large' }, id: null },
+          { status: 413 },
+        );
+      }
+      try {
+        parsedBody = JSON.parse(body.text);
+      } catch {
+        // Not JSON: the SDK gives the answer; it gets the request as it came.
+        return this.route(
+          new Request(request.url, { method: 'POST', headers: request.headers, body: body.text }),
+        );
+      }
+    }
+    return this.route(request, parsedBody);
+  };
+
+  private async route(request: Request, parsedBody?: unknown): Promise<Response> {
+    const options = parsedBody === undefined ? undefined : { parsedBody };
+    if (!(await isLegacyRequest(request, parsedBody))) return this.modern.fetch(request, options);
     const sessionId = request.headers.get('mcp-session-id');
     if (sessionId) {
       const session = this.sessions.get(sessionId);
@@ -193,12 +219,12 @@ export class McpHttpEndpoint {
         );
       }
       session.lastSeen = Date.now();
-      return session.transport.handleRequest(request);
+      return session.transport.handleRequest(request, options);
     }
-    return this.openSession(request);
-  };
+    return this.openSession(request, options);
+  }
 
-  private async openSession(request: Request): Promise<Response> {
+  private async openSession(request: Request, options?: { parsedBody: unknown }): Promise<Response> {
     while (this.sessions.size >= this.maxSessions) {
       const [oldest] = [...this.sessions.entries()].sort((a, b) => a[1].lastSeen - b[1].lastSeen);
       if (!oldest) break;
@@ -218,7 +244,7 @@ export class McpHttpEndpoint {
       if (transport.sessionId) this.sessions.delete(transport.sessionId);
     };
     await server.connect(transport);
-    return transport.handleRequest(request);
+    return transport.handleRequest(request, options);
   }
 
   private async closeSession(id: string): Promise<void> {
