@@ -3,6 +3,4 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../src/demo-mcp/main.ts');
-const code = main(process.argv.slice(2));
-if (code !== undefined) process.exitCode = code;
+await import('../src/demo-mcp/run.ts');

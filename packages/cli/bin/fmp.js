@@ -3,9 +3,4 @@
 import { register } from 'tsx/esm/api';
 
 register();
-const { main } = await import('../src/main.ts');
-const code = await main(process.argv.slice(2));
-process.exitCode = code;
-// main() resolves once its work is done (long-running commands after SIGINT/SIGTERM). A socket or
-// timer left open by a failed start must not keep the process alive: exit after output drains.
-setTimeout(() => process.exit(code), 2000).unref();
+await import('../src/run.ts');

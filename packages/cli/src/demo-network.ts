@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { FmpError } from '@fmp/core';
 import { issueMeshAgentCredential } from '@fmp/identity';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { bundleScripts } from './bundle.js';
 import { IDENTITY_LOG, initIdentity } from './commands/init.js';
 import { controlRequest } from './control-client.js';
 import { DEMO_TOOL_CAPABILITIES, type DemoOrg } from './demo-mcp/servers.js';
@@ -198,13 +199,42 @@ async function freePort(): Promise<number> {
   });
 }
 
+/**
+ * What the demo runs its children from: the CLI and the MCP server bundled once (bundle.ts: about
+ * half the start-up CPU of eleven processes on two cores), or the tsx bins when bundling is not
+ * possible or FMP_DEMO_TSX=1.
+ */
+interface ChildEntries {
+  readonly fmp: string;
+  readonly mcp: string;
+  readonly how: string;
+  cleanup(): void;
+}
+
+async function childEntries(): Promise<ChildEntries> {
+  const tsx = (how: string): ChildEntries => ({ fmp: BIN, mcp: DEMO_MCP_BIN, how, cleanup() {} });
+  if (process.env.FMP_DEMO_TSX === '1') return tsx('tsx (FMP_DEMO_TSX=1)');
+  const bundles = await bundleScripts(
+    { fmp: 'packages/cli/src/run.ts', 'demo-mcp': 'packages/cli/src/demo-mcp/run.ts' },
+    'fmp-demo',
+  );
+  if (typeof bundles === 'string') return tsx(`tsx (${bundles})`);
+  return {
+    fmp: bundles.path('fmp')!,
+    mcp: bundles.path('demo-mcp')!,
+    how: 'bundled',
+    cleanup: bundles.cleanup,
+  };
+}
+
 class Children {
   readonly all: ChildProcess[] = [];
+  constructor(private readonly entry: string) {}
   spawn(
     args: string[],
     name: string,
   ): { child: ChildProcess; ready: Promise<Record<string, unknown>>; stderr: () => string } {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [this.entry, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.all.push(child);
     let err = '';
     child.stderr?.on('data', (d: Buffer) => {
@@ -266,7 +296,8 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
   const dir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'fmp-demo-'));
   const log = options.log ?? (() => {});
   const perDirection = options.messagesPerDirection ?? 10;
-  const children = new Children();
+  const entries = await childEntries();
+  const children = new Children(entries.fmp);
   // Ctrl-C or SIGTERM while the demo is starting or running stops every child before exiting.
   const onSignal = (signal: NodeJS.Signals) => {
     void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
@@ -277,6 +308,7 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
       await children.stopAll();
+      entries.cleanup();
       if (!options.dataDir) rmSync(dir, { recursive: true, force: true });
     })();
     return cleaned;
@@ -322,7 +354,7 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
             sequencer: { url: `http://127.0.0.1:${ports.get(ledgerHub.name)}`, did: hubDid(ledgerHub.name) },
             syncMs: 300,
           };
-    log(`starting 3 hubs in ${dir}`);
+    log(`starting 3 hubs in ${dir} (child processes: ${entries.how})`);
     const hubs = HUBS.map((h) => {
       const hubDir = join(dir, 'hubs', h.name);
       const config = {
@@ -397,7 +429,7 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
               {
                 name: `${plan.org}-tools`,
                 command: process.execPath,
-                args: [DEMO_MCP_BIN, plan.org],
+                args: [entries.mcp, plan.org],
                 capabilities: DEMO_TOOL_CAPABILITIES[plan.org],
               },
             ],
