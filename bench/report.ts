@@ -560,19 +560,18 @@ ${table}
   no SDK) authenticates for real and pushes pre-signed, sealed 1 KB envelopes (a pool of 1,024
   signed once) through one hub to a raw sink, which answers each with an Ack; the hub answers the
   source with Delivered. ${num(r.hubPath.window)} in flight; federations are seeded in the hub's
-  store (no handshake). Same four frames per message at the hub as the SDK run, same checks
-  (schema, link-bound source, federation, timestamp window, quota, hop), without the senders' and
-  receivers' crypto in the way. Hub CPU per message as below. **What bounds it**: the four
-  WebSocket frames themselves (reads, ws framing and unmasking, writes: the relay baseline is
-  that floor, and it has no JSON at all), then JSON.parse of the 2 KB envelope, the exact
-  envelope check (hand-written, equal to the zod schema; about half of it is the base64url check of
-  the ciphertext), the Delivered frame, and the garbage of a few objects per frame. The Ack
-  has a hand-written check equal to its schema, UUIDs are checked by a loop equal to zod's
-  pattern, and a frame goes straight to the socket when the link's queue is empty and the
-  socket under its high-water mark (the per-link scheduler only exists while a link is backed up). Outgoing frames are corked per socket per event-loop turn (one
-  writev for all frames of a turn, each still its own WebSocket message), the forwarded envelope
-  is the received text with only \`hopCount\` and \`route\` edited, and the per-message metrics
-  update plain numbers.
+  store (no handshake). Same four frames per message at the hub as the SDK run (the envelope in and
+  out, the Ack in, the Delivered out), same checks (schema, link-bound source, federation,
+  timestamp window, quota, hop), without the senders' and receivers' crypto in the way. Hub CPU
+  per message as below. Every link announces \`batch\` (docs/protocol.md, "Batches"), so the
+  frames of an event-loop turn travel as one WebSocket message (up to 32 frames or 48 Ki
+  characters); the relay baseline sends one message per frame. **What bounds it**: JSON.parse of
+  the 2 KB envelope and its exact check (hand-written, equal to the zod schema; about half of it is
+  the base64url check of the ciphertext), the receipt (parsed, checked, answered with a Delivered
+  written by hand), the socket writes of the bytes (the kernel share), and the garbage of a few
+  objects per frame. The forwarded envelope is the received text with only \`hopCount\` and
+  \`route\` edited, a frame goes straight to the link's writer when its queue is empty and the
+  socket under its high-water mark, and the per-message metrics update plain numbers.
 - **Throughput**: one sender and one receiver node (SDK) in their own processes, the hub in a
   third (two hubs: the sender on one, the receiver on the other, peered over \`/v1/hub\`, each
   hub its own process); 256 sends in flight over 4 federations, 1 KB payload
