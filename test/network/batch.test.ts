@@ -14,7 +14,7 @@ import {
 import type { Hub } from '@fmp/hub';
 import type { FederationInfo } from '@fmp/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import { recordWebSocketSends } from '../../packages/hub/src/test-support.js';
 import { createWorld, type Member, nodeFor, startHub, until, type World } from './fixtures.js';
 import { type RawClient, rawAuthenticated } from './raw-client.js';
 
@@ -181,12 +181,7 @@ describe('link batches', () => {
       });
     });
     // Every message the nodes' sockets send, in this process.
-    const sent: string[] = [];
-    const original = WebSocket.prototype.send;
-    WebSocket.prototype.send = function (this: WebSocket, data: unknown, ...rest: unknown[]) {
-      sent.push(String(data));
-      return (original as (...args: unknown[]) => void).call(this, data, ...rest);
-    } as typeof original;
+    const { sent, restore } = recordWebSocketSends();
     try {
       const q = await asker.send(f.federationId, 'agent.task.request', { q: 1 });
       await until(() => answers.length === 1, 5000);
@@ -200,7 +195,7 @@ describe('link batches', () => {
       const hung = await asker.send(f.federationId, 'agent.task.request', { hang: true });
       expect(hung.attempts).toBe(1);
     } finally {
-      WebSocket.prototype.send = original;
+      restore();
       await asker.stop();
       await answerer.stop();
     }

@@ -5,6 +5,7 @@ import { type Ed25519KeyPair, ed25519, ProtocolError } from '@fmp/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { RouteTable } from '../routing/path-vector.js';
+import { recordWebSocketSends } from '../test-support.js';
 import { PeerAuthenticationError, PeerNotAllowedError, PeerRefusedError } from './errors.js';
 import type { Relay } from './frames.js';
 import { type PeerDataFrame, PeerLinks, type PeerRefusal } from './links.js';
@@ -188,17 +189,12 @@ describe('PeerLinks on loopback', () => {
       fromHub: a.did,
       frame: { type: 'error', code: 'unreachable', message: `probe ${i}` },
     });
-    const sent: string[] = [];
-    const original = WebSocket.prototype.send;
-    WebSocket.prototype.send = function (this: WebSocket, data: unknown, ...rest: unknown[]) {
-      sent.push(String(data));
-      return (original as (...args: unknown[]) => void).call(this, data, ...rest);
-    } as typeof original;
+    const { sent, restore } = recordWebSocketSends();
     try {
       for (let i = 0; i < 10; i++) expect(la.send(b.did, relay(i))).toBe(true);
       await until(() => b.frames.filter((f) => f.frame.type === 'Relay').length === 10, 'ten relays at b');
     } finally {
-      WebSocket.prototype.send = original;
+      restore();
     }
     // Both hubs announced `batch` in HubHello: the ten left in one message, and arrived in order.
     expect(sent.filter((m) => m.includes('probe'))).toHaveLength(1);
