@@ -135,7 +135,7 @@ export class FrameBatcher {
   #bytes = 0;
   #batching: boolean;
   readonly #maxFrames: number;
-  readonly #maxBytes: number;
+  #maxBytes: number;
 
   constructor(
     private readonly write_: BatchWrite,
@@ -143,9 +143,19 @@ export class FrameBatcher {
   ) {
     this.#batching = options.batching ?? false;
     this.#maxFrames = Math.max(1, Math.min(options.maxFrames ?? DEFAULT_BATCH_FRAMES, MAX_BATCH_FRAMES));
-    // In UTF-16 units: a third of the byte limit, less the brackets and commas of a full batch.
-    const units = Math.floor((options.maxBytes ?? DEFAULT_MAX_FRAME_BYTES) / 3) - MAX_BATCH_FRAMES - 2;
-    this.#maxBytes = Math.max(1, Math.min(units, DEFAULT_BATCH_UNITS));
+    this.#maxBytes = FrameBatcher.unitsFor(options.maxBytes ?? DEFAULT_MAX_FRAME_BYTES);
+  }
+
+  /** The receiver's largest message, UTF-8 bytes, once it is known (see FrameBatcherOptions). */
+  set maxBytes(limit: number) {
+    this.#maxBytes = FrameBatcher.unitsFor(limit);
+  }
+
+  /** Batch bound in UTF-16 units for a receiver limit in bytes. */
+  private static unitsFor(maxBytes: number): number {
+    // A third of the byte limit (3 bytes per unit at worst), less a full batch's brackets and commas.
+    const units = Math.floor(maxBytes / 3) - MAX_BATCH_FRAMES - 2;
+    return Math.max(1, Math.min(units, DEFAULT_BATCH_UNITS));
   }
 
   /** Whether several frames may share a message (set once the receiver announced `batch`). */

@@ -48,6 +48,13 @@ export const HubHelloSchema = z.strictObject({
   timestamp: TimestampMsSchema,
   /** What the sender accepts beyond single frames (`batch`, see @fmp/core's wire/batch.ts). */
   features: featuresSchema.optional(),
+  /** The largest message the sender takes, UTF-8 bytes: batches sent to it stay under it. */
+  maxFrameBytes: z
+    .number()
+    .int()
+    .min(1024)
+    .max(64 * 1024 * 1024)
+    .optional(),
 });
 export type HubHello = z.infer<typeof HubHelloSchema>;
 

@@ -78,7 +78,13 @@ const urlOf = (target: Hub, from: Hub) => `ws://127.0.0.1:${target.port}/v1/hub?
 /** Each hub resolves keys from its own view, so a test can give one hub a wrong key for another. */
 function start(
   hub: Hub,
-  opts: { dial?: Hub[]; allow?: Hub[]; keys?: Map<string, Uint8Array>; pingIntervalMs?: number },
+  opts: {
+    dial?: Hub[];
+    allow?: Hub[];
+    keys?: Map<string, Uint8Array>;
+    pingIntervalMs?: number;
+    maxFrameBytes?: number;
+  },
 ): PeerLinks {
   const keys = opts.keys ?? new Map(hubs.map((h) => [h.vm, h.keyPair.publicKey]));
   const links: PeerLinks = new PeerLinks({
@@ -108,6 +114,7 @@ function start(
         hub.table.applyAnnouncement(peer, frame, links.latency(peer) ?? 0);
     },
     onRefused: (r) => hub.refusals.push(r),
+    ...(opts.maxFrameBytes === undefined ? {} : { maxFrameBytes: opts.maxFrameBytes }),
     reconnect: { baseMs: 20, maxMs: 200 },
     pingIntervalMs: opts.pingIntervalMs ?? 50,
     authTimeoutMs: 5000,
@@ -218,6 +225,34 @@ describe('PeerLinks on loopback', () => {
       'malformed_frame',
     ]);
     expect(a.frames.filter((f) => f.frame.type === 'Relay')).toHaveLength(1);
+    expect(la.isUp(b.did)).toBe(true);
+  });
+
+  it("keeps batches under the peer's maxFrameBytes (announced in HubHello)", async () => {
+    const a = await makeHub('a');
+    const b = await makeHub('b');
+    const la = start(a, { dial: [b] });
+    start(b, { allow: [a], maxFrameBytes: 8192 });
+    await until(() => a.ups.includes(b.did) && b.ups.includes(a.did), 'both ends up');
+    const { sent, restore } = recordWebSocketSends();
+    try {
+      for (let i = 0; i < 20; i++) {
+        const relay: Relay = {
+          type: 'Relay',
+          toMeshId: 'did:mesh:org:x',
+          fromHub: a.did,
+          frame: { type: 'error', code: 'unreachable', message: `big ${i} ${'x'.repeat(900)}` },
+        };
+        expect(la.send(b.did, relay)).toBe(true);
+      }
+      await until(() => b.frames.filter((f) => f.frame.type === 'Relay').length === 20, 'twenty relays at b');
+    } finally {
+      restore();
+    }
+    const toB = sent.filter((m) => m.includes('big '));
+    expect(toB.length).toBeGreaterThan(1); // batched, in several messages
+    for (const m of toB) expect(Buffer.byteLength(m)).toBeLessThanOrEqual(8192);
+    expect(b.frames.filter((f) => f.frame.type === 'error')).toEqual([]);
     expect(la.isUp(b.did)).toBe(true);
   });
 

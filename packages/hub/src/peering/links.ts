@@ -452,7 +452,7 @@ export class PeerLinks {
     }
     link.peerHello = hello;
     link.state = 'auth';
-    if (hello.features?.includes(BATCH_FEATURE)) enableBatching(link.ws);
+    if (hello.features?.includes(BATCH_FEATURE)) enableBatching(link.ws, hello.maxFrameBytes);
     const digest = hubAuthDigest({
       signerDid: self.did,
       verifierDid: hello.hubDid,
@@ -676,6 +676,7 @@ export class PeerLinks {
       nonce: link.nonce,
       timestamp: link.helloSentAt,
       features: [BATCH_FEATURE],
+      ...(this.maxFrameBytes() >= 1024 ? { maxFrameBytes: this.maxFrameBytes() } : {}),
     };
     this.sendRaw(link, hello);
   }

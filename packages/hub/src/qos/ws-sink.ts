@@ -55,9 +55,14 @@ export function linkWriter(ws: WebSocket, maxBytes?: number): FrameBatcher {
   return writer;
 }
 
-/** The peer announced `batch`: frames written in the same turn may share one message. */
-export function enableBatching(ws: WebSocket): void {
-  linkWriter(ws).batching = true;
+/**
+ * The peer announced `batch`: frames written in the same turn may share one message, kept under
+ * `maxBytes` (the peer's largest message) when it said.
+ */
+export function enableBatching(ws: WebSocket, maxBytes?: number): void {
+  const writer = linkWriter(ws);
+  writer.batching = true;
+  if (maxBytes !== undefined) writer.maxBytes = maxBytes;
 }
 
 /** Frames queued for `ws` and not yet handed to it, in UTF-16 units (counted with bufferedAmount). */
