@@ -17,7 +17,14 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { createMeshNode, McpBridge, McpHttpEndpoint } from '@fmp/node';
+import {
+  createMeshNode,
+  McpBridge,
+  McpHttpEndpoint,
+  type McpIncoming,
+  mcpPayloadTooLarge,
+  readMcpBody,
+} from '@fmp/node';
 import { getRequestListener } from '@hono/node-server';
 import pino from 'pino';
 import { argOrConfig, memberNodeOptions, print, type SavedWorld, serve } from './worker-io.js';
@@ -71,9 +78,14 @@ if (mode === 'consumer') {
   const ep = new McpHttpEndpoint({ bridge, meshDid: me.did, logger });
   endpoint = ep;
   http = createServer(
-    getRequestListener((req) =>
-      new URL(req.url).pathname === '/mcp' ? ep.fetch(req) : new Response('not found', { status: 404 }),
-    ),
+    // As the node process serves it (packages/cli/src/node-process.ts): a POST body read from Node's
+    // request, then handed to the endpoint.
+    getRequestListener(async (req, env) => {
+      if (new URL(req.url).pathname !== '/mcp') return new Response('not found', { status: 404 });
+      if (req.method !== 'POST') return ep.fetch(req);
+      const body = await readMcpBody((env as { incoming: McpIncoming }).incoming);
+      return body === undefined ? mcpPayloadTooLarge() : ep.fetch(req, body);
+    }),
   );
   const server = http;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

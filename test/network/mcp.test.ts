@@ -10,7 +10,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ExplanationRecord, McpBridge, McpHttpEndpoint, type MeshNode } from '@fmp/node';
+import {
+  type ExplanationRecord,
+  MAX_MCP_BODY_BYTES,
+  McpBridge,
+  McpHttpEndpoint,
+  type MeshNode,
+} from '@fmp/node';
 import { getRequestListener } from '@hono/node-server';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -264,6 +270,18 @@ describe('MCP federation across two hubs', () => {
     const starts = readFileSync(join(dir, 'starts.log'), 'utf8').trim().split('\n');
     expect(starts.length).toBeGreaterThanOrEqual(2);
     await client.close();
+  });
+
+  it('answers an oversized or non-JSON POST at /mcp with an HTTP error', async () => {
+    const headers = { 'content-type': 'application/json', accept: 'application/json, text/event-stream' };
+    const big = await fetch(mcpUrl, { method: 'POST', headers, body: 'x'.repeat(MAX_MCP_BODY_BYTES + 1) });
+    expect(big.status).toBe(413);
+    expect(((await big.json()) as { error: { message: string } }).error.message).toContain(
+      'Payload Too Large',
+    );
+    const bad = await fetch(mcpUrl, { method: 'POST', headers, body: '{not json' });
+    expect(bad.status).toBeGreaterThanOrEqual(400);
+    expect(bad.status).toBeLessThan(500);
   });
 
   it('a large result crosses the federation; one too large for a frame is refused, not lost', async () => {

@@ -24,7 +24,10 @@ import {
   MCP_MESSAGE_TYPES,
   McpBridge,
   McpHttpEndpoint,
+  type McpIncoming,
   type MeshNode,
+  mcpPayloadTooLarge,
+  readMcpBody,
 } from '@fmp/node';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -352,12 +355,19 @@ export async function startNodeProcess(config: NodeConfig & { configDir: string 
       })
     : undefined;
   if (endpoint) {
-    app.all('/mcp', (c) => {
+    app.all('/mcp', async (c) => {
       if (
         config.mcp.requireToken &&
         !constantTimeEqual(utf8(c.req.header('authorization') ?? ''), expected)
       ) {
         return c.json({ error: { code: 'unauthorized', message: 'bearer token required' } }, 401);
+      }
+      // A POST body read straight from Node's request (a web stream over it costs more than the
+      // MCP call's own work here); the web Request's body is then never touched.
+      const incoming = (c.env as { incoming?: McpIncoming } | undefined)?.incoming;
+      if (c.req.method === 'POST' && incoming) {
+        const body = await readMcpBody(incoming);
+        return body === undefined ? mcpPayloadTooLarge() : endpoint.fetch(c.req.raw, body);
       }
       return endpoint.fetch(c.req.raw);
     });

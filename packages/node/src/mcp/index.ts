@@ -20,9 +20,13 @@ export {
 export {
   createFederatedToolsServer,
   type FederatedToolsServerOptions,
+  MAX_BODY_BYTES as MAX_MCP_BODY_BYTES,
   McpHttpEndpoint,
   type McpHttpEndpointOptions,
+  type McpIncoming,
   META_KEYS,
+  payloadTooLarge as mcpPayloadTooLarge,
+  readMcpBody,
   serveFederatedToolsStdio,
   toolError,
 } from './server.js';

@@ -147,6 +147,47 @@ interface LegacySession {
   lastSeen: number;
 }
 
+/** The largest MCP request body taken (the SDK's default bound). */
+export const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** 413 as a JSON-RPC error, as the SDK answers it. */
+export function payloadTooLarge(): Response {
+  return Response.json(
+    {
+      jsonrpc: '2.0',
+      error: {
+        code: -32000,
+        message: `Payload Too Large: Request body must not exceed ${MAX_BODY_BYTES} bytes`,
+      },
+      id: null,
+    },
+    { status: 413 },
+  );
+}
+
+/** What readMcpBody needs of Node's IncomingMessage. */
+export interface McpIncoming extends AsyncIterable<Buffer> {
+  readonly headers: Record<string, string | string[] | undefined>;
+}
+
+/**
+ * A POST body as UTF-8 text read straight from Node's request, or undefined when it is (or says it
+ * is) larger than MAX_BODY_BYTES: for McpHttpEndpoint.fetch(request, body) behind node:http (with
+ * @hono/node-server, `env.incoming`). A web stream over the same bytes cost more than the rest of
+ * the endpoint's work for a small call.
+ */
+export async function readMcpBody(incoming: McpIncoming): Promise<string | undefined> {
+  if (Number(incoming.headers['content-length']) > MAX_BODY_BYTES) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of incoming) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
 /** The `/mcp` endpoint as a web-standard handler (`fetch(request)`), mounted by the node's HTTP server. */
 export class McpHttpEndpoint {
   private readonly o: McpHttpEndpointOptions;
@@ -179,7 +220,12 @@ export class McpHttpEndpoint {
     return this.sessions.size;
   }
 
-  fetch = async (request: Request): Promise<Response> => {
+  /**
+   * Serves one HTTP request. `body`: the POST body as text when the caller already read it (the
+   * node process reads it straight from Node's request, cheaper than a web stream); the caller
+   * bounds its size (MAX_BODY_BYTES).
+   */
+  fetch = async (request: Request, body?: string): Promise<Response> => {
     const rejected =
       hostHeaderValidationResponse(request, this.hosts) ?? originValidationResponse(request, this.origins);
     if (rejected) return rejected;
@@ -187,20 +233,17 @@ export class McpHttpEndpoint {
     // otherwise the routing predicate clones the request and reads it, then the handler again.
     let parsedBody: unknown;
     if (request.method === 'POST') {
-      const body = await readRequestBody(request);
-      if (body.tooLarge) {
-        return Response.json(
-          { jsonrpc: '2.0', error: { code: -32000, message: 'Payload Too Large' }, id: null },
-          { status: 413 },
-        );
+      let text = body;
+      if (text === undefined) {
+        const read = await readRequestBody(request, MAX_BODY_BYTES);
+        if (read.tooLarge) return payloadTooLarge();
+        text = read.text;
       }
       try {
-        parsedBody = JSON.parse(body.text);
+        parsedBody = JSON.parse(text);
       } catch {
         // Not JSON: the SDK gives the answer; it gets the request as it came.
-        return this.route(
-          new Request(request.url, { method: 'POST', headers: request.headers, body: body.text }),
-        );
+        return this.route(new Request(request.url, { method: 'POST', headers: request.headers, body: text }));
       }
     }
     return this.route(request, parsedBody);
