@@ -185,6 +185,21 @@ describe('FrameBatcher', () => {
     expect(DEFAULT_BATCH_FRAMES).toBeLessThanOrEqual(MAX_BATCH_FRAMES);
   });
 
+  it('a sink that throws fails its frames callbacks and leaves other links flushing', async () => {
+    const errors: (Error | undefined)[] = [];
+    const broken = new FrameBatcher(() => {
+      throw new Error('socket gone');
+    });
+    const ok = recorder();
+    const other = new FrameBatcher(ok.write);
+    broken.write('{"a":1}', (err) => errors.push(err));
+    other.write('{"b":2}');
+    await turn();
+    expect(errors).toHaveLength(1);
+    expect(errors[0]?.message).toBe('socket gone');
+    expect(ok.messages).toEqual(['{"b":2}']);
+  });
+
   it('discard() drops the queued frames and fails their callbacks', async () => {
     const { messages, write } = recorder();
     const out = new FrameBatcher(write, { batching: true });

@@ -208,16 +208,22 @@ export class FrameBatcher {
           : (err?: Error) => {
               for (const cb of callbacks) cb(err);
             };
-    if (this.#batching || frames.length === 1) {
-      this.write_(joinBatch(frames), done);
-      return;
-    }
-    const uncork = this.options.cork?.();
+    // A sink that throws fails these frames' callbacks; it must not take other links' flush (or the
+    // process, from setImmediate) down with it.
     try {
-      for (let i = 0; i < frames.length - 1; i++) this.write_(frames[i]!, noop);
-      this.write_(frames[frames.length - 1]!, done);
-    } finally {
-      uncork?.();
+      if (this.#batching || frames.length === 1) {
+        this.write_(joinBatch(frames), done);
+        return;
+      }
+      const uncork = this.options.cork?.();
+      try {
+        for (let i = 0; i < frames.length - 1; i++) this.write_(frames[i]!, noop);
+        this.write_(frames[frames.length - 1]!, done);
+      } finally {
+        uncork?.();
+      }
+    } catch (err) {
+      done(err instanceof Error ? err : new Error(String(err)));
     }
   }
 

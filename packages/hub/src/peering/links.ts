@@ -427,7 +427,12 @@ export class PeerLinks {
         this.sendRaw(link, encodeErrorFrame(err));
         continue;
       }
-      this.handleUp(link, parsed);
+      try {
+        this.handleUp(link, parsed);
+      } catch (err) {
+        // As for a frame that came alone (the chain's catch): logged, and the batch goes on.
+        this.logger.warn({ err: describe(err) }, 'hub link: frame handler failed');
+      }
     }
   }
 
