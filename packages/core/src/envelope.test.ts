@@ -256,6 +256,20 @@ describe('sealPayload / openPayload', () => {
     expect(openPayload(sessionKey, { ...d, payload: b })).toEqual(plain);
   });
 
+  it("seals createEnvelope's own payload without checking it again, and checks anything else", () => {
+    const d = draft();
+    // The draft and its payload came out of createEnvelope: sealed as they are, and they open.
+    const sealed = sealPayload(sessionKey, d, d.payload as ClearPayload);
+    expect(openPayload(sessionKey, { ...d, payload: sealed })).toEqual(d.payload);
+    // A copy is not createEnvelope's output: checked, and a bad one refused.
+    expect(() =>
+      sealPayload(sessionKey, d, { type: 'agent.task.request', data: { n: Number.NaN } } as never),
+    ).toThrow(ValidationError);
+    expect(() => sealPayload(sessionKey, { ...d, federationId: 'nope' }, d.payload as ClearPayload)).toThrow(
+      ValidationError,
+    );
+  });
+
   it('binds the clear header as associated data', () => {
     const e = sealedDraft();
     expect(new TextDecoder().decode(envelopeAssociatedData(e))).toBe(canonicalJson(envelopeHeader(e)));

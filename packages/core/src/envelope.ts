@@ -41,6 +41,7 @@ import {
 } from './encoding.js';
 import { CryptoError, DecodeError, InvalidSignatureError, ValidationError } from './errors.js';
 import { ProtocolError } from './wire/errors.js';
+import { markSchemaOutput, schemaOutputOf } from './wire/frame.js';
 import {
   AEAD_ALGORITHM,
   type ClearPayload,
@@ -113,7 +114,11 @@ export function createEnvelope(input: CreateEnvelopeInput, deps: EnvelopeDeps): 
   };
   if (input.complianceContext !== undefined) draft.complianceContext = input.complianceContext;
   if (input.traceparent !== undefined) draft.traceparent = input.traceparent;
-  return validate(unsignedEnvelopeSchema, draft, 'envelope');
+  const envelope = validate(unsignedEnvelopeSchema, draft, 'envelope');
+  // Fresh objects zod built from checked input: sealPayload need not check them again.
+  markSchemaOutput(envelope, unsignedEnvelopeSchema);
+  if (!isSealedPayload(envelope.payload)) markSchemaOutput(envelope.payload, clearPayloadSchema);
+  return envelope;
 }
 
 /** The clear header: every field except payload, signature, hopCount and route. */
@@ -168,15 +173,24 @@ export function verifyEnvelope(envelope: Envelope, publicKey: Uint8Array): void 
 
 /**
  * Encrypts a clear payload for the envelope whose header is given. The header must already hold its
- * final values (messageId, timestamp, ...): they are bound as associated data.
+ * final values (messageId, timestamp, ...): they are bound as associated data. A header and payload
+ * as createEnvelope returned them (`draft`, `draft.payload`) are not checked again: do not modify
+ * them in between (anything else is checked here).
  */
 export function sealPayload(
   sessionKey: Uint8Array,
   header: EnvelopeHeader | UnsignedEnvelope | Envelope,
   plaintextPayload: ClearPayload,
 ): SealedPayload {
-  const clearHeader = validate(envelopeHeaderSchema, envelopeHeader(header), 'envelope header');
-  const payload = validate(clearPayloadSchema, plaintextPayload, 'payload');
+  // What createEnvelope returned (and its clear payload) was checked there: not again here.
+  const clearHeader =
+    schemaOutputOf(header) === unsignedEnvelopeSchema
+      ? envelopeHeader(header)
+      : validate(envelopeHeaderSchema, envelopeHeader(header), 'envelope header');
+  const payload =
+    schemaOutputOf(plaintextPayload) === clearPayloadSchema
+      ? plaintextPayload
+      : validate(clearPayloadSchema, plaintextPayload, 'payload');
   if (payload.type !== clearHeader.type) {
     throw new ValidationError('payload type differs from envelope type', [
       { path: 'type', message: 'payload.type must equal the envelope type' },

@@ -1482,8 +1482,10 @@ class Node implements MeshNode {
     if (!session || fed.status !== 'active') {
       throw new UnknownFederationError(federationId, `federation is ${fed.status}`);
     }
+    // draft.payload: the copy createEnvelope checked (the caller's data may have changed since,
+    // during the egress check), sealed without a second check.
     const envelope = signEnvelope(
-      { ...draft, payload: sealPayload(session.sendKey, draft, body) },
+      { ...draft, payload: sealPayload(session.sendKey, draft, draft.payload as ClearPayload) },
       this.o.keyPair,
     );
     const frame = JSON.stringify(envelope);
