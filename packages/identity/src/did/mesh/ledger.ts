@@ -80,10 +80,14 @@ interface Entry {
   operations: MeshOperation[];
   /** Operations applied (the length of `operations` when they are retained). */
   count: number;
-  /** Multikeys that have signed an operation: never allowed to sign again. */
-  usedKeys: Set<string>;
+  /**
+   * Multikeys that have signed an operation: never allowed to sign again. Lists, not Sets: one or
+   * two entries for almost every DID, and a hub holds every mesh's entry twice (two small Sets
+   * were ~0.5 KB per hub session).
+   */
+  usedKeys: string[];
   /** Commitments of used keys: never allowed as a next-key commitment. */
-  usedCommitments: Set<string>;
+  usedCommitments: string[];
 }
 
 /** A checked operation, ready for `commit`. */
@@ -282,8 +286,8 @@ export class MeshLedger {
         keyAgreementGeneration: 1,
         operations: [],
         count: 0,
-        usedKeys: new Set([op.signingKey]),
-        usedCommitments: new Set([usedCommitment]),
+        usedKeys: [op.signingKey],
+        usedCommitments: [usedCommitment],
       };
       return { op, hash, state: next.state, entry: next };
     }
@@ -307,7 +311,7 @@ export class MeshLedger {
     if (time < previousTime) {
       throw new MeshTimestampError(`${op.did} seq ${op.seq}: timestamp goes backwards`);
     }
-    if (entry.usedKeys.has(op.signingKey)) {
+    if (entry.usedKeys.includes(op.signingKey)) {
       throw new MeshRotatedKeyError(
         `${op.did} seq ${op.seq}: signed with a key already used; only the committed next key may sign`,
       );
@@ -324,7 +328,7 @@ export class MeshLedger {
     }
     if (
       op.type === 'update' &&
-      (op.nextKeyCommitment === revealedCommitment || entry.usedCommitments.has(op.nextKeyCommitment))
+      (op.nextKeyCommitment === revealedCommitment || entry.usedCommitments.includes(op.nextKeyCommitment))
     ) {
       throw new MeshOperationInvalidError(`${op.did} seq ${op.seq}: the next key must be a fresh key`);
     }
@@ -379,8 +383,8 @@ export class MeshLedger {
     }
     if (this.#retain) operations.push(checked.op);
     if (checked.revealed) {
-      checked.entry.usedKeys.add(checked.revealed.key);
-      checked.entry.usedCommitments.add(checked.revealed.commitment);
+      checked.entry.usedKeys.push(checked.revealed.key);
+      checked.entry.usedCommitments.push(checked.revealed.commitment);
     }
     this.#states.set(checked.op.did, { ...checked.entry, operations, count: count + 1 });
     if (this.#retain) this.#log.push(checked.op);
