@@ -166,8 +166,8 @@ export function parseFrame(raw: string | Uint8Array, options: ParseFrameOptions 
   }
   let text: string;
   if (typeof raw === 'string') {
-    // Every UTF-16 code unit takes at least one UTF-8 byte, so the cheap test comes first.
-    if (raw.length > maxBytes || Buffer.byteLength(raw, 'utf8') > maxBytes) {
+    // Every UTF-16 code unit takes one to three UTF-8 bytes: the exact count only in between.
+    if (raw.length > maxBytes || (raw.length * 3 > maxBytes && Buffer.byteLength(raw, 'utf8') > maxBytes)) {
       throw new ProtocolError('message_too_large', `frame exceeds ${maxBytes} bytes`);
     }
     text = raw;
