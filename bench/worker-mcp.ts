@@ -84,7 +84,7 @@ if (mode === 'consumer') {
       if (new URL(req.url).pathname !== '/mcp') return new Response('not found', { status: 404 });
       if (req.method !== 'POST') return ep.fetch(req);
       const body = await readMcpBody((env as { incoming: McpIncoming }).incoming);
-      return body === undefined ? mcpPayloadTooLarge() : ep.fetch(req, body);
+      return body === undefined ? mcpPayloadTooLarge() : ep.fetchWithBody(req, body);
     }),
   );
   const server = http;

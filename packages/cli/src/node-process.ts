@@ -367,7 +367,7 @@ export async function startNodeProcess(config: NodeConfig & { configDir: string 
       const incoming = (c.env as { incoming?: McpIncoming } | undefined)?.incoming;
       if (c.req.method === 'POST' && incoming) {
         const body = await readMcpBody(incoming);
-        return body === undefined ? mcpPayloadTooLarge() : endpoint.fetch(c.req.raw, body);
+        return body === undefined ? mcpPayloadTooLarge() : endpoint.fetchWithBody(c.req.raw, body);
       }
       return endpoint.fetch(c.req.raw);
     });

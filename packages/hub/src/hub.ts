@@ -712,6 +712,8 @@ class HubServer implements Hub {
     this.offline.clear();
     this.metrics.offlineQueued.set(0);
     this.trustFeed?.flush();
+    // A periodic write may be under way with part of the changes: let it end, then write the rest.
+    await this.persistingTrust;
     await this.persistTrust();
     const server = this.server;
     this.server = undefined;
@@ -2970,14 +2972,23 @@ class HubServer implements Hub {
     engine.recomputeGlobal(true);
   }
 
-  private persisting = false;
+  /** The trust write under way, if any (stop waits for it before the last one). */
+  private persistingTrust: Promise<void> | undefined;
 
   /** Writes what changed in the engine since the last call (group commit in the store). */
-  private async persistTrust(): Promise<void> {
+  private persistTrust(): Promise<void> {
+    if (this.persistingTrust) return this.persistingTrust;
+    const run = this.writeTrust().finally(() => {
+      this.persistingTrust = undefined;
+    });
+    this.persistingTrust = run;
+    return run;
+  }
+
+  private async writeTrust(): Promise<void> {
     const trustStore = this.store.trust;
     const engine = this.trustFeed?.engine;
-    if (!trustStore || !engine || this.persisting) return;
-    this.persisting = true;
+    if (!trustStore || !engine) return;
     try {
       const now = this.now();
       const d = engine.takeDirty();
@@ -3013,8 +3024,6 @@ class HubServer implements Hub {
       await trustStore.deleteExpiredAttestations(now);
     } catch (err) {
       this.storeFailed(err);
-    } finally {
-      this.persisting = false;
     }
   }
 

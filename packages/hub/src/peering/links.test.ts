@@ -386,6 +386,8 @@ describe('PeerLinks on loopback', () => {
     for (const ws of b.sockets.get('a') ?? []) ws.terminate();
     await until(() => a.downs.length === 1, 'down noticed');
     await until(() => a.ups.length === 2 && la.isUp(b.did), 'up again');
+    // b is up once a's first LinkPing reaches it, which may be just after a is up.
+    await until(() => b.ups.length === 2, 'up again at b');
     expect(b.ups).toEqual([a.did, a.did]);
   });
 });

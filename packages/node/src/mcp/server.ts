@@ -172,7 +172,7 @@ export interface McpIncoming extends AsyncIterable<Buffer> {
 
 /**
  * A POST body as UTF-8 text read straight from Node's request, or undefined when it is (or says it
- * is) larger than MAX_BODY_BYTES: for McpHttpEndpoint.fetch(request, body) behind node:http (with
+ * is) larger than MAX_BODY_BYTES: for McpHttpEndpoint.fetchWithBody(request, body) behind node:http (with
  * @hono/node-server, `env.incoming`). A web stream over the same bytes cost more than the rest of
  * the endpoint's work for a small call.
  */
@@ -220,12 +220,17 @@ export class McpHttpEndpoint {
     return this.sessions.size;
   }
 
+  /** Serves one HTTP request (a web-standard handler: pass it to any `fetch`-style server). */
+  fetch = (request: Request): Promise<Response> => this.serve(request, undefined);
+
   /**
-   * Serves one HTTP request. `body`: the POST body as text when the caller already read it (the
-   * node process reads it straight from Node's request, cheaper than a web stream); the caller
-   * bounds its size (MAX_BODY_BYTES).
+   * fetch() for a POST whose body the caller already read as text (behind node:http, readMcpBody
+   * reads it straight from Node's request, cheaper than a web stream over it); the caller bounds its
+   * size. The request's own body is not read.
    */
-  fetch = async (request: Request, body?: string): Promise<Response> => {
+  fetchWithBody = (request: Request, body: string): Promise<Response> => this.serve(request, body);
+
+  private async serve(request: Request, body: string | undefined): Promise<Response> {
     const rejected =
       hostHeaderValidationResponse(request, this.hosts) ?? originValidationResponse(request, this.origins);
     if (rejected) return rejected;
@@ -247,7 +252,7 @@ export class McpHttpEndpoint {
       }
     }
     return this.route(request, parsedBody);
-  };
+  }
 
   private async route(request: Request, parsedBody?: unknown): Promise<Response> {
     const options = parsedBody === undefined ? undefined : { parsedBody };
