@@ -17,14 +17,7 @@ import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import {
-  createMeshNode,
-  McpBridge,
-  McpHttpEndpoint,
-  type McpIncoming,
-  mcpPayloadTooLarge,
-  readMcpBody,
-} from '@fmp/node';
+import { createMeshNode, McpBridge, McpHttpEndpoint, type McpIncoming } from '@fmp/node';
 import { getRequestListener } from '@hono/node-server';
 import pino from 'pino';
 import { argOrConfig, memberNodeOptions, print, type SavedWorld, serve } from './worker-io.js';
@@ -80,12 +73,11 @@ if (mode === 'consumer') {
   http = createServer(
     // As the node process serves it (packages/cli/src/node-process.ts): a POST body read from Node's
     // request, then handed to the endpoint.
-    getRequestListener(async (req, env) => {
-      if (new URL(req.url).pathname !== '/mcp') return new Response('not found', { status: 404 });
-      if (req.method !== 'POST') return ep.fetch(req);
-      const body = await readMcpBody((env as { incoming: McpIncoming }).incoming);
-      return body === undefined ? mcpPayloadTooLarge() : ep.fetchWithBody(req, body);
-    }),
+    getRequestListener((req, env) =>
+      new URL(req.url).pathname === '/mcp'
+        ? ep.fetchFromNode(req, (env as { incoming: McpIncoming }).incoming)
+        : new Response('not found', { status: 404 }),
+    ),
   );
   const server = http;
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -17,11 +17,11 @@ import {
   createEnvelope,
   type Envelope,
   ed25519,
+  framesOf,
   multibaseEncode,
   randomBytes,
   sealPayload,
   signEnvelope,
-  splitBatch,
 } from '@fmp/core';
 import WebSocket from 'ws';
 import { argOrConfig, keysOf, print, type SavedWorld, serve } from './worker-io.js';
@@ -37,8 +37,7 @@ const batching = process.env.FMP_BENCH_NO_BATCH !== '1';
 const ws = new WebSocket(`${hubUrl}/v1/mesh`, { perMessageDeflate: false });
 /** Frames of one turn leave together: as one batch once the hub's Hello allows it. */
 let out = batcherForSocket(ws);
-/** The frames in one message: a batch's elements, or the message itself. */
-const framesOf = (text: string): string[] => (text.startsWith('[') ? splitBatch(text) : [text]);
+
 await new Promise<void>((resolve, reject) => {
   ws.once('error', reject);
   ws.on('message', function onAuth(data) {

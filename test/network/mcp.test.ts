@@ -15,6 +15,7 @@ import {
   MAX_MCP_BODY_BYTES,
   McpBridge,
   McpHttpEndpoint,
+  type McpIncoming,
   type MeshNode,
 } from '@fmp/node';
 import { getRequestListener } from '@hono/node-server';
@@ -282,6 +283,23 @@ describe('MCP federation across two hubs', () => {
     const bad = await fetch(mcpUrl, { method: 'POST', headers, body: '{not json' });
     expect(bad.status).toBeGreaterThanOrEqual(400);
     expect(bad.status).toBeLessThan(500);
+    // The same behind node:http with the body read from Node's request (what the node process does).
+    const node = createServer(
+      getRequestListener((req, env) =>
+        endpoint.fetchFromNode(req, (env as { incoming: McpIncoming }).incoming),
+      ),
+    );
+    await new Promise<void>((r) => node.listen(0, '127.0.0.1', r));
+    try {
+      const url = `http://127.0.0.1:${(node.address() as AddressInfo).port}/mcp`;
+      const tooBig = await fetch(url, { method: 'POST', headers, body: 'x'.repeat(MAX_MCP_BODY_BYTES + 1) });
+      expect(tooBig.status).toBe(413);
+      const notJson = await fetch(url, { method: 'POST', headers, body: '{not json' });
+      expect(notJson.status).toBe(bad.status);
+    } finally {
+      node.closeAllConnections();
+      await new Promise<void>((r) => node.close(() => r()));
+    }
   });
 
   it('a large result crosses the federation; one too large for a frame is refused, not lost', async () => {

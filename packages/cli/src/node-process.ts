@@ -26,8 +26,6 @@ import {
   McpHttpEndpoint,
   type McpIncoming,
   type MeshNode,
-  mcpPayloadTooLarge,
-  readMcpBody,
 } from '@fmp/node';
 import { getRequestListener } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -355,21 +353,14 @@ export async function startNodeProcess(config: NodeConfig & { configDir: string 
       })
     : undefined;
   if (endpoint) {
-    app.all('/mcp', async (c) => {
+    app.all('/mcp', (c) => {
       if (
         config.mcp.requireToken &&
         !constantTimeEqual(utf8(c.req.header('authorization') ?? ''), expected)
       ) {
         return c.json({ error: { code: 'unauthorized', message: 'bearer token required' } }, 401);
       }
-      // A POST body read straight from Node's request (a web stream over it costs more than the
-      // MCP call's own work here); the web Request's body is then never touched.
-      const incoming = (c.env as { incoming?: McpIncoming } | undefined)?.incoming;
-      if (c.req.method === 'POST' && incoming) {
-        const body = await readMcpBody(incoming);
-        return body === undefined ? mcpPayloadTooLarge() : endpoint.fetchWithBody(c.req.raw, body);
-      }
-      return endpoint.fetch(c.req.raw);
+      return endpoint.fetchFromNode(c.req.raw, (c.env as { incoming?: McpIncoming } | undefined)?.incoming);
     });
   }
   app.use('/v1/*', async (c, next) => {

@@ -211,6 +211,7 @@ describe('FederationTable', () => {
         // Every query against the model.
         expect(table.size).toBe(model.size);
         expect(table.full).toBe(model.size >= LIMIT);
+        for (const id of IDS) expect(table.hasRoomFor(id)).toBe(model.has(id) || model.size < LIMIT);
         for (const id of IDS) expect(table.get(id)).toBe(model.get(id));
         expect(sorted([...table.keys()])).toEqual(sorted([...model.keys()]));
         const rows = [...model.values()];

@@ -51,6 +51,11 @@ export class FederationTable {
     return this.rows.size >= this.limit;
   }
 
+  /** Whether set() would take a row with this id (a new one needs room; a held one is replaced). */
+  hasRoomFor(federationId: string): boolean {
+    return !this.full || this.rows.has(federationId);
+  }
+
   get(federationId: string): FederationRow | undefined {
     return this.rows.get(federationId);
   }

@@ -32,12 +32,12 @@ import {
   type FederationRecord,
   type FederationStatusValue,
   type FederationSummary,
+  framesOf,
   HandshakeCoordinator,
   type HandshakeMessage,
   type HubOutbound,
   hopForward,
   hopForwardedText,
-  isBatchText,
   MAX_HOPS,
   multibaseDecode,
   multibaseEncode,
@@ -48,7 +48,6 @@ import {
   randomBytes,
   regionAllowed,
   rejectFromError,
-  splitBatch,
   type Terminate,
   type TrustAttestation,
   type TrustReport,
@@ -111,7 +110,6 @@ import {
 } from './peering/index.js';
 import { type FederationRow, type HubStore, type MeshRow, memoryHubStore } from './persistence.js';
 import {
-  corkForTurn,
   DEFAULT_HIGH_WATER_MARK,
   enableBatching,
   LinkScheduler,
@@ -789,20 +787,15 @@ class HubServer implements Hub {
         this.enqueueInbound(conn, new Uint8Array(data as Buffer));
         return;
       }
-      const text = (data as Buffer).toString('utf8');
-      if (!isBatchText(text)) {
-        this.enqueueInbound(conn, text);
-        return;
-      }
       // A batch (Hello announced `batch`): its frames one by one, as if they came separately.
-      let parts: string[];
+      let frames: string[];
       try {
-        parts = splitBatch(text);
+        frames = framesOf((data as Buffer).toString('utf8'));
       } catch (err) {
         this.sendError(conn, err);
         return;
       }
-      for (const part of parts) this.enqueueInbound(conn, part);
+      for (const frame of frames) this.enqueueInbound(conn, frame);
     });
     ws.on('pong', () => {
       conn.lastSeen = this.now();
@@ -965,10 +958,15 @@ class HubServer implements Hub {
   }
 
   private sendControl(conn: Connection, frame: object, priority: Priority = 'critical'): boolean {
-    if (conn.state === 'closed') return false;
-    // Handshake steps are sequential round trips: they do not wait for the turn's corked batch.
+    // Handshake steps are sequential round trips: they do not wait for the turn's batch.
     const flush = HANDSHAKE_TYPES.has((frame as { type?: string }).type ?? '');
-    const ok = this.push(conn, { frame: JSON.stringify(frame), priority, enqueuedAt: this.now() }, flush);
+    return this.sendControlText(conn, JSON.stringify(frame), priority, flush);
+  }
+
+  /** sendControl for a frame already serialized. */
+  private sendControlText(conn: Connection, text: string, priority: Priority, flush = false): boolean {
+    if (conn.state === 'closed') return false;
+    const ok = this.push(conn, { frame: text, priority, enqueuedAt: this.now() }, flush);
     if (!ok) {
       // A link that cannot take control frames is not being read: drop it rather than grow.
       this.log.warn({ conn: conn.id, meshId: conn.meshId }, 'outbound queue full, closing link');
@@ -1461,11 +1459,11 @@ class HubServer implements Hub {
     } else {
       // One per message: written by hand. Both ids passed the UUID check and `me` is a DID the
       // link authenticated (DID syntax has no character JSON would escape).
-      const frame = `{"type":"Delivered","messageId":"${ack.messageId}","federationId":"${ack.federationId}","by":"${me}"}`;
-      if (!this.push(session.conn, { frame, priority: 'critical', enqueuedAt: this.now() })) {
-        this.log.warn({ conn: session.conn.id, meshId: session.meshId }, 'outbound queue full, closing link');
-        session.conn.ws.close(CLOSE_OVERLOADED, 'outbound queue full');
-      }
+      this.sendControlText(
+        session.conn,
+        `{"type":"Delivered","messageId":"${ack.messageId}","federationId":"${ack.federationId}","by":"${me}"}`,
+        'critical',
+      );
     }
   }
 
@@ -2374,11 +2372,7 @@ class HubServer implements Hub {
       statusReason: f.statusReason,
     };
     if (row.status === 'active' || row.status === 'suspended') {
-      if (!this.fedTable.has(row.federationId) && this.fedTable.full) {
-        this.log.warn({ federationId: f.federationId }, 'federation table full: announce ignored');
-        return;
-      }
-      this.fedTable.set(row);
+      if (!this.holdFederation(row)) return;
       if (row.status === 'suspended') this.remoteSuspension.add(row.federationId);
       else this.remoteSuspension.delete(row.federationId);
     } else {
@@ -3260,7 +3254,6 @@ class HubServer implements Hub {
       }
       conn.awaitingPong = true;
       conn.pingSentAt = this.now();
-      corkForTurn(conn.ws);
       conn.ws.ping();
     }
   }
@@ -3354,7 +3347,7 @@ class HubServer implements Hub {
     let over = 0;
     for (const row of rows) {
       if (row.status !== 'active' && row.status !== 'suspended') continue;
-      if (this.fedTable.full && !this.fedTable.has(row.federationId)) over++;
+      if (!this.fedTable.hasRoomFor(row.federationId)) over++;
       else {
         this.fedTable.set(row);
         kept++;
@@ -3375,7 +3368,7 @@ class HubServer implements Hub {
    * full: it stays in the store, but this hub does not route it.
    */
   private holdFederation(row: FederationRow): boolean {
-    if (this.fedTable.full && !this.fedTable.has(row.federationId)) {
+    if (!this.fedTable.hasRoomFor(row.federationId)) {
       this.log.warn(
         { federationId: row.federationId, maxFederations: this.limits.maxFederations },
         'federation table full: federation not held in memory',

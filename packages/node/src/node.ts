@@ -31,13 +31,13 @@ import {
   type FederationRequest,
   type FederationStatusValue,
   type FrameBatcher,
+  framesOf,
   type HandshakeFailure,
   HandshakeInitiator,
   type HandshakeMessage,
   HandshakeResponder,
   type Hello,
   InvalidSignatureError,
-  isBatchText,
   multibaseEncode,
   openPayload,
   type ParsedFrame,
@@ -51,7 +51,6 @@ import {
   sealPayload,
   signAttestation,
   signEnvelope,
-  splitBatch,
   type TrustAttestation,
   TrustAttestationSchema,
   type TrustReportOutcome,
@@ -632,7 +631,8 @@ class Node implements MeshNode {
     this.state = 'connecting';
     const ws = new WebSocket(this.wsUrl, { maxPayload: DEFAULT_MAX_FRAME_BYTES * 4 });
     this.ws = ws;
-    this.out = batcherForSocket(ws);
+    // Made on Hello, which says whether the hub takes batches and its largest message.
+    this.out = undefined;
     let authFailure: NodeAuthenticationError | undefined;
     const onRaw = (raw: string | Uint8Array) => {
       let parsed: ParsedFrame;
@@ -654,14 +654,9 @@ class Node implements MeshNode {
         onRaw(new Uint8Array(data as Buffer));
         return;
       }
-      const text = (data as Buffer).toString('utf8');
-      if (!isBatchText(text)) {
-        onRaw(text);
-        return;
-      }
       // A batch (we announced `batch` in Authenticate): its frames in order, as if sent apart.
       try {
-        for (const part of splitBatch(text)) onRaw(part);
+        for (const frame of framesOf((data as Buffer).toString('utf8'))) onRaw(frame);
       } catch (err) {
         this.log.warn({ code: asProtocolError(err).wireCode }, 'unparseable batch from hub');
       }
@@ -807,7 +802,7 @@ class Node implements MeshNode {
   }
 
   private authenticate(ws: WebSocket, hello: Hello): void {
-    if (this.state !== 'connecting') return;
+    if (this.state !== 'connecting' || this.ws !== ws) return;
     const timestamp = this.now();
     const binding = {
       hubDid: hello.hubDid,
@@ -821,12 +816,10 @@ class Node implements MeshNode {
     };
     this.maxFrameBytes = hello.maxFrameBytes;
     // The hub takes batches from us (and sends them to us: we say so in Authenticate).
-    if (this.ws === ws) {
-      this.out = batcherForSocket(ws, {
-        batching: hello.features?.includes(BATCH_FEATURE) ?? false,
-        maxBytes: hello.maxFrameBytes,
-      });
-    }
+    this.out = batcherForSocket(ws, {
+      batching: hello.features?.includes(BATCH_FEATURE) ?? false,
+      maxBytes: hello.maxFrameBytes,
+    });
     const signature = multibaseEncode(ed25519.sign(authenticateDigest(binding), this.o.keyPair));
     this.raw({
       type: 'Authenticate',

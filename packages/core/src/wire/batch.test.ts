@@ -200,17 +200,6 @@ describe('FrameBatcher', () => {
     expect(ok.messages).toEqual(['{"b":2}']);
   });
 
-  it('discard() drops the queued frames and fails their callbacks', async () => {
-    const { messages, write } = recorder();
-    const out = new FrameBatcher(write, { batching: true });
-    const errors: (Error | undefined)[] = [];
-    out.write('{"a":1}', (err) => errors.push(err));
-    expect(out.discard()).toEqual(['{"a":1}']);
-    await turn();
-    expect(messages).toEqual([]);
-    expect(errors[0]).toBeInstanceOf(Error);
-  });
-
   it('batcherForSocket fails the callbacks of a socket that is no longer open instead of throwing', async () => {
     const sent: string[] = [];
     const socket = { readyState: 3, send: (data: string) => sent.push(data) };

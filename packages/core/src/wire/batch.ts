@@ -85,6 +85,14 @@ export function splitBatch(text: string, maxFrames = MAX_BATCH_FRAMES): string[]
   return out;
 }
 
+/**
+ * The frames of one text message: a batch's elements, or the message itself. Throws
+ * ProtocolError(malformed_frame) for a malformed batch (see splitBatch).
+ */
+export function framesOf(text: string): string[] {
+  return isBatchText(text) ? splitBatch(text) : [text];
+}
+
 /** One message holding `frames` (each a JSON object text): the frame itself when there is one. */
 export function joinBatch(frames: readonly string[]): string {
   return frames.length === 1 ? frames[0]! : `[${frames.join(',')}]`;
@@ -225,19 +233,6 @@ export class FrameBatcher {
     } catch (err) {
       done(err instanceof Error ? err : new Error(String(err)));
     }
-  }
-
-  /** Drops what is queued without writing it (the link is gone); returns the dropped frames. */
-  discard(): string[] {
-    const frames = this.#frames;
-    const callbacks = this.#callbacks;
-    this.#frames = [];
-    this.#callbacks = [];
-    this.#bytes = 0;
-    pending.delete(this);
-    const err = new Error('link closed before the frame was written');
-    for (const cb of callbacks) cb(err);
-    return frames;
   }
 }
 

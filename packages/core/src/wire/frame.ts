@@ -155,6 +155,31 @@ function nestedDeeperThan(value: unknown, max: number): boolean {
 }
 
 /**
+ * A message's text: size first (message_too_large), then UTF-8 for bytes (malformed_frame). What
+ * parseFrame checks before JSON, and what a batch is checked with before it is split.
+ */
+export function frameText(raw: string | Uint8Array, maxBytes: number): string {
+  if (typeof raw === 'string') {
+    // Every UTF-16 code unit takes one to three UTF-8 bytes: the exact count only in between.
+    if (raw.length > maxBytes || (raw.length * 3 > maxBytes && Buffer.byteLength(raw, 'utf8') > maxBytes)) {
+      throw new ProtocolError('message_too_large', `frame exceeds ${maxBytes} bytes`);
+    }
+    return raw;
+  }
+  if (raw instanceof Uint8Array) {
+    if (raw.byteLength > maxBytes) {
+      throw new ProtocolError('message_too_large', `frame exceeds ${maxBytes} bytes`);
+    }
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    } catch (cause) {
+      throw malformed('frame is not valid UTF-8', new DecodeError('invalid UTF-8', { cause }));
+    }
+  }
+  throw malformed('frame must be text or bytes');
+}
+
+/**
  * Parses one frame: size first (message_too_large), then UTF-8 and JSON (malformed_frame), nesting
  * depth, protocol version (unsupported_version), then the schema selected by `type`
  * (malformed_frame, with the zod issues in the cause, a ValidationError). Throws only ProtocolError.
@@ -164,25 +189,7 @@ export function parseFrame(raw: string | Uint8Array, options: ParseFrameOptions 
   if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
     throw new ProtocolError('internal_error', 'maxBytes must be a positive integer');
   }
-  let text: string;
-  if (typeof raw === 'string') {
-    // Every UTF-16 code unit takes one to three UTF-8 bytes: the exact count only in between.
-    if (raw.length > maxBytes || (raw.length * 3 > maxBytes && Buffer.byteLength(raw, 'utf8') > maxBytes)) {
-      throw new ProtocolError('message_too_large', `frame exceeds ${maxBytes} bytes`);
-    }
-    text = raw;
-  } else if (raw instanceof Uint8Array) {
-    if (raw.byteLength > maxBytes) {
-      throw new ProtocolError('message_too_large', `frame exceeds ${maxBytes} bytes`);
-    }
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
-    } catch (cause) {
-      throw malformed('frame is not valid UTF-8', new DecodeError('invalid UTF-8', { cause }));
-    }
-  } else {
-    throw malformed('frame must be text or bytes');
-  }
+  const text = frameText(raw, maxBytes);
 
   let value: unknown;
   try {

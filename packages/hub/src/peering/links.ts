@@ -22,6 +22,7 @@ import {
   ed25519,
   encodeErrorFrame,
   FmpError,
+  frameText,
   isBatchText,
   multibaseDecode,
   multibaseEncode,
@@ -163,7 +164,6 @@ const noopLogger: PeerLogger = { debug() {}, info() {}, warn() {} };
 /** Frames waiting to be processed on one link; more means the peer floods faster than we verify. */
 const MAX_PENDING_FRAMES = 1024;
 const CLOSE_POLICY = 1008;
-const OPEN_BRACKET = 91;
 const CLOSE_DUPLICATE = 4000;
 const CLOSE_GOING_AWAY = 1001;
 
@@ -373,11 +373,12 @@ export class PeerLinks {
     let parsed: ParsedFrame;
     try {
       if (isBinary) throw new ProtocolError('malformed_frame', 'hub link frames are JSON text');
-      if (link.state === 'up' && bytes[0] === OPEN_BRACKET) {
-        this.handleBatch(link, bytes);
+      const text = frameText(bytes, this.maxFrameBytes());
+      if (link.state === 'up' && isBatchText(text)) {
+        this.handleBatch(link, text);
         return;
       }
-      parsed = parseFrame(bytes, { maxBytes: this.maxFrameBytes() });
+      parsed = parseFrame(text, { maxBytes: this.maxFrameBytes() });
     } catch (err) {
       if (link.state !== 'up') {
         const code = err instanceof ProtocolError ? err.wireCode : 'malformed_frame';
@@ -407,17 +408,7 @@ export class PeerLinks {
   }
 
   /** A batch (we announced `batch` in HubHello): its frames one by one, in order. */
-  private handleBatch(link: Link, bytes: Uint8Array): void {
-    if (bytes.byteLength > this.maxFrameBytes()) {
-      throw new ProtocolError('message_too_large', `batch exceeds ${this.maxFrameBytes()} bytes`);
-    }
-    let text: string;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    } catch {
-      throw new ProtocolError('malformed_frame', 'batch is not valid UTF-8');
-    }
-    if (!isBatchText(text)) throw new ProtocolError('malformed_frame', 'a batch is a JSON array');
+  private handleBatch(link: Link, text: string): void {
     for (const part of splitBatch(text)) {
       if (link.state !== 'up') return;
       let parsed: ParsedFrame;

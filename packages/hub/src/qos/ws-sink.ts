@@ -26,30 +26,16 @@ export interface WsSink<F> {
   dispose: () => void;
 }
 
-interface Corkable {
-  cork(): void;
-  uncork(): void;
-}
-
-/** ws keeps the net.Socket in `_socket` (stable across ws 8); absent on fakes and before open. */
-function corkable(ws: WebSocket): Corkable | undefined {
-  const socket = (ws as unknown as { _socket?: Partial<Corkable> | null })._socket;
-  return socket && typeof socket.cork === 'function' && typeof socket.uncork === 'function'
-    ? (socket as Corkable)
-    : undefined;
-}
-
 const writers = new WeakMap<WebSocket, FrameBatcher>();
 
 /**
  * The socket's writer: every frame sent on `ws` goes through it, so order holds across callers
  * (node-link pushes, the scheduler, control frames). Batches only once `enableBatching(ws)`.
- * `maxBytes` (the receiver's frame limit) is taken the first time.
  */
-export function linkWriter(ws: WebSocket, maxBytes?: number): FrameBatcher {
+export function linkWriter(ws: WebSocket): FrameBatcher {
   let writer = writers.get(ws);
   if (!writer) {
-    writer = batcherForSocket(ws, maxBytes === undefined ? {} : { maxBytes });
+    writer = batcherForSocket(ws);
     writers.set(ws, writer);
   }
   return writer;
@@ -63,37 +49,6 @@ export function enableBatching(ws: WebSocket, maxBytes?: number): void {
   const writer = linkWriter(ws);
   writer.batching = true;
   if (maxBytes !== undefined) writer.maxBytes = maxBytes;
-}
-
-/** Frames queued for `ws` and not yet handed to it, in UTF-16 units (counted with bufferedAmount). */
-export function pendingBytes(ws: WebSocket): number {
-  return writers.get(ws)?.pendingBytes ?? 0;
-}
-
-/**
- * Corks the TCP socket under `ws` until the end of this event-loop turn (setImmediate), so what
- * is written on it meanwhile (pings) leaves with the turn's frames. A no-op for fakes.
- */
-export function corkForTurn(ws: WebSocket): void {
-  const s = corkable(ws);
-  if (!s || corked.has(s)) return;
-  s.cork();
-  corked.add(s);
-  if (!uncorkScheduled) {
-    uncorkScheduled = true;
-    setImmediate(uncorkAll);
-  }
-}
-
-/** Sockets corked in this turn; each appears once, so the set is bounded by the open sockets. */
-const corked = new Set<Corkable>();
-let uncorkScheduled = false;
-
-function uncorkAll(): void {
-  uncorkScheduled = false;
-  const sockets = [...corked];
-  corked.clear();
-  for (const socket of sockets) socket.uncork();
 }
 
 function socketOf(

@@ -25,8 +25,6 @@ export {
   type McpHttpEndpointOptions,
   type McpIncoming,
   META_KEYS,
-  payloadTooLarge as mcpPayloadTooLarge,
-  readMcpBody,
   serveFederatedToolsStdio,
   toolError,
 } from './server.js';

@@ -151,7 +151,7 @@ interface LegacySession {
 export const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
 /** 413 as a JSON-RPC error, as the SDK answers it. */
-export function payloadTooLarge(): Response {
+function payloadTooLarge(): Response {
   return Response.json(
     {
       jsonrpc: '2.0',
@@ -176,7 +176,7 @@ export interface McpIncoming extends AsyncIterable<Buffer> {
  * @hono/node-server, `env.incoming`). A web stream over the same bytes cost more than the rest of
  * the endpoint's work for a small call.
  */
-export async function readMcpBody(incoming: McpIncoming): Promise<string | undefined> {
+async function readMcpBody(incoming: McpIncoming): Promise<string | undefined> {
   if (Number(incoming.headers['content-length']) > MAX_BODY_BYTES) return undefined;
   const chunks: Buffer[] = [];
   let size = 0;
@@ -224,11 +224,15 @@ export class McpHttpEndpoint {
   fetch = (request: Request): Promise<Response> => this.serve(request, undefined);
 
   /**
-   * fetch() for a POST whose body the caller already read as text (behind node:http, readMcpBody
-   * reads it straight from Node's request, cheaper than a web stream over it); the caller bounds its
-   * size. The request's own body is not read.
+   * fetch() behind node:http (with @hono/node-server, `env.incoming`): a POST body is read straight
+   * from Node's request (readMcpBody: bounded, 413 beyond), cheaper than a web stream over it; the
+   * request's own body is then not read.
    */
-  fetchWithBody = (request: Request, body: string): Promise<Response> => this.serve(request, body);
+  fetchFromNode = async (request: Request, incoming: McpIncoming | undefined): Promise<Response> => {
+    if (request.method !== 'POST' || !incoming) return this.serve(request, undefined);
+    const body = await readMcpBody(incoming);
+    return body === undefined ? payloadTooLarge() : this.serve(request, body);
+  };
 
   private async serve(request: Request, body: string | undefined): Promise<Response> {
     const rejected =
