@@ -11,31 +11,13 @@ import { FederationTable, liveFederations } from './federation-table.js';
 import { createHub } from './hub.js';
 import { type FederationRow, type HubStore, memoryHubStore, StoreFullError } from './persistence.js';
 import { hubStoreFrom } from './store-adapter.js';
+import { federationRow, T0 } from './test-support.js';
 
-const T0 = 1_730_246_400_000;
 const ACME = 'did:mesh:enterprise:acme-001';
 const MIT = 'did:mesh:academic:mit-001';
 const GOV = 'did:mesh:government:gov-001';
 
-function row(over: Partial<FederationRow> = {}): FederationRow {
-  return {
-    federationId: randomUUID(),
-    handshakeId: randomUUID(),
-    sourceMeshId: ACME,
-    targetMeshId: MIT,
-    status: 'active',
-    capabilities: ['ml.inference'],
-    purpose: 'research-collab',
-    minTrustScore: undefined,
-    routingEndpoint: 'ws://127.0.0.1:1/fed/x',
-    path: ['did:mesh:hub:eu'],
-    createdAt: T0,
-    expiresAt: T0 + 3_600_000,
-    updatedAt: T0,
-    statusReason: undefined,
-    ...over,
-  };
-}
+const row = federationRow;
 
 const ids = (rows: readonly FederationRow[]) => rows.map((r) => r.federationId);
 const sorted = (xs: string[]) => [...xs].sort();

@@ -6,32 +6,14 @@ import { ValidationError } from '@fmp/core';
 import { postgresStore, sqliteStore } from '@fmp/store';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type FederationRow, memoryHubStore, StoreFullError, type TrustStore } from './persistence.js';
+import { memoryHubStore, StoreFullError, type TrustStore } from './persistence.js';
 import { hubStoreFrom } from './store-adapter.js';
+import { federationRow, T0 } from './test-support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fmp-hub-store-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
-const T0 = 1_730_246_400_000;
 
-function federation(over: Partial<FederationRow> = {}): FederationRow {
-  return {
-    federationId: randomUUID(),
-    handshakeId: randomUUID(),
-    sourceMeshId: 'did:mesh:enterprise:acme-001',
-    targetMeshId: 'did:mesh:academic:mit-001',
-    status: 'active',
-    capabilities: ['ml.inference'],
-    purpose: 'research-collab',
-    minTrustScore: undefined,
-    routingEndpoint: 'ws://127.0.0.1:1/fed/x',
-    path: ['did:mesh:hub:eu'],
-    createdAt: T0,
-    expiresAt: T0 + 3_600_000,
-    updatedAt: T0,
-    statusReason: undefined,
-    ...over,
-  };
-}
+const federation = federationRow;
 
 describe('hubStoreFrom (SQLite)', () => {
   it('maps insert-or-replace writes onto store transitions and survives a reopen', async () => {
