@@ -182,6 +182,27 @@ export class Fleet {
     });
   }
 
+  /**
+   * A chain of `hops` raw WebSocket processes, each forwarding to the next, the last one echoing: the
+   * floor of a federated call's added latency (as many processes as it adds: consumer, two hubs,
+   * provider), with none of their work. The URL is the first hop's.
+   */
+  wsChain(hops: number): Promise<{ workers: Worker[]; url: string }> {
+    return this.shared(`wsChain:${hops}`, async (spawned) => {
+      const echo = startWorker('worker-ws.ts', ['echo']);
+      spawned.push(echo);
+      const workers = [echo];
+      let next = echo.line((l) => typeof l.url === 'string').then((l) => ({ url: l.url }));
+      for (let i = 1; i < hops; i++) {
+        const hop = startWorker('worker-ws.ts', ['hop', '-'], [], next);
+        spawned.push(hop);
+        workers.unshift(hop);
+        next = hop.line((l) => typeof l.url === 'string').then((l) => ({ url: l.url }));
+      }
+      return { workers, url: (await next).url as string };
+    });
+  }
+
   /** The raw WebSocket relay (A -> relay -> B): the relay, the sink (its first connection), the source. */
   wsRelay(): Promise<{ relay: Worker; source: Worker }> {
     return this.shared('wsRelay', async (spawned) => {

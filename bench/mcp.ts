@@ -5,15 +5,19 @@
  *     HTTP) -> hub 1 -> hub 2 -> the provider node -> the fixture MCP server (stdio) and back; every
  *     node, hub and server in its own process, on loopback;
  *   - direct: an official-SDK MCP client (this process) -> the same fixture server, spawned over stdio
- *     with the same command.
- * Calls alternate between the two clients, one at a time, so both see the same machine load.
+ *     with the same command;
+ *   - raw chain: a 1 KB message through a chain of four raw WebSocket processes that only forward
+ *     bytes (as many processes as the federated call adds: consumer, two hubs, provider) and back:
+ *     the floor of the added latency on this machine, at the same pace.
+ * Calls rotate between the three, one at a time, so all see the same machine load.
  */
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { bundleWorkers } from './bundle.js';
 import { Fleet } from './fleet.js';
 import { percentiles } from './lib.js';
-import { fixtureArgs, killAll, routeTo } from './network.js';
+import { fixtureArgs, killAll, routeTo, useBundles, wsRoundTrips } from './network.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const FIXTURE = fileURLToPath(new URL('../test/fixtures/mcp-server.ts', import.meta.url));
@@ -38,6 +42,13 @@ export interface McpCallResult {
   endpointOnly: McpLatency;
   addedP50Ms: number;
   addedP95Ms: number;
+  /**
+   * Round trips through four raw WebSocket processes forwarding bytes (no JSON, no crypto), paced
+   * like the calls: what four added processes cost on this machine before any work.
+   */
+  rawChain: McpLatency;
+  /** CPU time per round trip of one raw chain process (the mean of the four), ms. */
+  rawChainCpuMsPerHop: number;
   /** Federated calls that answered with an error (their time is not in the percentiles). */
   failures: number;
   errors: Record<string, number>;
@@ -134,14 +145,18 @@ export async function benchMcpCall(
 ): Promise<McpCallResult> {
   const { n, warmup } = options;
   const clients: Client[] = [];
+  let chainTrips: Awaited<ReturnType<typeof wsRoundTrips>> | undefined;
   try {
-    const [hub1, hub2, provider, consumer, direct] = await Promise.all([
+    const [hub1, hub2, provider, consumer, direct, chain] = await Promise.all([
       fleet.hub(),
       fleet.peerHub(),
       fleet.mcp('mcp-p'),
       fleet.mcp('mcp-c'),
       directMcpClient(fleet),
+      fleet.wsChain(4),
     ]);
+    chainTrips = await wsRoundTrips(chain.url);
+    const trips = chainTrips;
     const providerDid = fleet.did('mcp-p');
     // The consumer's hub must have learned the route to the provider over the peer link.
     await routeTo(hub1, providerDid);
@@ -205,6 +220,12 @@ export async function benchMcpCall(
       if (record) directMs.push(elapsed);
     };
 
+    const chainMs: number[] = [];
+    const callChain = async (record: boolean) => {
+      const elapsed = await trips.once();
+      if (record) chainMs.push(elapsed);
+    };
+
     const listLocal = async (record: boolean) => {
       const t = performance.now();
       const r = await federated.listTools(undefined, { cacheMode: 'bypass' });
@@ -216,6 +237,7 @@ export async function benchMcpCall(
     for (let i = 0; i < warmup; i++) {
       await callFederated(i, false);
       await callDirect(i, false);
+      await callChain(false);
       await listLocal(false);
     }
     if (warmup > 0 && failures === warmup) {
@@ -241,18 +263,24 @@ export async function benchMcpCall(
         },
       };
     };
+    const chainCpu = async () => {
+      let sum = 0;
+      for (const w of chain.workers) sum += (await w.call({ cmd: 'stats' })).cpuUs as number;
+      return sum;
+    };
+    const chainBefore = await chainCpu();
     const before = await cpu();
+    // Rotate which goes first, so none always runs right after another's wake-ups.
+    const order = [
+      (i: number) => callFederated(warmup + i, true),
+      (i: number) => callDirect(warmup + i, true),
+      () => callChain(true),
+    ];
     for (let i = 0; i < n; i++) {
-      // Alternate which goes first, so neither always runs right after the other's wake-ups.
-      if (i % 2 === 0) {
-        await callFederated(warmup + i, true);
-        await callDirect(warmup + i, true);
-      } else {
-        await callDirect(warmup + i, true);
-        await callFederated(warmup + i, true);
-      }
+      for (let k = 0; k < order.length; k++) await order[(i + k) % order.length]!(i);
     }
     const after = await cpu();
+    const chainAfter = await chainCpu();
     // Apart from the timed loop, so that the CPU figures above are the federated calls' alone.
     for (let i = 0; i < n; i++) await listLocal(true);
     if (federatedMs.length === 0) throw new Error(`every federated call failed: ${JSON.stringify(errors)}`);
@@ -264,6 +292,7 @@ export async function benchMcpCall(
     const f = percentiles(federatedMs);
     const d = percentiles(directMs);
     const e = percentiles(endpointMs);
+    const c = percentiles(chainMs);
     return {
       n,
       hops: 2,
@@ -273,18 +302,27 @@ export async function benchMcpCall(
       endpointOnly: { p50Ms: e.p50Ms, p95Ms: e.p95Ms, p99Ms: e.p99Ms },
       addedP50Ms: round4(f.p50Ms - d.p50Ms),
       addedP95Ms: round4(f.p95Ms - d.p95Ms),
+      rawChain: { p50Ms: c.p50Ms, p95Ms: c.p95Ms, p99Ms: c.p99Ms },
+      rawChainCpuMsPerHop: round4((chainAfter - chainBefore) / chainMs.length / chain.workers.length / 1000),
       failures,
       errors,
       cpuMsPerCall: perCall('total'),
       kernelMsPerCall: perCall('kernel'),
     };
   } finally {
+    chainTrips?.close();
     await Promise.all(clients.map((c) => c.close().catch(() => undefined)));
   }
 }
 
-// Standalone: `npx tsx bench/mcp.ts [n]` (this benchmark alone).
+// Standalone: `npx tsx bench/mcp.ts [n]` (this benchmark alone, its processes from bundles as in
+// the full run).
 if (process.argv[1]?.endsWith('mcp.ts')) {
+  const bundles = await bundleWorkers();
+  if (typeof bundles !== 'string') {
+    useBundles(bundles);
+    process.on('exit', () => bundles.cleanup());
+  }
   const fleet = await Fleet.create();
   try {
     const n = Number(process.argv[2] ?? 500);

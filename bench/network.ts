@@ -275,24 +275,34 @@ export interface NetworkBaselines {
   sqliteInsertsPerSec: number;
 }
 
-async function wsRtt(fleet: Fleet, n: number): Promise<Latency> {
-  const { url } = await fleet.wsEcho();
+/**
+ * A raw WebSocket client timing one round trip of a 1 KB message at a time (to an echo server, or
+ * through a chain of hops to one).
+ */
+export async function wsRoundTrips(url: string): Promise<{ once(): Promise<number>; close(): void }> {
   const ws = new WebSocket(url, { perMessageDeflate: false });
   await new Promise((resolve, reject) => {
     ws.once('open', resolve);
     ws.once('error', reject);
   });
   const payload = Buffer.alloc(1024, 120);
-  const once = () =>
-    new Promise<number>((resolve) => {
-      const t = performance.now();
-      ws.once('message', () => resolve(performance.now() - t));
-      ws.send(payload);
-    });
-  for (let i = 0; i < 200; i++) await once();
+  return {
+    once: () =>
+      new Promise<number>((resolve) => {
+        const t = performance.now();
+        ws.once('message', () => resolve(performance.now() - t));
+        ws.send(payload);
+      }),
+    close: () => ws.close(),
+  };
+}
+
+async function wsRtt(fleet: Fleet, n: number): Promise<Latency> {
+  const rt = await wsRoundTrips((await fleet.wsEcho()).url);
+  for (let i = 0; i < 200; i++) await rt.once();
   const samples: number[] = [];
-  for (let i = 0; i < n; i++) samples.push(await once());
-  ws.close();
+  for (let i = 0; i < n; i++) samples.push(await rt.once());
+  rt.close();
   return percentiles(samples);
 }
 

@@ -262,6 +262,13 @@ export function renderMarkdown(r: Results): string {
       ratio(mcp.federated.p50Ms, mcp.direct.p50Ms),
     ]);
     rows.push([
+      'Floor of the added latency: a raw WebSocket chain through four forwarding processes (as many as the call adds), p50 / p95 ms',
+      '-',
+      `${msDown(mcp.rawChain.p50Ms)} / ${msDown(mcp.rawChain.p95Ms)}`,
+      `federated call added p50 ${msUp(mcp.addedP50Ms)} ms`,
+      ratio(mcp.addedP50Ms, mcp.rawChain.p50Ms),
+    ]);
+    rows.push([
       "The consumer's /mcp alone (tools/list answered from held catalogs), p50 / p95 ms",
       '-',
       `${msUp(mcp.endpointOnly.p50Ms)} / ${msUp(mcp.endpointOnly.p95Ms)}`,
@@ -276,8 +283,8 @@ export function renderMarkdown(r: Results): string {
       [c.consumer, c.hub1, c.hub2, c.provider]
         .map((x, i) => `${msUp(x)} (${msUp([k.consumer, k.hub1, k.hub2, k.provider][i]!)})`)
         .join(' / '),
-      '-',
-      '-',
+      `raw chain process ${msDown(mcp.rawChainCpuMsPerHop)} ms per round trip`,
+      ratio((c.hub1 + c.hub2) / 2, mcp.rawChainCpuMsPerHop),
     ]);
   }
   const tr = r.trust;
@@ -772,19 +779,25 @@ function mcpParagraph(m: McpCallResult | McpSkipped, r: Results): string {
   and the partner's trust, and calls the fixture MCP server (test/fixtures/mcp-server.ts) over stdio;
   the answer comes back the same way as \`agent.task.response\`. Every node, hub and MCP server is a
   process of its own on loopback. The baseline is a second SDK client in the bench process calling
-  \`add\` on its own copy of the same server over stdio (same command); the calls alternate between
-  the two clients, so both see the same load. Added latency = federated percentile - direct
+  \`add\` on its own copy of the same server over stdio (same command); the calls rotate between
+  the two clients and the raw chain below, so all see the same load. Added latency = federated percentile - direct
   percentile (p50 and p95 each); latencies are rounded up here, the direct baseline down. The
   provider's per-partner call quota (default 20 calls/s) and the hubs' per-federation quota are
   raised out of the way, as for throughput: they are policy, not cost. "The consumer's /mcp alone"
   is \`tools/list\` from the same client to the same endpoint, answered from the catalogs the
   consumer holds (no message crosses the mesh): what the HTTP endpoint and the MCP SDK cost by
-  themselves.`;
+  themselves. **The floor** of the added latency on this machine: the call adds four processes
+  (consumer, two hubs, provider) and eight one-way hops; the same run times a 1 KB message through a
+  chain of four raw WebSocket processes that only forward bytes (bench/worker-ws.ts \`hop\`, the last
+  one echoing) and back, paced like the calls (rotated with them). Whatever the federation does, its
+  added latency cannot go below that chain's; the CPU row compares each hub's CPU per call with one
+  chain process's per round trip (the ratio is the hubs' mean over it).`;
   if ('skipped' in m) return `${what} Not measured in this run: ${m.skipped}.`;
   const c = m.cpuMsPerCall;
   const total = c.consumer + c.hub1 + c.hub2 + c.provider;
   return `${what} **What bounds it**: CPU, not the wire (a raw WebSocket round trip is
-  ${ms(r.baseline.wsRttP50Ms)} ms). The consumer, both hubs and the provider spend ${msUp(total)} ms of CPU per
+  ${ms(r.baseline.wsRttP50Ms)} ms back to back, the raw chain ${msDown(m.rawChain.p50Ms)} ms at the calls' pace: a process
+  woken from idle on this machine costs far more than one kept busy). The consumer, both hubs and the provider spend ${msUp(total)} ms of CPU per
   call together, against ${msUp(m.addedP50Ms)} ms added at p50: with one call at a time most of that work is
   sequential, so the added latency is of the order of what they spend (some of it, such as the
   request's delivery receipts while the provider works, is off the critical path). The consumer spends most

@@ -2,6 +2,9 @@
  * Raw WebSocket baselines (ws + bufferutil, no crypto, no JSON), each role its own process:
  *   echo   : a server echoing every message                 -> prints {"url"}
  *   relay  : a server pairing its 1st and 2nd connection, forwarding bytes both ways -> {"url"}
+ *   hop    : a server that opens a connection to the next server of a chain for each connection it
+ *            accepts and forwards bytes both ways (a process hop with no work) -> {"url"}; the next
+ *            server's URL as an argument, or `-` and then from the first stdin line ({"url"})
  *   sink   : connects to the relay, answers each message with a 16-byte ack
  *   source : connects to the relay; {"cmd":"run","durationMs","window","bytes"} keeps `window`
  *            messages in flight, counting acks -> {acked, elapsedMs}
@@ -12,7 +15,8 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { argOrConfig, print, serve } from './worker-lines.js';
 
 const [role, urlArg] = process.argv.slice(2);
-const url = role === 'sink' || role === 'source' ? await argOrConfig(urlArg, 'url') : urlArg;
+const url =
+  role === 'sink' || role === 'source' || role === 'hop' ? await argOrConfig(urlArg, 'url') : urlArg;
 const stats = async () => {
   const cpu = process.cpuUsage();
   return { cpuUs: cpu.user + cpu.system, rss: process.memoryUsage().rss };
@@ -53,6 +57,22 @@ if (role === 'echo') {
     const a = first;
     a.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
     ws.on('message', (data, isBinary) => a.send(data, { binary: isBinary }));
+  });
+} else if (role === 'hop') {
+  server((ws) => {
+    const next = new WebSocket(url!, { perMessageDeflate: false });
+    const early: { data: unknown; isBinary: boolean }[] = [];
+    ws.on('message', (data, isBinary) => {
+      if (next.readyState === WebSocket.OPEN) next.send(data, { binary: isBinary });
+      else early.push({ data, isBinary });
+    });
+    next.once('open', () => {
+      for (const m of early.splice(0)) next.send(m.data as Buffer, { binary: m.isBinary });
+    });
+    next.on('message', (data, isBinary) => ws.send(data, { binary: isBinary }));
+    next.on('close', () => ws.close());
+    next.on('error', () => ws.close());
+    ws.on('close', () => next.close());
   });
 } else if (role === 'sink') {
   const ws = await connect();
