@@ -16,6 +16,7 @@ export * from './encoding.js';
 export * from './envelope.js';
 export * from './errors.js';
 export * from './handshake/index.js';
+export * from './intern.js';
 export * from './rate-limit.js';
 export * from './wire/batch.js';
 export * from './wire/errors.js';

@@ -38,6 +38,8 @@ import {
   type HubOutbound,
   hopForward,
   hopForwardedText,
+  intern,
+  internAll,
   MAX_HOPS,
   multibaseDecode,
   multibaseEncode,
@@ -589,7 +591,10 @@ class HubServer implements Hub {
     if (this.options.resolver) {
       this.resolver = this.options.resolver;
     } else {
-      const resolver = createDidResolver({ methods: [didMesh({ registry: this.registry }), didKey()] });
+      const resolver = createDidResolver({
+        methods: [didMesh({ registry: this.registry }), didKey()],
+        cache: { maxEntries: 1_024 },
+      });
       this.registry.onAppend((did) => resolver.invalidate(did));
       this.resolver = resolver;
     }
@@ -1174,12 +1179,15 @@ class HubServer implements Hub {
       });
 
       const previous = this.sessions.get(msg.meshId);
+      // Regions and capability names recur across sessions: one copy each (intern).
+      const region = intern(msg.region);
+      const capabilities = internAll(msg.capabilities);
       const session: LiveSession = {
         sessionId: randomUUID(),
         meshId: msg.meshId,
         conn,
-        region: msg.region,
-        capabilities: msg.capabilities,
+        region,
+        capabilities,
         certifications: result.meshAgent?.complianceCertifications ?? NO_CERTIFICATIONS,
         openedAt: now,
         credentialJson: JSON.stringify(msg.credential),
@@ -1205,8 +1213,8 @@ class HubServer implements Hub {
       const existing = await this.store.meshes.get(msg.meshId);
       const row: MeshRow = {
         meshId: msg.meshId,
-        region: msg.region,
-        capabilities: [...msg.capabilities],
+        region,
+        capabilities: [...capabilities],
         homeHub: this.did,
         credentialIssuer: result.issuer,
         credentialExpiresAt: result.expiresAt?.getTime(),
@@ -2985,35 +2993,40 @@ class HubServer implements Hub {
     if (!trustStore || !engine) return;
     try {
       const now = this.now();
-      const d = engine.takeDirty();
       // Plain JSON (no undefined members): the store refuses anything else.
       const json = (x: unknown) => JSON.parse(JSON.stringify(x)) as Record<string, unknown>;
-      // Small chunks, yielding between them: 10,000 dirty meshes must not stall every link at once.
-      const chunks = <T>(rows: T[]) =>
-        Array.from({ length: Math.ceil(rows.length / 500) }, (_, i) => rows.slice(i * 500, (i + 1) * 500));
       const yieldNow = () => new Promise<void>((resolve) => setImmediate(resolve));
-      for (const part of chunks(d.subjects)) {
+      // In chunks of 500, snapshots taken per chunk and a yield between chunks: 10,000 dirty meshes
+      // must neither stall every link at once nor be held as snapshots all together. What changes
+      // during the write waits for the next one (the chunks stop at what was dirty at the start).
+      let left = engine.dirtyCount;
+      while (left > 0) {
         await yieldNow();
-        await trustStore.putSubjects(
-          part.map(([did, state]) => ({ did, state: json(state), updatedAt: now })),
-        );
-      }
-      for (const part of chunks(d.edges)) {
-        await yieldNow();
-        await trustStore.putEdges(
-          part.map((e) => ({ from: e.from, to: e.to, state: json(e), updatedAt: now })),
-        );
-      }
-      for (const part of chunks(d.attestations)) {
-        await trustStore.putAttestations(
-          part.map((a) => ({
-            id: a.id,
-            attester: a.attester,
-            subject: a.subject,
-            body: json(a),
-            expiresAt: a.expiresAt,
-          })),
-        );
+        const d = engine.takeDirty(500);
+        const taken = d.subjects.length + d.edges.length + d.attestations.length;
+        if (taken === 0) break;
+        left -= taken;
+        if (d.subjects.length > 0) {
+          await trustStore.putSubjects(
+            d.subjects.map(([did, state]) => ({ did, state: json(state), updatedAt: now })),
+          );
+        }
+        if (d.edges.length > 0) {
+          await trustStore.putEdges(
+            d.edges.map((e) => ({ from: e.from, to: e.to, state: json(e), updatedAt: now })),
+          );
+        }
+        if (d.attestations.length > 0) {
+          await trustStore.putAttestations(
+            d.attestations.map((a) => ({
+              id: a.id,
+              attester: a.attester,
+              subject: a.subject,
+              body: json(a),
+              expiresAt: a.expiresAt,
+            })),
+          );
+        }
       }
       await trustStore.deleteExpiredAttestations(now);
     } catch (err) {

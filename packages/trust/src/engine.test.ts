@@ -305,6 +305,33 @@ describe('persistence', () => {
   });
 });
 
+describe('persistence in chunks', () => {
+  it('takes at most `limit` of each kind, and in chunks all of what one take would give', () => {
+    const make = () => {
+      const w = world();
+      for (let i = 0; i < 7; i++) w.credential(`did:mesh:x:m${i}`, 60 + i);
+      return w;
+    };
+    const whole = make().engine.takeDirty();
+    const w = make();
+    expect(w.engine.dirtyCount).toBe(whole.subjects.length + whole.edges.length + whole.attestations.length);
+    const chunks: ReturnType<typeof w.engine.takeDirty>[] = [];
+    while (w.engine.dirtyCount > 0) {
+      const d = w.engine.takeDirty(3);
+      expect(d.subjects.length).toBeLessThanOrEqual(3);
+      expect(d.edges.length).toBeLessThanOrEqual(3);
+      chunks.push(d);
+    }
+    expect(chunks.length).toBeGreaterThan(1);
+    const byDid = (a: [string, unknown], b: [string, unknown]) => a[0].localeCompare(b[0]);
+    expect(JSON.parse(JSON.stringify(chunks.flatMap((c) => c.subjects).sort(byDid)))).toEqual(
+      JSON.parse(JSON.stringify([...whole.subjects].sort(byDid))),
+    );
+    expect(chunks.flatMap((c) => c.edges).length).toBe(whole.edges.length);
+    expect(w.engine.takeDirty().subjects).toEqual([]);
+  });
+});
+
 describe('levels', () => {
   it('say what a mesh may do', () => {
     const w = world();

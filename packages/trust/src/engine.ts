@@ -888,30 +888,40 @@ export class TrustEngine {
   // Persistence: the state of subjects and edges as JSON, dirty since the last take.
   // ---------------------------------------------------------------------------------------------
 
-  takeDirty(): {
+  takeDirty(limit = Number.POSITIVE_INFINITY): {
     subjects: [string, SubjectSnapshot][];
     edges: EdgeSnapshot[];
     attestations: AttestationRecord[];
   } {
+    // At most `limit` of each kind, taken out of the dirty sets: a caller writing in chunks holds
+    // one chunk of snapshots at a time, not one per mesh of the hub.
     const subjects: [string, SubjectSnapshot][] = [];
     for (const did of this.dirtySubjects) {
+      if (subjects.length >= limit) break;
+      this.dirtySubjects.delete(did);
       const s = this.subjects.get(did);
       if (s) subjects.push([did, snapshotSubject(s)]);
     }
     const edges: EdgeSnapshot[] = [];
     for (const key of this.dirtyEdges) {
+      if (edges.length >= limit) break;
+      this.dirtyEdges.delete(key);
       const e = this.edges.get(key);
       if (e) edges.push(snapshotEdge(e));
     }
     const attestations: AttestationRecord[] = [];
     for (const id of this.dirtyAttestations) {
+      if (attestations.length >= limit) break;
+      this.dirtyAttestations.delete(id);
       const a = this.attestations.get(id);
       if (a) attestations.push(a);
     }
-    this.dirtySubjects.clear();
-    this.dirtyEdges.clear();
-    this.dirtyAttestations.clear();
     return { subjects, edges, attestations };
+  }
+
+  /** How many subjects, edges and attestations changed since they were last taken. */
+  get dirtyCount(): number {
+    return this.dirtySubjects.size + this.dirtyEdges.size + this.dirtyAttestations.size;
   }
 
   /**

@@ -4,6 +4,7 @@
  * binding of issuer to verification method, and last the status list. Never throws: every failure
  * is a `VerificationIssue` with a stable code.
  */
+import { intern, internAll } from '@fmp/core';
 import jsigs from 'jsonld-signatures';
 import type { VerificationCache } from './cache.js';
 import {
@@ -178,6 +179,13 @@ async function verify(
       const errors = trustIssue(hit.issuer, options.trustedIssuers);
       // A copy, so a caller editing its result cannot change what later hits return.
       const details = structuredClone(hit.details) as unknown as Details;
+      // The clone's strings are new copies: the recurring ones back to their single copy.
+      details.issuer = intern(details.issuer);
+      details.verificationMethod = intern(details.verificationMethod);
+      if (details.meshAgent) {
+        details.meshAgent.meshCapabilities = internAll(details.meshAgent.meshCapabilities);
+        details.meshAgent.complianceCertifications = internAll(details.meshAgent.complianceCertifications);
+      }
       return { ...details, verified: errors.length === 0, errors, cached: true };
     }
   }
@@ -200,10 +208,12 @@ async function verify(
 
   const { from, until } = timeWindow(vc);
   const subject = firstSubject(vc);
+  // Issuers and their keys recur across every credential they issued (and caches hold results):
+  // one copy each.
   const details: Details = {
-    issuer: issuerId(vc),
+    issuer: intern(issuerId(vc)),
     types: vc.type,
-    verificationMethod: vc.proof.verificationMethod,
+    verificationMethod: intern(vc.proof.verificationMethod),
     ...(subject.id === undefined ? {} : { subject: subject.id }),
     ...(vc.id === undefined ? {} : { id: vc.id }),
     ...(from ? { validFrom: from } : {}),
@@ -248,7 +258,11 @@ async function verify(
         details,
       );
     }
-    details.meshAgent = claims.data;
+    details.meshAgent = {
+      ...claims.data,
+      meshCapabilities: internAll(claims.data.meshCapabilities),
+      complianceCertifications: internAll(claims.data.complianceCertifications),
+    };
   }
 
   // Cheap checks first: a credential that fails them is not worth a DID resolution and a signature.

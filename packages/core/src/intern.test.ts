@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { intern, internAll, internedCount, MAX_INTERNED } from './intern.js';
+
+// Equal strings built apart are distinct objects to V8 (identity is not observable from JS): what
+// can be checked is that equal strings take one entry and that the table stays bounded.
+const fresh = (s: string) => JSON.parse(JSON.stringify(s)) as string;
+
+describe('intern', () => {
+  it('returns equal strings, holding one entry for equal inputs', () => {
+    const before = internedCount();
+    expect(intern(fresh('did:mesh:authority:intern-test'))).toBe('did:mesh:authority:intern-test');
+    expect(intern(fresh('did:mesh:authority:intern-test'))).toBe('did:mesh:authority:intern-test');
+    expect(internedCount()).toBe(before + 1);
+    expect(internAll(['ml.inference', 'GDPR', 'ml.inference'])).toEqual([
+      'ml.inference',
+      'GDPR',
+      'ml.inference',
+    ]);
+    expect(internedCount()).toBe(before + 3);
+  });
+
+  it('never holds more than MAX_INTERNED strings, nor long ones, and returns every input unchanged', () => {
+    const long = 'y'.repeat(300);
+    const before = internedCount();
+    expect(intern(long)).toBe(long);
+    expect(internedCount()).toBe(before);
+    for (let i = 0; i < MAX_INTERNED + 10; i++) {
+      const s = `filler-${i}`;
+      expect(intern(s)).toBe(s);
+    }
+    expect(internedCount()).toBe(MAX_INTERNED);
+  });
+});

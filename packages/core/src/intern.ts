@@ -1,0 +1,29 @@
+/**
+ * One shared copy of strings that recur across many records: issuer DIDs, capability and
+ * certification names, regions. Each session's JSON parses into fresh strings, so a hub holding
+ * 10,000 sessions of meshes credentialed by one authority held thousands of copies of its DID.
+ *
+ * Bounded: once MAX_INTERNED distinct strings are held, others are returned as they are (a peer
+ * sending made-up names can only make interning stop helping, never grow memory). Only for short
+ * strings of small sets; a mesh's own DID is unique per session and gains nothing here.
+ */
+export const MAX_INTERNED = 4_096;
+const MAX_LENGTH = 256;
+const table = new Map<string, string>();
+
+export function intern(s: string): string {
+  const known = table.get(s);
+  if (known !== undefined) return known;
+  if (table.size < MAX_INTERNED && s.length <= MAX_LENGTH) table.set(s, s);
+  return s;
+}
+
+/** The strings of a list, interned (a new array; the list is left as it is). */
+export function internAll(list: readonly string[]): string[] {
+  return list.map(intern);
+}
+
+/** How many strings are held (for tests and metrics). */
+export function internedCount(): number {
+  return table.size;
+}
