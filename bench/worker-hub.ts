@@ -4,10 +4,15 @@
  * (with `-`, the options are its first stdin line: a hub that dials another gets that one's URL
  * once it exists, having loaded its modules meanwhile);
  * prints {"url","httpUrl"}; command {"cmd":"stats"} answers its CPU time and RSS (after a GC).
+ * Its store is in memory; with option `sqliteStore: true` (or FMP_BENCH_SQLITE=1 in the environment)
+ * SQLite in a temporary data directory, as a deployed hub's by default.
  */
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { writeHeapSnapshot } from 'node:v8';
-import { createHub, type FederationRow, memoryHubStore } from '@fmp/hub';
+import { createHub, type FederationRow, hubStoreFrom, memoryHubStore } from '@fmp/hub';
+import { openStore } from '@fmp/store';
 import { DEFAULT_LEVEL_PERMISSIONS } from '@fmp/trust';
 import pino from 'pino';
 import { config, keysOf, print, registryFor, type SavedWorld, serve } from './worker-io.js';
@@ -17,13 +22,19 @@ const world = JSON.parse(readFileSync(file!, 'utf8')) as SavedWorld;
 const me = world.hubs[Number(index)]!;
 const options =
   optionsJson === '-' ? await config() : (JSON.parse(optionsJson ?? '{}') as Record<string, unknown>);
-const { seedFederations, ...extra } = options as Record<string, unknown> & {
+const { seedFederations, sqliteStore, ...extra } = options as Record<string, unknown> & {
   seedFederations?: { federationId: string; source: string; target: string }[];
+  sqliteStore?: boolean;
 };
 
 // The hub-path benchmark starts with federations already in the store (as after a restart), so
 // raw clients can send without running handshakes.
-const store = memoryHubStore();
+const dataDir =
+  sqliteStore || process.env.FMP_BENCH_SQLITE === '1'
+    ? mkdtempSync(join(tmpdir(), 'fmp-bench-hub-'))
+    : undefined;
+const sqlite = dataDir ? await openStore({ kind: 'sqlite', path: join(dataDir, 'hub.db') }) : undefined;
+const store = sqlite ? hubStoreFrom(sqlite) : memoryHubStore();
 for (const f of seedFederations ?? []) {
   const now = Date.now();
   const row: FederationRow = {
@@ -89,6 +100,10 @@ serve(
     }
     throw new Error(`unknown command ${String(cmd.cmd)}`);
   },
-  () => hub.stop(),
+  async () => {
+    await hub.stop();
+    await sqlite?.close();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  },
 );
 print({ url, httpUrl });
