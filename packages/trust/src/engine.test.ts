@@ -135,6 +135,43 @@ describe('the score (spec 5.1)', () => {
   });
 });
 
+describe('recent events', () => {
+  it('note a credential re-check only when it finds something new', () => {
+    const w = world();
+    const did = 'did:mesh:x:recheck';
+    const credentialLines = () =>
+      w.engine
+        .explain(did)
+        .recentEvents.map((e) => e.what)
+        .filter((x) => x.startsWith('credential'));
+    w.credential(did, 70);
+    for (let i = 0; i < 40; i++) {
+      w.advance(60_000);
+      w.credential(did, 70);
+    }
+    expect(credentialLines()).toEqual(['credential valid (trustLevel 70)']);
+    w.advance(60_000);
+    w.credential(did, 75);
+    w.advance(60_000);
+    w.record({
+      kind: 'credential',
+      subject: did,
+      valid: false,
+      trustLevel: 0,
+      certifications: [],
+      issuer: AUTH,
+      didResolvable: true,
+      reason: 'revoked',
+    });
+    expect(credentialLines()).toEqual([
+      'credential valid (trustLevel 70)',
+      'credential valid (trustLevel 75)',
+      'credential invalid: revoked',
+    ]);
+    expect(w.engine.explain(did).factors.find((f) => f.factor === 'credential')?.contribution).toBe(0);
+  });
+});
+
 describe('attestations and global trust', () => {
   it("count by the attester's global trust: a sybil ring lifts nobody, an established partner does", () => {
     const w = world();

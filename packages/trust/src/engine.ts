@@ -481,6 +481,15 @@ export class TrustEngine {
     this.dirtySubjects.add(event.subject);
     switch (event.kind) {
       case 'credential': {
+        const prev = s.credential;
+        // A periodic re-check that finds the credential as it was is not news: noted, it would fill
+        // the subject's recent events (and memory, 16 per mesh) with copies of the same line.
+        const unchanged =
+          prev !== undefined &&
+          prev.valid === event.valid &&
+          prev.trustLevel === event.trustLevel &&
+          prev.reason === event.reason &&
+          prev.issuer === event.issuer;
         s.credential = {
           valid: event.valid,
           trustLevel: event.trustLevel,
@@ -490,12 +499,14 @@ export class TrustEngine {
           reason: event.reason,
           at: now,
         };
-        s.note(
-          now,
-          event.valid
-            ? `credential valid (trustLevel ${event.trustLevel})`
-            : `credential invalid: ${event.reason ?? ''}`,
-        );
+        if (!unchanged) {
+          s.note(
+            now,
+            event.valid
+              ? `credential valid (trustLevel ${event.trustLevel})`
+              : `credential invalid: ${event.reason ?? ''}`,
+          );
+        }
         // The issuer vouches for its subject in the graph (an authority is pre-trusted).
         if (event.issuer) {
           const e = this.edge(event.issuer, event.subject);
