@@ -19,6 +19,7 @@ import {
   authenticateDigest,
   BATCH_FEATURE,
   base64urlEncode,
+  canonicalJson,
   constantTimeEqual,
   type DiscoveryQuery,
   decodeMultikey,
@@ -66,6 +67,8 @@ import {
   type StatusListLoader,
   VerificationCache,
   type VerificationResult,
+  type VerifyCredentialOptions,
+  verifyCachedCredential,
   verifyCredential,
 } from '@fmp/identity';
 import { MESH, type Params, parseMesh } from '@fmp/ledger';
@@ -335,12 +338,15 @@ interface LiveSession {
   certifications: readonly string[];
   readonly openedAt: number;
   /**
-   * The credential presented at authentication, as JSON text for the periodic re-check: a parsed
-   * credential is a tree of objects and strings about three times larger (10,000 sessions).
+   * The credential presented at authentication, as its canonical JSON text (RFC 8785) for the
+   * periodic re-check: a parsed credential is a tree of objects and strings about three times
+   * larger (10,000 sessions), and the text's hash is the verification cache's key.
    */
   readonly credentialJson: string;
   credentialOk: boolean;
   credentialProblem: string | undefined;
+  /** The credential's trustLevel at the last check (0 when it failed). */
+  credentialTrustLevel: number;
 }
 
 interface RemoteHandshake {
@@ -1190,9 +1196,10 @@ class HubServer implements Hub {
         capabilities,
         certifications: result.meshAgent?.complianceCertifications ?? NO_CERTIFICATIONS,
         openedAt: now,
-        credentialJson: JSON.stringify(msg.credential),
+        credentialJson: canonicalJson(msg.credential),
         credentialOk: true,
         credentialProblem: undefined,
+        credentialTrustLevel: trustScore,
       };
       if (previous) {
         // One live session per mesh: the newer link wins (a reconnect after a silent drop).
@@ -1279,13 +1286,17 @@ class HubServer implements Hub {
   }
 
   private async verifyMeshCredential(credential: unknown): Promise<VerificationResult> {
-    return verifyCredential(credential, {
+    return verifyCredential(credential, this.credentialOptions());
+  }
+
+  private credentialOptions(): VerifyCredentialOptions & { cache: VerificationCache } {
+    return {
       resolveDid: async (did) => (await this.resolver.resolveDocument(did)) as Record<string, unknown> | null,
       trustedIssuers: this.options.trustedIssuers,
       ...(this.options.statusListLoader ? { statusListLoader: this.options.statusListLoader } : {}),
       cache: this.vcCache,
       now: new Date(this.now()),
-    });
+    };
   }
 
   // ------------------------------------------------------------------------------------------
@@ -2721,24 +2732,35 @@ class HubServer implements Hub {
     for (const session of [...this.sessions.values()]) {
       // Cached checks resolve without I/O: yield now and then, or 10,000 sessions stall every link.
       if (++checked % 64 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      const result = await this.verifyMeshCredential(JSON.parse(session.credentialJson));
+      // While the verification cache holds the credential's result (until its expiry, a status
+      // list's refresh or ten minutes), that result is all a full check would give: taken by the
+      // hash of the text, without parsing and canonicalizing it again.
+      const options = this.credentialOptions();
+      const result =
+        verifyCachedCredential(this.vcCache.keyOfCanonical(session.credentialJson), options) ??
+        (await verifyCredential(JSON.parse(session.credentialJson), options));
       if (this.sessions.get(session.meshId) !== session) continue;
       const ok = result.verified && result.subject === session.meshId;
-      if (ok) {
-        session.credentialOk = true;
-        session.credentialProblem = undefined;
-        this.credentialTrust?.set(session.meshId, result.meshAgent?.trustLevel ?? 0);
-      } else {
-        session.credentialOk = false;
-        session.credentialProblem = SUSPEND_REASON[credentialProblemCode(result)];
-        this.credentialTrust?.set(session.meshId, 0);
+      const level = ok ? (result.meshAgent?.trustLevel ?? 0) : 0;
+      const problem = ok ? undefined : SUSPEND_REASON[credentialProblemCode(result)];
+      // Unchanged: nothing to record (the trust state would only be written again) or reconcile.
+      if (
+        ok === session.credentialOk &&
+        level === session.credentialTrustLevel &&
+        problem === session.credentialProblem
+      ) {
+        continue;
       }
+      session.credentialOk = ok;
+      session.credentialProblem = problem;
+      session.credentialTrustLevel = level;
+      this.credentialTrust?.set(session.meshId, level);
       this.trustFeed?.engine.record({
         kind: 'credential',
         subject: session.meshId,
         at: this.now(),
         valid: ok,
-        trustLevel: ok ? (result.meshAgent?.trustLevel ?? 0) : 0,
+        trustLevel: level,
         certifications: ok ? (result.meshAgent?.complianceCertifications ?? []) : [],
         ...(result.issuer ? { issuer: result.issuer } : {}),
         didResolvable: true,

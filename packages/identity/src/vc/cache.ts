@@ -63,10 +63,15 @@ export class VerificationCache {
   /** The cache key of a credential, or null when it is not JSON (such input is never cached). */
   keyOf(credential: unknown): string | null {
     try {
-      return sha256Hex(canonicalJson(credential));
+      return this.keyOfCanonical(canonicalJson(credential));
     } catch {
       return null;
     }
+  }
+
+  /** The cache key of a credential given as its canonical JSON (RFC 8785) text. */
+  keyOfCanonical(canonical: string): string {
+    return sha256Hex(canonical);
   }
 
   get(key: string, nowMs: number): CachedVerification | undefined {

@@ -1,5 +1,6 @@
-import { ed25519, ValidationError } from '@fmp/core';
+import { canonicalJson, ed25519, ValidationError } from '@fmp/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { VerificationCache } from './cache.js';
 import {
   BUNDLED_CONTEXTS,
   createDocumentLoader,
@@ -17,7 +18,7 @@ import {
 import { type DataModel, issueCredential, issueMeshAgentCredential, signCredential } from './issue.js';
 import { PROOF_SUITES } from './suites.js';
 import { cloneAs, didKeyIdentity, staticResolver } from './test-support.js';
-import { verifyCredential } from './verify.js';
+import { verifyCachedCredential, verifyCredential } from './verify.js';
 
 const issuer = didKeyIdentity();
 const other = didKeyIdentity();
@@ -337,5 +338,34 @@ describe('issue and verify', () => {
         { signer: issuer.signer },
       ),
     ).rejects.toBeInstanceOf(ValidationError);
+  });
+});
+
+describe('verifyCachedCredential', () => {
+  it("answers from the cache by the credential's key what verifyCredential would, and nothing on a miss", async () => {
+    const vc = await issueMeshAgentCredential({
+      signer: issuer.signer,
+      subject: agent,
+      suite: 'eddsa-jcs-2022',
+      now: T0,
+      validUntil: T1,
+    });
+    const cache = new VerificationCache();
+    const options = { resolveDid, cache, now: DURING, trustedIssuers: [issuer.did] };
+    const key = cache.keyOfCanonical(canonicalJson(vc));
+    expect(key).toBe(cache.keyOf(vc));
+    // Not verified yet: the cache cannot answer.
+    expect(verifyCachedCredential(key, options)).toBeUndefined();
+    const full = await verifyCredential(vc, options);
+    expect(full.verified).toBe(true);
+    const hit = verifyCachedCredential(key, options);
+    expect(hit).toEqual({ ...full, cached: true });
+    expect(hit?.meshAgent?.trustLevel).toBe(85);
+    // Trust is checked on every hit.
+    const untrusted = verifyCachedCredential(key, { ...options, trustedIssuers: [other.did] });
+    expect(untrusted?.verified).toBe(false);
+    expect(codes(untrusted!)).toEqual(['untrusted_issuer']);
+    // Past the credential's expiry the entry is gone: the caller must verify in full.
+    expect(verifyCachedCredential(key, { ...options, now: new Date(T1.getTime() + 1) })).toBeUndefined();
   });
 });

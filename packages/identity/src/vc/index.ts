@@ -77,4 +77,9 @@ export {
   type StatusListRegistryOptions,
 } from './status.js';
 export { type CredentialSigner, PROOF_SUITES, type ProofSuiteName } from './suites.js';
-export { type VerificationResult, type VerifyCredentialOptions, verifyCredential } from './verify.js';
+export {
+  type VerificationResult,
+  type VerifyCredentialOptions,
+  verifyCachedCredential,
+  verifyCredential,
+} from './verify.js';

@@ -149,6 +149,41 @@ function trustIssue(issuer: string, trusted?: Iterable<string>): VerificationIss
   return set.has(issuer) ? [] : [{ code: 'untrusted_issuer', message: `issuer ${issuer} is not trusted` }];
 }
 
+function fromCache(
+  cache: VerificationCache,
+  key: string,
+  options: VerifyCredentialOptions,
+  now: Date,
+): VerificationResult | undefined {
+  const hit = cache.get(key, now.getTime());
+  if (!hit) return undefined;
+  // Trust is the caller's choice per call, so it is checked on every hit.
+  const errors = trustIssue(hit.issuer, options.trustedIssuers);
+  // A copy, so a caller editing its result cannot change what later hits return.
+  const details = structuredClone(hit.details) as unknown as Details;
+  // The clone's strings are new copies: the recurring ones back to their single copy.
+  details.issuer = intern(details.issuer);
+  details.verificationMethod = intern(details.verificationMethod);
+  if (details.meshAgent) {
+    details.meshAgent.meshCapabilities = internAll(details.meshAgent.meshCapabilities);
+    details.meshAgent.complianceCertifications = internAll(details.meshAgent.complianceCertifications);
+  }
+  return { ...details, verified: errors.length === 0, errors, cached: true };
+}
+
+/**
+ * The result verifyCredential would give from `options.cache` for the credential whose cache key
+ * (VerificationCache.keyOf / keyOfCanonical) is `key`, or undefined when the cache has no fresh entry
+ * for it: a caller holding a credential it already verified (a hub re-checking its sessions) learns
+ * that nothing changed without parsing and canonicalizing the credential again.
+ */
+export function verifyCachedCredential(
+  key: string,
+  options: VerifyCredentialOptions & { readonly cache: VerificationCache },
+): VerificationResult | undefined {
+  return fromCache(options.cache, key, options, options.now ?? new Date());
+}
+
 /**
  * Verifies a credential (any JSON value). Resolves to `{ verified, errors, ... }`; never rejects.
  */
@@ -173,21 +208,8 @@ async function verify(
   const { cache } = options;
   const key = cache?.keyOf(input) ?? null;
   if (cache && key) {
-    const hit = cache.get(key, now.getTime());
-    if (hit) {
-      // Trust is the caller's choice per call, so it is checked on every hit.
-      const errors = trustIssue(hit.issuer, options.trustedIssuers);
-      // A copy, so a caller editing its result cannot change what later hits return.
-      const details = structuredClone(hit.details) as unknown as Details;
-      // The clone's strings are new copies: the recurring ones back to their single copy.
-      details.issuer = intern(details.issuer);
-      details.verificationMethod = intern(details.verificationMethod);
-      if (details.meshAgent) {
-        details.meshAgent.meshCapabilities = internAll(details.meshAgent.meshCapabilities);
-        details.meshAgent.complianceCertifications = internAll(details.meshAgent.complianceCertifications);
-      }
-      return { ...details, verified: errors.length === 0, errors, cached: true };
-    }
+    const hit = fromCache(cache, key, options, now);
+    if (hit) return hit;
   }
 
   // A plain JSON copy: strips getters and prototypes, and bounds the size before any parsing work.
