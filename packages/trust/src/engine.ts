@@ -149,6 +149,18 @@ interface RecentEvent {
 
 const RECENT = 16;
 
+/** Takes up to `limit` keys out of `dirty`, with what `read` gives for each (none when it is gone). */
+function takeFrom<T>(dirty: Set<string>, limit: number, read: (key: string) => T | undefined): T[] {
+  const out: T[] = [];
+  for (const key of dirty) {
+    if (out.length >= limit) break;
+    dirty.delete(key);
+    const value = read(key);
+    if (value !== undefined) out.push(value);
+  }
+  return out;
+}
+
 class SubjectState {
   credential:
     | {
@@ -906,27 +918,15 @@ export class TrustEngine {
   } {
     // At most `limit` of each kind, taken out of the dirty sets: a caller writing in chunks holds
     // one chunk of snapshots at a time, not one per mesh of the hub.
-    const subjects: [string, SubjectSnapshot][] = [];
-    for (const did of this.dirtySubjects) {
-      if (subjects.length >= limit) break;
-      this.dirtySubjects.delete(did);
+    const subjects = takeFrom(this.dirtySubjects, limit, (did) => {
       const s = this.subjects.get(did);
-      if (s) subjects.push([did, snapshotSubject(s)]);
-    }
-    const edges: EdgeSnapshot[] = [];
-    for (const key of this.dirtyEdges) {
-      if (edges.length >= limit) break;
-      this.dirtyEdges.delete(key);
+      return s && ([did, snapshotSubject(s)] as [string, SubjectSnapshot]);
+    });
+    const edges = takeFrom(this.dirtyEdges, limit, (key) => {
       const e = this.edges.get(key);
-      if (e) edges.push(snapshotEdge(e));
-    }
-    const attestations: AttestationRecord[] = [];
-    for (const id of this.dirtyAttestations) {
-      if (attestations.length >= limit) break;
-      this.dirtyAttestations.delete(id);
-      const a = this.attestations.get(id);
-      if (a) attestations.push(a);
-    }
+      return e && snapshotEdge(e);
+    });
+    const attestations = takeFrom(this.dirtyAttestations, limit, (id) => this.attestations.get(id));
     return { subjects, edges, attestations };
   }
 

@@ -164,11 +164,17 @@ function fromCache(
   // The clone's strings are new copies: the recurring ones back to their single copy.
   details.issuer = intern(details.issuer);
   details.verificationMethod = intern(details.verificationMethod);
-  if (details.meshAgent) {
-    details.meshAgent.meshCapabilities = internAll(details.meshAgent.meshCapabilities);
-    details.meshAgent.complianceCertifications = internAll(details.meshAgent.complianceCertifications);
-  }
+  if (details.meshAgent) details.meshAgent = sharedClaims(details.meshAgent);
   return { ...details, verified: errors.length === 0, errors, cached: true };
+}
+
+/** Mesh-agent claims with their capability and certification names as single copies (intern). */
+function sharedClaims(claims: MeshAgentClaims): MeshAgentClaims {
+  return {
+    ...claims,
+    meshCapabilities: internAll(claims.meshCapabilities),
+    complianceCertifications: internAll(claims.complianceCertifications),
+  };
 }
 
 /**
@@ -280,11 +286,7 @@ async function verify(
         details,
       );
     }
-    details.meshAgent = {
-      ...claims.data,
-      meshCapabilities: internAll(claims.data.meshCapabilities),
-      complianceCertifications: internAll(claims.data.complianceCertifications),
-    };
+    details.meshAgent = sharedClaims(claims.data);
   }
 
   // Cheap checks first: a credential that fails them is not worth a DID resolution and a signature.
