@@ -30,7 +30,10 @@ describe('MCP federation messages', () => {
       fc.property(
         fc.record({
           tool: fc.stringMatching(/^[A-Za-z0-9_.-]{1,128}$/),
-          args: fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 })),
+          // A `__proto__` key is not kept (see the test below): well-formed arguments have none.
+          args: fc
+            .dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 2 }))
+            .filter((a) => !JSON.stringify(a).includes('"__proto__"')),
           progress: fc.boolean(),
           deadline: fc.nat(),
         }),
@@ -47,6 +50,21 @@ describe('MCP federation messages', () => {
         },
       ),
     );
+  });
+
+  it('drops a `__proto__` key from the arguments (own property after JSON.parse), never sets a prototype', () => {
+    const req = {
+      taskId: randomUUID(),
+      tool: 'add',
+      arguments: JSON.parse('{"a":{"__proto__":{"polluted":true},"b":1}}') as Record<string, unknown>,
+      agent: { did: 'did:mesh:enterprise:acme-001#agent-x' },
+      progress: false,
+      deadline: 1,
+    };
+    const parsed = taskRequestSchema.parse(req);
+    expect(JSON.stringify(parsed.arguments)).toBe('{"a":{"b":1}}');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect((parsed.arguments.a as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('refuses what a partner must not send', () => {
