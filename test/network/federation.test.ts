@@ -1,5 +1,5 @@
 import type { Hub } from '@fmp/hub';
-import type { IncomingMessage, MeshNode } from '@fmp/node';
+import { DeliveryError, type IncomingMessage, type MeshNode } from '@fmp/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorld, type Member, newcomerScore, nodeFor, startHub, until, type World } from './fixtures.js';
 
@@ -130,5 +130,47 @@ describe('two nodes on one hub', () => {
     // The hub tells both ends, then drops the row once the expiry is persisted.
     await until(() => !hub.federations().some((f) => f.federationId === fed.federationId), 5000);
     expect(hub.federations().some((f) => f.federationId === fed.federationId)).toBe(false);
+  });
+});
+
+describe('a receiver whose replay window is full', () => {
+  let world: World;
+  let hub: Hub;
+  const nodes: MeshNode[] = [];
+
+  afterAll(async () => {
+    for (const n of nodes) await n.stop();
+    await hub?.stop();
+  });
+
+  it('refuses new messages with rate_limited and hands each accepted one over once', async () => {
+    world = await createWorld();
+    let url: string;
+    ({ hub, url } = await startHub(world));
+    const src = await world.member('did:mesh:enterprise:acme-001');
+    const dst = await world.member('did:mesh:academic:mit-001');
+    const a = nodeFor(world, src, url, { maxSendAttempts: 1 });
+    const b = nodeFor(world, dst, url, {
+      replayCapacity: 2,
+      policy: { acceptCapabilities: ['ml.inference'] },
+    });
+    nodes.push(a, b);
+    await a.start();
+    await b.start();
+    const got: unknown[] = [];
+    b.onMessage((m) => {
+      got.push(m.data);
+    });
+    const fed = await a.federate(dst.did, { capabilities: ['ml.inference'], purpose: 'research' });
+    await until(() => b.federations().some((f) => f.federationId === fed.federationId), 5000, 'session');
+    await a.send(fed.federationId, 'agent.task.request', { n: 1 });
+    await a.send(fed.federationId, 'agent.task.request', { n: 2 });
+    const third = await a.send(fed.federationId, 'agent.task.request', { n: 3 }).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(third).toBeInstanceOf(DeliveryError);
+    expect((third as DeliveryError).wireCode).toBe('rate_limited');
+    expect(got).toEqual([{ n: 1 }, { n: 2 }]);
   });
 });

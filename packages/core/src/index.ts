@@ -18,6 +18,7 @@ export * from './errors.js';
 export * from './handshake/index.js';
 export * from './intern.js';
 export * from './rate-limit.js';
+export * from './replay-window.js';
 export * from './wire/batch.js';
 export * from './wire/errors.js';
 export * from './wire/frame.js';

@@ -6,6 +6,7 @@
 export class ExpiringSet {
   readonly capacity: number;
   private readonly entries = new Map<string, number>();
+  private lastPurgeAt = Number.NEGATIVE_INFINITY;
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1)
@@ -31,7 +32,12 @@ export class ExpiringSet {
   add(key: string, expiresAt: number, now: number): boolean {
     this.sweepOldest(now, 8);
     if (!this.entries.has(key) && this.entries.size >= this.capacity) {
-      this.purge(now);
+      // A full scan (for entries that expired out of insertion order) at most once a second: when
+      // full of live entries, every add would otherwise pay a pass over all of them.
+      if (now - this.lastPurgeAt >= 1000 || now < this.lastPurgeAt) {
+        this.lastPurgeAt = now;
+        this.purge(now);
+      }
       if (this.entries.size >= this.capacity) return false;
     }
     this.entries.delete(key);

@@ -68,6 +68,17 @@ describe('ExpiringSet', () => {
     expect(set.has('short', 20)).toBe(false);
   });
 
+  it('when full, looks for out-of-order expired entries at most once a second', () => {
+    const set = new ExpiringSet(3);
+    set.add('long', 10_000, 0);
+    set.add('short', 10, 0);
+    set.add('mid', 5_000, 0);
+    expect(set.add('x', 9_000, 5)).toBe(false); // scanned: nothing expired yet
+    expect(set.add('x', 9_000, 20)).toBe(false); // 'short' expired, but the last scan was 15 ms ago
+    expect(set.add('x', 9_000, 1_005)).toBe(true); // a second later: scanned again, room made
+    expect(set.has('short', 1_005)).toBe(false);
+  });
+
   it('requires a positive capacity', () => {
     expect(() => new ExpiringSet(0)).toThrow(RangeError);
   });
