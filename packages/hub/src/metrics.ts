@@ -101,11 +101,52 @@ export function createHubMetrics(labels: { hub: string }): HubMetrics {
   };
 }
 
-/** The label values joined: label sets of the hot metrics are few (priorities x outcomes). */
-function keyOf(labels: Record<string, unknown>, names: readonly string[]): string {
-  let key = '';
-  for (const name of names) key += `${String(labels[name])}\u0000`;
-  return key;
+/**
+ * Values found by their label values, one Map level per label name: a lookup makes no key string
+ * (a joined key was a new string to build and hash on every routed message).
+ */
+class SeriesIndex<T> {
+  private readonly root = new Map<unknown, unknown>();
+  size = 0;
+
+  constructor(private readonly names: readonly string[]) {
+    if (names.length === 0) throw new Error('a series index needs label names');
+  }
+
+  get(labels: Record<string, unknown>): T | undefined {
+    let node: unknown = this.root;
+    for (const name of this.names) {
+      node = (node as Map<unknown, unknown>).get(labels[name]);
+      if (node === undefined) return undefined;
+    }
+    return node as T;
+  }
+
+  set(labels: Record<string, unknown>, value: T): void {
+    let node = this.root;
+    const last = this.names.length - 1;
+    for (let i = 0; i < last; i++) {
+      const k = labels[this.names[i]!];
+      let next = node.get(k) as Map<unknown, unknown> | undefined;
+      if (!next) {
+        next = new Map();
+        node.set(k, next);
+      }
+      node = next;
+    }
+    node.set(labels[this.names[last]!], value);
+    this.size++;
+  }
+
+  *values(): IterableIterator<T> {
+    const walk = function* (node: Map<unknown, unknown>, depth: number): IterableIterator<unknown> {
+      for (const v of node.values()) {
+        if (depth === 0) yield v;
+        else yield* walk(v as Map<unknown, unknown>, depth - 1);
+      }
+    };
+    yield* walk(this.root, this.names.length - 1) as IterableIterator<T>;
+  }
 }
 
 /** Label sets remembered per hot metric; past this the metric falls back to prom-client's path. */
@@ -118,7 +159,7 @@ const MAX_HOT_SERIES = 256;
  */
 function batchedCounter<L extends string>(counter: Counter<L>, labelNames: readonly L[]): Counter<L> {
   const slowInc = counter.inc.bind(counter) as (labels: LabelValues<L>, value?: number) => void;
-  const pending = new Map<string, { labels: LabelValues<L>; value: number }>();
+  const pending = new SeriesIndex<{ labels: LabelValues<L>; value: number }>(labelNames);
   const flush = () => {
     for (const p of pending.values()) {
       if (p.value > 0) slowInc(p.labels, p.value);
@@ -133,8 +174,7 @@ function batchedCounter<L extends string>(counter: Counter<L>, labelNames: reado
       slowInc(labels as LabelValues<L>, value);
       return;
     }
-    const key = keyOf(labels, labelNames);
-    let p = pending.get(key);
+    let p = pending.get(labels);
     if (!p) {
       slowInc(labels, 0);
       if (pending.size >= MAX_HOT_SERIES) {
@@ -142,7 +182,7 @@ function batchedCounter<L extends string>(counter: Counter<L>, labelNames: reado
         return;
       }
       p = { labels: { ...labels }, value: 0 };
-      pending.set(key, p);
+      pending.set(labels, p);
     }
     p.value += v;
   }) as Counter<L>['inc'];
@@ -165,8 +205,10 @@ function directHistogram<L extends string>(histogram: Histogram<L>, labelNames: 
   const h = histogram as unknown as { hashMap?: Record<string, HistogramSeries>; upperBounds?: number[] };
   if (typeof h.hashMap !== 'object' || h.hashMap === null || !Array.isArray(h.upperBounds)) return histogram;
   const bounds = h.upperBounds;
+  // prom-client keys the buckets by the bound as a property name: made once, not per observation.
+  const bucketKeys = bounds.map(String);
   const slowObserve = histogram.observe.bind(histogram) as (labels: LabelValues<L>, value: number) => void;
-  let series = new Map<string, HistogramSeries>();
+  let series = new SeriesIndex<HistogramSeries>(labelNames);
   let seenMap = h.hashMap;
   histogram.observe = ((labels: LabelValues<L> | number, value?: number) => {
     if (
@@ -181,25 +223,25 @@ function directHistogram<L extends string>(histogram: Histogram<L>, labelNames: 
     // reset() replaces the map: forget the series held from before.
     if (h.hashMap !== seenMap) {
       seenMap = h.hashMap!;
-      series = new Map();
+      series = new SeriesIndex(labelNames);
     }
-    const key = keyOf(labels, labelNames);
-    const s = series.get(key);
+    const s = series.get(labels);
     if (!s) {
       const own = { ...labels };
       slowObserve(own, value);
       if (series.size < MAX_HOT_SERIES) {
         for (const entry of Object.values(seenMap)) {
-          if (entry.labels === own) series.set(key, entry);
+          if (entry.labels === own) series.set(labels, entry);
         }
       }
       return;
     }
     s.sum += value;
     s.count += 1;
-    for (const bound of bounds) {
-      if (value <= bound) {
-        s.bucketValues[bound] = (s.bucketValues[bound] ?? 0) + 1;
+    for (let i = 0; i < bounds.length; i++) {
+      if (value <= bounds[i]!) {
+        const key = bucketKeys[i]!;
+        s.bucketValues[key] = (s.bucketValues[key] ?? 0) + 1;
         break;
       }
     }

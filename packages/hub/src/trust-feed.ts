@@ -50,7 +50,9 @@ const MAX_KEYS = 100_000;
 export class HubTrustFeed implements TrustProvider {
   readonly engine: TrustEngine;
   private readonly now: () => number;
-  private pairs = new Map<string, PairCounts>();
+  /** source -> target -> counts: nested so that a lookup makes no key string (one per message). */
+  private pairs = new Map<string, Map<string, PairCounts>>();
+  private pairCount = 0;
   private sources = new Map<string, SourceCounts>();
 
   constructor(engine: TrustEngine, now: () => number) {
@@ -63,12 +65,20 @@ export class HubTrustFeed implements TrustProvider {
   }
 
   private pair(source: string, target: string): PairCounts {
-    const key = `${source}\n${target}`;
-    let p = this.pairs.get(key);
+    let bySource = this.pairs.get(source);
+    let p = bySource?.get(target);
     if (!p) {
-      if (this.pairs.size >= MAX_KEYS) this.flush();
+      if (this.pairCount >= MAX_KEYS) {
+        this.flush();
+        bySource = undefined;
+      }
+      if (!bySource) {
+        bySource = new Map();
+        this.pairs.set(source, bySource);
+      }
       p = { delivered: 0, targetFailed: 0, sourceFailed: 0 };
-      this.pairs.set(key, p);
+      bySource.set(target, p);
+      this.pairCount++;
     }
     return p;
   }
@@ -147,53 +157,10 @@ export class HubTrustFeed implements TrustProvider {
     const pairs = this.pairs;
     const sources = this.sources;
     this.pairs = new Map();
+    this.pairCount = 0;
     this.sources = new Map();
-    for (const [key, p] of pairs) {
-      const cut = key.indexOf('\n');
-      const source = key.slice(0, cut);
-      const target = key.slice(cut + 1);
-      if (p.delivered > 0) {
-        // Both did well: the target received, the source sent something acceptable.
-        this.engine.record({
-          kind: 'interaction',
-          subject: target,
-          counterpart: source,
-          at,
-          outcome: 'delivered',
-          count: p.delivered,
-        });
-        this.engine.record({
-          kind: 'interaction',
-          subject: source,
-          counterpart: target,
-          at,
-          outcome: 'delivered',
-          count: p.delivered,
-        });
-      }
-      if (p.targetFailed > 0) {
-        this.engine.record({
-          kind: 'interaction',
-          subject: target,
-          counterpart: source,
-          at,
-          outcome: 'delivery_failed',
-          count: p.targetFailed,
-          detail: 'did not take delivery',
-        });
-      }
-      if (p.sourceFailed > 0) {
-        this.engine.record({
-          kind: 'interaction',
-          subject: source,
-          counterpart: target,
-          at,
-          outcome: 'delivery_failed',
-          count: p.sourceFailed,
-          detail: 'sent messages the target could not accept',
-        });
-      }
-    }
+    for (const [source, targets] of pairs)
+      for (const [target, p] of targets) this.recordPair(at, source, target, p);
     for (const [meshId, c] of sources) {
       this.engine.record({
         kind: 'message',
@@ -202,6 +169,50 @@ export class HubTrustFeed implements TrustProvider {
         messages: c.messages,
         errors: c.errors,
         ...(c.latencyCount > 0 ? { latencyMsSum: c.latencySum, latencyCount: c.latencyCount } : {}),
+      });
+    }
+  }
+
+  private recordPair(at: number, source: string, target: string, p: PairCounts): void {
+    if (p.delivered > 0) {
+      // Both did well: the target received, the source sent something acceptable.
+      this.engine.record({
+        kind: 'interaction',
+        subject: target,
+        counterpart: source,
+        at,
+        outcome: 'delivered',
+        count: p.delivered,
+      });
+      this.engine.record({
+        kind: 'interaction',
+        subject: source,
+        counterpart: target,
+        at,
+        outcome: 'delivered',
+        count: p.delivered,
+      });
+    }
+    if (p.targetFailed > 0) {
+      this.engine.record({
+        kind: 'interaction',
+        subject: target,
+        counterpart: source,
+        at,
+        outcome: 'delivery_failed',
+        count: p.targetFailed,
+        detail: 'did not take delivery',
+      });
+    }
+    if (p.sourceFailed > 0) {
+      this.engine.record({
+        kind: 'interaction',
+        subject: source,
+        counterpart: target,
+        at,
+        outcome: 'delivery_failed',
+        count: p.sourceFailed,
+        detail: 'sent messages the target could not accept',
       });
     }
   }
