@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { intern, internAll, internedCount, MAX_INTERNED } from './intern.js';
+import { flatString, intern, internAll, internedCount, MAX_INTERNED } from './intern.js';
 
 // Equal strings built apart are distinct objects to V8 (identity is not observable from JS): what
 // can be checked is that equal strings take one entry and that the table stays bounded.
@@ -29,5 +29,15 @@ describe('intern', () => {
       expect(intern(s)).toBe(s);
     }
     expect(internedCount()).toBe(MAX_INTERNED);
+  });
+});
+
+describe('flatString', () => {
+  it('returns an equal string for any input, lone surrogates and non-Latin text included', () => {
+    for (const s of ['', 'a', 'a\ud800b', '\udc00', 'é€😀', 'x'.repeat(10_000)])
+      expect(flatString(s)).toBe(s);
+    let rope = '';
+    for (let i = 0; i < 50; i++) rope += `"piece-${i}",`;
+    expect(flatString(rope)).toBe(rope);
   });
 });

@@ -27,3 +27,14 @@ export function internAll(list: readonly string[]): string[] {
 export function internedCount(): number {
   return table.size;
 }
+
+/**
+ * `text` as one flat string, for a string kept for long. A string built by concatenation (the
+ * canonical JSON of a credential, piece by piece) is a rope in V8: a node per piece, the pieces kept
+ * apart, 3.6 KB held for 705 characters of credential against 0.74 KB flat. Decoding its UTF-16
+ * code units makes a new sequential string whatever the input's shape (every unit kept, a lone
+ * surrogate too; V8 stores it one byte per character when it can).
+ */
+export function flatString(text: string): string {
+  return Buffer.from(text, 'utf16le').toString('utf16le');
+}

@@ -33,6 +33,7 @@ import {
   type FederationRecord,
   type FederationStatusValue,
   type FederationSummary,
+  flatString,
   framesOf,
   HandshakeCoordinator,
   type HandshakeMessage,
@@ -1196,7 +1197,8 @@ class HubServer implements Hub {
         capabilities,
         certifications: result.meshAgent?.complianceCertifications ?? NO_CERTIFICATIONS,
         openedAt: now,
-        credentialJson: canonicalJson(msg.credential),
+        // Kept for the session's life: flat (the canonical text is built as a rope of pieces).
+        credentialJson: flatString(canonicalJson(msg.credential)),
         credentialOk: true,
         credentialProblem: undefined,
         credentialTrustLevel: trustScore,
