@@ -203,6 +203,15 @@ export class Fleet {
     });
   }
 
+  /** A raw WebSocket server that only holds connections (the baseline of memory per session). */
+  wsHold(): Promise<{ worker: Worker; url: string }> {
+    return this.shared('wsHold', async (spawned) => {
+      const hold = startWorker('worker-ws.ts', ['hold'], ['--expose-gc']);
+      spawned.push(hold);
+      return { worker: hold, url: (await hold.line((l) => typeof l.url === 'string')).url as string };
+    });
+  }
+
   /** The raw WebSocket relay (A -> relay -> B): the relay, the sink (its first connection), the source. */
   wsRelay(): Promise<{ relay: Worker; source: Worker }> {
     return this.shared('wsRelay', async (spawned) => {

@@ -474,9 +474,11 @@ export function renderMarkdown(r: Results): string {
   rows.push([
     'Hub RSS per session, KB',
     '- (goal <= 20 KB)',
-    `${s.rssKBPerSession}`,
-    `hub RSS ${num(s.hubRssMB)} MB in all; JS heap ${s.heapKBPerSession ?? '-'} KB per session used, ${s.heapTotalKBPerSession ?? '-'} KB held by V8`,
-    '-',
+    `${s.rssKBPerSession} (hub RSS ${num(s.hubRssMB)} MB in all; JS heap ${s.heapKBPerSession ?? '-'} KB per session used, ${s.heapTotalKBPerSession ?? '-'} KB held by V8)`,
+    s.rawRssKBPerConnection === undefined
+      ? '-'
+      : `raw ws server holding ${num(s.rawConnections)} idle WebSocket connections: ${s.rawRssKBPerConnection} KB each`,
+    s.rawRssKBPerConnection ? ratio(s.rssKBPerSession, s.rawRssKBPerConnection) : '-',
   ]);
   rows.push([
     `Ping round trip through the hub holding ${num(s.count)} sessions, p50 / p99 ms`,
@@ -598,7 +600,10 @@ ${table}
 - **Sessions**: helper processes (2,500 sessions each) hold raw link-protocol clients, each a
   distinct mesh with its own did:mesh log, key and credential, authenticating for real (signature,
   log import, credential check at the hub), 32 at a time per helper, over ${s.sourceAddresses} source
-  addresses (127.0.0.x). RSS per session = the hub's RSS delta (after a GC) / sessions opened.
+  addresses (127.0.0.x). RSS per session = the hub's RSS delta (after a GC) / sessions opened. The
+  baseline, just before: the same helpers open as many plain WebSocket connections, from the same
+  addresses, to a raw ws server (bench/worker-ws.ts \`hold\`) that only holds them; its RSS delta
+  (after a GC) per connection is what a socket and a ws connection cost before any protocol.
   **What bounds it**: about half is the JS heap (the JS heap share is beside it): per session the
   socket, ws and stream objects, the mesh's did:mesh state in the registry, its cached credential
   check, its store rows and the session record (the credential kept as JSON text for the

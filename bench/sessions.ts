@@ -8,7 +8,7 @@
  */
 import { Fleet, type SessionsSetUp } from './fleet.js';
 import { percentiles } from './lib.js';
-import { killAll } from './network.js';
+import { killAll, type Worker } from './network.js';
 
 export interface SessionsResult {
   target: number;
@@ -25,6 +25,12 @@ export interface SessionsResult {
   /** Memory outside the JS heap that V8 knows of (buffers; `external` delta / sessions). */
   externalKBPerSession: number;
   hubRssMB: number;
+  /**
+   * Baseline: RSS per connection (delta after a GC / connections) of a raw ws server holding as many
+   * plain WebSocket connections from the same helpers and addresses, nothing sent on them.
+   */
+  rawRssKBPerConnection: number;
+  rawConnections: number;
   p50Ms: number;
   p99Ms: number;
   pings: number;
@@ -46,6 +52,7 @@ export async function benchSessions(
   },
 ): Promise<SessionsResult> {
   const { hub, helpers: helperWorkers, sourceAddresses } = await fleet.sessions(options);
+  const raw = await rawHoldBaseline(fleet, helperWorkers);
   const before = await hub.stats();
   const start = performance.now();
   const opens = await Promise.all(
@@ -85,6 +92,8 @@ export async function benchSessions(
     externalKBPerSession:
       count === 0 ? 0 : Math.round((after.external - before.external) / count / 102.4) / 10,
     hubRssMB: Math.round(after.rss / 2 ** 20),
+    rawRssKBPerConnection: raw.rssKBPerConnection,
+    rawConnections: raw.connections,
     p50Ms: lat.p50Ms,
     p99Ms: lat.p99Ms,
     pings: samples.length,
@@ -92,6 +101,31 @@ export async function benchSessions(
     helpers: helperWorkers.length,
     sourceAddresses,
   };
+}
+
+/**
+ * The same number of plain WebSocket connections held by a raw ws server (bench/worker-ws.ts `hold`),
+ * opened by the same helpers from the same addresses, then closed before the sessions open.
+ */
+async function rawHoldBaseline(
+  fleet: Fleet,
+  helpers: Worker[],
+): Promise<{ connections: number; rssKBPerConnection: number }> {
+  const hold = await fleet.wsHold();
+  try {
+    const before = (await hold.worker.call({ cmd: 'stats' })) as { rss: number };
+    const opens = await Promise.all(helpers.map((x) => x.call({ cmd: 'openRaw', url: hold.url }, 600_000)));
+    const after = (await hold.worker.call({ cmd: 'stats' })) as { rss: number };
+    await Promise.all(helpers.map((x) => x.call({ cmd: 'closeRaw' })));
+    const connections = opens.reduce((a, r) => a + (r.opened as number), 0);
+    return {
+      connections,
+      rssKBPerConnection:
+        connections === 0 ? 0 : Math.round((after.rss - before.rss) / connections / 102.4) / 10,
+    };
+  } finally {
+    await fleet.stop('wsHold');
+  }
 }
 
 // Standalone: `npx tsx bench/sessions.ts [sessions]` (default 10,000; FMP_BENCH_HEAP_SNAPSHOT=<file>

@@ -8,6 +8,9 @@
  *                                     URL comes here: the identities are built while the hub starts)
  *   {"cmd":"ping","n","perSecond"} -> WebSocket pings on random open sessions: {samplesMs, open}
  *   {"cmd":"status"}               -> {open}
+ *   {"cmd":"openRaw","url"}        -> as many plain WebSocket connections to `url` as there are
+ *                                     sessions, same addresses and concurrency: {opened, failed}
+ *   {"cmd":"closeRaw"}             -> closes them: {closed}
  */
 import { readFileSync } from 'node:fs';
 import {
@@ -157,8 +160,43 @@ async function ping(n: number, perSecond: number) {
   return { samplesMs, lost, open: live().length };
 }
 
+const raw: WebSocket[] = [];
+
+/** The baseline's connections: plain WebSockets, nothing sent on them. */
+async function openRaw(url: string) {
+  let opened = 0;
+  let failed = 0;
+  let next = 0;
+  const lane = async () => {
+    while (next < sessions.length) {
+      const i = next++;
+      const ok = await new Promise<boolean>((resolve) => {
+        const ws = new WebSocket(url, {
+          localAddress: addresses[i % addresses.length],
+          perMessageDeflate: false,
+        });
+        ws.once('open', () => {
+          raw.push(ws);
+          resolve(true);
+        });
+        ws.once('error', () => resolve(false));
+      });
+      if (ok) opened++;
+      else failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, lane));
+  return { opened, failed };
+}
+
 serve(
   async (cmd) => {
+    if (cmd.cmd === 'openRaw') return openRaw(String(cmd.url));
+    if (cmd.cmd === 'closeRaw') {
+      const closed = raw.length;
+      for (const ws of raw.splice(0)) ws.terminate();
+      return { closed };
+    }
     if (cmd.cmd === 'open') {
       if (typeof cmd.hubUrl === 'string') hubUrl = cmd.hubUrl;
       if (!hubUrl) throw new Error('no hub URL to open sessions on');
@@ -170,6 +208,7 @@ serve(
   },
   () => {
     for (const s of sessions) s.ws?.terminate();
+    for (const ws of raw) ws.terminate();
   },
 );
 print({ prepared: sessions.length });

@@ -5,6 +5,8 @@
  *   hop    : a server that opens a connection to the next server of a chain for each connection it
  *            accepts and forwards bytes both ways (a process hop with no work) -> {"url"}; the next
  *            server's URL as an argument, or `-` and then from the first stdin line ({"url"})
+ *   hold   : a server that only holds its connections open (the idle-session memory baseline; its
+ *            stats answer RSS after a GC when run with --expose-gc) -> {"url"}
  *   sink   : connects to the relay, answers each message with a 16-byte ack
  *   source : connects to the relay; {"cmd":"run","durationMs","window","bytes"} keeps `window`
  *            messages in flight, counting acks -> {acked, elapsedMs}
@@ -18,8 +20,10 @@ const [role, urlArg] = process.argv.slice(2);
 const url =
   role === 'sink' || role === 'source' || role === 'hop' ? await argOrConfig(urlArg, 'url') : urlArg;
 const stats = async () => {
+  (globalThis as { gc?: () => void }).gc?.();
   const cpu = process.cpuUsage();
-  return { cpuUs: cpu.user + cpu.system, rss: process.memoryUsage().rss };
+  const mem = process.memoryUsage();
+  return { cpuUs: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed };
 };
 
 function server(onConnection: (ws: WebSocket) => void): void {
@@ -47,6 +51,8 @@ const connect = () =>
 
 if (role === 'echo') {
   server((ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+} else if (role === 'hold') {
+  server((ws) => ws.on('error', () => ws.terminate()));
 } else if (role === 'relay') {
   let first: WebSocket | undefined;
   server((ws) => {
