@@ -729,6 +729,11 @@ function scaleSection(r: Results): string {
   share ${r.machine.cores} cores; each tool call costs milliseconds of CPU in four of them (MCP rows above),
   each handshake milliseconds in three. Stopped at ${num(ml.stoppedAt.offeredPerSec)}/s: ${ml.stoppedAt.reason}.`);
   }
+  out.push(`- **Sustained traffic** (not part of this run, minutes long): \`npx tsx bench/soak.ts [seconds]\`
+  keeps the one-hub throughput traffic going (256 in flight) and prints, every 10 s, messages per
+  second, failures and the RSS of hub, sender and receiver. What fills with time shows there and
+  not in a 10 s run: the receiver's replay cache, 100,000 ids in a Map, refused every message after
+  ~80 s at ~12,000 msg/s; it is now a ReplayWindow of 4,000,000 ids (docs/link-protocol.md).`);
   let text = out.length > 0 ? `\n${out.join('\n')}\n` : '\n';
   if (ml && !('skipped' in ml) && ml.steps.length > 0) {
     const kinds = ['critical', 'high', 'normal', 'low', 'handshake', 'tool'].filter((k) =>

@@ -18,6 +18,7 @@
  *                                                  receipt); answers the OpenLoopResult (latencies per kind)
  *   {"cmd":"count"}                             -> {received} (messages verified, opened, delivered once)
  *   {"cmd":"cpu"}                               -> {cpuUs} (this process's CPU time so far)
+ *   {"cmd":"mem"}                               -> {rss, heapUsed} (bytes, now: no GC forced)
  * One process serves several sections of a run (the wire handshake, throughput over one and two hubs,
  * the mixed load), each with its own target, so its start-up is paid once.
  */
@@ -128,6 +129,10 @@ serve(
       case 'cpu': {
         const used = process.cpuUsage();
         return { cpuUs: used.user + used.system };
+      }
+      case 'mem': {
+        const { rss, heapUsed } = process.memoryUsage();
+        return { rss, heapUsed };
       }
       default:
         throw new Error(`unknown command ${String(cmd.cmd)}`);

@@ -6,10 +6,17 @@
  * still pass its timestamp check (minutes), so at thousands of messages per second it holds
  * millions of ids. ExpiringSet (a Map of id strings) costs ~80 bytes per id and could only be held
  * to 100,000 ids: a node receiving more than ~330 messages per second for five minutes refused
- * everything else. Here an id is its 128-bit value (exact: no fingerprint, no false positive) in
- * open-addressing tables of 32-bit words, 23-45 bytes per id, and expiry is by generation: ids go to
- * the table of the time slice their expiry falls in, and a slice's table is dropped whole once
- * the slice has passed, so nothing is ever scanned id by id.
+ * everything else. Here an id is a 64-bit fingerprint (its UUID's 128 bits folded by XOR) in
+ * open-addressing tables of 32-bit words, 11-22 bytes per id, and expiry is by generation: ids go to
+ * the table of the time slice their expiry falls in, and a slice's table is dropped whole once the
+ * slice has passed, so nothing is ever scanned id by id.
+ *
+ * A fingerprint can be shared by two ids: for random (version 4) ids the chance that a new id
+ * matches one of n held is n / 2^64 (4e6 held: 2e-13 per message), and such a message would be
+ * taken for a resend (acknowledged, not delivered). A sender choosing ids can make its own collide,
+ * which harms only its own messages; it cannot aim at another sender's ids without knowing them, and
+ * knowing them it could send the same id, which an exact set refuses as well. Slots are picked with
+ * a per-process random seed, so chosen ids cannot pile up on one probe chain.
  *
  * An id is remembered until the end of its slice, up to `horizonMs / (GENERATIONS - 2)` past its
  * own expiry: longer than asked, never shorter.
@@ -18,7 +25,7 @@ import { randomFillSync } from 'node:crypto';
 
 /** Time slices kept: enough that every expiry within the horizon has its own live slice. */
 const GENERATIONS = 8;
-const INITIAL_SLOTS = 256; // per table; a power of two
+const INITIAL_SLOTS = 512; // per table; a power of two
 const MAX_LOAD = 0.75;
 
 /** Hex digit value of a character code, or -1. */
@@ -53,10 +60,9 @@ function uuidWords(id: string, out: Uint32Array): boolean {
   return true;
 }
 
-/** One time slice's ids: linear probing over 4-word keys, grown by doubling. */
+/** One time slice's ids: linear probing over (hi, lo) fingerprints, grown by doubling; (0, 0) is empty. */
 class IdTable {
-  keys = new Uint32Array(INITIAL_SLOTS * 4);
-  used = new Uint8Array(INITIAL_SLOTS);
+  keys = new Uint32Array(INITIAL_SLOTS * 2);
   count = 0;
 
   constructor(
@@ -65,56 +71,52 @@ class IdTable {
     private readonly seeds: Uint32Array,
   ) {}
 
-  private slot(k: Uint32Array, mask: number): number {
+  private slot(hi: number, lo: number, mask: number): number {
     // Seeded per process: a sender choosing its ids cannot aim them at one probe chain.
-    let h = Math.imul(k[0]! ^ this.seeds[0]!, 0x9e3779b1);
-    h ^= Math.imul(k[1]! ^ this.seeds[1]!, 0x85ebca77);
-    h ^= Math.imul(k[2]! ^ this.seeds[2]!, 0xc2b2ae3d);
-    h ^= Math.imul(k[3]! ^ this.seeds[3]!, 0x27d4eb2f);
+    let h = Math.imul(hi ^ this.seeds[0]!, 0x9e3779b1) ^ Math.imul(lo ^ this.seeds[1]!, 0x85ebca77);
     h ^= h >>> 15;
     h = Math.imul(h, 0x2c1b3c6d);
     h ^= h >>> 13;
     return h & mask;
   }
 
-  has(k: Uint32Array): boolean {
-    const mask = this.used.length - 1;
-    for (let i = this.slot(k, mask); this.used[i] === 1; i = (i + 1) & mask) {
-      const o = i * 4;
-      const keys = this.keys;
-      if (keys[o] === k[0] && keys[o + 1] === k[1] && keys[o + 2] === k[2] && keys[o + 3] === k[3]) {
-        return true;
-      }
+  has(hi: number, lo: number): boolean {
+    const keys = this.keys;
+    const mask = (keys.length >>> 1) - 1;
+    for (let i = this.slot(hi, lo, mask); ; i = (i + 1) & mask) {
+      const a = keys[2 * i]!;
+      const b = keys[2 * i + 1]!;
+      if (a === hi && b === lo) return true;
+      if (a === 0 && b === 0) return false;
     }
-    return false;
   }
 
-  /** Adds `k` (not already present). */
-  add(k: Uint32Array): void {
-    if (this.count + 1 > this.used.length * MAX_LOAD) this.grow();
-    this.place(k, 0);
+  /** Adds a fingerprint that is not there yet. */
+  add(hi: number, lo: number): void {
+    if (this.count + 1 > (this.keys.length >>> 1) * MAX_LOAD) this.grow();
+    this.place(hi, lo);
     this.count++;
   }
 
-  private place(source: Uint32Array, at: number): void {
-    const mask = this.used.length - 1;
-    let i = this.slot(at === 0 ? source : source.subarray(at, at + 4), mask);
-    while (this.used[i] === 1) i = (i + 1) & mask;
-    this.used[i] = 1;
-    this.keys.set(source.subarray(at, at + 4), i * 4);
+  private place(hi: number, lo: number): void {
+    const keys = this.keys;
+    const mask = (keys.length >>> 1) - 1;
+    let i = this.slot(hi, lo, mask);
+    while (keys[2 * i] !== 0 || keys[2 * i + 1] !== 0) i = (i + 1) & mask;
+    keys[2 * i] = hi;
+    keys[2 * i + 1] = lo;
   }
 
   private grow(): void {
-    const oldKeys = this.keys;
-    const oldUsed = this.used;
-    this.keys = new Uint32Array(oldKeys.length * 2);
-    this.used = new Uint8Array(oldUsed.length * 2);
-    for (let i = 0; i < oldUsed.length; i++) if (oldUsed[i] === 1) this.place(oldKeys, i * 4);
+    const old = this.keys;
+    this.keys = new Uint32Array(old.length * 2);
+    for (let i = 0; i < old.length; i += 2)
+      if (old[i] !== 0 || old[i + 1] !== 0) this.place(old[i]!, old[i + 1]!);
   }
 
-  /** Bytes held by the typed arrays. */
+  /** Bytes held by the typed array. */
   get bytes(): number {
-    return this.keys.byteLength + this.used.byteLength;
+    return this.keys.byteLength;
   }
 }
 
@@ -132,8 +134,10 @@ export class ReplayWindow {
   /** Width of one time slice, ms. */
   readonly spanMs: number;
   private readonly tables: (IdTable | undefined)[] = new Array(GENERATIONS);
-  private readonly seeds = randomFillSync(new Uint32Array(4));
+  private readonly seeds = randomFillSync(new Uint32Array(2));
   private readonly key = new Uint32Array(4);
+  private hi = 0;
+  private lo = 0;
   private total = 0;
 
   constructor(options: ReplayWindowOptions) {
@@ -164,10 +168,9 @@ export class ReplayWindow {
 
   /** Whether `id` was added and its slice has not passed. False for a string that is not a UUID. */
   has(id: string, now: number): boolean {
-    if (!uuidWords(id, this.key)) return false;
+    if (!this.fingerprint(id)) return false;
     this.expire(now);
-    for (const t of this.tables) if (t?.has(this.key)) return true;
-    return false;
+    return this.held();
   }
 
   /**
@@ -176,10 +179,10 @@ export class ReplayWindow {
    * is not a UUID or an expiry past the horizon (a caller's bug: it would be remembered too briefly).
    */
   add(id: string, expiresAt: number, now: number): boolean {
-    if (!uuidWords(id, this.key)) throw new RangeError('a replay window holds UUIDs');
+    if (!this.fingerprint(id)) throw new RangeError('a replay window holds UUIDs');
     if (!(expiresAt <= now + this.horizonMs)) throw new RangeError('expiresAt is past the horizon');
     this.expire(now);
-    for (const t of this.tables) if (t?.has(this.key)) return true;
+    if (this.held()) return true;
     if (expiresAt <= now) return true; // already expired: nothing to remember
     if (this.total >= this.capacity) return false;
     const generation = Math.floor(expiresAt / this.spanMs);
@@ -191,9 +194,25 @@ export class ReplayWindow {
       table = new IdTable(generation, this.seeds);
       this.tables[index] = table;
     }
-    table.add(this.key);
+    table.add(this.hi, this.lo);
     this.total++;
     return true;
+  }
+
+  /** Sets hi and lo to the id's fingerprint; false if `id` is not a UUID. */
+  private fingerprint(id: string): boolean {
+    const w = this.key;
+    if (!uuidWords(id, w)) return false;
+    // A version-4 UUID's 122 random bits folded to 64. (0, 0) marks an empty slot.
+    this.hi = (w[0]! ^ w[2]!) >>> 0;
+    this.lo = (w[1]! ^ w[3]!) >>> 0;
+    if (this.hi === 0 && this.lo === 0) this.lo = 1;
+    return true;
+  }
+
+  private held(): boolean {
+    for (const t of this.tables) if (t?.has(this.hi, this.lo)) return true;
+    return false;
   }
 
   /** Drops the tables of slices that ended at or before `now`. */
