@@ -139,6 +139,8 @@ describe('trust engine on a hub in its own process', () => {
     const fed = alice.federations().find((f) => f.peer === bob.did)!;
     const behavior = await factor(bob.did, 'behavior');
     const compliance = await factor(bob.did, 'compliance');
+    // Tool calls the hub routes (agent.task.request) are what tool-call reports may count.
+    for (let i = 0; i < 10; i++) await alice.send(fed.federationId, 'agent.task.request', { tool: 'x', i });
     for (let i = 0; i < 10; i++)
       alice.reportInteraction(fed.federationId, 'tool_call_failed', 'upstream_crashed');
     alice.reportInteraction(
@@ -147,8 +149,38 @@ describe('trust engine on a hub in its own process', () => {
       'personal data sent without a lawful basis',
     );
     await until(async () => (await factor(bob.did, 'compliance')) < compliance, 10_000, 'compliance lowered');
-    expect(await factor(bob.did, 'behavior')).toBeLessThan(behavior);
+    await until(async () => (await factor(bob.did, 'behavior')) < behavior, 10_000, 'behaviour lowered');
     expect((await trust(bob.did)).violations.count).toBe(1);
+  });
+
+  it('counts tool-call reports up to the tool calls the hub routed, never more', async () => {
+    const fed = alice.federations().find((f) => f.peer === bob.did)!;
+    const edge = async () => {
+      const graph = (await (
+        await fetch(`${httpUrl}/v1/trust/graph?did=${encodeURIComponent(bob.did)}`)
+      ).json()) as { edges: { from: string; to: string; interactions: number }[] };
+      return graph.edges.find((e) => e.from === alice.did && e.to === bob.did)?.interactions ?? 0;
+    };
+    const denied = async () => {
+      const text = await (await fetch(`${httpUrl}/metrics`)).text();
+      const line = text
+        .split('\n')
+        .find((l) => l.startsWith('fmp_hub_frame_errors_total{') && l.includes('code="policy_denied"'));
+      return Number(line?.split(' ').at(-1) ?? 0);
+    };
+    await new Promise((r) => setTimeout(r, 1_500)); // earlier receipts and reports reach the engine
+    const refusedBefore = await denied();
+    const interactions = await edge();
+    // Nothing routed since the last reports: a made-up tool call is refused and counts for nothing.
+    alice.reportInteraction(fed.federationId, 'tool_call_ok', 'never called');
+    await until(async () => (await denied()) > refusedBefore, 10_000, 'the refusal');
+    expect(await edge()).toBe(interactions);
+    // Two tool calls routed, five reported: two count (beside the two deliveries).
+    for (let i = 0; i < 2; i++) await alice.send(fed.federationId, 'agent.task.request', { tool: 'add', i });
+    for (let i = 0; i < 5; i++) alice.reportInteraction(fed.federationId, 'tool_call_ok', 'add');
+    await until(async () => (await edge()) >= interactions + 4, 10_000, 'the counted calls');
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await edge()).toBe(interactions + 4);
   });
 
   it('a mesh that goes away loses uptime', async () => {

@@ -23,6 +23,23 @@ const ids = (rows: readonly FederationRow[]) => rows.map((r) => r.federationId);
 const sorted = (xs: string[]) => [...xs].sort();
 
 describe('FederationTable', () => {
+  it('keeps tool-call credits per party, takes at most what is there, and forgets them with the row', () => {
+    const t = new FederationTable(10);
+    const f = row();
+    t.set(f);
+    for (let i = 0; i < 3; i++) t.creditTask(f, f.sourceMeshId);
+    t.creditTask(f, f.targetMeshId);
+    expect(t.takeTaskCredits(f.federationId, f.sourceMeshId, 5)).toBe(3);
+    expect(t.takeTaskCredits(f.federationId, f.sourceMeshId, 1)).toBe(0);
+    t.creditTask(f, f.sourceMeshId);
+    t.delete(f.federationId);
+    t.set(f);
+    expect(t.takeTaskCredits(f.federationId, f.sourceMeshId, 1)).toBe(0);
+    expect(t.takeTaskCredits(f.federationId, f.targetMeshId, 1)).toBe(0);
+    t.creditTask(row(), ACME); // a row the table does not hold: nothing kept
+    expect(t.takeTaskCredits(randomUUID(), ACME, 1)).toBe(0);
+  });
+
   it('indexes rows by mesh, either end, in the order they came', () => {
     const t = new FederationTable(10);
     const a = row();

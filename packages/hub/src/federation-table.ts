@@ -10,6 +10,9 @@ import { type FederationRow, type FederationStore, StoreFullError } from './pers
 /** Heap entries beyond this multiple of the rows (plus slack) trigger a rebuild (see `heap`). */
 const HEAP_SLACK = 2;
 
+/** Unreported tool calls remembered per party of a federation (more are not counted). */
+const MAX_TASK_CREDITS = 1_000_000;
+
 export class FederationTable {
   private readonly rows = new Map<string, FederationRow>();
   /**
@@ -32,6 +35,11 @@ export class FederationTable {
   private suspended = 0;
   /** Mesh DID -> its active federations (as source or target), for the per-level limit. */
   private readonly activeByMesh = new Map<string, number>();
+  /**
+   * Federation id -> tool calls (agent.task.request envelopes) routed here from its source and from
+   * its target and not yet reported on: what bounds the counts of those parties' TrustReports.
+   */
+  private readonly taskCredits = new Map<string, [number, number]>();
 
   /** `limit`: the most federations held (the hub's maxFederations). */
   constructor(readonly limit: number) {
@@ -104,10 +112,35 @@ export class FederationTable {
     if (current?.expiresAt !== row.expiresAt) this.push(row);
   }
 
+  /** One tool call routed on `row` from `from` (one of its parties). */
+  creditTask(row: FederationRow, from: string): void {
+    let credits = this.taskCredits.get(row.federationId);
+    if (!credits) {
+      if (!this.rows.has(row.federationId)) return;
+      credits = [0, 0];
+      this.taskCredits.set(row.federationId, credits);
+    }
+    const side = from === row.sourceMeshId ? 0 : 1;
+    credits[side] = Math.min(credits[side] + 1, MAX_TASK_CREDITS);
+  }
+
+  /** Takes up to `want` of `reporter`'s unreported tool calls on the federation; how many it took. */
+  takeTaskCredits(federationId: string, reporter: string, want: number): number {
+    const row = this.rows.get(federationId);
+    const credits = this.taskCredits.get(federationId);
+    if (!row || !credits) return 0;
+    const side = reporter === row.sourceMeshId ? 0 : 1;
+    const taken = Math.min(want, credits[side]);
+    credits[side] -= taken;
+    if (credits[0] === 0 && credits[1] === 0) this.taskCredits.delete(federationId);
+    return taken;
+  }
+
   delete(federationId: string): boolean {
     const current = this.rows.get(federationId);
     if (!current) return false;
     this.rows.delete(federationId);
+    this.taskCredits.delete(federationId);
     this.uncount(current);
     this.unindexMesh(current.sourceMeshId, federationId);
     this.unindexMesh(current.targetMeshId, federationId);

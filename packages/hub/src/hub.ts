@@ -382,6 +382,9 @@ const CLOSE_SHUTDOWN = 1001;
 /** The heartbeat interval is cut in this many ticks, each pinging the links of one slot. */
 const HEARTBEAT_SLOTS = 32;
 
+/** Spec 6.1's tool call (an MCP tools/call across the federation): what TrustReports count. */
+const TASK_REQUEST_TYPE = 'agent.task.request';
+
 const HANDSHAKE_TYPES = new Set([
   'InitiateFederation',
   'Challenge',
@@ -1339,6 +1342,8 @@ class HubServer implements Hub {
       const forwarded = hopForward(env, this.did);
       this.deliver(forwarded, conn, fed, text === undefined ? undefined : hopForwardedText(text, forwarded));
       this.trustFeed?.messageRouted(env.sourceMeshId);
+      // What the caller may later report on (TrustReport counts are bounded by it).
+      if (env.type === TASK_REQUEST_TYPE) this.fedTable.creditTask(fed, env.sourceMeshId);
     } catch (err) {
       this.metrics.messages.inc({ priority: env.priority, outcome: 'rejected' });
       if (conn.meshId) this.trustFeed?.messageRejected(conn.meshId, asProtocolError(err).wireCode);
@@ -3206,12 +3211,22 @@ class HubServer implements Hub {
           retryAfterMs: rate.retryAfterMs,
         });
       if (r.outcome === 'tool_call_ok' || r.outcome === 'tool_call_failed') {
+        // Only calls this hub saw: a reporter cannot make up tool calls it never sent (a count past
+        // them is cut to them).
+        const count = this.fedTable.takeTaskCredits(r.federationId, me, r.count ?? 1);
+        if (count === 0) {
+          throw new ProtocolError(
+            'policy_denied',
+            'no tool calls routed here on this federation are left to report on',
+          );
+        }
         engine.record({
           kind: 'interaction',
           subject: r.subject,
           counterpart: me,
           at: now,
           outcome: r.outcome,
+          count,
           ...(r.detail ? { detail: r.detail } : {}),
         });
         return;

@@ -37,6 +37,7 @@ import {
   HandshakeResponder,
   type Hello,
   InvalidSignatureError,
+  MAX_TRUST_REPORT_COUNT,
   multibaseEncode,
   openPayload,
   type ParsedFrame,
@@ -295,10 +296,25 @@ export interface MeshNode {
   /**
    * Tells the hub how an interaction with the partner of `federationId` went (a tool call that
    * failed, a policy violation): input of the partner's trust score. Fire and forget; a refused
-   * report is logged.
+   * report is logged. Tool-call outcomes are counted and sent about once a second (the hub takes
+   * no more of them than the tool calls it routed on the federation); violations go at once.
    */
   reportInteraction(federationId: string, outcome: TrustReportOutcome, detail?: string): void;
 }
+
+/** A trust report waiting for the next flush (tool calls are counted, not sent one by one). */
+interface PendingReport {
+  readonly federationId: string;
+  readonly subject: string;
+  readonly outcome: TrustReportOutcome;
+  readonly detail: string | undefined;
+  count: number;
+}
+
+/** How long tool-call counts are gathered before they are reported. */
+const REPORT_FLUSH_MS = 1_000;
+/** Distinct (federation, outcome, detail) counts held at once; past it they are sent early. */
+const MAX_PENDING_REPORTS = 1_024;
 
 export interface PartnerInfo {
   readonly region: string;
@@ -409,6 +425,8 @@ class Node implements MeshNode {
   private readonly responder: HandshakeResponder;
   private readonly policy: NodePolicy;
   private readonly seen: ReplayWindow;
+  private readonly pendingReports = new Map<string, PendingReport>();
+  private reportTimer: NodeJS.Timeout | undefined;
   private readonly wsUrl: string;
   private readonly sendTimeoutMs: number;
   private readonly receiptWithinMs: number;
@@ -589,6 +607,7 @@ class Node implements MeshNode {
 
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
+    this.flushReports(); // while the link is still open
     this.state = 'stopped';
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.tickTimer) clearInterval(this.tickTimer);
@@ -1713,15 +1732,58 @@ class Node implements MeshNode {
   reportInteraction(federationId: string, outcome: TrustReportOutcome, detail?: string): void {
     const fed = this.feds.get(federationId);
     if (!fed) throw new UnknownFederationError(federationId, 'not known to this node');
-    const report = {
+    const report: PendingReport = {
+      federationId,
+      subject: fed.peer,
+      outcome,
+      detail: detail ? detail.slice(0, 256) : undefined,
+      count: 1,
+    };
+    if (outcome !== 'tool_call_ok' && outcome !== 'tool_call_failed') {
+      this.sendReport(report, true);
+      return;
+    }
+    // Tool calls are counted and reported about once a second, one report per federation, outcome
+    // and detail (a report per call was a frame per call, refused past the hub's 50 reports/s).
+    const key = `${federationId}\n${outcome}\n${report.detail ?? ''}`;
+    const held = this.pendingReports.get(key);
+    if (held && held.count < MAX_TRUST_REPORT_COUNT) {
+      held.count++;
+      return;
+    }
+    if (held || this.pendingReports.size >= MAX_PENDING_REPORTS) this.flushReports();
+    this.pendingReports.set(key, report);
+    if (!this.reportTimer) {
+      this.reportTimer = setTimeout(() => this.flushReports(), REPORT_FLUSH_MS);
+      this.reportTimer.unref();
+    }
+  }
+
+  /** Sends the tool-call counts gathered so far (one batch at the end of this turn). */
+  private flushReports(): void {
+    if (this.reportTimer) clearTimeout(this.reportTimer);
+    this.reportTimer = undefined;
+    const reports = [...this.pendingReports.values()];
+    this.pendingReports.clear();
+    for (const r of reports) this.sendReport(r, false);
+  }
+
+  private sendReport(r: PendingReport, flush: boolean): void {
+    const frame = {
       type: 'TrustReport',
       reportId: randomUUID(),
-      subject: fed.peer,
-      federationId,
-      outcome,
-      ...(detail ? { detail: detail.slice(0, 256) } : {}),
+      subject: r.subject,
+      federationId: r.federationId,
+      outcome: r.outcome,
+      ...(r.detail ? { detail: r.detail } : {}),
+      ...(r.count > 1 ? { count: r.count } : {}),
     };
-    if (!this.raw(report)) this.log.debug({ federationId, outcome }, 'trust report not sent: not connected');
+    if (!this.raw(frame, flush)) {
+      this.log.debug(
+        { federationId: r.federationId, outcome: r.outcome },
+        'trust report not sent: not connected',
+      );
+    }
   }
 
   discover(query: DiscoveryQuery = {}): Promise<AvailableMesh[]> {

@@ -56,14 +56,24 @@ export const TRUST_REPORT_OUTCOMES = [
 ] as const;
 export type TrustReportOutcome = (typeof TRUST_REPORT_OUTCOMES)[number];
 
-export const TrustReportSchema = z.strictObject({
-  type: z.literal('TrustReport'),
-  reportId: uuidSchema,
-  subject: didSchema,
-  federationId: uuidSchema,
-  outcome: z.enum(TRUST_REPORT_OUTCOMES),
-  detail: z.string().max(256).optional(),
-});
+/** Most tool calls one report may stand for (a node sends its counts about once a second). */
+export const MAX_TRUST_REPORT_COUNT = 100_000;
+
+export const TrustReportSchema = z
+  .strictObject({
+    type: z.literal('TrustReport'),
+    reportId: uuidSchema,
+    subject: didSchema,
+    federationId: uuidSchema,
+    outcome: z.enum(TRUST_REPORT_OUTCOMES),
+    detail: z.string().max(256).optional(),
+    /** How many tool calls with this outcome (and detail) the report stands for. Default 1. */
+    count: z.number().int().min(1).max(MAX_TRUST_REPORT_COUNT).optional(),
+  })
+  .refine((r) => r.count === undefined || r.outcome === 'tool_call_ok' || r.outcome === 'tool_call_failed', {
+    message: 'only tool-call reports carry a count',
+    path: ['count'],
+  });
 export type TrustReport = z.infer<typeof TrustReportSchema>;
 
 /** SHA-256 of JCS(the attestation without `signature`, plus the domain). */
