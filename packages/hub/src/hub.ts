@@ -37,6 +37,7 @@ import {
   framesOf,
   HandshakeCoordinator,
   type HandshakeMessage,
+  type HopSpans,
   type HubOutbound,
   hopForward,
   hopForwardedText,
@@ -804,13 +805,14 @@ class HubServer implements Hub {
       }
       // A batch (Hello announced `batch`): its frames one by one, as if they came separately.
       let frames: string[];
+      const spans: (HopSpans | undefined)[] = [];
       try {
-        frames = framesOf((data as Buffer).toString('utf8'));
+        frames = framesOf((data as Buffer).toString('utf8'), spans);
       } catch (err) {
         this.sendError(conn, err);
         return;
       }
-      for (const frame of frames) this.enqueueInbound(conn, frame);
+      for (let k = 0; k < frames.length; k++) this.enqueueInbound(conn, frames[k]!, spans[k]);
     });
     ws.on('pong', () => {
       conn.lastSeen = this.now();
@@ -1034,7 +1036,8 @@ class HubServer implements Hub {
     if (this.links && toHub !== this.did) this.relayTo(meshId, frame as unknown as Relay['frame'], { toHub });
   }
 
-  private enqueueInbound(conn: Connection, raw: string | Uint8Array): void {
+  /** `spans`: the frame's hopCount and route, found by the batch split (see hopForwardedText). */
+  private enqueueInbound(conn: Connection, raw: string | Uint8Array, spans?: HopSpans): void {
     if (conn.state === 'closed') return;
     if (conn.busy) {
       conn.backlog ??= [];
@@ -1048,14 +1051,14 @@ class HubServer implements Hub {
       conn.backlog.push(typeof raw === 'string' ? raw : Buffer.from(raw).toString('latin1'));
       return;
     }
-    this.runInbound(conn, raw);
+    this.runInbound(conn, raw, spans);
   }
 
   /** Frames of one link are handled in order; a frame whose handling awaits holds the ones after it. */
-  private runInbound(conn: Connection, raw: string | Uint8Array): void {
+  private runInbound(conn: Connection, raw: string | Uint8Array, spans?: HopSpans): void {
     let pending: Promise<void> | undefined;
     try {
-      pending = this.handleFrame(conn, raw);
+      pending = this.handleFrame(conn, raw, spans);
     } catch (err) {
       this.sendError(conn, err);
     }
@@ -1072,7 +1075,11 @@ class HubServer implements Hub {
       });
   }
 
-  private handleFrame(conn: Connection, raw: string | Uint8Array): Promise<void> | undefined {
+  private handleFrame(
+    conn: Connection,
+    raw: string | Uint8Array,
+    spans?: HopSpans,
+  ): Promise<void> | undefined {
     let parsed: ParsedFrame;
     try {
       parsed = parseFrame(raw, { maxBytes: this.limits.maxFrameBytes });
@@ -1096,7 +1103,7 @@ class HubServer implements Hub {
     }
     switch (parsed.kind) {
       case 'envelope':
-        this.routeEnvelope(conn, parsed.frame, typeof raw === 'string' ? raw : undefined);
+        this.routeEnvelope(conn, parsed.frame, typeof raw === 'string' ? raw : undefined, spans);
         return undefined;
       case 'Ack':
         this.relayAck(conn, parsed.frame);
@@ -1309,7 +1316,7 @@ class HubServer implements Hub {
   // ------------------------------------------------------------------------------------------
 
   /** `text`: the frame as received, so the forwarded frame can be made by editing it. */
-  private routeEnvelope(conn: Connection, env: Envelope, text?: string): void {
+  private routeEnvelope(conn: Connection, env: Envelope, text?: string, spans?: HopSpans): void {
     const id = env.messageId;
     try {
       if (env.sourceMeshId !== conn.meshId) {
@@ -1340,7 +1347,12 @@ class HubServer implements Hub {
       const restrict = env.complianceContext?.geographicRestrictions;
       if (restrict && restrict.length > 0) this.checkGeography(env.targetMeshId, restrict);
       const forwarded = hopForward(env, this.did);
-      this.deliver(forwarded, conn, fed, text === undefined ? undefined : hopForwardedText(text, forwarded));
+      this.deliver(
+        forwarded,
+        conn,
+        fed,
+        text === undefined ? undefined : hopForwardedText(text, forwarded, spans),
+      );
       this.trustFeed?.messageRouted(env.sourceMeshId);
       // What the caller may later report on (TrustReport counts are bounded by it).
       if (env.type === TASK_REQUEST_TYPE) this.fedTable.creditTask(fed, env.sourceMeshId);

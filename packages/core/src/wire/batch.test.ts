@@ -32,9 +32,9 @@ function jsonBatch(text: string): unknown[] | undefined {
   return value.every((v) => typeof v === 'object' && v !== null && !Array.isArray(v)) ? value : undefined;
 }
 
-function trySplit(text: string): string[] | ProtocolError {
+function trySplit(text: string, spans?: unknown[]): string[] | ProtocolError {
   try {
-    return splitBatch(text);
+    return splitBatch(text, MAX_BATCH_FRAMES, spans as Parameters<typeof splitBatch>[2]);
   } catch (err) {
     if (err instanceof ProtocolError) return err;
     throw err;
@@ -65,6 +65,11 @@ describe('splitBatch', () => {
     fc.assert(
       fc.property(fc.oneof(near, fc.string()), (text) => {
         const parts = trySplit(text);
+        // Reading members for the hop spans splits exactly as the plain structural scan does.
+        const spans: unknown[] = [];
+        const withSpans = trySplit(text, spans);
+        if (parts instanceof ProtocolError) expect(withSpans).toBeInstanceOf(ProtocolError);
+        else expect(withSpans).toEqual(parts);
         const json = jsonBatch(text);
         if (json) expect(parts).not.toBeInstanceOf(ProtocolError);
         if (parts instanceof ProtocolError) {

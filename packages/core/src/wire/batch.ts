@@ -20,7 +20,7 @@
  */
 
 import { ProtocolError } from './errors.js';
-import { isJsonWs, skipJsonValue } from './frame.js';
+import { type HopSpans, isJsonWs, scanRootMembers, skipJsonValue } from './frame.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './messages.js';
 
 /** The feature name announced by a receiver that accepts batches. */
@@ -53,9 +53,15 @@ function malformedBatch(message: string): ProtocolError {
 /**
  * The element texts of a batch, in order. Throws ProtocolError(malformed_frame) when the text is
  * not an array of 1..maxFrames objects with nothing after it; an element's own validity is for
- * parseFrame to judge, element by element.
+ * parseFrame to judge, element by element. With `spans`, each element's scanRootMembers spans (or
+ * undefined) are pushed to it: the split reads every element member by member anyway, so a hub
+ * editing hopCount and route need not scan the element again (hopForwardedText).
  */
-export function splitBatch(text: string, maxFrames = MAX_BATCH_FRAMES): string[] {
+export function splitBatch(
+  text: string,
+  maxFrames = MAX_BATCH_FRAMES,
+  spans?: (HopSpans | undefined)[],
+): string[] {
   const out: string[] = [];
   if (!isBatchText(text)) throw malformedBatch('a batch is a JSON array');
   let i = 1;
@@ -65,10 +71,12 @@ export function splitBatch(text: string, maxFrames = MAX_BATCH_FRAMES): string[]
       if (out.length === 0 && text.charCodeAt(i) === CLOSE_BRACKET) throw malformedBatch('empty batch');
       throw malformedBatch('batch elements must be JSON objects');
     }
-    const end = skipJsonValue(text, i);
+    const scanned = spans ? scanRootMembers(text, i) : undefined;
+    const end = scanned ? scanned.end : skipJsonValue(text, i);
     if (end < 0) throw malformedBatch('unterminated batch element');
     if (out.length === maxFrames) throw malformedBatch(`a batch holds at most ${maxFrames} frames`);
     out.push(text.slice(i, end));
+    spans?.push(scanned?.spans);
     i = end;
     while (isJsonWs(text.charCodeAt(i))) i++;
     const c = text.charCodeAt(i);
@@ -89,8 +97,10 @@ export function splitBatch(text: string, maxFrames = MAX_BATCH_FRAMES): string[]
  * The frames of one text message: a batch's elements, or the message itself. Throws
  * ProtocolError(malformed_frame) for a malformed batch (see splitBatch).
  */
-export function framesOf(text: string): string[] {
-  return isBatchText(text) ? splitBatch(text) : [text];
+export function framesOf(text: string, spans?: (HopSpans | undefined)[]): string[] {
+  if (isBatchText(text)) return splitBatch(text, MAX_BATCH_FRAMES, spans);
+  spans?.push(undefined);
+  return [text];
 }
 
 /** One message holding `frames` (each a JSON object text): the frame itself when there is one. */

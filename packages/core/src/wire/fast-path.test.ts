@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ed25519 } from '../crypto.js';
 import { createEnvelope, hopForward, sealPayload, signEnvelope } from '../envelope.js';
-import { hopForwardedText, parseFrame } from './frame.js';
+import { MAX_BATCH_FRAMES, splitBatch } from './batch.js';
+import { type HopSpans, hopForwardedText, parseFrame } from './frame.js';
 import { AckSchema, isPlainAck } from './link.js';
 import {
   type Envelope,
@@ -265,6 +266,36 @@ describe('hopForwardedText', () => {
           const edited = hopForwardedText(text, forwarded);
           expect(edited).toBeDefined();
           expect(JSON.parse(edited!)).toEqual(JSON.parse(JSON.stringify(forwarded)));
+        },
+      ),
+    );
+  });
+
+  it('takes the spans a batch split found, with the same result as its own scan', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.shuffledSubarray(Object.keys(sealed), { minLength: Object.keys(sealed).length }), {
+          minLength: 1,
+          maxLength: 4,
+        }),
+        fc.constantFrom('', ' ', '\n  '),
+        (orders, space) => {
+          const texts = orders.map((order) =>
+            JSON.stringify(
+              Object.fromEntries(order.map((k) => [k, (sealed as Record<string, unknown>)[k]])),
+              null,
+              space,
+            ),
+          );
+          const spans: (HopSpans | undefined)[] = [];
+          const frames = splitBatch(`[${space}${texts.join(`,${space}`)}${space}]`, MAX_BATCH_FRAMES, spans);
+          expect(frames).toEqual(texts);
+          expect(spans).toHaveLength(texts.length);
+          frames.forEach((text, k) => {
+            const forwarded = forwardedBy(text);
+            expect(spans[k]).toBeDefined();
+            expect(hopForwardedText(text, forwarded, spans[k])).toBe(hopForwardedText(text, forwarded));
+          });
         },
       ),
     );

@@ -363,53 +363,105 @@ export function skipJsonValue(text: string, i: number): number {
 }
 
 /**
- * The frame text of a hop-forwarded envelope, made from the text it arrived in: only the values
- * of the top-level `hopCount` and `route` are replaced by `forwarded`'s, every other byte (all the
- * signed fields, in the sender's order and spelling) is kept, which is cheaper than serializing
- * the whole envelope again. `text` must be the frame `forwarded` was parsed from (by parseFrame)
- * before hopForward. Returns undefined when the text cannot be edited safely (a key written with
- * escapes, a duplicate key, a missing field): the caller then serializes `forwarded`.
+ * Where the root object's `hopCount` and `route` values sit in a frame's text (offsets from the
+ * frame's first character), and how many members the root has: what hopForwardedText edits.
  */
-export function hopForwardedText(text: string, forwarded: Envelope): string | undefined {
+export interface HopSpans {
+  readonly hop: readonly [number, number];
+  readonly route: readonly [number, number];
+  readonly keys: number;
+}
+
+/**
+ * Scans the root object starting at `start` member by member: its end (just past its closing brace)
+ * and, when the text can be edited safely, the spans of `hopCount` and `route` (no key written with an
+ * escape, neither key twice). Undefined when the text is not an object read this way (the caller
+ * then scans it as any JSON value). A structural scan, not a validation: what it delimits is parsed
+ * afterwards.
+ */
+export function scanRootMembers(text: string, start: number): { end: number; spans?: HopSpans } | undefined {
   let hop: [number, number] | undefined;
   let route: [number, number] | undefined;
+  let safe = true;
   let keys = 0;
-  let i = 0;
-  while (isJsonWs(text.charCodeAt(i))) i++;
+  let i = start;
   if (text.charCodeAt(i) !== OPEN_BRACE) return undefined;
   i++;
+  while (isJsonWs(text.charCodeAt(i))) i++;
+  if (text.charCodeAt(i) === CLOSE_BRACE) return { end: i + 1 };
   for (;;) {
-    while (isJsonWs(text.charCodeAt(i))) i++;
-    if (text.charCodeAt(i) === CLOSE_BRACE) break;
     if (text.charCodeAt(i) !== QUOTE) return undefined;
     const end = skipString(text, i);
     if (end < 0) return undefined;
     const key = text.slice(i + 1, end - 1);
-    if (key.includes('\\')) return undefined;
+    if (key.includes('\\')) safe = false;
     keys++;
     i = end;
     while (isJsonWs(text.charCodeAt(i))) i++;
     if (text.charCodeAt(i) !== COLON) return undefined;
     i++;
     while (isJsonWs(text.charCodeAt(i))) i++;
-    const valueEnd = skipJsonValue(text, i);
+    const valueEnd = skipMemberValue(text, i);
     if (valueEnd < 0) return undefined;
     if (key === 'hopCount') {
-      if (hop) return undefined;
-      hop = [i, valueEnd];
+      if (hop) safe = false;
+      hop = [i - start, valueEnd - start];
     } else if (key === 'route') {
-      if (route) return undefined;
-      route = [i, valueEnd];
+      if (route) safe = false;
+      route = [i - start, valueEnd - start];
     }
     i = valueEnd;
     while (isJsonWs(text.charCodeAt(i))) i++;
     const c = text.charCodeAt(i);
-    if (c === COMMA) i++;
-    else if (c === CLOSE_BRACE) break;
-    else return undefined;
+    if (c === CLOSE_BRACE)
+      return { end: i + 1, ...(safe && hop && route ? { spans: { hop, route, keys } } : {}) };
+    if (c !== COMMA) return undefined;
+    i++;
+    while (isJsonWs(text.charCodeAt(i))) i++;
+  }
+}
+
+/**
+ * skipJsonValue for a member's value, except that a number or literal holding a bracket or a quote
+ * gives -1 (only invalid JSON has one): then wherever scanRootMembers ends, skipJsonValue's
+ * bracket count over the same object ends there too, so a batch splits the same either way.
+ */
+function skipMemberValue(text: string, i: number): number {
+  const c = text.charCodeAt(i);
+  if (c === QUOTE || c === OPEN_BRACE || c === OPEN_BRACKET) return skipJsonValue(text, i);
+  let j = i;
+  while (j < text.length) {
+    const d = text.charCodeAt(j);
+    if (d === COMMA || d === CLOSE_BRACE || isJsonWs(d)) break;
+    if (d === OPEN_BRACE || d === OPEN_BRACKET || d === CLOSE_BRACKET || d === QUOTE) return -1;
+    j++;
+  }
+  return j > i ? j : -1;
+}
+
+/**
+ * The frame text of a hop-forwarded envelope, made from the text it arrived in: only the values
+ * of the top-level `hopCount` and `route` are replaced by `forwarded`'s, every other byte (all the
+ * signed fields, in the sender's order and spelling) is kept, which is cheaper than serializing
+ * the whole envelope again. `text` must be the frame `forwarded` was parsed from (by parseFrame)
+ * before hopForward; `spans`, when given, are scanRootMembers' for that text (a batch's split
+ * finds them on its way, so the text is not scanned twice). Returns undefined when the text cannot
+ * be edited safely (a key written with escapes, a duplicate key, a missing field): the caller then
+ * serializes `forwarded`.
+ */
+export function hopForwardedText(text: string, forwarded: Envelope, spans?: HopSpans): string | undefined {
+  let found = spans;
+  if (!found) {
+    let i = 0;
+    while (isJsonWs(text.charCodeAt(i))) i++;
+    const scanned = scanRootMembers(text, i);
+    if (!scanned?.spans) return undefined;
+    const { hop, route, keys } = scanned.spans;
+    found = { hop: [hop[0] + i, hop[1] + i], route: [route[0] + i, route[1] + i], keys };
   }
   // Every key seen once: what the next hop parses is exactly what was checked here.
-  if (!hop || !route || keys !== Object.keys(forwarded).length) return undefined;
+  if (found.keys !== Object.keys(forwarded).length) return undefined;
+  const { hop, route } = found;
   const hopText = String(forwarded.hopCount);
   const routeText = JSON.stringify(forwarded.route);
   const [first, firstText, second, secondText] =
