@@ -6,9 +6,10 @@
  * GC / sessions), WebSocket ping round trips through the loaded hub (p50/p99), and how many
  * sessions are still open at the end.
  */
+import { bundleWorkers } from './bundle.js';
 import { Fleet, type SessionsSetUp } from './fleet.js';
 import { percentiles } from './lib.js';
-import { killAll, type Worker } from './network.js';
+import { killAll, useBundles, type Worker } from './network.js';
 
 export interface SessionsResult {
   target: number;
@@ -129,9 +130,15 @@ async function rawHoldBaseline(
 }
 
 // Standalone: `npx tsx bench/sessions.ts [sessions]` (default 10,000; FMP_BENCH_HEAP_SNAPSHOT=<file>
-// also writes the hub's heap snapshot once all sessions are open).
+// also writes the hub's heap snapshot once all sessions are open). Its processes run from bundles as
+// in the full run: under tsx the hub starts with a larger heap, and the sessions' share looks smaller.
 if (process.argv[1]?.endsWith('sessions.ts')) {
   const target = Number(process.argv[2] ?? 10_000);
+  const bundles = await bundleWorkers();
+  if (typeof bundles !== 'string') {
+    useBundles(bundles);
+    process.on('exit', () => bundles.cleanup());
+  }
   const fleet = await Fleet.create();
   try {
     const result = await benchSessions(fleet, {
