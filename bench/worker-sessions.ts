@@ -103,7 +103,11 @@ function open(s: Session, localAddress: string): Promise<string | undefined> {
   });
 }
 
-async function openAll() {
+/**
+ * Runs `attempt` for every session index, `concurrency` at a time: counts of successes (undefined)
+ * and failures by reason.
+ */
+async function inLanes(attempt: (i: number) => Promise<string | undefined>) {
   const start = performance.now();
   const errors: Record<string, number> = {};
   let opened = 0;
@@ -111,8 +115,7 @@ async function openAll() {
   let next = 0;
   const lane = async () => {
     while (next < sessions.length) {
-      const i = next++;
-      const reason = await open(sessions[i]!, addresses[i % addresses.length]!);
+      const reason = await attempt(next++);
       if (reason === undefined) opened++;
       else {
         failed++;
@@ -123,6 +126,8 @@ async function openAll() {
   await Promise.all(Array.from({ length: concurrency }, lane));
   return { opened, failed, errors, elapsedMs: performance.now() - start };
 }
+
+const openAll = () => inLanes((i) => open(sessions[i]!, addresses[i % addresses.length]!));
 
 const live = () => sessions.filter((s) => s.ws?.readyState === WebSocket.OPEN);
 
@@ -163,31 +168,21 @@ async function ping(n: number, perSecond: number) {
 const raw: WebSocket[] = [];
 
 /** The baseline's connections: plain WebSockets, nothing sent on them. */
-async function openRaw(url: string) {
-  let opened = 0;
-  let failed = 0;
-  let next = 0;
-  const lane = async () => {
-    while (next < sessions.length) {
-      const i = next++;
-      const ok = await new Promise<boolean>((resolve) => {
+const openRaw = (url: string) =>
+  inLanes(
+    (i) =>
+      new Promise<string | undefined>((resolve) => {
         const ws = new WebSocket(url, {
           localAddress: addresses[i % addresses.length],
           perMessageDeflate: false,
         });
         ws.once('open', () => {
           raw.push(ws);
-          resolve(true);
+          resolve(undefined);
         });
-        ws.once('error', () => resolve(false));
-      });
-      if (ok) opened++;
-      else failed++;
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, lane));
-  return { opened, failed };
-}
+        ws.once('error', (err) => resolve(`socket: ${(err as NodeJS.ErrnoException).code ?? err.message}`));
+      }),
+  );
 
 serve(
   async (cmd) => {
