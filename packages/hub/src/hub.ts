@@ -104,7 +104,7 @@ import {
   type OutboundQueueFactory,
   simpleOutboundQueue,
 } from './outbound.js';
-import { MAX_ATTESTATIONS, MAX_IDENTITY_OPS } from './peering/frames.js';
+import { MAX_ATTESTATIONS, MAX_IDENTITY_OPS, type RelayedFrame } from './peering/frames.js';
 import {
   type AnnouncedFederation,
   type FederationAnnounce,
@@ -1375,7 +1375,7 @@ class HubServer implements Hub {
     if (!target && this.links && fed) {
       const home = homeHubOf(fed, env.targetMeshId);
       if (home !== this.did) {
-        this.forwardEnvelope(env, home);
+        this.forwardEnvelope(env, home, frame);
         return;
       }
     }
@@ -1910,7 +1910,7 @@ class HubServer implements Hub {
   }
 
   /** Queues a peer frame behind the ones before it (bounded); they run one at a time. */
-  private onPeerFrame(peer: string, frame: PeerDataFrame, inner?: ParsedFrame): void {
+  private onPeerFrame(peer: string, frame: PeerDataFrame, inner?: RelayedFrame): void {
     let chain = this.peerChains.get(peer);
     if (!chain) {
       chain = { tail: Promise.resolve(), pending: 0 };
@@ -1936,7 +1936,7 @@ class HubServer implements Hub {
       });
   }
 
-  private async handlePeerFrame(peer: string, frame: PeerDataFrame, inner?: ParsedFrame): Promise<void> {
+  private async handlePeerFrame(peer: string, frame: PeerDataFrame, inner?: RelayedFrame): Promise<void> {
     if (!this.links || !this.table) return;
     switch (frame.type) {
       case 'RouteAnnouncement': {
@@ -1974,10 +1974,10 @@ class HubServer implements Hub {
     }
   }
 
-  private async onRelay(peer: string, relay: Relay, inner: ParsedFrame): Promise<void> {
+  private async onRelay(peer: string, relay: Relay, inner: RelayedFrame): Promise<void> {
     this.metrics.relayed.inc({ kind: inner.kind, outcome: 'received' });
     if (inner.kind === 'envelope') {
-      this.onRelayedEnvelope(relay, inner.frame);
+      this.onRelayedEnvelope(relay, inner.frame, inner.text);
       return;
     }
     if (relay.route?.includes(this.did)) {
@@ -2073,16 +2073,18 @@ class HubServer implements Hub {
   /**
    * An envelope from a peer: hop-forwarded here (routing_loop, hop_limit_exceeded), then delivered
    * if the target is attached here (after checking this hub knows the federation), else passed on.
+   * `text`: the envelope as it came, forwarded hop-edited rather than serialized again.
    */
-  private onRelayedEnvelope(relay: Relay, env: Envelope): void {
+  private onRelayedEnvelope(relay: Relay, env: Envelope, text?: string): void {
     try {
       // Every hub in transit enforces geographicRestrictions too (a peer may route badly).
       const restrict = env.complianceContext?.geographicRestrictions;
       if (restrict && restrict.length > 0) this.checkGeography(env.targetMeshId, restrict);
       const forwarded = hopForward(env, this.did);
+      const edited = text === undefined ? undefined : hopForwardedText(text, forwarded);
       const local = this.sessions.has(env.targetMeshId) || relay.toHub === this.did;
       if (!local) {
-        this.forwardEnvelope(forwarded, relay.toHub);
+        this.forwardEnvelope(forwarded, relay.toHub, edited);
         return;
       }
       const fed = this.fedTable.get(env.federationId);
@@ -2102,7 +2104,7 @@ class HubServer implements Hub {
           `federation is ${fed.status}`,
         );
       }
-      this.deliver(forwarded, undefined);
+      this.deliver(forwarded, undefined, undefined, edited);
     } catch (err) {
       this.metrics.messages.inc({ priority: env.priority, outcome: 'rejected' });
       this.relayEnvelopeError(env, err);
@@ -2117,8 +2119,9 @@ class HubServer implements Hub {
   /**
    * Sends a hop-forwarded envelope over the best route not leading back to a hub it passed;
    * `routing_loop` when the only route does, `unreachable` to the source when there is none.
+   * `text`: `env` serialized already (hop-edited from the text it came in), carried as it is.
    */
-  private forwardEnvelope(env: Envelope, toHub: string | undefined): void {
+  private forwardEnvelope(env: Envelope, toHub: string | undefined, text?: string): void {
     // Governance may cap routes below the protocol's MAX_HOPS (the ledger's maxHops parameter).
     if (env.hopCount >= this.maxHopsCap) {
       throw new ProtocolError(
@@ -2133,6 +2136,7 @@ class HubServer implements Hub {
       avoid: env.route,
       envelope: true,
       ...(restrict && restrict.length > 0 ? { regions: restrict } : {}),
+      ...(text === undefined ? {} : { frameText: text }),
     });
     if (ok) {
       this.metrics.messages.inc({ priority: env.priority, outcome: 'forwarded' });
@@ -2188,6 +2192,8 @@ class HubServer implements Hub {
       envelope?: boolean;
       /** geographicRestrictions: only a path whose every hub lies in these regions. */
       regions?: readonly string[];
+      /** `frame` serialized already (see PeerLinks.send). */
+      frameText?: string;
     },
   ): boolean {
     if (!this.links || !this.table) return false;
@@ -2224,7 +2230,7 @@ class HubServer implements Hub {
       ...(options.toHub === undefined ? {} : { toHub: options.toHub }),
       frame,
     };
-    const ok = this.links.send(peer, relay, options.priority ?? 'normal');
+    const ok = this.links.send(peer, relay, options.priority ?? 'normal', options.frameText);
     this.metrics.relayed.inc({ kind: String(frame['type'] ?? 'envelope'), outcome: ok ? 'sent' : 'dropped' });
     return ok;
   }

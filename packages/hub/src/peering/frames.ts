@@ -298,10 +298,14 @@ export function hubAuthDigest(t: {
  * error frame on its way back to a source mesh). Throws
  * ProtocolError (malformed_frame, ...) like parseFrame.
  */
-export function parseRelayedFrame(relay: Relay, maxBytes?: number): ParsedFrame {
-  const parsed = parseFrame(JSON.stringify(relay.frame), maxBytes === undefined ? {} : { maxBytes });
+/** A relayed frame, parsed, with the text it was parsed from (an envelope is forwarded as it). */
+export type RelayedFrame = ParsedFrame & { readonly text: string };
+
+export function parseRelayedFrame(relay: Relay, maxBytes?: number): RelayedFrame {
+  const text = JSON.stringify(relay.frame);
+  const parsed = parseFrame(text, maxBytes === undefined ? {} : { maxBytes });
   if (hubLinkTypes.has(parsed.kind)) {
     throw new ProtocolError('malformed_frame', `a Relay cannot carry a ${parsed.kind} frame`);
   }
-  return parsed;
+  return { ...parsed, text };
 }

@@ -175,6 +175,13 @@ describe('PeerLinks on loopback', () => {
     expect(la.send(b.did, relay, 'high')).toBe(true);
     await until(() => b.frames.some((f) => f.frame.type === 'Relay'), 'relay at b');
     expect(b.frames.find((f) => f.frame.type === 'Relay')).toMatchObject({ peer: a.did, innerKind: 'error' });
+    // The inner frame handed in as text (an envelope forwarded as it came): spliced, the same Relay at b.
+    const other = { ...relay, toMeshId: 'did:mesh:org:y' };
+    expect(la.send(b.did, other, 'high', JSON.stringify(relay.frame, null, 1))).toBe(true);
+    const atB = () => b.frames.find((f) => f.frame.type === 'Relay' && f.frame.toMeshId === other.toMeshId);
+    await until(() => atB() !== undefined, 'relay sent with its inner text at b');
+    expect(atB()).toMatchObject({ peer: a.did, innerKind: 'error' });
+    expect(atB()?.frame).toEqual(other);
 
     // An inner frame that fails its schema is answered with an error frame, the link stays up.
     expect(la.send(b.did, { ...relay, frame: { type: 'agent.task.request', messageId: 'x' } })).toBe(true);

@@ -53,6 +53,7 @@ import {
   MAX_HUB_LOG_OPS,
   parseRelayedFrame,
   type Relay,
+  type RelayedFrame,
   type RouteAnnouncementFrame,
   type TrustAttestations,
 } from './frames.js';
@@ -92,7 +93,7 @@ export interface PeerLinksOptions {
   peers: readonly { did: string; url: string }[];
   /** Hubs accepted on inbound links. Absent: only the configured peers (fail closed). */
   allowedPeers?: readonly string[];
-  onFrame: (peerDid: string, frame: PeerDataFrame, relayed?: ParsedFrame) => void;
+  onFrame: (peerDid: string, frame: PeerDataFrame, relayed?: RelayedFrame) => void;
   onUp: (peerDid: string, latencyMs: number) => void;
   onDown: (peerDid: string) => void;
   /** The EWMA latency of an up link moved (after each pong). */
@@ -249,10 +250,25 @@ export class PeerLinks {
    * Queues a frame for `peerDid` at `priority` (default normal). False when there is no up link or
    * its queue is full: the frame was not taken.
    */
-  send(peerDid: string, frame: PeerOutboundFrame, priority: QosClass = 'normal'): boolean {
+  /**
+   * `innerText`: a Relay's inner frame already serialized (an envelope forwarded as the text it came
+   * in, hop-edited), spliced in rather than serialized again from `frame.frame`.
+   */
+  send(
+    peerDid: string,
+    frame: PeerOutboundFrame,
+    priority: QosClass = 'normal',
+    innerText?: string,
+  ): boolean {
     const link = this.active.get(peerDid);
     if (!link?.scheduler) return false;
-    const data = JSON.stringify(frame);
+    let data: string;
+    if (innerText !== undefined && frame.type === 'Relay') {
+      const { frame: _inner, ...outer } = frame;
+      data = `${JSON.stringify(outer).slice(0, -1)},"frame":${innerText}}`;
+    } else {
+      data = JSON.stringify(frame);
+    }
     return link.scheduler.enqueue({ frame, data }, priority, data.length);
   }
 
@@ -589,7 +605,7 @@ export class PeerLinks {
         this.options.onFrame(peerDid, parsed.frame);
         return;
       case 'Relay': {
-        let inner: ParsedFrame;
+        let inner: RelayedFrame;
         try {
           inner = parseRelayedFrame(parsed.frame, this.maxFrameBytes());
         } catch (err) {
