@@ -58,6 +58,33 @@ describe('config files', () => {
     );
     const config = loadConfig(file, NodeConfigSchema);
     expect(config.policy.minPartnerTrust).toBe(50);
+    expect(config.messages).toEqual({ maxAgeMs: 300_000, replayCapacity: 4_000_000 });
+  });
+
+  it('takes the receiving limits, and names a bad one', () => {
+    const node = {
+      did: 'did:mesh:enterprise:acme-001',
+      keyFile: 'acme.key',
+      credentialFile: 'acme.vc.json',
+      hubUrl: 'ws://127.0.0.1:7400/v1/mesh',
+      region: 'na',
+      trustedIssuers: ['did:mesh:authority:foundation'],
+    };
+    const ok = write(
+      'node-limits.json',
+      JSON.stringify({ ...node, messages: { replayCapacity: 10_000_000 } }),
+    );
+    expect(loadConfig(ok, NodeConfigSchema).messages).toEqual({
+      maxAgeMs: 300_000,
+      replayCapacity: 10_000_000,
+    });
+    const bad = errorOf(() =>
+      loadConfig(
+        write('node-bad.json', JSON.stringify({ ...node, messages: { replayCapacity: 10 } })),
+        NodeConfigSchema,
+      ),
+    );
+    expect(bad.field).toBe('messages.replayCapacity');
   });
 
   it('names the field and the expected value', () => {

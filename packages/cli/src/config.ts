@@ -196,6 +196,15 @@ export const NodeConfigSchema = z.strictObject({
       requireToken: false,
       explanationsFile: 'explanations.jsonl',
     }),
+  /** Receiving side (docs/link-protocol.md): how old a message may be, how many ids are remembered. */
+  messages: z
+    .strictObject({
+      /** Oldest incoming message accepted, ms (must exceed the hub's queue TTL). */
+      maxAgeMs: z.number().int().min(10_000).max(3_600_000).default(300_000),
+      /** Message ids remembered for replay protection (16-22 bytes each when full). */
+      replayCapacity: z.number().int().min(1_000).max(100_000_000).default(4_000_000),
+    })
+    .default({ maxAgeMs: 300_000, replayCapacity: 4_000_000 }),
   /** Compliance (spec 7; docs/compliance.md): adapters, local Cedar policy, audit trail, retention. */
   compliance: z
     .strictObject({

@@ -179,6 +179,8 @@ export async function createNodeStack(
     region: config.region,
     hubUrl: config.hubUrl,
     trustedIssuers: config.trustedIssuers,
+    maxMessageAgeMs: config.messages.maxAgeMs,
+    replayCapacity: config.messages.replayCapacity,
     ...(meshLog ? { meshLog } : {}),
     policy: {
       // Partners may ask for what this node offers unless the policy says otherwise.
