@@ -216,6 +216,7 @@ export interface HubWorker {
     rss: number;
     heapUsed: number;
     heapTotal: number;
+    newSpace: number;
     external: number;
   }>;
 }
@@ -249,6 +250,7 @@ export function startHubWorker(
             rss: s.rss as number,
             heapUsed: s.heapUsed as number,
             heapTotal: s.heapTotal as number,
+            newSpace: s.newSpace as number,
             external: s.external as number,
           };
         },

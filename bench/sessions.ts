@@ -23,6 +23,11 @@ export interface SessionsResult {
   heapKBPerSession: number;
   /** The heap V8 holds (heapTotal delta / sessions): used plus free space not given back. */
   heapTotalKBPerSession: number;
+  /**
+   * Of rssKBPerSession, V8's young generation growing (new space delta / sessions): a fixed cost of a
+   * busy process (it grows to its working size, 32 MB here, with allocation), not per session.
+   */
+  youngKBPerSession: number;
   /** Memory outside the JS heap that V8 knows of (buffers; `external` delta / sessions). */
   externalKBPerSession: number;
   hubRssMB: number;
@@ -90,6 +95,7 @@ export async function benchSessions(
     heapKBPerSession: count === 0 ? 0 : Math.round((after.heapUsed - before.heapUsed) / count / 102.4) / 10,
     heapTotalKBPerSession:
       count === 0 ? 0 : Math.round((after.heapTotal - before.heapTotal) / count / 102.4) / 10,
+    youngKBPerSession: count === 0 ? 0 : Math.round((after.newSpace - before.newSpace) / count / 102.4) / 10,
     externalKBPerSession:
       count === 0 ? 0 : Math.round((after.external - before.external) / count / 102.4) / 10,
     hubRssMB: Math.round(after.rss / 2 ** 20),

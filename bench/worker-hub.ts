@@ -10,7 +10,7 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeHeapSnapshot } from 'node:v8';
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { createHub, type FederationRow, hubStoreFrom, memoryHubStore } from '@fmp/hub';
 import { openStore } from '@fmp/store';
 import { DEFAULT_LEVEL_PERMISSIONS } from '@fmp/trust';
@@ -87,6 +87,8 @@ serve(
         heapUsed: mem.heapUsed,
         heapTotal: mem.heapTotal,
         external: mem.external,
+        // V8's young generation (its size grows with allocation, whatever the hub holds).
+        newSpace: getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_size ?? 0,
       };
     }
     if (cmd.cmd === 'heapSnapshot') {
