@@ -735,8 +735,9 @@ function scaleSection(r: Results): string {
   out.push(`- **Sustained traffic** (not part of this run, minutes long): \`npx tsx bench/soak.ts [seconds]\`
   keeps the one-hub throughput traffic going (256 in flight) and prints, every 10 s, messages per
   second, failures and the RSS of hub, sender and receiver. What fills with time shows there and
-  not in a 10 s run: the receiver's replay cache, 100,000 ids in a Map, refused every message after
-  ~80 s at ~12,000 msg/s; it is now a ReplayWindow of 4,000,000 ids (docs/link-protocol.md).`);
+  not in a 10 s run: the receiver's replay cache refused every message once full (100,000 ids in a
+  Map: ~8 s of ~12,000 msg/s; a first ReplayWindow of 1,000,000 ids: after ~80 s); it now holds
+  4,000,000 ids (docs/link-protocol.md), about 5 minutes of that rate.`);
   let text = out.length > 0 ? `\n${out.join('\n')}\n` : '\n';
   if (ml && !('skipped' in ml) && ml.steps.length > 0) {
     const kinds = ['critical', 'high', 'normal', 'low', 'handshake', 'tool'].filter((k) =>
