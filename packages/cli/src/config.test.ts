@@ -34,6 +34,16 @@ peers:
     url: ws://127.0.0.1:7401/v1/hub
 `;
 
+/** The required fields of a node config. */
+const nodeJson = {
+  did: 'did:mesh:enterprise:acme-001',
+  keyFile: 'acme.key',
+  credentialFile: 'acme.vc.json',
+  hubUrl: 'ws://127.0.0.1:7400/v1/mesh',
+  region: 'na',
+  trustedIssuers: ['did:mesh:authority:foundation'],
+};
+
 describe('config files', () => {
   it('loads a YAML hub config with defaults and resolves its directory', () => {
     const config = loadConfig(write('hub.yaml', hubYaml), HubConfigSchema);
@@ -44,32 +54,14 @@ describe('config files', () => {
   });
 
   it('loads a JSON node config', () => {
-    const file = write(
-      'node.json',
-      JSON.stringify({
-        did: 'did:mesh:enterprise:acme-001',
-        keyFile: 'acme.key',
-        credentialFile: 'acme.vc.json',
-        hubUrl: 'ws://127.0.0.1:7400/v1/mesh',
-        region: 'na',
-        trustedIssuers: ['did:mesh:authority:foundation'],
-        capabilities: ['ml.inference'],
-      }),
-    );
+    const file = write('node.json', JSON.stringify({ ...nodeJson, capabilities: ['ml.inference'] }));
     const config = loadConfig(file, NodeConfigSchema);
     expect(config.policy.minPartnerTrust).toBe(50);
     expect(config.messages).toEqual({ maxAgeMs: 300_000, replayCapacity: 4_000_000 });
   });
 
   it('takes the receiving limits, and names a bad one', () => {
-    const node = {
-      did: 'did:mesh:enterprise:acme-001',
-      keyFile: 'acme.key',
-      credentialFile: 'acme.vc.json',
-      hubUrl: 'ws://127.0.0.1:7400/v1/mesh',
-      region: 'na',
-      trustedIssuers: ['did:mesh:authority:foundation'],
-    };
+    const node = nodeJson;
     const ok = write(
       'node-limits.json',
       JSON.stringify({ ...node, messages: { replayCapacity: 10_000_000 } }),
