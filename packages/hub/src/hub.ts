@@ -2754,16 +2754,22 @@ class HubServer implements Hub {
 
   async recheckCredentials(): Promise<void> {
     let checked = 0;
+    let options = this.credentialOptions();
     for (const session of [...this.sessions.values()]) {
       // Cached checks resolve without I/O: yield now and then, or 10,000 sessions stall every link.
-      if (++checked % 64 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      // The options (and their clock) are made again after each wait, not for every session.
+      if (++checked % 64 === 0) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        options = this.credentialOptions();
+      }
       // While the verification cache holds the credential's result (until its expiry, a status
       // list's refresh or ten minutes), that result is all a full check would give: taken by the
       // hash of the text, without parsing and canonicalizing it again.
-      const options = this.credentialOptions();
-      const result =
-        verifyCachedCredential(this.vcCache.keyOfCanonical(session.credentialJson), options) ??
-        (await verifyCredential(JSON.parse(session.credentialJson), options));
+      let result = verifyCachedCredential(this.vcCache.keyOfCanonical(session.credentialJson), options);
+      if (!result) {
+        result = await verifyCredential(JSON.parse(session.credentialJson), options);
+        options = this.credentialOptions();
+      }
       if (this.sessions.get(session.meshId) !== session) continue;
       const ok = result.verified && result.subject === session.meshId;
       const level = ok ? (result.meshAgent?.trustLevel ?? 0) : 0;

@@ -293,14 +293,14 @@ export function hubAuthDigest(t: {
   );
 }
 
+/** A relayed frame, parsed, with the text it was parsed from (an envelope is forwarded as it). */
+export type RelayedFrame = ParsedFrame & { readonly text: string };
+
 /**
  * Validates a Relay's inner frame with the frame registry (an envelope, a handshake message, or an
  * error frame on its way back to a source mesh). Throws
  * ProtocolError (malformed_frame, ...) like parseFrame.
  */
-/** A relayed frame, parsed, with the text it was parsed from (an envelope is forwarded as it). */
-export type RelayedFrame = ParsedFrame & { readonly text: string };
-
 export function parseRelayedFrame(relay: Relay, maxBytes?: number): RelayedFrame {
   const text = JSON.stringify(relay.frame);
   const parsed = parseFrame(text, maxBytes === undefined ? {} : { maxBytes });

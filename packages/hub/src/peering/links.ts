@@ -248,11 +248,9 @@ export class PeerLinks {
 
   /**
    * Queues a frame for `peerDid` at `priority` (default normal). False when there is no up link or
-   * its queue is full: the frame was not taken.
-   */
-  /**
-   * `innerText`: a Relay's inner frame already serialized (an envelope forwarded as the text it came
-   * in, hop-edited), spliced in rather than serialized again from `frame.frame`.
+   * its queue is full: the frame was not taken. `innerText`: a Relay's inner frame already
+   * serialized (an envelope forwarded as the text it came in, hop-edited), spliced in rather than
+   * serialized again from `frame.frame`.
    */
   send(
     peerDid: string,
