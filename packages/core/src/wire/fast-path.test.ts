@@ -5,16 +5,25 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { ed25519 } from '../crypto.js';
 import { createEnvelope, hopForward, sealPayload, signEnvelope } from '../envelope.js';
 import { MAX_BATCH_FRAMES, splitBatch } from './batch.js';
 import { type HopSpans, hopForwardedText, parseFrame } from './frame.js';
 import { AckSchema, isPlainAck } from './link.js';
 import {
+  type ClearPayload,
+  clearPayloadSchema,
+  complianceContextSchema,
+  copyPlainJson,
   type Envelope,
   envelopeSchema,
+  isClearPayloadValue,
+  isComplianceContextValue,
   isEnvelope,
+  isPlainJsonValue,
   isSealedEnvelope,
+  isUnsignedEnvelope,
   isUnsignedSealedEnvelope,
   isUuidValue,
   MAX_HOPS,
@@ -386,5 +395,212 @@ describe('isUuidValue and the Ack fast check', () => {
     const ok = { type: 'Ack', messageId: sealed.messageId, federationId: sealed.federationId };
     expect(isPlainAck(ok)).toBe(true);
     expect(parseFrame(JSON.stringify(ok))).toEqual({ kind: 'Ack', frame: ok });
+  });
+});
+
+/** A valid compliance context (every field), then fields bent, of the wrong type, or dropped. */
+const validCompliance: Record<string, unknown> = {
+  dataClassification: 'personal-identifiable',
+  processingBasis: 'consent',
+  retentionPeriod: '90-days',
+  geographicRestrictions: ['eu', 'us-ca'],
+  auditTrail: true,
+  purpose: 'research',
+  dataSubjectRegion: 'eu',
+  safeguards: ['scc', 'dpf'],
+  explicitConsent: true,
+  aiRiskLevel: 'high',
+  humanReview: false,
+  saleOrShare: false,
+  optOut: true,
+  crossBorderNotice: true,
+  dataSubject: 'subject-1',
+};
+const badCompliance: Record<string, fc.Arbitrary<unknown>> = {
+  dataClassification: fc.constantFrom('public', 'internal', 'special-category', 'secret', 1),
+  processingBasis: fc.constantFrom('legitimate-interest', 'whim', null),
+  retentionPeriod: fc.constantFrom('1-year', '99999-hours', '0-days', '100000-days', '1-days ', 90),
+  geographicRestrictions: fc.oneof(
+    fc.array(fc.constantFrom('eu', 'apac', 'EU', 'e', 'abcdefghi', 'eu-abcdefgh', 'eu-abcdefghi'), {
+      maxLength: 3,
+    }),
+    fc.constant(
+      Array.from({ length: 33 }, (_, i) => `r${String.fromCharCode(97 + (i % 26))}${i >= 26 ? 'x' : ''}`),
+    ),
+    fc.constant('eu'),
+  ),
+  auditTrail: fc.constantFrom(false, 'yes'),
+  purpose: fc.constantFrom('', 'p'.repeat(128), 'p'.repeat(129)),
+  dataSubjectRegion: fc.constantFrom('us-ca', 'EU', ''),
+  safeguards: fc.oneof(
+    fc.array(fc.constantFrom('bcr', 'explicit-consent', 'binding-instrument', 'pinky-promise'), {
+      maxLength: 6,
+    }),
+    fc.constant('scc'),
+  ),
+  explicitConsent: fc.constantFrom(false, 0),
+  aiRiskLevel: fc.constantFrom('minimal', 'unacceptable', 'extreme'),
+  humanReview: fc.constantFrom(true, 'no'),
+  saleOrShare: fc.constant(true),
+  optOut: fc.constantFrom(false, null),
+  crossBorderNotice: fc.constant(false),
+  dataSubject: fc.constantFrom('', 's'.repeat(128), 's'.repeat(129)),
+  extra: fc.constant(1),
+};
+const complianceLike = fc
+  .record({
+    replace: fc.option(
+      fc.dictionary(fc.constantFrom(...Object.keys(badCompliance)), fc.constant(0), { maxKeys: 2 }),
+      {
+        nil: {},
+        freq: 2,
+      },
+    ),
+    values: fc.record(badCompliance),
+    drop: fc.subarray(Object.keys(validCompliance), { maxLength: 3 }),
+  })
+  .map(({ replace, values, drop }) => {
+    const v: Record<string, unknown> = { ...validCompliance };
+    for (const k of Object.keys(replace)) v[k] = values[k];
+    for (const k of drop) delete v[k];
+    // Through JSON, as it arrives (and sometimes with a "__proto__" key of its own).
+    return JSON.parse(JSON.stringify(v).replace('"extra"', '"__proto__"')) as unknown;
+  });
+
+describe('the hand-written checks of payloads and compliance contexts', () => {
+  it('isComplianceContextValue is complianceContextSchema, both ways, and keeps the value', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(fc.oneof(complianceLike, fc.jsonValue({ maxDepth: 2 })), (value) => {
+        const zod = complianceContextSchema.safeParse(value);
+        expect(isComplianceContextValue(value)).toBe(zod.success);
+        if (zod.success) {
+          accepted++;
+          expect(value).toEqual(zod.data);
+        }
+      }),
+      { numRuns: 5000 },
+    );
+    expect(accepted).toBeGreaterThan(20);
+  });
+
+  it('isPlainJsonValue and copyPlainJson accept only what z.json() gives back unchanged', () => {
+    const json = z.json();
+    const odd = fc.constantFrom<unknown>(
+      undefined,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      -0,
+      new Date(0),
+      new Map(),
+      Object.create(null),
+      // A sparse array (a hole is not a JSON value).
+      new Array(3).fill(1, 0, 1),
+      () => 1,
+      Symbol('s'),
+      10n,
+    );
+    const value = fc.letrec((tie) => ({
+      node: fc.oneof(
+        { depthSize: 'small' },
+        fc.jsonValue({ maxDepth: 1 }),
+        odd,
+        fc.array(tie('node'), { maxLength: 3 }),
+        fc.dictionary(fc.constantFrom('a', 'b', '__proto__', 'constructor'), tie('node'), { maxKeys: 3 }),
+      ),
+    })).node;
+    fc.assert(
+      fc.property(value, (v) => {
+        const copy = copyPlainJson(v);
+        expect(copy !== undefined).toBe(isPlainJsonValue(v));
+        if (copy === undefined) return;
+        // Shown plain: zod accepts it and builds an equal value; the copy shares no object with it.
+        const zod = json.safeParse(v);
+        expect(zod.success).toBe(true);
+        expect(copy).toEqual(zod.data);
+        if (typeof v === 'object' && v !== null) expect(copy).not.toBe(v);
+      }),
+      { numRuns: 3000 },
+    );
+    // Deeper than MAX_JSON_DEPTH is left to zod.
+    let deep: unknown = 1;
+    for (let i = 0; i < 70; i++) deep = [deep];
+    expect(isPlainJsonValue(deep)).toBe(false);
+    expect(copyPlainJson(deep)).toBeUndefined();
+  });
+
+  it('isClearPayloadValue accepts only what clearPayloadSchema accepts, unchanged', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(payloadValue, fc.jsonValue({ maxDepth: 2 }), fc.boolean(), (p, other, useOther) => {
+        const value = JSON.parse(JSON.stringify(useOther ? other : p)) as unknown;
+        const zod = clearPayloadSchema.safeParse(value);
+        if (isClearPayloadValue(value)) {
+          accepted++;
+          expect(zod.success).toBe(true);
+          expect(value).toEqual(zod.data);
+        } else {
+          // Nothing but depth (left to zod) separates a plain JSON payload from the schema's verdict.
+          expect(zod.success).toBe(false);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+    expect(accepted).toBeGreaterThan(20);
+    const payload: ClearPayload = { type: 'agent.task.request', data: { task: 'x' } };
+    expect(isClearPayloadValue(payload)).toBe(true);
+  });
+
+  it('isUnsignedEnvelope is unsignedEnvelopeSchema, both ways (what createEnvelope skips zod for)', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(envelopeLike, (value) => {
+        const v =
+          typeof value === 'object' && value !== null && !Array.isArray(value)
+            ? Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'signature'))
+            : value;
+        const zod = unsignedEnvelopeSchema.safeParse(v);
+        expect(isUnsignedEnvelope(v)).toBe(zod.success);
+        if (zod.success) {
+          accepted++;
+          expect(v).toEqual(zod.data);
+        }
+      }),
+      { numRuns: 5000 },
+    );
+    expect(accepted).toBeGreaterThan(20);
+  });
+
+  it('createEnvelope copies what the caller passed: changing it afterwards changes nothing', () => {
+    const data = { task: 'summarize', args: { n: [1, 2] } };
+    const complianceContext = { dataClassification: 'internal' as const, auditTrail: true };
+    const env = createEnvelope(
+      {
+        type: 'agent.task.request',
+        federationId: sealed.federationId,
+        sourceMeshId: sealed.sourceMeshId,
+        targetMeshId: sealed.targetMeshId,
+        payload: { type: 'agent.task.request', data },
+        complianceContext,
+      },
+      { now: () => 1_730_246_400_000 },
+    );
+    data.args.n.push(3);
+    complianceContext.auditTrail = false;
+    expect((env.payload as ClearPayload).data).toEqual({ task: 'summarize', args: { n: [1, 2] } });
+    expect(env.complianceContext?.auditTrail).toBe(true);
+    // Not plain JSON (a Date): zod decides, as before, and refuses it.
+    expect(() =>
+      createEnvelope(
+        {
+          type: 'agent.task.request',
+          federationId: sealed.federationId,
+          sourceMeshId: sealed.sourceMeshId,
+          targetMeshId: sealed.targetMeshId,
+          payload: { type: 'agent.task.request', data: { at: new Date(0) } as never },
+        },
+        { now: () => 1_730_246_400_000 },
+      ),
+    ).toThrow(/invalid envelope/);
   });
 });

@@ -197,6 +197,14 @@ export function parseFrame(raw: string | Uint8Array, options: ParseFrameOptions 
   } catch (cause) {
     throw malformed('frame is not valid JSON', new DecodeError('invalid JSON', { cause }));
   }
+  return parseFrameValue(value);
+}
+
+/**
+ * parseFrame on a value JSON.parse already made (the frame inside a Relay, parsed with it): the
+ * checks after JSON, with the same results and errors.
+ */
+export function parseFrameValue(value: unknown): ParsedFrame {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw malformed('frame must be a JSON object');
   }

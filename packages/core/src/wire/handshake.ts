@@ -15,13 +15,18 @@ import { markSchemaOutput, registerFrameSchema, schemaOutputOf } from './frame.j
 // --- field schemas ---------------------------------------------------------------------------
 
 /** W3C DID syntax (method-specific id without path, query or fragment), bounded. */
+const HANDSHAKE_DID_PATTERN =
+  /^did:[a-z0-9]+:(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})*(?::(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})+)*$/;
 export const HandshakeDidSchema = z
   .string()
   .max(256)
-  .regex(/^did:[a-z0-9]+:(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})*(?::(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})+)*$/, {
-    message: 'not a DID',
-  })
+  .regex(HANDSHAKE_DID_PATTERN, { message: 'not a DID' })
   .refine((s) => !s.endsWith(':'), { message: 'not a DID' });
+
+/** HandshakeDidSchema's verdict without zod (hub links check it on every relayed frame). */
+export function isHandshakeDidValue(v: unknown): v is string {
+  return typeof v === 'string' && v.length <= 256 && HANDSHAKE_DID_PATTERN.test(v) && !v.endsWith(':');
+}
 
 /** A DID URL naming one verification method: `<did>#<fragment>`. */
 export const VerificationMethodIdSchema = z

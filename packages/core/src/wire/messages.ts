@@ -77,10 +77,11 @@ export const protocolVersionSchema = z.literal(PROTOCOL_VERSION);
  * (`de`, `us`) and ISO 3166-2 subdivisions (`us-ca`). Lowercase only, so that a signed value has one
  * spelling.
  */
+const REGION_CODE_PATTERN = /^[a-z]{2,8}(?:-[a-z0-9]{1,8})?$/;
 export const regionCodeSchema = z
   .string()
   .max(17)
-  .regex(/^[a-z]{2,8}(?:-[a-z0-9]{1,8})?$/, 'must be a lowercase region code (eu, apac, us-ca)');
+  .regex(REGION_CODE_PATTERN, 'must be a lowercase region code (eu, apac, us-ca)');
 export type RegionCode = z.infer<typeof regionCodeSchema>;
 
 /** Dotted, lowercase message type, e.g. `agent.task.request`. */
@@ -149,51 +150,51 @@ export const retentionPeriodSchema = z
   .max(16)
   .regex(RETENTION_PATTERN, 'must be <n>-<hours|days|weeks|months|years>, e.g. 90-days');
 
-export const complianceContextSchema = z
-  .strictObject({
-    dataClassification: z.enum(DATA_CLASSIFICATIONS),
-    processingBasis: z.enum(PROCESSING_BASES).optional(),
-    retentionPeriod: retentionPeriodSchema.optional(),
-    /** Where the data may be processed; absent means no restriction (an empty list is refused). */
-    geographicRestrictions: z.array(regionCodeSchema).min(1).max(LIMITS.geographicRestrictions).optional(),
-    auditTrail: z.boolean(),
-    // Extensions the jurisdiction adapters read (docs/compliance.md); all optional.
-    /** What the data is processed for (purpose limitation). */
-    purpose: z.string().min(1).max(128).optional(),
-    /** Where the data subjects are (region code): GDPR follows EU data subjects. */
-    dataSubjectRegion: regionCodeSchema.optional(),
-    /** Transfer safeguards the sender declares for a destination without adequacy. */
-    safeguards: z.array(z.enum(TRANSFER_SAFEGUARDS)).max(TRANSFER_SAFEGUARDS.length).optional(),
-    /** Explicit consent was obtained (GDPR Art. 9 special categories). */
-    explicitConsent: z.boolean().optional(),
-    /** EU AI Act risk class of the AI processing the data feeds. */
-    aiRiskLevel: z.enum(AI_RISK_LEVELS).optional(),
-    /** A human reviews the AI's outcome (AI Act Art. 14 human oversight). */
-    humanReview: z.boolean().optional(),
-    /** The transfer is a sale or share of personal information (CCPA). */
-    saleOrShare: z.boolean().optional(),
-    /** The consumer opted out of sale/sharing (CCPA). */
-    optOut: z.boolean().optional(),
-    /** The individuals were told their data may be processed abroad (PIPEDA). */
-    crossBorderNotice: z.boolean().optional(),
-    /** A pseudonymous data-subject id: erasure requests shred this subject's stored copies. */
-    dataSubject: z.string().min(1).max(128).optional(),
-  })
-  .superRefine((c, ctx) => {
-    // GDPR Art. 6: processing personal data needs a lawful basis.
-    const personal =
-      c.dataClassification === 'personal-identifiable' || c.dataClassification === 'special-category';
-    if (personal && c.processingBasis === undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['processingBasis'],
-        message: `processingBasis is required for ${c.dataClassification} data`,
-      });
-    }
-    if (c.geographicRestrictions && !unique(c.geographicRestrictions)) {
-      ctx.addIssue({ code: 'custom', path: ['geographicRestrictions'], message: 'duplicate region' });
-    }
-  });
+const complianceShape = {
+  dataClassification: z.enum(DATA_CLASSIFICATIONS),
+  processingBasis: z.enum(PROCESSING_BASES).optional(),
+  retentionPeriod: retentionPeriodSchema.optional(),
+  /** Where the data may be processed; absent means no restriction (an empty list is refused). */
+  geographicRestrictions: z.array(regionCodeSchema).min(1).max(LIMITS.geographicRestrictions).optional(),
+  auditTrail: z.boolean(),
+  // Extensions the jurisdiction adapters read (docs/compliance.md); all optional.
+  /** What the data is processed for (purpose limitation). */
+  purpose: z.string().min(1).max(128).optional(),
+  /** Where the data subjects are (region code): GDPR follows EU data subjects. */
+  dataSubjectRegion: regionCodeSchema.optional(),
+  /** Transfer safeguards the sender declares for a destination without adequacy. */
+  safeguards: z.array(z.enum(TRANSFER_SAFEGUARDS)).max(TRANSFER_SAFEGUARDS.length).optional(),
+  /** Explicit consent was obtained (GDPR Art. 9 special categories). */
+  explicitConsent: z.boolean().optional(),
+  /** EU AI Act risk class of the AI processing the data feeds. */
+  aiRiskLevel: z.enum(AI_RISK_LEVELS).optional(),
+  /** A human reviews the AI's outcome (AI Act Art. 14 human oversight). */
+  humanReview: z.boolean().optional(),
+  /** The transfer is a sale or share of personal information (CCPA). */
+  saleOrShare: z.boolean().optional(),
+  /** The consumer opted out of sale/sharing (CCPA). */
+  optOut: z.boolean().optional(),
+  /** The individuals were told their data may be processed abroad (PIPEDA). */
+  crossBorderNotice: z.boolean().optional(),
+  /** A pseudonymous data-subject id: erasure requests shred this subject's stored copies. */
+  dataSubject: z.string().min(1).max(128).optional(),
+};
+
+export const complianceContextSchema = z.strictObject(complianceShape).superRefine((c, ctx) => {
+  // GDPR Art. 6: processing personal data needs a lawful basis.
+  const personal =
+    c.dataClassification === 'personal-identifiable' || c.dataClassification === 'special-category';
+  if (personal && c.processingBasis === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['processingBasis'],
+      message: `processingBasis is required for ${c.dataClassification} data`,
+    });
+  }
+  if (c.geographicRestrictions && !unique(c.geographicRestrictions)) {
+    ctx.addIssue({ code: 'custom', path: ['geographicRestrictions'], message: 'duplicate region' });
+  }
+});
 export type ComplianceContext = z.infer<typeof complianceContextSchema>;
 
 /** Spec 7.3 (right to explanation): why an action was taken, on what data, instead of what. */
@@ -420,6 +421,8 @@ const PRIORITY_SET = new Set<unknown>(PRIORITIES);
 
 const isString = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
 const isDid = (v: unknown): v is string => isString(v, LIMITS.didLength) && DID_PATTERN.test(v);
+/** didSchema's verdict without zod. */
+export const isDidValue = isDid;
 const isUuid = (v: unknown): boolean => isUuidValue(v);
 
 const isHex = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 97 && c <= 102) || (c >= 65 && c <= 70); // 0-9 a-f A-F
@@ -472,6 +475,154 @@ function isSealedPayloadValue(p: unknown): boolean {
   );
 }
 
+const COMPLIANCE_KEYS = new Set(Object.keys(complianceShape));
+const DATA_CLASSIFICATION_SET = new Set<unknown>(DATA_CLASSIFICATIONS);
+const PROCESSING_BASIS_SET = new Set<unknown>(PROCESSING_BASES);
+const SAFEGUARD_SET = new Set<unknown>(TRANSFER_SAFEGUARDS);
+const AI_RISK_SET = new Set<unknown>(AI_RISK_LEVELS);
+const COMPLIANCE_FLAGS = [
+  'explicitConsent',
+  'humanReview',
+  'saleOrShare',
+  'optOut',
+  'crossBorderNotice',
+] as const;
+const isRegionCode = (v: unknown): boolean =>
+  typeof v === 'string' && v.length <= 17 && REGION_CODE_PATTERN.test(v);
+const isOptionalText = (v: unknown): boolean =>
+  v === undefined || (typeof v === 'string' && v.length >= 1 && v.length <= 128);
+
+/**
+ * complianceContextSchema's verdict by hand (its refinements included), for the context every
+ * federated tool call carries: hubs and nodes check it on each envelope, and zod's strict object
+ * with fourteen optional fields cost more than the rest of the envelope check. A property test holds
+ * it to the schema both ways.
+ */
+export function isComplianceContextValue(value: unknown): value is ComplianceContext {
+  if (!isPlainObject(value) || !onlyKeys(value, COMPLIANCE_KEYS)) return false;
+  const c = value;
+  const classification = c['dataClassification'];
+  if (!DATA_CLASSIFICATION_SET.has(classification) || typeof c['auditTrail'] !== 'boolean') return false;
+  const basis = c['processingBasis'];
+  if (basis === undefined) {
+    if (classification === 'personal-identifiable' || classification === 'special-category') return false;
+  } else if (!PROCESSING_BASIS_SET.has(basis)) return false;
+  const retention = c['retentionPeriod'];
+  if (
+    retention !== undefined &&
+    !(typeof retention === 'string' && retention.length <= 16 && RETENTION_PATTERN.test(retention))
+  )
+    return false;
+  const regions = c['geographicRestrictions'];
+  if (regions !== undefined) {
+    if (!Array.isArray(regions) || regions.length < 1 || regions.length > LIMITS.geographicRestrictions)
+      return false;
+    for (const r of regions) if (!isRegionCode(r)) return false;
+    if (!unique(regions)) return false;
+  }
+  if (!isOptionalText(c['purpose']) || !isOptionalText(c['dataSubject'])) return false;
+  const subjectRegion = c['dataSubjectRegion'];
+  if (subjectRegion !== undefined && !isRegionCode(subjectRegion)) return false;
+  const safeguards = c['safeguards'];
+  if (safeguards !== undefined) {
+    if (!Array.isArray(safeguards) || safeguards.length > TRANSFER_SAFEGUARDS.length) return false;
+    for (const g of safeguards) if (!SAFEGUARD_SET.has(g)) return false;
+  }
+  const risk = c['aiRiskLevel'];
+  if (risk !== undefined && !AI_RISK_SET.has(risk)) return false;
+  for (const flag of COMPLIANCE_FLAGS) {
+    const f = c[flag];
+    if (f !== undefined && typeof f !== 'boolean') return false;
+  }
+  return true;
+}
+
+/**
+ * Whether `value` is plain JSON data that z.json() accepts and gives back unchanged: strings,
+ * finite numbers, booleans, null, arrays and plain objects (no `__proto__` key), at most
+ * MAX_JSON_DEPTH levels. False only means "not shown": the caller lets zod decide.
+ */
+export function isPlainJsonValue(value: unknown, depth = 0): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(value);
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= MAX_JSON_DEPTH) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (!isPlainJsonValue(value[i], depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__' || !isPlainJsonValue((value as Record<string, unknown>)[key], depth + 1))
+      return false;
+  }
+  return true;
+}
+
+/**
+ * A deep copy of `value` when isPlainJsonValue holds for it (what zod would have built), else
+ * undefined. Values a caller handed in are copied so that changing them afterwards changes nothing
+ * that was checked.
+ */
+export function copyPlainJson(value: unknown, depth = 0): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value : undefined;
+    case 'object':
+      break;
+    default:
+      return undefined;
+  }
+  if (value === null) return null;
+  if (depth >= MAX_JSON_DEPTH) return undefined;
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const x = copyPlainJson(value[i], depth + 1);
+      if (x === undefined) return undefined;
+      out[i] = x;
+    }
+    return out;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return undefined;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__') return undefined;
+    const x = copyPlainJson((value as Record<string, unknown>)[key], depth + 1);
+    if (x === undefined) return undefined;
+    out[key] = x;
+  }
+  return out;
+}
+
+const CLEAR_PAYLOAD_KEYS = new Set(['type', 'data']);
+
+/** True only for what clearPayloadSchema accepts unchanged (false: let the schema decide). */
+export function isClearPayloadValue(p: unknown): p is ClearPayload {
+  if (!isPlainObject(p) || !onlyKeys(p, CLEAR_PAYLOAD_KEYS)) return false;
+  const type = p['type'];
+  return (
+    isString(type, LIMITS.messageTypeLength) &&
+    MESSAGE_TYPE_PATTERN.test(type) &&
+    p['data'] !== undefined &&
+    isPlainJsonValue(p['data'], 1)
+  );
+}
+
 /**
  * Exactly `envelopeSchema.safeParse(value).success` for plain JSON data (what JSON.parse returns),
  * without zod on the common path: the header, the transit fields, the signature and a sealed
@@ -497,6 +648,14 @@ export function isSealedEnvelope(value: unknown): value is Envelope {
  */
 export function isUnsignedSealedEnvelope(value: unknown): value is UnsignedEnvelope {
   return checkEnvelopeFast(value, false, false);
+}
+
+/**
+ * unsignedEnvelopeSchema's verdict on any payload: what createEnvelope checks (its draft is a
+ * fresh copy of plain JSON data, see copyPlainJson).
+ */
+export function isUnsignedEnvelope(value: unknown): value is UnsignedEnvelope {
+  return checkEnvelopeFast(value, true, false);
 }
 
 function checkEnvelopeFast(value: unknown, allowClear: boolean, signed = true): boolean {
@@ -539,7 +698,12 @@ function checkEnvelopeFast(value: unknown, allowClear: boolean, signed = true): 
   if (!Array.isArray(route) || route.length > MAX_HOPS) return false;
   for (const hop of route) if (!isDid(hop)) return false;
   const compliance = v['complianceContext'];
-  if (compliance !== undefined && !complianceContextSchema.safeParse(compliance).success) return false;
+  if (
+    compliance !== undefined &&
+    !isComplianceContextValue(compliance) &&
+    !complianceContextSchema.safeParse(compliance).success
+  )
+    return false;
   // checkEnvelope (the superRefine), on the same values.
   const hopCount = v['hopCount'] as number;
   if (hopCount > (v['maxHops'] as number) || route.length !== hopCount || !unique(route)) return false;
@@ -547,6 +711,7 @@ function checkEnvelopeFast(value: unknown, allowClear: boolean, signed = true): 
   if (isSealedPayloadValue(payload)) return true;
   if (!allowClear) return false;
   // The union's other branch; a clear payload names the envelope's type.
+  if (isClearPayloadValue(payload)) return payload.type === type;
   const clear = clearPayloadSchema.safeParse(payload);
   return clear.success && clear.data.type === type;
 }
