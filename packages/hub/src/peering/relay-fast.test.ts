@@ -39,6 +39,14 @@ describe('isRelayFrame', () => {
                 maxLength: 6,
               }),
               toHub: fc.constantFrom('did:mesh:hub:na', 'did:x:', 'x'),
+              toMeshId: fc.constantFrom('did:mesh:enterprise:b', 'did:x:', 'x', `did:x:${'a'.repeat(2043)}`),
+              fromHub: fc.constantFrom(
+                'did:mesh:hub:na',
+                'did:mesh:hub:',
+                'did:a:b:',
+                `did:x:${'a'.repeat(251)}`,
+              ),
+              type: fc.constantFrom('Relay', 'relay'),
               extra: fc.jsonValue(),
             },
             { requiredKeys: [] },
@@ -53,6 +61,9 @@ describe('isRelayFrame', () => {
             accepted++;
             expect(zod.success).toBe(true);
             expect(value).toEqual(zod.data);
+          } else if (zod.success) {
+            // Only a "__proto__" key is left to the schema.
+            expect(JSON.stringify(value)).toContain('__proto__');
           }
         },
       ),
