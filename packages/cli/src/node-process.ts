@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import {
@@ -26,8 +26,10 @@ import {
   McpHttpEndpoint,
   type McpIncoming,
   type MeshNode,
+  writeMcpResponse,
 } from '@fmp/node';
 import { getRequestListener } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { Hono } from 'hono';
 import pino from 'pino';
 import { z } from 'zod';
@@ -355,14 +357,18 @@ export async function startNodeProcess(config: NodeConfig & { configDir: string 
       })
     : undefined;
   if (endpoint) {
-    app.all('/mcp', (c) => {
+    app.all('/mcp', async (c) => {
       if (
         config.mcp.requireToken &&
         !constantTimeEqual(utf8(c.req.header('authorization') ?? ''), expected)
       ) {
         return c.json({ error: { code: 'unauthorized', message: 'bearer token required' } }, 401);
       }
-      return endpoint.fetchFromNode(c.req.raw, (c.env as { incoming?: McpIncoming } | undefined)?.incoming);
+      const env = c.env as { incoming?: McpIncoming; outgoing?: ServerResponse } | undefined;
+      const response = await endpoint.fetchFromNode(c.req.raw, env?.incoming);
+      if (!env?.outgoing) return response;
+      await writeMcpResponse(response, env.outgoing);
+      return RESPONSE_ALREADY_SENT;
     });
   }
   app.use('/v1/*', async (c, next) => {
@@ -498,7 +504,9 @@ export async function startNodeProcess(config: NodeConfig & { configDir: string 
     );
   });
 
-  const server: Server = createServer(getRequestListener(app.fetch));
+  // Web Request/Response stay Node's own (no lightweight stand-ins installed globally): the MCP
+  // endpoint's answers are written by writeMcpResponse, which reads them as they are.
+  const server: Server = createServer(getRequestListener(app.fetch, { overrideGlobalObjects: false }));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.listen.port, config.listen.host, () => resolve());

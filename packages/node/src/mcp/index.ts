@@ -8,6 +8,7 @@ export {
   type RemoteCallResult,
   type RemoteTool,
 } from './bridge.js';
+export { writeResponse as writeMcpResponse } from './http-response.js';
 export { exposedToolName, partnerAliases } from './names.js';
 export {
   type Agent,
