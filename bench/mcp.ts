@@ -14,6 +14,7 @@
 import { fileURLToPath } from 'node:url';
 import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
+import { turn } from './ab-turn.js';
 import { bundleWorkers } from './bundle.js';
 import { Fleet } from './fleet.js';
 import { percentiles } from './lib.js';
@@ -235,6 +236,7 @@ export async function benchMcpCall(
     };
 
     for (let i = 0; i < warmup; i++) {
+      await turn();
       await callFederated(i, false);
       await callDirect(i, false);
       await callChain(false);
@@ -277,12 +279,16 @@ export async function benchMcpCall(
       () => callChain(true),
     ];
     for (let i = 0; i < n; i++) {
+      await turn();
       for (let k = 0; k < order.length; k++) await order[(i + k) % order.length]!(i);
     }
     const after = await cpu();
     const chainAfter = await chainCpu();
     // Apart from the timed loop, so that the CPU figures above are the federated calls' alone.
-    for (let i = 0; i < n; i++) await listLocal(true);
+    for (let i = 0; i < n; i++) {
+      await turn();
+      await listLocal(true);
+    }
     if (federatedMs.length === 0) throw new Error(`every federated call failed: ${JSON.stringify(errors)}`);
     const ok = federatedMs.length;
     const perCall = (kind: 'total' | 'kernel'): McpCpu => {

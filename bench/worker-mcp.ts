@@ -14,11 +14,12 @@
  * load's on one); each `federate` answers that provider's tools.
  */
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { createMeshNode, McpBridge, McpHttpEndpoint, type McpIncoming } from '@fmp/node';
+import { createMeshNode, McpBridge, McpHttpEndpoint, type McpIncoming, writeMcpResponse } from '@fmp/node';
 import { getRequestListener } from '@hono/node-server';
+import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import pino from 'pino';
 import { argOrConfig, memberNodeOptions, print, type SavedWorld, serve } from './worker-io.js';
 
@@ -73,10 +74,14 @@ if (mode === 'consumer') {
   http = createServer(
     // As the node process serves it (packages/cli/src/node-process.ts): a POST body read from Node's
     // request, then handed to the endpoint.
-    getRequestListener((req, env) =>
-      new URL(req.url).pathname === '/mcp'
-        ? ep.fetchFromNode(req, (env as { incoming: McpIncoming }).incoming)
-        : new Response('not found', { status: 404 }),
+    getRequestListener(
+      async (req, env) => {
+        if (new URL(req.url).pathname !== '/mcp') return new Response('not found', { status: 404 });
+        const { incoming, outgoing } = env as { incoming: McpIncoming; outgoing: ServerResponse };
+        await writeMcpResponse(await ep.fetchFromNode(req, incoming), outgoing);
+        return RESPONSE_ALREADY_SENT;
+      },
+      { overrideGlobalObjects: false },
     ),
   );
   const server = http;
