@@ -174,6 +174,11 @@ describe('link batches', () => {
     answerer.onMessage((m) => {
       if (m.type === 'agent.task.request' && (m.data as { hang?: boolean }).hang)
         return new Promise<void>(() => {});
+      if (m.type === 'agent.task.request' && (m.data as { busy?: boolean }).busy) {
+        // Answers, then goes on working: the receipt still leaves with the answer.
+        void answerer.send(m.federationId, 'agent.task.response', { ok: true });
+        return new Promise<void>((resolve) => setTimeout(resolve, 300));
+      }
       if (m.type !== 'agent.task.request') return undefined;
       // Resolves once the answer is queued: the node then lets the receipt go, in the same batch.
       return new Promise<void>((resolve) => {
@@ -189,6 +194,12 @@ describe('link batches', () => {
       expect(withReceipt).toHaveLength(1);
       const frames = splitBatch(withReceipt[0]!);
       expect(frames.some((x) => x.includes('"type":"agent.task.response"'))).toBe(true);
+
+      const busy = await asker.send(f.federationId, 'agent.task.request', { busy: true });
+      await until(() => answers.length === 2, 5000);
+      const busyReceipt = sent.filter((m) => m.includes(`"type":"Ack","messageId":"${busy.messageId}"`));
+      expect(busyReceipt).toHaveLength(1);
+      expect(splitBatch(busyReceipt[0]!).some((x) => x.includes('"type":"agent.task.response"'))).toBe(true);
 
       // A handler that never finishes holds the receipt only receiptWithinMs (20 ms): no resend.
       // (attempts 1: the receipt came before the sender's 5 s resend timer.)

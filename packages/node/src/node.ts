@@ -430,6 +430,8 @@ class Node implements MeshNode {
   private readonly wsUrl: string;
   private readonly sendTimeoutMs: number;
   private readonly receiptWithinMs: number;
+  /** Messages whose handlers are running and whose receipt has not left yet, per federation. */
+  private readonly receiptsDue = new Map<string, Set<Envelope>>();
   private readonly maxSendAttempts: number;
   private readonly maxMessageAgeMs: number;
   private readonly clockSkewMs: number;
@@ -1513,6 +1515,13 @@ class Node implements MeshNode {
     if (Buffer.byteLength(frame) > this.maxFrameBytes) {
       throw new ProtocolError('message_too_large', `the sealed message exceeds ${this.maxFrameBytes} bytes`);
     }
+    // Receipts of messages on this federation whose handlers are still running go first, in the
+    // same write (see onEnvelope).
+    const due = this.receiptsDue.get(federationId);
+    if (due) {
+      this.receiptsDue.delete(federationId);
+      for (const env of due) this.ack(env);
+    }
     return new Promise<DeliveryReceipt>((resolve, reject) => {
       const send: PendingSend = {
         messageId: envelope.messageId,
@@ -1642,7 +1651,21 @@ class Node implements MeshNode {
       traceparent: env.traceparent,
       route: env.route,
     };
-    // Handlers run one after the other; the receipt waits for them at most receiptWithinMs.
+    // Handlers run one after the other; the receipt waits for them at most receiptWithinMs, and
+    // leaves with the first message the node sends on this federation meanwhile (an answer is proof
+    // of receipt: both share one write).
+    let due = this.receiptsDue.get(env.federationId);
+    if (!due) {
+      due = new Set();
+      this.receiptsDue.set(env.federationId, due);
+    }
+    due.add(env);
+    const receipt = () => {
+      const set = this.receiptsDue.get(env.federationId);
+      if (!set?.delete(env)) return;
+      if (set.size === 0) this.receiptsDue.delete(env.federationId);
+      this.ack(env);
+    };
     let acked = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let cap: Promise<false> | undefined;
@@ -1663,7 +1686,7 @@ class Node implements MeshNode {
           });
           if (!(await Promise.race([done, cap]))) {
             acked = true;
-            this.ack(env);
+            receipt();
           }
         }
         await done;
@@ -1672,7 +1695,7 @@ class Node implements MeshNode {
       }
     }
     if (timer) clearTimeout(timer);
-    if (!acked) this.ack(env);
+    if (!acked) receipt();
   }
 
   /** Opens with the current keys, or during a renewal's overlap window with the replaced ones. */
