@@ -805,7 +805,9 @@ function mcpParagraph(m: McpCallResult | McpSkipped, r: Results): string {
   chain of four raw WebSocket processes that only forward bytes (bench/worker-ws.ts \`hop\`, the last
   one echoing) and back, paced like the calls (rotated with them). Whatever the federation does, its
   added latency cannot go below that chain's; the CPU row compares each hub's CPU per call with one
-  chain process's per round trip (the ratio is the hubs' mean over it).`;
+  chain process's per round trip (the ratio is the hubs' mean over it). Back-to-back runs of the same
+  code moved by 2x here within minutes: to compare two versions, \`npx tsx bench/ab.ts <other
+  checkout> [n]\` runs this benchmark in both at once, taking turns call by call.`;
   if ('skipped' in m) return `${what} Not measured in this run: ${m.skipped}.`;
   const c = m.cpuMsPerCall;
   const total = c.consumer + c.hub1 + c.hub2 + c.provider;
