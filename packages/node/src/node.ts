@@ -126,9 +126,9 @@ export interface MeshNodeOptions {
   readonly sendTimeoutMs?: number;
   /**
    * The receipt (Ack) of a message leaves once every message handler has finished, or this long
-   * after they were called if one is still running. Default 20 ms. A handler that answers within
-   * it (an MCP tool call) sends its receipt in the same batch as its answer: one message fewer on
-   * every hop. Must stay well under the sender's sendTimeoutMs.
+   * after they were called if one is still running, or with the first message the node sends on
+   * that federation meanwhile (an answer: both in one batch, one message fewer on every hop).
+   * Default 20 ms. Must stay well under the sender's sendTimeoutMs.
    */
   readonly receiptWithinMs?: number;
   /** Transmissions per message, the first included. Default 4. */
@@ -207,8 +207,8 @@ export interface SendOptions {
   readonly complianceContext?: ComplianceContext;
   readonly traceparent?: string;
   /**
-   * Called once the sealed message is queued on the link (before any receipt): a message handler
-   * that answers can resolve then, so the receipt of the question leaves with the answer.
+   * Called once the sealed message is queued on the link (with the receipts of messages on this
+   * federation whose handlers are still running): a handler that answers can resolve then.
    */
   readonly onQueued?: () => void;
 }
