@@ -18,6 +18,7 @@ import {
   HandshakeDidSchema,
   isDidValue,
   isHandshakeDidValue,
+  isPlainJsonValue,
   MAX_HOPS,
   NonceSchema,
   type ParsedFrame,
@@ -127,27 +128,12 @@ export const RelaySchema = z.strictObject({
 });
 export type Relay = z.infer<typeof RelaySchema>;
 
-/** A JSON value as JSON.parse makes it that z.json() accepts: finite numbers, no `__proto__` key. */
-function isPlainJson(v: unknown): boolean {
-  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
-  if (typeof v === 'number') return Number.isFinite(v);
-  if (Array.isArray(v)) {
-    for (const x of v) if (!isPlainJson(x)) return false;
-    return true;
-  }
-  if (typeof v !== 'object' || Object.getPrototypeOf(v) !== Object.prototype) return false;
-  for (const key in v) {
-    if (key === '__proto__' || !isPlainJson((v as Record<string, unknown>)[key])) return false;
-  }
-  return true;
-}
-
 const RELAY_KEYS = new Set(['type', 'toMeshId', 'fromHub', 'route', 'toHub', 'frame']);
 
 /**
  * RelaySchema's check by hand (the hot path between hubs: zod's strict object and z.json() union
  * cost more than routing the frame). True only for values RelaySchema accepts unchanged (a
- * `__proto__` key anywhere defers to it); the inner frame is parsed in full afterwards
+ * `__proto__` key anywhere, or an inner frame nested past MAX_JSON_DEPTH, defers to it); the inner frame is parsed in full afterwards
  * (parseRelayedFrame) either way.
  */
 export function isRelayFrame(value: unknown): boolean {
@@ -164,7 +150,8 @@ export function isRelayFrame(value: unknown): boolean {
     if (new Set(route).size !== route.length) return false;
   }
   const f = v['frame'];
-  if (typeof f !== 'object' || f === null || Array.isArray(f) || !isPlainJson(f)) return false;
+  // The inner frame sits one level down (isPlainJsonValue bounds the depth, as parseFrame does).
+  if (typeof f !== 'object' || f === null || Array.isArray(f) || !isPlainJsonValue(f, 1)) return false;
   for (const key in f) if (key.length > 128) return false;
   const type = (f as Record<string, unknown>)['type'];
   return typeof type === 'string' && !hubLinkTypes.has(type);

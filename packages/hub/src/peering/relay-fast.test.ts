@@ -91,5 +91,10 @@ describe('isRelayFrame', () => {
       }
       expect(viaParse).toBe(RelaySchema.safeParse(value).success);
     }
+    // An inner frame nested past MAX_JSON_DEPTH: not taken by the fast check (no unbounded
+    // recursion), and parseFrame refuses it for its depth.
+    const deep = `{"type":"Relay","toMeshId":"did:mesh:enterprise:a","fromHub":"did:mesh:hub:eu","frame":{"type":"x.y","d":${'['.repeat(70)}${']'.repeat(70)}}}`;
+    expect(isRelayFrame(JSON.parse(deep))).toBe(false);
+    expect(() => parseFrame(deep)).toThrow(/deeper/);
   });
 });
