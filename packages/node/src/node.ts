@@ -1660,13 +1660,14 @@ class Node implements MeshNode {
       this.receiptsDue.set(env.federationId, due);
     }
     due.add(env);
+    // Sends the receipt unless it already left (with an answer, or at receiptWithinMs).
     const receipt = () => {
       const set = this.receiptsDue.get(env.federationId);
       if (!set?.delete(env)) return;
       if (set.size === 0) this.receiptsDue.delete(env.federationId);
       this.ack(env);
     };
-    let acked = false;
+    const receiptDue = () => this.receiptsDue.get(env.federationId)?.has(env) === true;
     let timer: ReturnType<typeof setTimeout> | undefined;
     let cap: Promise<false> | undefined;
     for (const handler of this.messageHandlers) {
@@ -1680,14 +1681,11 @@ class Node implements MeshNode {
             return true as const;
           },
         );
-        if (!acked) {
+        if (receiptDue()) {
           cap ??= new Promise<false>((resolve) => {
             timer = setTimeout(() => resolve(false), this.receiptWithinMs);
           });
-          if (!(await Promise.race([done, cap]))) {
-            acked = true;
-            receipt();
-          }
+          if (!(await Promise.race([done, cap]))) receipt();
         }
         await done;
       } catch (err) {
@@ -1695,7 +1693,7 @@ class Node implements MeshNode {
       }
     }
     if (timer) clearTimeout(timer);
-    if (!acked) receipt();
+    receipt();
   }
 
   /** Opens with the current keys, or during a renewal's overlap window with the replaced ones. */
