@@ -146,22 +146,38 @@ function flushAll(): void {
  * Coalesces the frames written to one link during an event-loop turn into as few messages as
  * possible, and writes them at the end of the turn (setImmediate) or as soon as a batch is full.
  * Order is kept. Bounded: at most one open batch per link (maxFrames, maxBytes).
+ *
+ * A hub holds one per session, most of them idle: the open batch's lists exist only while it holds
+ * frames, and batcherForSocket's subclass writes to its socket without closures.
  */
 export class FrameBatcher {
-  #frames: string[] = [];
-  #callbacks: ((err?: Error) => void)[] = [];
+  #frames: string[] | undefined;
+  #callbacks: ((err?: Error) => void)[] | undefined;
   #bytes = 0;
   #batching: boolean;
   readonly #maxFrames: number;
   #maxBytes: number;
+  readonly #write: BatchWrite | undefined;
+  readonly #cork: FrameBatcherOptions['cork'];
 
-  constructor(
-    private readonly write_: BatchWrite,
-    private readonly options: FrameBatcherOptions = {},
-  ) {
+  /** `write` may be left out by a subclass that overrides `send`. */
+  constructor(write: BatchWrite | undefined, options: FrameBatcherOptions = {}) {
+    this.#write = write;
+    this.#cork = options.cork;
     this.#batching = options.batching ?? false;
     this.#maxFrames = Math.max(1, Math.min(options.maxFrames ?? DEFAULT_BATCH_FRAMES, MAX_BATCH_FRAMES));
     this.#maxBytes = FrameBatcher.unitsFor(options.maxBytes ?? DEFAULT_MAX_FRAME_BYTES);
+  }
+
+  /** One WebSocket message out (the constructor's `write`). */
+  protected send(data: string, done: (err?: Error) => void): void {
+    if (!this.#write) throw new Error('FrameBatcher has no write function');
+    this.#write(data, done);
+  }
+
+  /** Corks the transport around a flush of several messages; returns the uncork (options.cork). */
+  protected cork(): (() => void) | undefined {
+    return this.#cork?.();
   }
 
   /** The receiver's largest message, UTF-8 bytes, once it is known (see FrameBatcherOptions). */
@@ -192,15 +208,23 @@ export class FrameBatcher {
   /** Queues one frame (a JSON object text); `done` runs once the message holding it is written. */
   write(frame: string, done?: (err?: Error) => void): void {
     // The open batch could not take it: close that one first (order holds).
-    if (this.#frames.length > 0 && this.#bytes + frame.length > this.#maxBytes) this.flush();
-    this.#frames.push(frame);
-    if (done) this.#callbacks.push(done);
+    if (this.#frames !== undefined && this.#bytes + frame.length > this.#maxBytes) this.flush();
+    let frames = this.#frames;
+    if (frames === undefined) {
+      frames = [];
+      this.#frames = frames;
+    }
+    frames.push(frame);
+    if (done) {
+      if (this.#callbacks === undefined) this.#callbacks = [done];
+      else this.#callbacks.push(done);
+    }
     this.#bytes += frame.length;
-    if (this.#frames.length >= this.#maxFrames || this.#bytes >= this.#maxBytes) {
+    if (frames.length >= this.#maxFrames || this.#bytes >= this.#maxBytes) {
       this.flush();
       return;
     }
-    if (this.#frames.length === 1) {
+    if (frames.length === 1) {
       pending.add(this);
       if (!flushScheduled) {
         flushScheduled = true;
@@ -212,14 +236,14 @@ export class FrameBatcher {
   /** Writes out now whatever is queued (a handshake step that must not wait for the turn's end). */
   flush(): void {
     const frames = this.#frames;
-    if (frames.length === 0) return;
+    if (frames === undefined) return;
     const callbacks = this.#callbacks;
-    this.#frames = [];
-    this.#callbacks = [];
+    this.#frames = undefined;
+    this.#callbacks = undefined;
     this.#bytes = 0;
     pending.delete(this);
     const done =
-      callbacks.length === 0
+      callbacks === undefined
         ? noop
         : callbacks.length === 1
           ? callbacks[0]!
@@ -230,13 +254,13 @@ export class FrameBatcher {
     // process, from setImmediate) down with it.
     try {
       if (this.#batching || frames.length === 1) {
-        this.write_(joinBatch(frames), done);
+        this.send(joinBatch(frames), done);
         return;
       }
-      const uncork = this.options.cork?.();
+      const uncork = this.cork();
       try {
-        for (let i = 0; i < frames.length - 1; i++) this.write_(frames[i]!, noop);
-        this.write_(frames[frames.length - 1]!, done);
+        for (let i = 0; i < frames.length - 1; i++) this.send(frames[i]!, noop);
+        this.send(frames[frames.length - 1]!, done);
       } finally {
         uncork?.();
       }
@@ -260,26 +284,33 @@ const OPEN = 1; // WebSocket.OPEN
  * A FrameBatcher writing to a `ws` WebSocket: a message to a socket that is no longer open fails
  * its callbacks instead of throwing, and several separate messages share one corked TCP write.
  */
+class SocketBatcher extends FrameBatcher {
+  readonly #ws: BatchSocket;
+
+  constructor(ws: BatchSocket, options: Omit<FrameBatcherOptions, 'cork'>) {
+    super(undefined, options);
+    this.#ws = ws;
+  }
+
+  protected override send(data: string, done: (err?: Error) => void): void {
+    if (this.#ws.readyState === OPEN) this.#ws.send(data, done);
+    else done(new Error('socket closed'));
+  }
+
+  protected override cork(): (() => void) | undefined {
+    // ws keeps the net.Socket in `_socket` (stable across ws 8); absent on fakes.
+    const socket = (this.#ws as { _socket?: { cork?: unknown; uncork?: unknown } | null })._socket;
+    if (!socket || typeof socket.cork !== 'function' || typeof socket.uncork !== 'function') return undefined;
+    const s = socket as { cork(): void; uncork(): void };
+    s.cork();
+    return () => s.uncork();
+  }
+}
+
+/** A FrameBatcher writing to a `ws` WebSocket (see SocketBatcher). */
 export function batcherForSocket(
   ws: BatchSocket,
   options: Omit<FrameBatcherOptions, 'cork'> = {},
 ): FrameBatcher {
-  return new FrameBatcher(
-    (data, done) => {
-      if (ws.readyState === OPEN) ws.send(data, done);
-      else done(new Error('socket closed'));
-    },
-    {
-      ...options,
-      cork: () => {
-        // ws keeps the net.Socket in `_socket` (stable across ws 8); absent on fakes.
-        const socket = (ws as { _socket?: { cork?: unknown; uncork?: unknown } | null })._socket;
-        if (!socket || typeof socket.cork !== 'function' || typeof socket.uncork !== 'function')
-          return undefined;
-        const s = socket as { cork(): void; uncork(): void };
-        s.cork();
-        return () => s.uncork();
-      },
-    },
-  );
+  return new SocketBatcher(ws, options);
 }
