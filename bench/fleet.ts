@@ -240,7 +240,10 @@ export class Fleet {
    */
   sessions(setUp: SessionsSetUp): Promise<{ hub: HubWorker; helpers: Worker[]; sourceAddresses: number }> {
     return this.shared('sessions', async (spawned) => {
+      // Set up as a deployed hub is by default (SQLite): a memory store would hold every mesh's
+      // rows, operations and ledger leaves in the heap, which no deployed hub does.
       const hub = startHubWorker(this.w, 0, {
+        sqliteStore: true,
         limits: {
           maxSessions: setUp.target + 1_000,
           ...(setUp.hub?.heartbeatMs === undefined ? {} : { heartbeatMs: setUp.hub.heartbeatMs }),

@@ -210,7 +210,8 @@ export async function createBenchWorld(memberNames: string[]): Promise<BenchWorl
 export interface HubWorker {
   readonly worker: Worker;
   readonly url: string;
-  stats(): Promise<{
+  /** CPU time and memory after a full GC (`settle`: the memory-reducing kind, see settledGc). */
+  stats(settle?: boolean): Promise<{
     cpuUs: number;
     systemUs: number;
     rss: number;
@@ -242,8 +243,8 @@ export function startHubWorker(
       (line): HubWorker => ({
         worker,
         url: line.url as string,
-        stats: async () => {
-          const s = await worker.call({ cmd: 'stats' });
+        stats: async (settle = false) => {
+          const s = await worker.call({ cmd: 'stats', settle });
           return {
             cpuUs: s.cpuUs as number,
             systemUs: s.systemUs as number,

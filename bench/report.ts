@@ -474,7 +474,7 @@ export function renderMarkdown(r: Results): string {
   rows.push([
     'Hub RSS per session, KB',
     '- (goal <= 20 KB)',
-    `${s.rssKBPerSession}${s.youngKBPerSession === undefined ? '' : `, ${Math.round((s.rssKBPerSession - s.youngKBPerSession) * 10) / 10} beyond V8's young generation growing back (${s.youngKBPerSession})`} (hub RSS ${num(s.hubRssMB)} MB in all; JS heap ${s.heapKBPerSession ?? '-'} KB per session used, ${s.heapTotalKBPerSession ?? '-'} KB held by V8)`,
+    `${s.rssKBPerSession}${s.youngKBPerSession ? `, ${Math.round((s.rssKBPerSession - s.youngKBPerSession) * 10) / 10} beyond V8's young generation growing back (${s.youngKBPerSession})` : ''}${s.rssKBPerSessionAtOpen === undefined ? '' : `; ${s.rssKBPerSessionAtOpen} right after the burst of authentications`} (hub RSS ${num(s.hubRssMB)} MB in all; JS heap ${s.heapKBPerSession ?? '-'} KB per session used, ${s.heapTotalKBPerSession ?? '-'} KB held by V8)`,
     s.rawRssKBPerConnection === undefined
       ? '-'
       : `raw ws server holding ${num(s.rawConnections)} idle WebSocket connections: ${s.rawRssKBPerConnection} KB each`,
@@ -600,13 +600,18 @@ ${table}
 - **Sessions**: helper processes (2,500 sessions each) hold raw link-protocol clients, each a
   distinct mesh with its own did:mesh log, key and credential, authenticating for real (signature,
   log import, credential check at the hub), 32 at a time per helper, over ${s.sourceAddresses} source
-  addresses (127.0.0.x). RSS per session = the hub's RSS delta (after a GC) / sessions opened. The
-  hub process starts with the others and waits idle until this section, so V8 has shrunk its young
-  generation meanwhile; the authentications grow it back to its working size (32 MB, whatever the
-  hub holds), and that share of the delta is given beside it. The
+  addresses (127.0.0.x). The hub is set up as \`fmp hub start\` sets up a deployed hub by default:
+  its store, the did:mesh registry's operations and the ledger's leaves in SQLite under its data
+  directory (an in-memory store would keep every mesh's rows and log entries in the heap, which no
+  deployed hub does). RSS per session = the hub's RSS delta / sessions, between a reading of the
+  idle hub and one taken with the sessions established, after the ping phase below, both after
+  V8's memory-reducing full GC (\`gc({ flavor: 'last-resort' })\`, what V8's memory reducer does by
+  itself once a process goes quiet: it compacts and gives freed pages back). The reading right after
+  the burst of authentications, after a plain GC, is given beside it: it also holds the garbage and
+  free pages of 10,000 credential checks, which the hub gives back once it settles. The
   baseline, just before: the same helpers open as many plain WebSocket connections, from the same
   addresses, to a raw ws server (bench/worker-ws.ts \`hold\`) that only holds them; its RSS delta
-  (after a GC) per connection is what a socket and a ws connection cost before any protocol.
+  (read the same way) per connection is what a socket and a ws connection cost before any protocol.
   **What bounds it**: about half is the JS heap (the JS heap share is beside it): per session the
   socket, ws and stream objects, the mesh's did:mesh state in the registry, its cached credential
   check, its store rows and the session record (the credential kept as JSON text for the

@@ -2,9 +2,11 @@
  * Concurrent authenticated sessions on one hub (issue #3): helper processes hold raw link-protocol
  * sessions (bench/worker-sessions.ts), each a distinct mesh that really authenticates (signature,
  * did:mesh log import, credential check at the hub). Client sockets are spread over several
- * 127.0.0.x source addresses. Measured: sessions reached, hub RSS per session (RSS delta after a
- * GC / sessions), WebSocket ping round trips through the loaded hub (p50/p99), and how many
- * sessions are still open at the end.
+ * 127.0.0.x source addresses. The hub is set up as deployed by default (SQLite). Measured: sessions
+ * reached, hub RSS per session once they are established (RSS delta / sessions, both readings after
+ * V8's memory-reducing GC, the second after the ping phase, the sessions still held), the same right
+ * after the burst of authentications (after a plain GC), WebSocket ping round trips through the
+ * loaded hub (p50/p99), and how many sessions are still open at the end.
  */
 import { bundleWorkers } from './bundle.js';
 import { Fleet, type SessionsSetUp } from './fleet.js';
@@ -18,7 +20,15 @@ export interface SessionsResult {
   errors: Record<string, number>;
   /** Authentications per second while opening (all helpers in parallel). */
   opensPerSec: number;
+  /**
+   * Hub RSS delta / sessions, with the sessions established: read after the ping phase, as the
+   * reading before the sessions, after V8's memory-reducing GC (what its memory reducer does by
+   * itself in a process gone quiet), so that garbage and free pages of the burst of authentications
+   * are not counted as sessions.
+   */
   rssKBPerSession: number;
+  /** The same right after the burst of authentications, after a plain GC (pages not given back). */
+  rssKBPerSessionAtOpen?: number;
   /** The JS heap's share of rssKBPerSession (heapUsed delta / sessions). */
   heapKBPerSession: number;
   /** The heap V8 holds (heapTotal delta / sessions): used plus free space not given back. */
@@ -32,7 +42,7 @@ export interface SessionsResult {
   externalKBPerSession: number;
   hubRssMB: number;
   /**
-   * Baseline: RSS per connection (delta after a GC / connections) of a raw ws server holding as many
+   * Baseline: RSS per connection (delta / connections, both after the memory-reducing GC) of a raw ws server holding as many
    * plain WebSocket connections from the same helpers and addresses, nothing sent on them.
    */
   rawRssKBPerConnection: number;
@@ -59,13 +69,14 @@ export async function benchSessions(
 ): Promise<SessionsResult> {
   const { hub, helpers: helperWorkers, sourceAddresses } = await fleet.sessions(options);
   const raw = await rawHoldBaseline(fleet, helperWorkers);
-  const before = await hub.stats();
+  const before = await hub.stats(true);
+  const beforePlain = await hub.stats();
   const start = performance.now();
   const opens = await Promise.all(
     helperWorkers.map((x) => x.call({ cmd: 'open', hubUrl: hub.url }, 900_000)),
   );
   const openMs = performance.now() - start;
-  const after = await hub.stats();
+  const atOpen = await hub.stats();
   if (process.env.FMP_BENCH_HEAP_SNAPSHOT) {
     await hub.worker.call({ cmd: 'heapSnapshot', file: process.env.FMP_BENCH_HEAP_SNAPSHOT }, 600_000);
   }
@@ -84,6 +95,7 @@ export async function benchSessions(
   );
   const samples = pings.flatMap((p) => p.samplesMs as number[]);
   const stillOpen = pings.reduce((a, p) => a + (p.open as number), 0);
+  const after = await hub.stats(true);
   const lat = percentiles(samples);
   return {
     target: options.target,
@@ -92,6 +104,7 @@ export async function benchSessions(
     errors,
     opensPerSec: Math.round((count / openMs) * 1000),
     rssKBPerSession: count === 0 ? 0 : Math.round((after.rss - before.rss) / count / 102.4) / 10,
+    rssKBPerSessionAtOpen: count === 0 ? 0 : Math.round((atOpen.rss - beforePlain.rss) / count / 102.4) / 10,
     heapKBPerSession: count === 0 ? 0 : Math.round((after.heapUsed - before.heapUsed) / count / 102.4) / 10,
     heapTotalKBPerSession:
       count === 0 ? 0 : Math.round((after.heapTotal - before.heapTotal) / count / 102.4) / 10,
@@ -120,9 +133,9 @@ async function rawHoldBaseline(
 ): Promise<{ connections: number; rssKBPerConnection: number }> {
   const hold = await fleet.wsHold();
   try {
-    const before = (await hold.worker.call({ cmd: 'stats' })) as { rss: number };
+    const before = (await hold.worker.call({ cmd: 'stats', settle: true })) as { rss: number };
     const opens = await Promise.all(helpers.map((x) => x.call({ cmd: 'openRaw', url: hold.url }, 600_000)));
-    const after = (await hold.worker.call({ cmd: 'stats' })) as { rss: number };
+    const after = (await hold.worker.call({ cmd: 'stats', settle: true })) as { rss: number };
     await Promise.all(helpers.map((x) => x.call({ cmd: 'closeRaw' })));
     const connections = opens.reduce((a, r) => a + (r.opened as number), 0);
     return {

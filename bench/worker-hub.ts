@@ -5,17 +5,18 @@
  * once it exists, having loaded its modules meanwhile);
  * prints {"url","httpUrl"}; command {"cmd":"stats"} answers its CPU time and RSS (after a GC).
  * Its store is in memory; with option `sqliteStore: true` (or FMP_BENCH_SQLITE=1 in the environment)
- * SQLite in a temporary data directory, as a deployed hub's by default.
+ * it is set up as `fmp hub start` sets up a deployed hub by default: SQLite in a temporary data
+ * directory holding the hub's store, the did:mesh registry's operations and the ledger's leaves.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
-import { createHub, type FederationRow, hubStoreFrom, memoryHubStore } from '@fmp/hub';
+import { createHub, type FederationRow, hubStoreFrom, ledgerOrigin, memoryHubStore } from '@fmp/hub';
 import { openStore } from '@fmp/store';
 import { DEFAULT_LEVEL_PERMISSIONS } from '@fmp/trust';
 import pino from 'pino';
-import { config, keysOf, print, registryFor, type SavedWorld, serve } from './worker-io.js';
+import { config, keysOf, print, registryFor, type SavedWorld, serve, settledGc } from './worker-io.js';
 
 const [file, index, optionsJson] = process.argv.slice(2);
 const world = JSON.parse(readFileSync(file!, 'utf8')) as SavedWorld;
@@ -67,9 +68,10 @@ const hub = createHub({
   keyPair: keysOf(me),
   region: 'eu',
   trustedIssuers: [world.issuer.did],
-  registry: await registryFor(world),
+  registry: await registryFor(world, sqlite?.meshOperations),
   logger: pino({ level: 'silent' }),
   store,
+  ...(sqlite ? { ledger: { storage: sqlite.ledgerLogs.open(ledgerOrigin(me.did)) } } : {}),
   ...extra,
 });
 const { url, httpUrl } = await hub.start();
@@ -77,7 +79,7 @@ const { url, httpUrl } = await hub.start();
 serve(
   async (cmd) => {
     if (cmd.cmd === 'stats') {
-      (globalThis as { gc?: () => void }).gc?.();
+      settledGc(cmd.settle === true);
       const cpu = process.cpuUsage();
       const mem = process.memoryUsage();
       return {

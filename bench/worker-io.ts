@@ -3,9 +3,9 @@
  * shared world file (seeds, did:mesh operations, credentials) written by the parent.
  */
 import { type Ed25519KeyPair, ed25519 } from '@fmp/core';
-import type { MeshRegistry } from '@fmp/identity';
+import type { MeshOperationStore, MeshRegistry } from '@fmp/identity';
 
-export { argOrConfig, config, print, serve } from './worker-lines.js';
+export { argOrConfig, config, print, serve, settledGc } from './worker-lines.js';
 
 export interface SavedIdentity {
   did: string;
@@ -23,10 +23,10 @@ export interface SavedWorld {
 export const keysOf = (id: SavedIdentity): Ed25519KeyPair =>
   ed25519.keyPairFromSeed(new Uint8Array(Buffer.from(id.seed, 'hex')));
 
-export async function registryFor(world: SavedWorld): Promise<MeshRegistry> {
+export async function registryFor(world: SavedWorld, store?: MeshOperationStore): Promise<MeshRegistry> {
   // Imported here: the raw link clients, which need none of it, then start without the identity package.
   const { MeshRegistry } = await import('@fmp/identity');
-  const registry = await MeshRegistry.open();
+  const registry = await MeshRegistry.open(store ? { store } : {});
   await registry.append(world.issuer.op);
   for (const hub of world.hubs) await registry.append(hub.op);
   return registry;

@@ -14,13 +14,13 @@
  * relay's URL as an argument, or `-` and then from their first stdin line ({"url"}).
  */
 import { WebSocket, WebSocketServer } from 'ws';
-import { argOrConfig, print, serve } from './worker-lines.js';
+import { argOrConfig, print, serve, settledGc } from './worker-lines.js';
 
 const [role, urlArg] = process.argv.slice(2);
 const url =
   role === 'sink' || role === 'source' || role === 'hop' ? await argOrConfig(urlArg, 'url') : urlArg;
-const stats = async () => {
-  (globalThis as { gc?: () => void }).gc?.();
+const stats = async (settle: boolean) => {
+  settledGc(settle);
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();
   return { cpuUs: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed };
@@ -35,7 +35,7 @@ function server(onConnection: (ws: WebSocket) => void): void {
   });
   serve(
     async (cmd) => {
-      if (cmd.cmd === 'stats') return stats();
+      if (cmd.cmd === 'stats') return stats(cmd.settle === true);
       throw new Error('unknown command');
     },
     () => new Promise<void>((r) => wss.close(() => r())),
