@@ -605,8 +605,10 @@ ${table}
   directory (an in-memory store would keep every mesh's rows and log entries in the heap, which no
   deployed hub does). RSS per session = the hub's RSS delta / sessions, between a reading of the
   idle hub and one taken with the sessions established, after the ping phase below, both after
-  V8's memory-reducing full GC (\`gc({ flavor: 'last-resort' })\`, what V8's memory reducer does by
-  itself once a process goes quiet: it compacts and gives freed pages back). The reading right after
+  V8's memory-reducing full GC three times (\`gc({ flavor: 'last-resort' })\`, what V8's memory
+  reducer runs by itself once a process goes quiet: it compacts and gives freed pages back; one
+  alone moves a bounded amount and left 2-5 KB per session of free old space, varying from run to
+  run). The reading right after
   the burst of authentications, after a plain GC, is given beside it: it also holds the garbage and
   free pages of 10,000 credential checks, which the hub gives back once it settles. The
   baseline, just before: the same helpers open as many plain WebSocket connections, from the same

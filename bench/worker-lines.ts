@@ -40,14 +40,15 @@ function reader(): void {
 /** The first stdin line, a JSON object: the values the parent could not pass as arguments. */
 /**
  * A full GC before a memory reading (the process runs with --expose-gc). `settle`: V8's
- * memory-reducing kind ('last-resort': compacts and gives freed pages back to the system), as its
- * memory reducer does by itself once a process has gone quiet; without it, pages freed by the
- * collection may still count in RSS.
+ * memory-reducing kind ('last-resort': compacts and gives freed pages back to the system), three
+ * times, as its memory reducer runs by itself once a process has gone quiet (V8 caps what one
+ * collection evacuates, so one alone leaves most of a burst's fragmented pages in place); without
+ * it, free space and pages left by the collection still count in RSS.
  */
 export function settledGc(settle: boolean): void {
   const gc = (globalThis as { gc?: (options?: object) => void }).gc;
-  if (settle) gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
-  else gc?.();
+  if (!settle) gc?.();
+  else for (let i = 0; i < 3; i++) gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
 }
 
 export function config(): Promise<Record<string, unknown>> {
