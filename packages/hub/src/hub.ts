@@ -340,11 +340,14 @@ interface LiveSession {
   certifications: readonly string[];
   readonly openedAt: number;
   /**
-   * The credential presented at authentication, as its canonical JSON text (RFC 8785) for the
-   * periodic re-check: a parsed credential is a tree of objects and strings about three times
-   * larger (10,000 sessions), and the text's hash is the verification cache's key.
+   * The verification cache's key of the credential presented at authentication (the hash of its
+   * canonical JSON): the periodic re-check takes the cached result by it. The text itself is kept
+   * in the store with the mesh's row and read only when the cache no longer holds the result (about
+   * 1 KB per session the hub's memory does not hold, 10,000 sessions a hub).
    */
-  readonly credentialJson: string;
+  readonly credentialKey: string;
+  /** The credential text, held here only when the store failed to keep it (the re-check needs it). */
+  credentialText: string | undefined;
   credentialOk: boolean;
   credentialProblem: string | undefined;
   /** The credential's trustLevel at the last check (0 when it failed). */
@@ -1196,6 +1199,7 @@ class HubServer implements Hub {
       });
 
       const previous = this.sessions.get(msg.meshId);
+      const credentialText = canonicalJson(msg.credential);
       // Regions and capability names recur across sessions: one copy each (intern).
       const region = intern(msg.region);
       const capabilities = internAll(msg.capabilities);
@@ -1207,8 +1211,8 @@ class HubServer implements Hub {
         capabilities,
         certifications: result.meshAgent?.complianceCertifications ?? NO_CERTIFICATIONS,
         openedAt: now,
-        // Kept for the session's life: flat (the canonical text is built as a rope of pieces).
-        credentialJson: flatString(canonicalJson(msg.credential)),
+        credentialKey: this.vcCache.keyOfCanonical(credentialText),
+        credentialText: undefined,
         credentialOk: true,
         credentialProblem: undefined,
         credentialTrustLevel: trustScore,
@@ -1241,9 +1245,18 @@ class HubServer implements Hub {
         firstSeenAt: existing?.firstSeenAt ?? now,
         lastSeenAt: now,
       };
-      await Promise.all([this.store.meshes.put(row), this.store.uptime.sessionOpened(msg.meshId, now)]).catch(
-        (err) => this.storeFailed(err),
-      );
+      const [stored] = await Promise.all([
+        this.store.meshes.put(row, credentialText).then(
+          () => true,
+          (err: unknown) => {
+            this.storeFailed(err);
+            return false;
+          },
+        ),
+        this.store.uptime.sessionOpened(msg.meshId, now).catch((err: unknown) => this.storeFailed(err)),
+      ]);
+      // Not kept by the store: the session holds it, or its credential could not be checked again.
+      if (!stored) session.credentialText = flatString(credentialText);
       if (conn.state !== 'ready') return;
 
       const federations: FederationSummary[] = [];
@@ -2754,6 +2767,7 @@ class HubServer implements Hub {
 
   async recheckCredentials(): Promise<void> {
     let checked = 0;
+    let unreadable = 0;
     let options = this.credentialOptions();
     for (const session of [...this.sessions.values()]) {
       // Cached checks resolve without I/O: yield now and then, or 10,000 sessions stall every link.
@@ -2765,9 +2779,23 @@ class HubServer implements Hub {
       // While the verification cache holds the credential's result (until its expiry, a status
       // list's refresh or ten minutes), that result is all a full check would give: taken by the
       // hash of the text, without parsing and canonicalizing it again.
-      let result = verifyCachedCredential(this.vcCache.keyOfCanonical(session.credentialJson), options);
+      let result = verifyCachedCredential(session.credentialKey, options);
       if (!result) {
-        result = await verifyCredential(JSON.parse(session.credentialJson), options);
+        const text =
+          session.credentialText ??
+          (await this.store.meshes.credential(session.meshId).catch((err: unknown) => {
+            this.storeFailed(err);
+            return undefined;
+          }));
+        options = this.credentialOptions();
+        if (this.sessions.get(session.meshId) !== session) continue;
+        // Not readable now (the store failed), or a newer session's (the row moved on): the session
+        // keeps its last verdict and is checked again on the next pass.
+        if (text === undefined || this.vcCache.keyOfCanonical(text) !== session.credentialKey) {
+          unreadable++;
+          continue;
+        }
+        result = await verifyCredential(JSON.parse(text), options);
         options = this.credentialOptions();
       }
       if (this.sessions.get(session.meshId) !== session) continue;
@@ -2798,6 +2826,12 @@ class HubServer implements Hub {
         ...(ok ? {} : { reason: result.errors.map((e) => e.code).join(', ') }),
       });
       this.reconcileMesh(session.meshId);
+    }
+    if (unreadable > 0) {
+      this.log.warn(
+        { sessions: unreadable },
+        'credential re-check: the store could not give back these credentials',
+      );
     }
   }
 

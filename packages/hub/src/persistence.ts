@@ -74,8 +74,14 @@ export interface FederationPage {
 
 export interface MeshStore {
   get(meshId: string): Promise<MeshRow | undefined>;
-  put(row: MeshRow): Promise<void>;
+  /**
+   * Inserts or replaces; with `credential` (the credential the mesh authenticated with, canonical
+   * JSON) also keeps that, for the periodic re-check (`credential`), so the hub's memory need not.
+   */
+  put(row: MeshRow, credential?: string): Promise<void>;
   list(): Promise<MeshRow[]>;
+  /** The credential text the last put with one kept; undefined for none or an unknown mesh. */
+  credential(meshId: string): Promise<string | undefined>;
 }
 
 export interface UptimeStore {
@@ -204,6 +210,7 @@ export function memoryHubStore(options: { maxRows?: number; maxTrustRows?: numbe
   const limit = options.maxRows ?? 100_000;
   const federations = new Map<string, FederationRow>();
   const meshes = new Map<string, MeshRow>();
+  const credentials = new Map<string, string>();
   const uptime = new Map<
     string,
     { connectedMs: number; sessions: number; openSince: number | undefined; firstSeenAt: number }
@@ -248,11 +255,15 @@ export function memoryHubStore(options: { maxRows?: number; maxTrustRows?: numbe
       async get(id) {
         return meshes.get(id);
       },
-      async put(row) {
+      async put(row, credential) {
         bounded(meshes, row.meshId, { ...row }, limit, 'meshes');
+        if (credential !== undefined) credentials.set(row.meshId, credential);
       },
       async list() {
         return [...meshes.values()];
+      },
+      async credential(meshId) {
+        return credentials.get(meshId);
       },
     },
     uptime: {

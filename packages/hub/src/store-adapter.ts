@@ -68,7 +68,7 @@ export function hubStoreFrom(store: Store): HubStore {
       async get(meshId) {
         return orUndefined(store.meshes.get(meshId)) as Promise<MeshRow | undefined>;
       },
-      async put(row) {
+      async put(row, credential) {
         // Only meshes with a verified credential are registered, so the issuer is always known; a
         // credential without an expiration date is stored as never expiring.
         if (row.credentialIssuer === undefined) {
@@ -76,14 +76,20 @@ export function hubStoreFrom(store: Store): HubStore {
             { path: 'credentialIssuer', message: 'missing' },
           ]);
         }
-        await store.meshes.upsert({
-          ...row,
-          credentialIssuer: row.credentialIssuer,
-          credentialExpiresAt: row.credentialExpiresAt ?? Number.MAX_SAFE_INTEGER,
-        });
+        await store.meshes.upsert(
+          {
+            ...row,
+            credentialIssuer: row.credentialIssuer,
+            credentialExpiresAt: row.credentialExpiresAt ?? Number.MAX_SAFE_INTEGER,
+          },
+          credential === undefined ? undefined : { credential },
+        );
       },
       async list() {
         return store.meshes.list({ limit: 1000 });
+      },
+      async credential(meshId) {
+        return orUndefined(store.meshes.credential(meshId)).then((c) => c ?? undefined);
       },
     },
     uptime: {

@@ -27,6 +27,7 @@ import {
   ValidationError,
 } from './errors.js';
 import { MAX_LEDGER_BATCH, MAX_LEDGER_LEAF_BYTES, MAX_LEDGER_RANGE } from './ledger.js';
+import { MAX_MESH_CREDENTIAL_CHARS } from './meshes.js';
 import type {
   AuditEntryRow,
   AuditQueryOptions,
@@ -607,6 +608,28 @@ export function storeConformanceSuite(
         await store.meshes.upsert({ ...m2, lastSeenAt: T0 + 3 * HOUR, firstSeenAt: T0 + 3 * HOUR });
         await store.meshes.upsert({ ...m2, lastSeenAt: T0 + HOUR, firstSeenAt: T0 + HOUR });
         expect(await store.meshes.get(ACME)).toMatchObject({ firstSeenAt: T0, lastSeenAt: T0 + 3 * HOUR });
+      });
+
+      it('keeps the credential a mesh authenticated with, apart from its row', async () => {
+        const m = meshFixture();
+        await store.meshes.upsert(m);
+        expect(await store.meshes.credential(ACME)).toBeUndefined();
+        const text = JSON.stringify({ type: ['VerifiableCredential'], credentialSubject: { id: ACME } });
+        await store.meshes.upsert(m, { credential: text });
+        expect(await store.meshes.credential(ACME)).toBe(text);
+        // An upsert without one keeps it; rows read back stay StoredMesh, without the text.
+        await store.meshes.upsert({ ...m, trustScore: 70 });
+        expect(await store.meshes.credential(ACME)).toBe(text);
+        expect(await store.meshes.get(ACME)).toEqual({ ...m, trustScore: 70 });
+        expect(await store.meshes.list({ limit: 10 })).toEqual([{ ...m, trustScore: 70 }]);
+        await store.meshes.upsert(m, { credential: '{"v":2}' });
+        expect(await store.meshes.credential(ACME)).toBe('{"v":2}');
+        for (const bad of ['', 'x'.repeat(MAX_MESH_CREDENTIAL_CHARS + 1), 42 as unknown as string]) {
+          await expect(store.meshes.upsert(m, { credential: bad })).rejects.toBeInstanceOf(ValidationError);
+        }
+        expect(await store.meshes.credential(ACME)).toBe('{"v":2}');
+        await expect(store.meshes.credential(GOV)).rejects.toBeInstanceOf(NotFoundError);
+        await expect(store.meshes.credential('acme')).rejects.toBeInstanceOf(ValidationError);
       });
 
       it('validates meshes and list options, and reports unknown meshes', async () => {

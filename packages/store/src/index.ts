@@ -40,6 +40,7 @@ export {
 } from './errors.js';
 export { canTransition } from './federations.js';
 export { MAX_LEDGER_BATCH, MAX_LEDGER_LEAF_BYTES, MAX_LEDGER_RANGE } from './ledger.js';
+export { MAX_MESH_CREDENTIAL_CHARS } from './meshes.js';
 export { type PostgresStoreOptions, postgresStore } from './postgres.js';
 export { FEDERATION_STATUSES, StoredFederationSchema, StoredMeshSchema } from './schemas.js';
 export { type SqliteStoreOptions, sqliteStore } from './sqlite.js';

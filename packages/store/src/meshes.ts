@@ -4,6 +4,7 @@
  * ones are folded into counters on the mesh row, so the history stays bounded.
  */
 import { type Kysely, type Selectable, sql } from 'kysely';
+import { z } from 'zod';
 import type { Context } from './context.js';
 import { parseJsonColumn } from './context.js';
 import { fromRow, NotFoundError, validate } from './errors.js';
@@ -17,7 +18,24 @@ import {
 } from './schemas.js';
 import type { MeshStore, StoredMesh, UptimeReport } from './types.js';
 
-function fromMeshRow(row: Selectable<MeshesTable>): StoredMesh {
+/** Longest credential text a mesh row keeps (a link frame is at most 1 MiB; credentials are ~1-3 KB). */
+export const MAX_MESH_CREDENTIAL_CHARS = 1024 * 1024;
+const credentialSchema = z.string().min(2).max(MAX_MESH_CREDENTIAL_CHARS);
+
+/** The columns of a StoredMesh (not the credential text, read only by `credential`). */
+const MESH_COLUMNS = [
+  'mesh_id',
+  'region',
+  'capabilities',
+  'home_hub',
+  'credential_issuer',
+  'credential_expires_at',
+  'trust_score',
+  'first_seen_at',
+  'last_seen_at',
+] as const;
+
+function fromMeshRow(row: Pick<Selectable<MeshesTable>, (typeof MESH_COLUMNS)[number]>): StoredMesh {
   return fromRow(
     StoredMeshSchema,
     {
@@ -109,8 +127,12 @@ export function meshStore(ctx: Context): MeshStore {
   };
 
   return {
-    async upsert(input) {
+    async upsert(input, options) {
       const mesh = validate(StoredMeshSchema, input, 'mesh');
+      const credential =
+        options?.credential === undefined
+          ? undefined
+          : validate(credentialSchema, options.credential, 'credential');
       return ctx.write(async (db) => {
         await db
           .insertInto('meshes')
@@ -124,9 +146,11 @@ export function meshStore(ctx: Context): MeshStore {
             trust_score: mesh.trustScore,
             first_seen_at: mesh.firstSeenAt,
             last_seen_at: mesh.lastSeenAt,
+            credential: credential ?? null,
           })
           .onConflict((oc) =>
             oc.column('mesh_id').doUpdateSet((eb) => ({
+              ...(credential === undefined ? {} : { credential: eb.ref('excluded.credential') }),
               region: eb.ref('excluded.region'),
               capabilities: eb.ref('excluded.capabilities'),
               home_hub: eb.ref('excluded.home_hub'),
@@ -152,17 +176,26 @@ export function meshStore(ctx: Context): MeshStore {
     async get(meshId) {
       const id = validate(meshDidSchema, meshId, 'mesh DID');
       const row = await ctx.read((db) =>
-        db.selectFrom('meshes').selectAll().where('mesh_id', '=', id).executeTakeFirst(),
+        db.selectFrom('meshes').select(MESH_COLUMNS).where('mesh_id', '=', id).executeTakeFirst(),
       );
       if (!row) throw new NotFoundError('mesh', id);
       return fromMeshRow(row);
+    },
+
+    async credential(meshId) {
+      const id = validate(meshDidSchema, meshId, 'mesh DID');
+      const row = await ctx.read((db) =>
+        db.selectFrom('meshes').select('credential').where('mesh_id', '=', id).executeTakeFirst(),
+      );
+      if (!row) throw new NotFoundError('mesh', id);
+      return row.credential ?? undefined;
     },
 
     async list(options) {
       const o = validate(MeshListOptionsSchema, options, 'mesh list options');
       const wanted = [...new Set([...(o.capability ? [o.capability] : []), ...(o.capabilities ?? [])])];
       const rows = await ctx.read((db) => {
-        let q = db.selectFrom('meshes').selectAll();
+        let q = db.selectFrom('meshes').select(MESH_COLUMNS);
         if (o.region !== undefined) q = q.where('region', '=', o.region);
         if (o.minTrustScore !== undefined) q = q.where('trust_score', '>=', o.minTrustScore);
         if (o.credentialValidAt !== undefined) q = q.where('credential_expires_at', '>', o.credentialValidAt);

@@ -35,8 +35,47 @@ describe('sqlite store', () => {
         { name: '0002_trust' },
         { name: '0003_audit' },
         { name: '0004_ledger' },
+        { name: '0005_mesh_credential' },
       ]);
       db.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('upgrades a database made before the mesh credential column, keeping its rows', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fmp-sqlite-'));
+    const path = join(dir, 'hub.db');
+    try {
+      const mesh = {
+        meshId: 'did:mesh:enterprise:acme-001',
+        region: 'na',
+        capabilities: ['ml.inference'],
+        homeHub: 'did:mesh:hub:na',
+        credentialIssuer: 'did:mesh:authority:foundation',
+        credentialExpiresAt: 2_000_000_000_000,
+        trustScore: 50,
+        firstSeenAt: 1_700_000_000_000,
+        lastSeenAt: 1_700_000_000_000,
+      };
+      const store = await openStore({ kind: 'sqlite', path });
+      await store.meshes.upsert(mesh);
+      await store.close();
+      // As a hub of the previous release left it: no column, migration not recorded.
+      const db = new Database(path);
+      db.exec(
+        `alter table meshes drop column credential; delete from kysely_migration where name = '0005_mesh_credential'`,
+      );
+      db.close();
+      const upgraded = await openStore({ kind: 'sqlite', path });
+      try {
+        expect(await upgraded.meshes.get(mesh.meshId)).toEqual(mesh);
+        expect(await upgraded.meshes.credential(mesh.meshId)).toBeUndefined();
+        await upgraded.meshes.upsert(mesh, { credential: '{"id":"urn:uuid:1"}' });
+        expect(await upgraded.meshes.credential(mesh.meshId)).toBe('{"id":"urn:uuid:1"}');
+      } finally {
+        await upgraded.close();
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

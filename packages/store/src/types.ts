@@ -123,9 +123,15 @@ export interface UptimeReport {
 }
 
 export interface MeshStore {
-  upsert(mesh: StoredMesh): Promise<void>;
+  /**
+   * Inserts or updates the mesh; with `credential` (the credential it authenticated with, canonical
+   * JSON text, at most MAX_MESH_CREDENTIAL_CHARS) also replaces the one kept for it.
+   */
+  upsert(mesh: StoredMesh, options?: { readonly credential?: string }): Promise<void>;
   /** NotFoundError for an unknown mesh. */
   get(meshId: string): Promise<StoredMesh>;
+  /** The credential text kept by the last upsert that gave one; undefined if none. NotFoundError for an unknown mesh. */
+  credential(meshId: string): Promise<string | undefined>;
   /** Highest trust score first, then by meshId. */
   list(options: MeshListOptions): Promise<StoredMesh[]>;
   /**
