@@ -614,13 +614,15 @@ ${table}
   baseline, just before: the same helpers open as many plain WebSocket connections, from the same
   addresses, to a raw ws server (bench/worker-ws.ts \`hold\`) that only holds them; its RSS delta
   (read the same way) per connection is what a socket and a ws connection cost before any protocol.
-  **What bounds it**: about half is the JS heap (the JS heap share is beside it): per session the
-  socket, ws and stream objects, the mesh's did:mesh state in the registry, its cached credential
-  check, its store rows and the session record (the credential kept as JSON text for the
-  re-check, about a third of the parsed tree). An idle link holds no outbound queue: a LinkScheduler
-  is made only when its socket is over its high-water mark, and the sweep drops it once empty;
-  the inbound backlog is made on first use too. The rest is native: the TCP handle, libuv and
-  malloc. Then
+  **What bounds it**: more than half is the JS heap (the JS heap share is beside it): per session
+  the socket, ws and stream objects (about 3 KB, as the raw server's), the mesh's did:mesh state
+  (in the registry and in the ledger's state, about 1.6 KB), its trust-engine state (about 1.8 KB),
+  its cached credential check (about 0.8 KB) and the session record. The credential itself stays
+  in the store with the mesh's row, read back only when the re-check's cached result is gone. An
+  idle link holds no outbound queue: a LinkScheduler is made only when its socket is over its
+  high-water mark, and the sweep drops it once empty; the inbound backlog and the open batch's
+  lists are made on first use too. The rest is native: the TCP handle, libuv, malloc and SQLite's
+  page cache. Then
   WebSocket pings on random sessions: ${num(s.pings)} round trips, answered by the hub's event loop
   while it runs its own timers, set short for this phase so that they always fall inside it: a
   heartbeat ping to every session every 5 s (default 15 s; spread over 32 ticks of the interval,
