@@ -45,6 +45,16 @@ describe('routing, queueing and lifecycle', () => {
     await hub.stop();
   });
 
+  it('gives one federation by id as federations() lists it, at both ends', () => {
+    for (const node of [a, b]) {
+      expect(node.federation(fed.federationId)).toEqual(
+        node.federations().find((f) => f.federationId === fed.federationId),
+      );
+      expect(node.federation(fed.federationId)?.status).toBe('active');
+      expect(node.federation(randomUUID())).toBeUndefined();
+    }
+  });
+
   it('delivers a resent message once (dedup by messageId)', async () => {
     const slow = createWorldNodeWithSlowHandler();
     const receipt = await slow.run();

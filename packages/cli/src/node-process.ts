@@ -223,7 +223,7 @@ export async function createNodeStack(
     logger,
     onExplanation: (record) => {
       if (record.side === 'caller' && (record.outcome === 'ok' || record.outcome === 'tool_error')) {
-        const fed = node.federations().find((f) => f.federationId === record.federationId);
+        const fed = record.federationId === undefined ? undefined : node.federation(record.federationId);
         meter.record({
           provider: record.partner,
           durationMs: record.durationMs,

@@ -262,6 +262,8 @@ export interface MeshNode {
   onFederation(handler: (federation: FederationInfo) => void): () => void;
   onStatus(handler: (event: FederationStatusEvent) => void): () => void;
   federations(): FederationInfo[];
+  /** One federation by id (either role), or undefined: what `federations()` lists for it, without listing them all. */
+  federation(federationId: string): FederationInfo | undefined;
   terminate(federationId: string, reason?: string): Promise<void>;
   /**
    * Renews an active federation before it expires: a fresh handshake with the same partner that
@@ -1392,6 +1394,11 @@ class Node implements MeshNode {
 
   federations(): FederationInfo[] {
     return [...this.feds.values()].map((f) => this.info(f));
+  }
+
+  federation(federationId: string): FederationInfo | undefined {
+    const fed = this.feds.get(federationId);
+    return fed && this.info(fed);
   }
 
   private onStatusFrame(

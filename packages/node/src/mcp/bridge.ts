@@ -244,7 +244,7 @@ export class McpBridge {
       this.node.onFederation((f) => this.onFederation(f)),
       this.node.onStatus((e) => {
         if (e.status === 'active') {
-          const f = this.node.federations().find((x) => x.federationId === e.federationId);
+          const f = this.node.federation(e.federationId);
           if (f) this.onFederation(f);
         } else {
           this.dropFederation(e.federationId, `federation ${e.status}: ${e.reason}`);
@@ -361,7 +361,8 @@ export class McpBridge {
       return;
     }
     const req = parsed.data;
-    const federation = this.node.federations().find((f) => f.federationId === m.federationId);
+    // By id: a provider with many partners must not list every federation for each call.
+    const federation = this.node.federation(m.federationId);
     let outcome: ExplanationRecord['outcome'] = 'ok';
     let message: string | undefined;
     let policyIds: string[] = [];
