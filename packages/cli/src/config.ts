@@ -93,10 +93,12 @@ export const HubConfigSchema = z.strictObject({
       recomputeMs: z.number().int().min(100).max(3_600_000).default(30_000),
       /** How often the engine's state is written to the store. */
       persistMs: z.number().int().min(100).max(3_600_000).default(5_000),
+      /** How often meshes changed only by answered heartbeats are written too. */
+      routinePersistMs: z.number().int().min(100).max(3_600_000).default(60_000),
       /** Active attestations per attester. */
       attestationBudget: z.number().int().min(1).max(10_000).default(64),
     })
-    .default({ recomputeMs: 30_000, persistMs: 5_000, attestationBudget: 64 }),
+    .default({ recomputeMs: 30_000, persistMs: 5_000, routinePersistMs: 60_000, attestationBudget: 64 }),
   /** The mesh ledger (docs/ledger.md): run it here, or mirror and witness another hub's. */
   ledger: z
     .strictObject({

@@ -75,6 +75,7 @@ export async function startHubProcess(config: HubConfig & { configDir: string })
       trust: {
         recomputeMs: config.trust.recomputeMs,
         persistMs: config.trust.persistMs,
+        routinePersistMs: config.trust.routinePersistMs,
         options: {
           attestationBudget: config.trust.attestationBudget,
           ...(config.trust.weights ? { weights: config.trust.weights } : {}),

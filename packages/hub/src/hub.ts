@@ -170,6 +170,12 @@ export interface HubOptions {
     readonly recomputeMs?: number;
     /** How often the engine's state is written to the store (when it keeps trust); default 5,000 ms. */
     readonly persistMs?: number;
+    /**
+     * How often meshes whose trust state changed only by answered heartbeats (every connected mesh,
+     * every heartbeat interval) are written too; default 60,000 ms, and at stop. A hub that dies
+     * loses at most this much of their uptime counters.
+     */
+    readonly routinePersistMs?: number;
     /** Partners' reports accepted per reporter; default 50/s, burst 200. */
     readonly reportsPerSec?: number;
   };
@@ -731,7 +737,7 @@ class HubServer implements Hub {
     this.trustFeed?.flush();
     // A periodic write may be under way with part of the changes: let it end, then write the rest.
     await this.persistingTrust;
-    await this.persistTrust();
+    await this.persistTrust(true);
     const server = this.server;
     this.server = undefined;
     this.wss?.close();
@@ -3064,17 +3070,26 @@ class HubServer implements Hub {
   /** The trust write under way, if any (stop waits for it before the last one). */
   private persistingTrust: Promise<void> | undefined;
 
-  /** Writes what changed in the engine since the last call (group commit in the store). */
-  private persistTrust(): Promise<void> {
+  /** When meshes changed only by answered heartbeats were last written (see routinePersistMs). */
+  private routineWrittenAt = 0;
+
+  /**
+   * Writes what changed in the engine since the last call (group commit in the store); meshes changed
+   * only by answered heartbeats every routinePersistMs, or when `all`.
+   */
+  private persistTrust(all = false): Promise<void> {
     if (this.persistingTrust) return this.persistingTrust;
-    const run = this.writeTrust().finally(() => {
+    const now = this.now();
+    const routine = all || now - this.routineWrittenAt >= (this.options.trust?.routinePersistMs ?? 60_000);
+    if (routine) this.routineWrittenAt = now;
+    const run = this.writeTrust(routine).finally(() => {
       this.persistingTrust = undefined;
     });
     this.persistingTrust = run;
     return run;
   }
 
-  private async writeTrust(): Promise<void> {
+  private async writeTrust(routine: boolean): Promise<void> {
     const trustStore = this.store.trust;
     const engine = this.trustFeed?.engine;
     if (!trustStore || !engine) return;
@@ -3086,10 +3101,10 @@ class HubServer implements Hub {
       // In chunks of 500, snapshots taken per chunk and a yield between chunks: 10,000 dirty meshes
       // must neither stall every link at once nor be held as snapshots all together. What changes
       // during the write waits for the next one (the chunks stop at what was dirty at the start).
-      let left = engine.dirtyCount;
+      let left = engine.dirtyCount + (routine ? engine.routineDirtyCount : 0);
       while (left > 0) {
         await yieldNow();
-        const d = engine.takeDirty(500);
+        const d = engine.takeDirty(500, { routine });
         const taken = d.subjects.length + d.edges.length + d.attestations.length;
         if (taken === 0) break;
         left -= taken;

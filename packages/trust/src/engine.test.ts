@@ -369,6 +369,38 @@ describe('persistence in chunks', () => {
   });
 });
 
+describe('persistence of routine changes', () => {
+  it('keeps meshes changed only by answered heartbeats for takes that ask for them', () => {
+    const w = world();
+    const [a, b, c] = ['did:mesh:x:a', 'did:mesh:x:b', 'did:mesh:x:c'];
+    for (const did of [a, b, c]) w.credential(did, 60);
+    w.engine.takeDirty();
+    expect(w.engine.dirtyCount).toBe(0);
+    for (const did of [a, b, c]) w.record({ kind: 'heartbeat', subject: did, ok: true });
+    // Answered heartbeats: routine, not news.
+    expect(w.engine.dirtyCount).toBe(0);
+    expect(w.engine.routineDirtyCount).toBe(3);
+    expect(w.engine.takeDirty().subjects).toEqual([]);
+    // News about b (a missed heartbeat) makes it dirty for every take; c's credential too.
+    w.record({ kind: 'heartbeat', subject: b, ok: false });
+    w.credential(c, 40);
+    w.record({ kind: 'heartbeat', subject: c, ok: true });
+    expect(w.engine.routineDirtyCount).toBe(1);
+    expect(
+      w.engine
+        .takeDirty()
+        .subjects.map(([did]) => did)
+        .sort(),
+    ).toEqual([b, c]);
+    // A routine take brings the rest, with the state as it is now, in chunks of `limit`.
+    const first = w.engine.takeDirty(1, { routine: true }).subjects;
+    expect(first.map(([did]) => did)).toEqual([a]);
+    expect(first[0]![1].counters['hbOk']!.value).toBeGreaterThan(0);
+    expect(w.engine.routineDirtyCount).toBe(0);
+    expect(w.engine.takeDirty(10, { routine: true }).subjects).toEqual([]);
+  });
+});
+
 describe('levels', () => {
   it('say what a mesh may do', () => {
     const w = world();

@@ -356,6 +356,13 @@ export class TrustEngine {
   private readonly changeListeners = new Set<(c: ScoreChange) => void>();
   private readonly anomalyListeners = new Set<(a: Anomaly) => void>();
   private readonly dirtySubjects = new Set<string>();
+  /**
+   * Subjects changed only by answered heartbeats since they were last taken: every connected mesh,
+   * every heartbeat interval. Taken only when asked (`takeDirty(limit, { routine: true })`), so a
+   * hub can write them less often than real news (each write of 10,000 states makes megabytes of
+   * garbage that outlives young-generation collections).
+   */
+  private readonly routineDirty = new Set<string>();
   private readonly dirtyEdges = new Set<string>();
   private readonly dirtyAttestations = new Set<string>();
   private preTrusted: Set<string>;
@@ -490,7 +497,9 @@ export class TrustEngine {
       return;
     }
     const s = this.subject(event.subject, now);
-    this.dirtySubjects.add(event.subject);
+    if (event.kind === 'heartbeat' && event.ok) {
+      if (!this.dirtySubjects.has(event.subject)) this.routineDirty.add(event.subject);
+    } else this.markDirty(event.subject);
     switch (event.kind) {
       case 'credential': {
         const prev = s.credential;
@@ -609,7 +618,7 @@ export class TrustEngine {
         now,
         `anomaly in ${signal}: ${round(value)} (mean ${round(anomaly.mean)}, z ${round(anomaly.z, 1)})`,
       );
-      this.dirtySubjects.add(did);
+      this.markDirty(did);
       for (const l of this.anomalyListeners) {
         try {
           l(anomaly);
@@ -654,7 +663,7 @@ export class TrustEngine {
     }
     const s = this.subject(a.subject, now);
     s.note(now, `attested ${a.score} by ${a.attester}`);
-    this.dirtySubjects.add(a.subject);
+    this.markDirty(a.subject);
     this.changed(a.subject, s, now);
   }
 
@@ -911,17 +920,33 @@ export class TrustEngine {
   // Persistence: the state of subjects and edges as JSON, dirty since the last take.
   // ---------------------------------------------------------------------------------------------
 
-  takeDirty(limit = Number.POSITIVE_INFINITY): {
+  /** Changed by more than an answered heartbeat: taken by every takeDirty. */
+  private markDirty(did: string): void {
+    this.dirtySubjects.add(did);
+    this.routineDirty.delete(did);
+  }
+
+  /**
+   * What changed since it was last taken, at most `limit` of each kind, taken out of the dirty
+   * sets (a caller writing in chunks holds one chunk of snapshots at a time, not one per mesh of
+   * the hub). Subjects changed only by answered heartbeats come too with `routine: true`.
+   */
+  takeDirty(
+    limit = Number.POSITIVE_INFINITY,
+    options: { routine?: boolean } = {},
+  ): {
     subjects: [string, SubjectSnapshot][];
     edges: EdgeSnapshot[];
     attestations: AttestationRecord[];
   } {
-    // At most `limit` of each kind, taken out of the dirty sets: a caller writing in chunks holds
-    // one chunk of snapshots at a time, not one per mesh of the hub.
-    const subjects = takeFrom(this.dirtySubjects, limit, (did) => {
+    const snapshot = (did: string) => {
       const s = this.subjects.get(did);
       return s && ([did, snapshotSubject(s)] as [string, SubjectSnapshot]);
-    });
+    };
+    const subjects = takeFrom(this.dirtySubjects, limit, snapshot);
+    if (options.routine && subjects.length < limit) {
+      subjects.push(...takeFrom(this.routineDirty, limit - subjects.length, snapshot));
+    }
     const edges = takeFrom(this.dirtyEdges, limit, (key) => {
       const e = this.edges.get(key);
       return e && snapshotEdge(e);
@@ -930,9 +955,14 @@ export class TrustEngine {
     return { subjects, edges, attestations };
   }
 
-  /** How many subjects, edges and attestations changed since they were last taken. */
+  /** How many subjects, edges and attestations changed since they were last taken (not routine ones). */
   get dirtyCount(): number {
     return this.dirtySubjects.size + this.dirtyEdges.size + this.dirtyAttestations.size;
+  }
+
+  /** How many subjects changed only by answered heartbeats since they were last taken. */
+  get routineDirtyCount(): number {
+    return this.routineDirty.size;
   }
 
   /**
@@ -984,6 +1014,7 @@ export class TrustEngine {
       }
     }
     this.dirtySubjects.clear();
+    this.routineDirty.clear();
     this.dirtyEdges.clear();
     this.dirtyAttestations.clear();
     return { restored, skipped };
