@@ -29,6 +29,12 @@ export interface SessionsResult {
   rssKBPerSession: number;
   /** The same right after the burst of authentications, after a plain GC (pages not given back). */
   rssKBPerSessionAtOpen?: number;
+  /**
+   * Hub RSS delta / sessions as the process stands (no collection forced), sampled every 250 ms
+   * through the ping phase: mean and largest. Between V8's full collections the old generation holds
+   * garbage too, so this moves with the hub's periodic work (the phase's timers, below).
+   */
+  rssKBPerSessionObserved?: { mean: number; max: number; samples: number };
   /** The JS heap's share of rssKBPerSession (heapUsed delta / sessions). */
   heapKBPerSession: number;
   /** The heap V8 holds (heapTotal delta / sessions): used plus free space not given back. */
@@ -85,6 +91,16 @@ export async function benchSessions(
   for (const r of opens) {
     for (const [k, v] of Object.entries(r.errors as Record<string, number>)) errors[k] = (errors[k] ?? 0) + v;
   }
+  // The hub's RSS as it stands, every 250 ms while the pings run (the delta from its idle reading).
+  const observed: number[] = [];
+  let pinging = true;
+  const sampling = (async () => {
+    while (pinging) {
+      const m = (await hub.worker.call({ cmd: 'memory' })) as { rss: number };
+      observed.push((m.rss - beforePlain.rss) / Math.max(1, count));
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
   const pings = await Promise.all(
     helperWorkers.map((x) =>
       x.call(
@@ -93,6 +109,8 @@ export async function benchSessions(
       ),
     ),
   );
+  pinging = false;
+  await sampling;
   const samples = pings.flatMap((p) => p.samplesMs as number[]);
   const stillOpen = pings.reduce((a, p) => a + (p.open as number), 0);
   const after = await hub.stats(true);
@@ -105,6 +123,11 @@ export async function benchSessions(
     opensPerSec: Math.round((count / openMs) * 1000),
     rssKBPerSession: count === 0 ? 0 : Math.round((after.rss - before.rss) / count / 102.4) / 10,
     rssKBPerSessionAtOpen: count === 0 ? 0 : Math.round((atOpen.rss - beforePlain.rss) / count / 102.4) / 10,
+    rssKBPerSessionObserved: {
+      mean: Math.round(observed.reduce((a, x) => a + x, 0) / Math.max(1, observed.length) / 102.4) / 10,
+      max: Math.round(Math.max(0, ...observed) / 102.4) / 10,
+      samples: observed.length,
+    },
     heapKBPerSession: count === 0 ? 0 : Math.round((after.heapUsed - before.heapUsed) / count / 102.4) / 10,
     heapTotalKBPerSession:
       count === 0 ? 0 : Math.round((after.heapTotal - before.heapTotal) / count / 102.4) / 10,
@@ -162,7 +185,7 @@ if (process.argv[1]?.endsWith('sessions.ts')) {
   try {
     const result = await benchSessions(fleet, {
       target,
-      pingsPerHelper: 500,
+      pingsPerHelper: Number(process.env.FMP_BENCH_PINGS ?? 500),
       pingsPerSecond: 250,
       hub: { heartbeatMs: 5_000, credentialRecheckMs: 5_000 },
     });

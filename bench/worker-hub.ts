@@ -79,7 +79,7 @@ const { url, httpUrl } = await hub.start();
 serve(
   async (cmd) => {
     if (cmd.cmd === 'stats') {
-      settledGc(cmd.settle === true);
+      await settledGc(cmd.settle === true);
       const cpu = process.cpuUsage();
       const mem = process.memoryUsage();
       return {
@@ -92,6 +92,11 @@ serve(
         // V8's young generation (its size grows with allocation, whatever the hub holds).
         newSpace: getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_size ?? 0,
       };
+    }
+    if (cmd.cmd === 'memory') {
+      // As the process stands, no collection first: what an operator's `ps` shows at this moment.
+      const m = process.memoryUsage();
+      return { rss: m.rss, heapUsed: m.heapUsed };
     }
     if (cmd.cmd === 'heapSnapshot') {
       // Where the hub's memory goes (e.g. per session): a .heapsnapshot for Chrome DevTools.

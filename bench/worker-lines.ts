@@ -9,6 +9,7 @@
  * at once, loading its modules (most of its start-up) while the processes it depends on do the
  * same, and get the missing values when they exist.
  */
+import { Session } from 'node:inspector/promises';
 import { createInterface, type Interface } from 'node:readline';
 
 export const print = (value: unknown): void => {
@@ -39,16 +40,28 @@ function reader(): void {
 
 /** The first stdin line, a JSON object: the values the parent could not pass as arguments. */
 /**
- * A full GC before a memory reading (the process runs with --expose-gc). `settle`: V8's
- * memory-reducing kind ('last-resort': compacts and gives freed pages back to the system), three
- * times, as its memory reducer runs by itself once a process has gone quiet (V8 caps what one
- * collection evacuates, so one alone leaves most of a burst's fragmented pages in place); without
- * it, free space and pages left by the collection still count in RSS.
+ * A full GC before a memory reading (the process runs with --expose-gc). `settle`: then V8's
+ * memory-reducing collection (the inspector's HeapProfiler.collectGarbage, in process: it compacts
+ * and gives freed pages back to the system), as V8's memory reducer runs by itself once a process
+ * has gone quiet; after a plain full GC, free space and pages it left still count in RSS. (Node
+ * 20's `gc()` takes no options: `gc({ type: 'major', ... })` is read as `gc(true)`, a young-generation
+ * collection only.)
  */
-export function settledGc(settle: boolean): void {
-  const gc = (globalThis as { gc?: (options?: object) => void }).gc;
-  if (!settle) gc?.();
-  else for (let i = 0; i < 3; i++) gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+export async function settledGc(settle: boolean): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  if (!settle) return;
+  const session = new Session();
+  session.connect();
+  try {
+    for (let i = 0; i < 2; i++) {
+      await session.post('HeapProfiler.collectGarbage');
+      // Freed pages are given back by V8's background threads.
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } finally {
+    session.disconnect();
+  }
 }
 
 export function config(): Promise<Record<string, unknown>> {

@@ -20,7 +20,7 @@ const [role, urlArg] = process.argv.slice(2);
 const url =
   role === 'sink' || role === 'source' || role === 'hop' ? await argOrConfig(urlArg, 'url') : urlArg;
 const stats = async (settle: boolean) => {
-  settledGc(settle);
+  await settledGc(settle);
   const cpu = process.cpuUsage();
   const mem = process.memoryUsage();
   return { cpuUs: cpu.user + cpu.system, rss: mem.rss, heapUsed: mem.heapUsed };
