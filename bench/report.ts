@@ -474,7 +474,7 @@ export function renderMarkdown(r: Results): string {
   rows.push([
     'Hub RSS per session, KB',
     '- (goal <= 20 KB)',
-    `${s.rssKBPerSession} held (after V8's memory-reducing GC)${s.youngKBPerSession ? `, ${Math.round((s.rssKBPerSession - s.youngKBPerSession) * 10) / 10} beyond V8's young generation growing back (${s.youngKBPerSession})` : ''}${s.rssKBPerSessionObserved ? `; ${s.rssKBPerSessionObserved.mean} / ${s.rssKBPerSessionObserved.max} mean / largest as the hub stood through the ping phase (no collection forced)` : ''}${s.rssKBPerSessionAtOpen === undefined ? '' : `; ${s.rssKBPerSessionAtOpen} right after the burst of authentications`} (hub RSS ${num(s.hubRssMB)} MB in all; JS heap ${s.heapKBPerSession ?? '-'} KB per session used, ${s.heapTotalKBPerSession ?? '-'} KB held by V8)`,
+    `${s.rssKBPerSession} held (after V8's memory-reducing GC)${s.youngKBPerSession ? `, ${Math.round((s.rssKBPerSession - s.youngKBPerSession) * 10) / 10} beyond V8's young generation growing back (${s.youngKBPerSession})` : ''}${s.rssKBPerSessionObserved ? `; ${s.rssKBPerSessionObserved.mean} / ${s.rssKBPerSessionObserved.max} mean / largest as the hub stood through the ping phase (no collection forced; mean ${s.rssKBPerSessionObserved.meanBeyondYoung} beyond the young generation)` : ''}${s.rssKBPerSessionAtOpen === undefined ? '' : `; ${s.rssKBPerSessionAtOpen} right after the burst of authentications`} (hub RSS ${num(s.hubRssMB)} MB in all; JS heap ${s.heapKBPerSession ?? '-'} KB per session used, ${s.heapTotalKBPerSession ?? '-'} KB held by V8)`,
     s.rawRssKBPerConnection === undefined
       ? '-'
       : `raw ws server holding ${num(s.rawConnections)} idle WebSocket connections: ${s.rawRssKBPerConnection} KB each`,

@@ -34,7 +34,13 @@ export interface SessionsResult {
    * through the ping phase: mean and largest. Between V8's full collections the old generation holds
    * garbage too, so this moves with the hub's periodic work (the phase's timers, below).
    */
-  rssKBPerSessionObserved?: { mean: number; max: number; samples: number };
+  rssKBPerSessionObserved?: {
+    mean: number;
+    max: number;
+    /** The mean less V8's young generation grown since the idle reading (a fixed cost of a busy process). */
+    meanBeyondYoung: number;
+    samples: number;
+  };
   /** The JS heap's share of rssKBPerSession (heapUsed delta / sessions). */
   heapKBPerSession: number;
   /** The heap V8 holds (heapTotal delta / sessions): used plus free space not given back. */
@@ -93,11 +99,13 @@ export async function benchSessions(
   }
   // The hub's RSS as it stands, every 250 ms while the pings run (the delta from its idle reading).
   const observed: number[] = [];
+  const observedYoung: number[] = [];
   let pinging = true;
   const sampling = (async () => {
     while (pinging) {
-      const m = (await hub.worker.call({ cmd: 'memory' })) as { rss: number };
+      const m = (await hub.worker.call({ cmd: 'memory' })) as { rss: number; newSpace: number };
       observed.push((m.rss - beforePlain.rss) / Math.max(1, count));
+      observedYoung.push((m.newSpace - beforePlain.newSpace) / Math.max(1, count));
       await new Promise((r) => setTimeout(r, 250));
     }
   })();
@@ -126,6 +134,12 @@ export async function benchSessions(
     rssKBPerSessionObserved: {
       mean: Math.round(observed.reduce((a, x) => a + x, 0) / Math.max(1, observed.length) / 102.4) / 10,
       max: Math.round(Math.max(0, ...observed) / 102.4) / 10,
+      meanBeyondYoung:
+        Math.round(
+          observed.reduce((a, x, i) => a + x - Math.max(0, observedYoung[i] ?? 0), 0) /
+            Math.max(1, observed.length) /
+            102.4,
+        ) / 10,
       samples: observed.length,
     },
     heapKBPerSession: count === 0 ? 0 : Math.round((after.heapUsed - before.heapUsed) / count / 102.4) / 10,

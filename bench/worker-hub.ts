@@ -96,7 +96,8 @@ serve(
     if (cmd.cmd === 'memory') {
       // As the process stands, no collection first: what an operator's `ps` shows at this moment.
       const m = process.memoryUsage();
-      return { rss: m.rss, heapUsed: m.heapUsed };
+      const newSpace = getHeapSpaceStatistics().find((x) => x.space_name === 'new_space')?.space_size ?? 0;
+      return { rss: m.rss, heapUsed: m.heapUsed, newSpace };
     }
     if (cmd.cmd === 'heapSnapshot') {
       // Where the hub's memory goes (e.g. per session): a .heapsnapshot for Chrome DevTools.
