@@ -53,6 +53,22 @@ describe('config files', () => {
     expect(config.configDir).toBe(dir);
   });
 
+  it("takes the trust engine's write cadences, routine changes once a minute by default", () => {
+    expect(loadConfig(write('hub-trust.yaml', hubYaml), HubConfigSchema).trust).toMatchObject({
+      persistMs: 5_000,
+      routinePersistMs: 60_000,
+    });
+    const set = `${hubYaml}trust:\n  persistMs: 2000\n  routinePersistMs: 300000\n`;
+    expect(loadConfig(write('hub-trust2.yaml', set), HubConfigSchema).trust).toMatchObject({
+      persistMs: 2_000,
+      routinePersistMs: 300_000,
+    });
+    const bad = errorOf(() =>
+      loadConfig(write('hub-trust3.yaml', `${hubYaml}trust:\n  routinePersistMs: 5\n`), HubConfigSchema),
+    );
+    expect(bad.field).toBe('trust.routinePersistMs');
+  });
+
   it('loads a JSON node config', () => {
     const file = write('node.json', JSON.stringify({ ...nodeJson, capabilities: ['ml.inference'] }));
     const config = loadConfig(file, NodeConfigSchema);
