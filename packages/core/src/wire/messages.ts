@@ -537,36 +537,56 @@ export function isComplianceContextValue(value: unknown): value is ComplianceCon
   return true;
 }
 
+/** What plainJson returns for a value that is not shown to be plain JSON. */
+const NOT_PLAIN: unique symbol = Symbol('not plain JSON');
+
 /**
- * Whether `value` is plain JSON data that z.json() accepts and gives back unchanged: strings,
- * finite numbers, booleans, null, arrays and plain objects (no `__proto__` key), at most
- * MAX_JSON_DEPTH levels. False only means "not shown": the caller lets zod decide.
+ * The one walk behind isPlainJsonValue and copyPlainJson: `value` itself (`copy` false, nothing
+ * allocated: the hot paths only check) or a deep copy of it (`copy` true) when it is plain JSON data
+ * that z.json() accepts and gives back unchanged: strings, finite numbers, booleans, null, arrays and
+ * plain objects (no `__proto__` key), at most MAX_JSON_DEPTH levels; else NOT_PLAIN.
  */
-export function isPlainJsonValue(value: unknown, depth = 0): boolean {
+function plainJson(value: unknown, depth: number, copy: boolean): unknown {
   switch (typeof value) {
     case 'string':
     case 'boolean':
-      return true;
+      return value;
     case 'number':
-      return Number.isFinite(value);
+      return Number.isFinite(value) ? value : NOT_PLAIN;
     case 'object':
       break;
     default:
-      return false;
+      return NOT_PLAIN;
   }
-  if (value === null) return true;
-  if (depth >= MAX_JSON_DEPTH) return false;
+  if (value === null) return null;
+  if (depth >= MAX_JSON_DEPTH) return NOT_PLAIN;
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) if (!isPlainJsonValue(value[i], depth + 1)) return false;
-    return true;
+    const out: unknown[] | undefined = copy ? new Array(value.length) : undefined;
+    for (let i = 0; i < value.length; i++) {
+      const x = plainJson(value[i], depth + 1, copy);
+      if (x === NOT_PLAIN) return NOT_PLAIN;
+      if (out) out[i] = x;
+    }
+    return out ?? value;
   }
   const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return false;
+  if (proto !== Object.prototype && proto !== null) return NOT_PLAIN;
+  const out: Record<string, unknown> | undefined = copy ? {} : undefined;
   for (const key of Object.keys(value)) {
-    if (key === '__proto__' || !isPlainJsonValue((value as Record<string, unknown>)[key], depth + 1))
-      return false;
+    if (key === '__proto__') return NOT_PLAIN;
+    const x = plainJson((value as Record<string, unknown>)[key], depth + 1, copy);
+    if (x === NOT_PLAIN) return NOT_PLAIN;
+    if (out) out[key] = x;
   }
-  return true;
+  return out ?? value;
+}
+
+/**
+ * Whether `value` is plain JSON data that z.json() accepts and gives back unchanged (see plainJson),
+ * `depth` levels down already. False only means "not shown": the caller lets zod decide.
+ */
+export function isPlainJsonValue(value: unknown, depth = 0): boolean {
+  return plainJson(value, depth, false) !== NOT_PLAIN;
 }
 
 /**
@@ -574,39 +594,9 @@ export function isPlainJsonValue(value: unknown, depth = 0): boolean {
  * undefined. Values a caller handed in are copied so that changing them afterwards changes nothing
  * that was checked.
  */
-export function copyPlainJson(value: unknown, depth = 0): unknown {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return value;
-    case 'number':
-      return Number.isFinite(value) ? value : undefined;
-    case 'object':
-      break;
-    default:
-      return undefined;
-  }
-  if (value === null) return null;
-  if (depth >= MAX_JSON_DEPTH) return undefined;
-  if (Array.isArray(value)) {
-    const out: unknown[] = new Array(value.length);
-    for (let i = 0; i < value.length; i++) {
-      const x = copyPlainJson(value[i], depth + 1);
-      if (x === undefined) return undefined;
-      out[i] = x;
-    }
-    return out;
-  }
-  const proto = Object.getPrototypeOf(value);
-  if (proto !== Object.prototype && proto !== null) return undefined;
-  const out: Record<string, unknown> = {};
-  for (const key of Object.keys(value)) {
-    if (key === '__proto__') return undefined;
-    const x = copyPlainJson((value as Record<string, unknown>)[key], depth + 1);
-    if (x === undefined) return undefined;
-    out[key] = x;
-  }
-  return out;
+export function copyPlainJson(value: unknown): unknown {
+  const copy = plainJson(value, 0, true);
+  return copy === NOT_PLAIN ? undefined : copy;
 }
 
 const CLEAR_PAYLOAD_KEYS = new Set(['type', 'data']);
