@@ -89,7 +89,7 @@ export function hubStoreFrom(store: Store): HubStore {
         return store.meshes.list({ limit: 1000 });
       },
       async credential(meshId) {
-        return orUndefined(store.meshes.credential(meshId)).then((c) => c ?? undefined);
+        return orUndefined(store.meshes.credential(meshId));
       },
     },
     uptime: {
