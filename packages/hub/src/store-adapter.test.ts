@@ -7,7 +7,7 @@ import { postgresStore, sqliteStore } from '@fmp/store';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { memoryHubStore, StoreFullError, type TrustStore } from './persistence.js';
-import { hubStoreFrom } from './store-adapter.js';
+import { hubStoreFrom, NEVER_EXPIRES } from './store-adapter.js';
 import { federationRow, T0 } from './test-support.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fmp-hub-store-'));
@@ -69,6 +69,32 @@ describe('hubStoreFrom (SQLite)', () => {
       connectedMs: 60_000,
       sessions: 1,
     });
+    await hubStore.close?.();
+  });
+
+  it('stores a mesh whose credential never expires, with its credential and uptime', async () => {
+    const store = sqliteStore({ path: join(dir, 'never.db') });
+    await store.open();
+    const hubStore = hubStoreFrom(store);
+    const meshId = 'did:mesh:enterprise:forever-001';
+    await hubStore.meshes.put(
+      {
+        meshId,
+        region: 'eu',
+        capabilities: ['ml.inference'],
+        homeHub: 'did:mesh:hub:eu',
+        credentialIssuer: 'did:mesh:authority:foundation',
+        credentialExpiresAt: undefined,
+        trustScore: 50,
+        firstSeenAt: T0,
+        lastSeenAt: T0,
+      },
+      '{"credential":"text"}',
+    );
+    await hubStore.uptime.sessionOpened(meshId, T0);
+    expect(await hubStore.meshes.get(meshId)).toMatchObject({ credentialExpiresAt: NEVER_EXPIRES });
+    expect(await hubStore.meshes.credential(meshId)).toBe('{"credential":"text"}');
+    expect(await hubStore.uptime.uptime(meshId, T0 + 1000)).toMatchObject({ sessions: 1 });
     await hubStore.close?.();
   });
 });

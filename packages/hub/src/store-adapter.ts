@@ -7,6 +7,9 @@ import { ValidationError } from '@fmp/core';
 import { NotFoundError, type Store, type StoredFederation } from '@fmp/store';
 import type { FederationRow, HubStore, MeshRow } from './persistence.js';
 
+/** A credential without an expiration date: the last millisecond a Date can hold (8.64e15). */
+export const NEVER_EXPIRES = 8.64e15;
+
 function toRow(f: StoredFederation): FederationRow {
   return { ...f, minTrustScore: f.minTrustScore, statusReason: f.statusReason };
 }
@@ -70,7 +73,9 @@ export function hubStoreFrom(store: Store): HubStore {
       },
       async put(row, credential) {
         // Only meshes with a verified credential are registered, so the issuer is always known; a
-        // credential without an expiration date is stored as never expiring.
+        // credential without an expiration date is stored as never expiring: the latest instant a
+        // timestamp may name (a Date's limit; Number.MAX_SAFE_INTEGER is past it and was refused,
+        // so such meshes were never stored).
         if (row.credentialIssuer === undefined) {
           throw new ValidationError('a mesh is stored only with the issuer of its verified credential', [
             { path: 'credentialIssuer', message: 'missing' },
@@ -80,7 +85,7 @@ export function hubStoreFrom(store: Store): HubStore {
           {
             ...row,
             credentialIssuer: row.credentialIssuer,
-            credentialExpiresAt: row.credentialExpiresAt ?? Number.MAX_SAFE_INTEGER,
+            credentialExpiresAt: row.credentialExpiresAt ?? NEVER_EXPIRES,
           },
           credential === undefined ? undefined : { credential },
         );
