@@ -149,6 +149,11 @@ export function startWorker(
       child.stdin!.write(`${JSON.stringify({ ...cmd, id })}\n`);
       const answer = await line((l) => l.id === id, ms);
       if (answer.ok !== true) throw new Error(`${script}: ${String(answer.error)}`);
+      if (typeof answer.errorsLogged === 'number') {
+        throw new WorkerLoggedErrors(
+          `${script} ${args[1] ?? ''} logged ${answer.errorsLogged} errors, the first: ${String(answer.firstError)}`,
+        );
+      }
       return answer;
     },
     async stop() {
@@ -220,6 +225,11 @@ export interface HubWorker {
     newSpace: number;
     external: number;
   }>;
+}
+
+/** A worker logged errors: its figures are not those of a working hub or node. */
+export class WorkerLoggedErrors extends Error {
+  override readonly name = 'WorkerLoggedErrors';
 }
 
 /**

@@ -29,9 +29,8 @@ import { performance } from 'node:perf_hooks';
 import { ed25519, RateLimiter } from '@fmp/core';
 import { createHub, type FederationRow, type Hub } from '@fmp/hub';
 import { buildMeshCreate, MeshRegistry } from '@fmp/identity';
-import pino from 'pino';
 import { FederationTable } from '../packages/hub/src/federation-table.js';
-import { print } from './worker-io.js';
+import { benchLogger, print } from './worker-io.js';
 
 const n = Number(process.argv[2]);
 const withBreakdown = process.argv[3] === 'breakdown';
@@ -112,7 +111,7 @@ const hub = createHub({
   region: 'eu',
   trustedIssuers: [issuerDid],
   registry,
-  logger: pino({ level: 'silent' }),
+  logger: benchLogger(),
   limits: { maxFederations: n },
   rateLimiter: limiter,
   // Off: the sweeps below are called and timed one by one.

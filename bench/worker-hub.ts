@@ -3,7 +3,8 @@
  *   node --expose-gc --import tsx bench/worker-hub.ts <world.json> <hubIndex> <options.json | ->
  * (with `-`, the options are its first stdin line: a hub that dials another gets that one's URL
  * once it exists, having loaded its modules meanwhile);
- * prints {"url","httpUrl"}; command {"cmd":"stats"} answers its CPU time and RSS (after a GC).
+ * prints {"url","httpUrl"}; command {"cmd":"stats"} answers its CPU time and RSS (after a GC). It logs
+ * errors to stderr, and its answers then say so (benchLogger): the parent stops the run.
  * Its store is in memory; with option `sqliteStore: true` (or FMP_BENCH_SQLITE=1 in the environment)
  * it is set up as `fmp hub start` sets up a deployed hub by default: SQLite in a temporary data
  * directory holding the hub's store, the did:mesh registry's operations and the ledger's leaves.
@@ -15,8 +16,16 @@ import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8';
 import { createHub, type FederationRow, hubStoreFrom, ledgerOrigin, memoryHubStore } from '@fmp/hub';
 import { openStore } from '@fmp/store';
 import { DEFAULT_LEVEL_PERMISSIONS } from '@fmp/trust';
-import pino from 'pino';
-import { config, keysOf, print, registryFor, type SavedWorld, serve, settledGc } from './worker-io.js';
+import {
+  benchLogger,
+  config,
+  keysOf,
+  print,
+  registryFor,
+  type SavedWorld,
+  serve,
+  settledGc,
+} from './worker-io.js';
 
 const [file, index, optionsJson] = process.argv.slice(2);
 const world = JSON.parse(readFileSync(file!, 'utf8')) as SavedWorld;
@@ -69,7 +78,7 @@ const hub = createHub({
   region: 'eu',
   trustedIssuers: [world.issuer.did],
   registry: await registryFor(world, sqlite?.meshOperations),
-  logger: pino({ level: 'silent' }),
+  logger: benchLogger(),
   store,
   ...(sqlite ? { ledger: { storage: sqlite.ledgerLogs.open(ledgerOrigin(me.did)) } } : {}),
   ...extra,

@@ -89,6 +89,16 @@ export async function argOrConfig(arg: string | undefined, key: string): Promise
   return value;
 }
 
+// Errors the worker's logger wrote (benchLogger in worker-io.ts): every answer carries them, and
+// the parent refuses a figure from a process that failed meanwhile (bench/network.ts).
+const logged = { errors: 0, first: undefined as string | undefined };
+
+/** Counts one error logged by this process (the first one's text is kept). */
+export function countLoggedError(text: string): void {
+  logged.errors++;
+  logged.first ??= text.slice(0, 500);
+}
+
 /** Runs `handle` for each command line; answers `{ok:false,error}` when it throws. */
 export function serve(
   handle: (cmd: Record<string, unknown>) => Promise<unknown>,
@@ -102,8 +112,9 @@ export function serve(
     } catch {
       return;
     }
+    const errors = () => (logged.errors > 0 ? { errorsLogged: logged.errors, firstError: logged.first } : {});
     handle(cmd).then(
-      (result) => print({ id: cmd.id, ok: true, ...(result as object) }),
+      (result) => print({ id: cmd.id, ok: true, ...(result as object), ...errors() }),
       (err: unknown) => print({ id: cmd.id, ok: false, error: String((err as Error)?.message ?? err) }),
     );
   };

@@ -20,8 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { createMeshNode, McpBridge, McpHttpEndpoint, type McpIncoming, writeMcpResponse } from '@fmp/node';
 import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import pino from 'pino';
-import { argOrConfig, memberNodeOptions, print, type SavedWorld, serve } from './worker-io.js';
+import { argOrConfig, benchLogger, memberNodeOptions, print, type SavedWorld, serve } from './worker-io.js';
 
 const MCP_FIXTURE = fileURLToPath(new URL('../test/fixtures/mcp-server.ts', import.meta.url));
 
@@ -29,7 +28,7 @@ const [file, name, hubArg, mode, consumerName] = process.argv.slice(2);
 if (mode !== 'provider' && mode !== 'consumer') throw new Error(`mode must be provider or consumer: ${mode}`);
 const world = JSON.parse(readFileSync(file!, 'utf8')) as SavedWorld;
 const me = world.members[name!]!;
-const logger = pino({ level: 'silent' });
+const logger = benchLogger();
 const hubUrl = await argOrConfig(hubArg, 'hubUrl');
 
 const node = createMeshNode({ ...memberNodeOptions(world, me, hubUrl), logger });

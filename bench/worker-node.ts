@@ -25,9 +25,8 @@
 import { readFileSync } from 'node:fs';
 import { PRIORITIES } from '@fmp/core';
 import { createMeshNode } from '@fmp/node';
-import pino from 'pino';
 import { openLoop } from './open-loop.js';
-import { argOrConfig, memberNodeOptions, print, type SavedWorld, serve } from './worker-io.js';
+import { argOrConfig, benchLogger, memberNodeOptions, print, type SavedWorld, serve } from './worker-io.js';
 
 const [file, name, hubArg] = process.argv.slice(2);
 const world = JSON.parse(readFileSync(file!, 'utf8')) as SavedWorld;
@@ -36,7 +35,7 @@ const hubUrl = await argOrConfig(hubArg, 'hubUrl');
 
 const node = createMeshNode({
   ...memberNodeOptions(world, me, hubUrl),
-  logger: pino({ level: 'silent' }),
+  logger: benchLogger(),
   maxInFlight: 50_000,
   sendTimeoutMs: 10_000,
 });
