@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { flatString, intern, internAll, internedCount, MAX_INTERNED } from './intern.js';
+import { flatString, intern, internAll, internedCount, internList, MAX_INTERNED } from './intern.js';
 
 // Equal strings built apart are distinct objects to V8 (identity is not observable from JS): what
 // can be checked is that equal strings take one entry and that the table stays bounded.
@@ -29,6 +29,29 @@ describe('intern', () => {
       expect(intern(s)).toBe(s);
     }
     expect(internedCount()).toBe(MAX_INTERNED);
+  });
+});
+
+describe('internList', () => {
+  it('returns one frozen array for equal lists, and equal lists for any input', () => {
+    const a = internList(JSON.parse('["VerifiableCredential","MeshAgentCredential"]') as string[]);
+    const b = internList(JSON.parse('["VerifiableCredential","MeshAgentCredential"]') as string[]);
+    expect(a).toBe(b);
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(a).toEqual(['VerifiableCredential', 'MeshAgentCredential']);
+    expect(internList([])).toBe(internList([]));
+    // Order and separators matter: these are different lists.
+    expect(internList(['a,b'])).not.toBe(internList(['a', 'b']));
+    expect(internList(['b', 'a'])).toEqual(['b', 'a']);
+    const long = Array.from({ length: 40 }, (_, i) => `cap-${i}`);
+    expect(internList(long)).toEqual(long);
+  });
+
+  it('a caller editing its input afterwards does not change the shared list', () => {
+    const input = ['ml.inference', 'data.analysis'];
+    const shared = internList(input);
+    input[0] = 'changed';
+    expect(shared).toEqual(['ml.inference', 'data.analysis']);
   });
 });
 

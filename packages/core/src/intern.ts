@@ -23,6 +23,28 @@ export function internAll(list: readonly string[]): string[] {
   return list.map(intern);
 }
 
+const MAX_LISTS = 1_024;
+const MAX_LIST_LENGTH = 16;
+const lists = new Map<string, readonly string[]>();
+const NO_STRINGS: readonly string[] = Object.freeze([]);
+
+/**
+ * One shared, frozen copy of a short list of strings that recurs across many records (a
+ * credential's types, a mesh's capabilities): each record otherwise holds an array of its own.
+ * Bounded as `intern` is; a list past the bounds comes back as an interned copy of its own.
+ */
+export function internList(list: readonly string[]): readonly string[] {
+  if (list.length === 0) return NO_STRINGS;
+  if (list.length > MAX_LIST_LENGTH) return internAll(list);
+  // The list's JSON is its key: no separator for a name to collide with.
+  const key = JSON.stringify(list);
+  const known = lists.get(key);
+  if (known !== undefined) return known;
+  const shared = Object.freeze(internAll(list));
+  if (lists.size < MAX_LISTS && key.length <= MAX_LENGTH * 4) lists.set(key, shared);
+  return shared;
+}
+
 /** How many strings are held (for tests and metrics). */
 export function internedCount(): number {
   return table.size;

@@ -1195,7 +1195,11 @@ class HubServer implements Hub {
         'Authenticate',
       );
       // Credentials only after the signature: an unauthenticated peer cannot make us spend milliseconds.
-      const result = await this.verifyMeshCredential(msg.credential);
+      // Canonical JSON once: the store keeps the text, its hash is the verification cache's key
+      // (one copy, held by the cache and the session).
+      const credentialText = canonicalJson(msg.credential);
+      const credentialKey = this.vcCache.keyOfCanonical(credentialText);
+      const result = await this.verifyMeshCredential(msg.credential, credentialKey);
       if (!result.verified) {
         // The signature held, so the mesh is who it says: its credential problem is on its record.
         this.trustFeed?.engine.record({
@@ -1230,7 +1234,6 @@ class HubServer implements Hub {
       });
 
       const previous = this.sessions.get(msg.meshId);
-      const credentialText = canonicalJson(msg.credential);
       // Regions and capability names recur across sessions: one copy each (intern).
       const region = intern(msg.region);
       const capabilities = internAll(msg.capabilities);
@@ -1242,7 +1245,7 @@ class HubServer implements Hub {
         capabilities,
         certifications: result.meshAgent?.complianceCertifications ?? NO_CERTIFICATIONS,
         openedAt: now,
-        credentialKey: this.vcCache.keyOfCanonical(credentialText),
+        credentialKey,
         credentialText: undefined,
         credentialOk: true,
         credentialProblem: undefined,
@@ -1341,8 +1344,8 @@ class HubServer implements Hub {
     }
   }
 
-  private async verifyMeshCredential(credential: unknown): Promise<VerificationResult> {
-    return verifyCredential(credential, this.credentialOptions());
+  private async verifyMeshCredential(credential: unknown, cacheKey?: string): Promise<VerificationResult> {
+    return verifyCredential(credential, { ...this.credentialOptions(), ...(cacheKey ? { cacheKey } : {}) });
   }
 
   private credentialOptions(): VerifyCredentialOptions & { cache: VerificationCache } {

@@ -1,9 +1,10 @@
+import { canonicalJson } from '@fmp/core';
 import { describe, expect, it } from 'vitest';
 import { VerificationCache } from './cache.js';
 import { issueMeshAgentCredential } from './issue.js';
 import { StatusListRegistry } from './status.js';
 import { cloneAs, didKeyIdentity, staticResolver } from './test-support.js';
-import { verifyCredential } from './verify.js';
+import { verifyCachedCredential, verifyCredential } from './verify.js';
 
 const issuer = didKeyIdentity();
 const other = didKeyIdentity();
@@ -41,6 +42,31 @@ describe('VerificationCache', () => {
     expect(second).toEqual({ ...first, cached: true });
     expect(resolveDid.calls.length).toBe(calls);
     expect(cache.stats).toMatchObject({ hits: 1, size: 1 });
+  });
+
+  it("takes the caller's key for the credential, and answers from it as it was verified", async () => {
+    const resolveDid = staticResolver(issuer.document);
+    const cache = new VerificationCache();
+    const vc = await issueMeshAgentCredential({
+      signer: issuer.signer,
+      subject: agent,
+      now: T0,
+      validUntil: T1,
+    });
+    const key = cache.keyOfCanonical(canonicalJson(vc));
+    const first = await verifyCredential(vc, { resolveDid, now: NOW, cache, cacheKey: key });
+    expect(first).toMatchObject({ verified: true, cached: false });
+    expect(cache.keyOf(vc)).toBe(key);
+    // Kept compact (dates as numbers, shared lists), given back as verify gave it.
+    expect(verifyCachedCredential(key, { resolveDid, now: NOW, cache })).toEqual({ ...first, cached: true });
+    expect(await verifyCredential(vc, { resolveDid, now: NOW, cache })).toEqual({ ...first, cached: true });
+    const again = await verifyCredential(vc, { resolveDid, now: NOW, cache });
+    expect(again.validFrom).toBeInstanceOf(Date);
+    expect(again.expiresAt).toEqual(T1);
+    // A caller editing its result does not change what the cache gives next.
+    (again.types as string[]).push('Edited');
+    (again.meshAgent!.meshCapabilities as string[]).push('edited');
+    expect(await verifyCredential(vc, { resolveDid, now: NOW, cache })).toEqual({ ...first, cached: true });
   });
 
   it('a tampered credential reusing a cached proof is not a hit', async () => {

@@ -4,7 +4,7 @@
  * binding of issuer to verification method, and last the status list. Never throws: every failure
  * is a `VerificationIssue` with a stable code.
  */
-import { intern, internAll } from '@fmp/core';
+import { intern, internAll, internList } from '@fmp/core';
 import jsigs from 'jsonld-signatures';
 import type { VerificationCache } from './cache.js';
 import {
@@ -48,6 +48,12 @@ export interface VerifyCredentialOptions {
   readonly statusListLoader?: StatusListLoader;
   /** Reuse successful verifications (see VerificationCache). */
   readonly cache?: VerificationCache;
+  /**
+   * The credential's cache key when the caller has it already (`cache.keyOfCanonical` of the
+   * credential's canonical JSON, which it keeps, say): the credential is then not canonicalized and
+   * hashed a second time, and the cache holds the caller's copy of the key. It must be that key.
+   */
+  readonly cacheKey?: string;
   /** Extra contexts the document loader may serve (see createDocumentLoader). */
   readonly extraContexts?: ReadonlyMap<string, Record<string, unknown>>;
 }
@@ -165,7 +171,35 @@ function fromCache(
   details.issuer = intern(details.issuer);
   details.verificationMethod = intern(details.verificationMethod);
   if (details.meshAgent) details.meshAgent = sharedClaims(details.meshAgent);
+  // Dates are kept as milliseconds (cachedDetails).
+  if (typeof details.validFrom === 'number') details.validFrom = new Date(details.validFrom);
+  if (typeof details.expiresAt === 'number') details.expiresAt = new Date(details.expiresAt);
   return { ...details, verified: errors.length === 0, errors, cached: true };
+}
+
+const NO_STATUS_LISTS: readonly string[] = Object.freeze([]);
+
+/**
+ * What the cache keeps of a result (a hub holds one per session): dates as milliseconds (a Date is
+ * ~0.1 KB), recurring names and lists as one shared copy. fromCache gives back what verify gave.
+ */
+function cachedDetails(d: Details): Record<string, unknown> {
+  return {
+    ...d,
+    types: internList(d.types),
+    ...(d.validFrom ? { validFrom: d.validFrom.getTime() } : {}),
+    ...(d.expiresAt ? { expiresAt: d.expiresAt.getTime() } : {}),
+    ...(d.proofSuite ? { proofSuite: intern(d.proofSuite) } : {}),
+    ...(d.meshAgent
+      ? {
+          meshAgent: {
+            ...d.meshAgent,
+            meshCapabilities: internList(d.meshAgent.meshCapabilities),
+            complianceCertifications: internList(d.meshAgent.complianceCertifications),
+          },
+        }
+      : {}),
+  };
 }
 
 /** Mesh-agent claims with their capability and certification names as single copies (intern). */
@@ -212,7 +246,7 @@ async function verify(
   now: Date,
 ): Promise<VerificationResult> {
   const { cache } = options;
-  const key = cache?.keyOf(input) ?? null;
+  const key = cache ? (options.cacheKey ?? cache.keyOf(input)) : null;
   if (cache && key) {
     const hit = fromCache(cache, key, options, now);
     if (hit) return hit;
@@ -322,8 +356,8 @@ async function verify(
         subject: details.subject,
         notBefore: from?.getTime(),
         notAfter: until?.getTime(),
-        statusLists: entries.map((e) => e.statusListCredential),
-        details: details as unknown as Record<string, unknown>,
+        statusLists: entries.length === 0 ? NO_STATUS_LISTS : entries.map((e) => e.statusListCredential),
+        details: cachedDetails(details),
       },
       now.getTime(),
     );
