@@ -42,7 +42,7 @@ import {
   hopForward,
   hopForwardedText,
   intern,
-  internAll,
+  internList,
   MAX_HOPS,
   multibaseDecode,
   multibaseEncode,
@@ -1234,16 +1234,16 @@ class HubServer implements Hub {
       });
 
       const previous = this.sessions.get(msg.meshId);
-      // Regions and capability names recur across sessions: one copy each (intern).
+      // Regions and capability lists recur across sessions: one copy each (intern, internList).
       const region = intern(msg.region);
-      const capabilities = internAll(msg.capabilities);
+      const capabilities = internList(msg.capabilities);
       const session: LiveSession = {
         sessionId: randomUUID(),
         meshId: msg.meshId,
         conn,
         region,
         capabilities,
-        certifications: result.meshAgent?.complianceCertifications ?? NO_CERTIFICATIONS,
+        certifications: internList(result.meshAgent?.complianceCertifications ?? NO_CERTIFICATIONS),
         openedAt: now,
         credentialKey,
         credentialText: undefined,
