@@ -158,7 +158,14 @@ export class Fleet {
       const on = member === 'mcp-p' ? 'peer' : 'main';
       const mode = member === 'mcp-c' ? ['consumer'] : ['provider', 'mcp-c'];
       const url = this.#hubOf(on).then((h) => ({ hubUrl: h.url }));
-      const worker = startWorker('worker-mcp.ts', [this.w.file, member, '-', ...mode], nodeFlags(), url);
+      // The consumer also serves MCP over stdio on a socket pair (fd 3), as `fmp node mcp` does.
+      const worker = startWorker(
+        'worker-mcp.ts',
+        [this.w.file, member, '-', ...mode],
+        nodeFlags(),
+        url,
+        member === 'mcp-c',
+      );
       spawned.push(worker);
       const ready = await worker.line((l) => l.ready === true, 120_000);
       if (mode[0] === 'provider') {

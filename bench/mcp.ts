@@ -9,10 +9,22 @@
  *   - raw chain: a 1 KB message through a chain of four raw WebSocket processes that only forward
  *     bytes (as many processes as the federated call adds: consumer, two hubs, provider) and back:
  *     the floor of the added latency on this machine, at the same pace.
- * Calls rotate between the three, one at a time, so all see the same machine load.
+ * Calls rotate between the three, one at a time, so all see the same machine load. Then the same
+ * rotation with the federated call made over the consumer's stdio framing (as `fmp node mcp` serves
+ * it, on a socket pair): the client reaches the consumer as it reaches the direct server, so the
+ * difference is the federation's alone, not Streamable HTTP's over stdio's.
  */
+
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import {
+  Client,
+  type JSONRPCMessage,
+  ReadBuffer,
+  StreamableHTTPClientTransport,
+  serializeMessage,
+  type Transport,
+} from '@modelcontextprotocol/client';
 import { StdioClientTransport } from '@modelcontextprotocol/client/stdio';
 import { turn } from './ab-turn.js';
 import { bundleWorkers } from './bundle.js';
@@ -57,6 +69,20 @@ export interface McpCallResult {
   cpuMsPerCall: McpCpu;
   /** The kernel's share of cpuMsPerCall (socket and pipe reads and writes, wake-ups). */
   kernelMsPerCall: McpCpu;
+  /**
+   * The same calls with the client on the consumer's stdio framing (`fmp node mcp`), rotating with
+   * direct calls and raw chain trips of their own: the added latency with the client's transport the
+   * same on both sides.
+   */
+  stdio: {
+    federated: McpLatency;
+    direct: McpLatency;
+    rawChain: McpLatency;
+    addedP50Ms: number;
+    addedP95Ms: number;
+    failures: number;
+    cpuMsPerCall: McpCpu;
+  };
 }
 
 export interface McpCpu {
@@ -111,6 +137,60 @@ export const fetchOwnSignal: typeof fetch = async (input, init) => {
 };
 
 const round4 = (x: number) => Math.round(x * 10_000) / 10_000;
+
+/**
+ * An MCP client transport over a socket speaking stdio's framing (newline-delimited JSON-RPC), as
+ * the SDK's StdioClientTransport reads a spawned server's stdout: the consumer's end is its fd 3.
+ */
+export class SocketClientTransport implements Transport {
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+  onmessage?: (message: JSONRPCMessage) => void;
+  readonly #socket: Duplex;
+  readonly #buffer = new ReadBuffer();
+
+  constructor(socket: Duplex) {
+    this.#socket = socket;
+  }
+
+  readonly #onData = (chunk: Buffer) => {
+    this.#buffer.append(chunk);
+    for (;;) {
+      let message: JSONRPCMessage | null;
+      try {
+        message = this.#buffer.readMessage();
+      } catch (err) {
+        this.onerror?.(err as Error);
+        continue;
+      }
+      if (message === null) break;
+      this.onmessage?.(message);
+    }
+  };
+  readonly #onError = (err: Error) => this.onerror?.(err);
+  readonly #onClose = () => this.onclose?.();
+
+  async start(): Promise<void> {
+    this.#socket.on('data', this.#onData);
+    this.#socket.on('error', this.#onError);
+    this.#socket.on('close', this.#onClose);
+  }
+
+  async send(message: JSONRPCMessage): Promise<void> {
+    if (!this.#socket.write(serializeMessage(message))) {
+      await new Promise((resolve) => this.#socket.once('drain', resolve));
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#socket.off('data', this.#onData);
+    this.#socket.off('error', this.#onError);
+    this.#socket.off('close', this.#onClose);
+    this.#buffer.clear();
+    this.#socket.end();
+    this.onclose?.();
+  }
+}
 
 /**
  * The direct baseline's MCP client, connected to its own fixture server over stdio (spawned as the
@@ -176,6 +256,16 @@ export async function benchMcpCall(
       throw new Error(`the fixture server does not list add (stderr: ${direct.stderr()})`);
     }
 
+    // The same calls over the consumer's stdio framing (fd 3, as `fmp node mcp` serves them).
+    const viaStdio = new Client({ name: 'fmp-bench', version: '0.1.0' });
+    clients.push(viaStdio);
+    const fd3 = consumer.worker.child.stdio[3];
+    if (!fd3) throw new Error("the consumer worker has no fd 3 (its stdio MCP server's socket)");
+    await viaStdio.connect(new SocketClientTransport(fd3 as Duplex));
+    if (!(await viaStdio.listTools()).tools.some((t) => t.name === tool)) {
+      throw new Error(`the consumer's stdio server does not list ${tool}`);
+    }
+
     const errors: Record<string, number> = {};
     let failures = 0;
     const federatedMs: number[] = [];
@@ -183,12 +273,12 @@ export async function benchMcpCall(
     const endpointMs: number[] = [];
     // Distinct arguments per call (a fraction too), so a stale or misrouted answer cannot pass.
     const args = (i: number) => ({ a: i + 1, b: i * 7 + 0.25 });
-    const callFederated = async (i: number, record: boolean) => {
+    const callVia = async (client: Client, i: number, record: boolean) => {
       const { a, b } = args(i);
       const t = performance.now();
       let r: CallResult;
       try {
-        r = await federated.callTool({ name: tool, arguments: { a, b } });
+        r = await client.callTool({ name: tool, arguments: { a, b } });
       } catch (err) {
         const code = `exception: ${String((err as Error)?.message ?? err).slice(0, 80)}`;
         errors[code] = (errors[code] ?? 0) + 1;
@@ -210,6 +300,8 @@ export async function benchMcpCall(
       }
       if (record) federatedMs.push(elapsed);
     };
+    const callFederated = (i: number, record: boolean) => callVia(federated, i, record);
+    const callStdio = (i: number, record: boolean) => callVia(viaStdio, i, record);
     const callDirect = async (i: number, record: boolean) => {
       const { a, b } = args(i);
       const t = performance.now();
@@ -235,9 +327,13 @@ export async function benchMcpCall(
       if (record) endpointMs.push(elapsed);
     };
 
+    // Every process's code is compiled as it runs: a few hundred calls leave much of it unoptimized
+    // (the hubs' CPU per call then is ~0.3 ms higher). The warm-up runs until what is measured is a
+    // node that has been serving for a while.
     for (let i = 0; i < warmup; i++) {
       await turn();
       await callFederated(i, false);
+      await callStdio(i, false);
       await callDirect(i, false);
       await callChain(false);
       await listLocal(false);
@@ -270,50 +366,84 @@ export async function benchMcpCall(
       for (const w of chain.workers) sum += (await w.call({ cmd: 'stats' })).cpuUs as number;
       return sum;
     };
-    const chainBefore = await chainCpu();
-    const before = await cpu();
-    // Rotate which goes first, so none always runs right after another's wake-ups.
-    const order = [
-      (i: number) => callFederated(warmup + i, true),
-      (i: number) => callDirect(warmup + i, true),
-      () => callChain(true),
-    ];
-    for (let i = 0; i < n; i++) {
-      await turn();
-      for (let k = 0; k < order.length; k++) await order[(i + k) % order.length]!(i);
-    }
-    const after = await cpu();
-    const chainAfter = await chainCpu();
+    /** n rotations of a federated call (`federatedCall`), a direct call and a raw chain trip. */
+    const timedLoop = async (federatedCall: (i: number, record: boolean) => Promise<void>, first: number) => {
+      federatedMs.length = 0;
+      directMs.length = 0;
+      chainMs.length = 0;
+      failures = 0;
+      const chainBefore = await chainCpu();
+      const before = await cpu();
+      // Rotate which goes first, so none always runs right after another's wake-ups.
+      const order = [
+        (i: number) => federatedCall(first + i, true),
+        (i: number) => callDirect(first + i, true),
+        () => callChain(true),
+      ];
+      for (let i = 0; i < n; i++) {
+        await turn();
+        for (let k = 0; k < order.length; k++) await order[(i + k) % order.length]!(i);
+      }
+      const after = await cpu();
+      const chainAfter = await chainCpu();
+      if (federatedMs.length === 0) throw new Error(`every federated call failed: ${JSON.stringify(errors)}`);
+      const ok = federatedMs.length;
+      const perCall = (kind: 'total' | 'kernel'): McpCpu => {
+        const of = (k: keyof McpCpu) => round4((after[kind][k] - before[kind][k]) / ok / 1000);
+        return { consumer: of('consumer'), hub1: of('hub1'), hub2: of('hub2'), provider: of('provider') };
+      };
+      return {
+        federated: percentiles(federatedMs),
+        direct: percentiles(directMs),
+        chain: percentiles(chainMs),
+        chainCpuUsPerTrip: (chainAfter - chainBefore) / chainMs.length / chain.workers.length,
+        failures,
+        cpu: perCall('total'),
+        kernel: perCall('kernel'),
+      };
+    };
+    const latency = (p: { p50Ms: number; p95Ms: number; p99Ms: number }): McpLatency => ({
+      p50Ms: p.p50Ms,
+      p95Ms: p.p95Ms,
+      p99Ms: p.p99Ms,
+    });
+
+    const http = await timedLoop(callFederated, warmup);
     // Apart from the timed loop, so that the CPU figures above are the federated calls' alone.
     for (let i = 0; i < n; i++) {
       await turn();
       await listLocal(true);
     }
-    if (federatedMs.length === 0) throw new Error(`every federated call failed: ${JSON.stringify(errors)}`);
-    const ok = federatedMs.length;
-    const perCall = (kind: 'total' | 'kernel'): McpCpu => {
-      const of = (k: keyof McpCpu) => round4((after[kind][k] - before[kind][k]) / ok / 1000);
-      return { consumer: of('consumer'), hub1: of('hub1'), hub2: of('hub2'), provider: of('provider') };
-    };
-    const f = percentiles(federatedMs);
-    const d = percentiles(directMs);
+
+    const stdio = await timedLoop(callStdio, warmup + n);
+
+    const f = http.federated;
+    const d = http.direct;
     const e = percentiles(endpointMs);
-    const c = percentiles(chainMs);
     return {
       n,
       hops: 2,
       tool,
-      federated: { p50Ms: f.p50Ms, p95Ms: f.p95Ms, p99Ms: f.p99Ms },
-      direct: { p50Ms: d.p50Ms, p95Ms: d.p95Ms, p99Ms: d.p99Ms },
-      endpointOnly: { p50Ms: e.p50Ms, p95Ms: e.p95Ms, p99Ms: e.p99Ms },
+      federated: latency(f),
+      direct: latency(d),
+      endpointOnly: latency(e),
       addedP50Ms: round4(f.p50Ms - d.p50Ms),
       addedP95Ms: round4(f.p95Ms - d.p95Ms),
-      rawChain: { p50Ms: c.p50Ms, p95Ms: c.p95Ms, p99Ms: c.p99Ms },
-      rawChainCpuMsPerHop: round4((chainAfter - chainBefore) / chainMs.length / chain.workers.length / 1000),
-      failures,
+      rawChain: latency(http.chain),
+      rawChainCpuMsPerHop: round4(http.chainCpuUsPerTrip / 1000),
+      failures: http.failures,
       errors,
-      cpuMsPerCall: perCall('total'),
-      kernelMsPerCall: perCall('kernel'),
+      cpuMsPerCall: http.cpu,
+      kernelMsPerCall: http.kernel,
+      stdio: {
+        federated: latency(stdio.federated),
+        direct: latency(stdio.direct),
+        rawChain: latency(stdio.chain),
+        addedP50Ms: round4(stdio.federated.p50Ms - stdio.direct.p50Ms),
+        addedP95Ms: round4(stdio.federated.p95Ms - stdio.direct.p95Ms),
+        failures: stdio.failures,
+        cpuMsPerCall: stdio.cpu,
+      },
     };
   } finally {
     chainTrips?.close();
@@ -321,8 +451,8 @@ export async function benchMcpCall(
   }
 }
 
-// Standalone: `npx tsx bench/mcp.ts [n]` (this benchmark alone, its processes from bundles as in
-// the full run).
+// Standalone: `npx tsx bench/mcp.ts [n] [warm-up rotations]` (this benchmark alone, its processes
+// from bundles as in the full run).
 if (process.argv[1]?.endsWith('mcp.ts')) {
   const bundles = await bundleWorkers();
   if (typeof bundles !== 'string') {
@@ -332,7 +462,7 @@ if (process.argv[1]?.endsWith('mcp.ts')) {
   const fleet = await Fleet.create();
   try {
     const n = Number(process.argv[2] ?? 500);
-    const result = await benchMcpCall(fleet, { n, warmup: Math.min(200, n) });
+    const result = await benchMcpCall(fleet, { n, warmup: Number(process.argv[3] ?? 3000) });
     process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   } finally {
     await fleet.close();

@@ -79,14 +79,20 @@ export function startWorker(
   args: string[],
   nodeFlags: string[] = [],
   config?: Promise<Record<string, unknown>>,
+  /** A fourth stdio pipe (a socket pair): `child.stdio[3]` here, fd 3 there (FMP_BENCH_FD3=1). */
+  fd3 = false,
 ): Worker {
   const bundled = bundles?.path(script);
   const entry = bundled ? [bundled] : ['--import', 'tsx', join(ROOT, 'bench', script)];
   const fixture = bundles?.path('mcp-server.ts');
   const child = spawn(process.execPath, [...nodeFlags, ...entry, ...args], {
     cwd: ROOT,
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: fixture ? { ...process.env, FMP_BENCH_MCP_FIXTURE: fixture } : process.env,
+    stdio: fd3 ? ['pipe', 'pipe', 'pipe', 'pipe'] : ['pipe', 'pipe', 'pipe'],
+    env: {
+      ...process.env,
+      ...(fixture ? { FMP_BENCH_MCP_FIXTURE: fixture } : {}),
+      ...(fd3 ? { FMP_BENCH_FD3: '1' } : {}),
+    },
   });
   children.add(child);
   const lines: Record<string, unknown>[] = [];

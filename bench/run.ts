@@ -145,7 +145,7 @@ async function benchNetwork() {
     log('federated MCP tools/call across two hubs, beside the same MCP server called directly...');
     // The bridge is new: when it cannot be set up, the run still reports the rest and says why. A
     // wrong answer is another matter: it fails the run.
-    const mcpCall = await benchMcpCall(fleet, { n: quick ? 80 : 2000, warmup: quick ? 20 : 200 }).catch(
+    const mcpCall = await benchMcpCall(fleet, { n: quick ? 80 : 2000, warmup: quick ? 20 : 3000 }).catch(
       (err: unknown): McpSkipped => {
         if (err instanceof McpWrongAnswer) throw err;
         return { hops: 2, skipped: String((err as Error).message).slice(0, 200) };

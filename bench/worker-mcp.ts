@@ -4,7 +4,9 @@
  *     fronts the fixture MCP server (test/fixtures/mcp-server.ts, spawned over stdio by the bridge)
  *     and grants `add` and `echo` to the consumer; prints {"ready":true,"upstreamTools"}.
  *   node --import tsx bench/worker-mcp.ts <world.json> <member> <hubUrl> consumer
- *     serves its partners' tools at /mcp on 127.0.0.1, port 0; prints {"ready":true,"mcpUrl"}.
+ *     serves its partners' tools at /mcp on 127.0.0.1, port 0; prints {"ready":true,"mcpUrl"}; with
+ *     FMP_BENCH_FD3=1, over stdio's framing on fd 3 too (a socket pair the parent holds the other end
+ *     of), as `fmp node mcp` serves them on its stdin and stdout.
  * Commands:
  *   {"cmd":"federate","target"}  (consumer) federates with the provider and waits until the bridge
  *                                lists its tools: {tools: [exposed names]}
@@ -15,9 +17,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { createServer, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { createMeshNode, McpBridge, McpHttpEndpoint, type McpIncoming, writeMcpResponse } from '@fmp/node';
+import {
+  createMeshNode,
+  McpBridge,
+  McpHttpEndpoint,
+  type McpIncoming,
+  serveFederatedToolsStdio,
+  writeMcpResponse,
+} from '@fmp/node';
 import { getRequestListener } from '@hono/node-server';
 import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
 import { argOrConfig, benchLogger, memberNodeOptions, print, type SavedWorld, serve } from './worker-io.js';
@@ -88,6 +97,14 @@ if (mode === 'consumer') {
   mcpUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
 }
 
+// As `fmp node mcp` serves them (packages/cli/src/mcp-stdio.ts), on fd 3 instead of stdin and stdout
+// (those carry this worker's commands).
+let stdio: { close(): Promise<void> } | undefined;
+if (mode === 'consumer' && process.env.FMP_BENCH_FD3 === '1') {
+  const socket = new Socket({ fd: 3, readable: true, writable: true });
+  stdio = serveFederatedToolsStdio({ bridge, meshDid: me.did, streams: { input: socket, output: socket } });
+}
+
 async function federate(target: string): Promise<string[]> {
   await node.federate(target, { capabilities: ['ml.inference'], purpose: 'bench mcp', ttlSeconds: 3600 });
   // The provider's catalog arrives as its own message after the handshake.
@@ -119,6 +136,7 @@ serve(
   },
   async () => {
     await endpoint?.close();
+    await stdio?.close();
     http?.closeAllConnections();
     await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
     await bridge.stop();

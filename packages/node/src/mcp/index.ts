@@ -21,6 +21,7 @@ export {
 export {
   createFederatedToolsServer,
   type FederatedToolsServerOptions,
+  type FederatedToolsStdioOptions,
   MAX_BODY_BYTES as MAX_MCP_BODY_BYTES,
   McpHttpEndpoint,
   type McpHttpEndpointOptions,

@@ -5,6 +5,7 @@
  * reaches clients of either) and over stdio.
  */
 import { randomUUID } from 'node:crypto';
+import type { Readable, Writable } from 'node:stream';
 import {
   type CallToolResult,
   createMcpHandler,
@@ -21,7 +22,7 @@ import {
   type Tool,
   WebStandardStreamableHTTPServerTransport,
 } from '@modelcontextprotocol/server';
-import { serveStdio } from '@modelcontextprotocol/server/stdio';
+import { StdioServerTransport, serveStdio } from '@modelcontextprotocol/server/stdio';
 import type { NodeLogger } from '../node.js';
 import { describeFailure, type McpBridge, type RemoteCallResult } from './bridge.js';
 import type { Agent } from './protocol.js';
@@ -323,18 +324,31 @@ export class McpHttpEndpoint {
   }
 }
 
-/** Serves the federated tools over this process's stdio (`fmp node mcp`). */
-export function serveFederatedToolsStdio(options: FederatedToolsServerOptions): { close(): Promise<void> } {
+export interface FederatedToolsStdioOptions extends FederatedToolsServerOptions {
+  /**
+   * The byte streams to serve (both ends of one socket, say); default this process's stdin and
+   * stdout (`fmp node mcp`). Newline-delimited JSON-RPC, as MCP's stdio transport.
+   */
+  readonly streams?: { readonly input: Readable; readonly output: Writable };
+}
+
+/** Serves the federated tools over this process's stdio (`fmp node mcp`), or over `streams`. */
+export function serveFederatedToolsStdio(options: FederatedToolsStdioOptions): { close(): Promise<void> } {
   const instances = new Set<Server>();
   const off = options.bridge.onToolsChanged(() => {
     for (const s of instances) void s.sendToolListChanged().catch(() => {});
   });
-  const handle = serveStdio(() => {
-    const s = createFederatedToolsServer(options);
-    instances.add(s);
-    if (instances.size > 4) instances.delete(instances.values().next().value as Server);
-    return s;
-  });
+  const handle = serveStdio(
+    () => {
+      const s = createFederatedToolsServer(options);
+      instances.add(s);
+      if (instances.size > 4) instances.delete(instances.values().next().value as Server);
+      return s;
+    },
+    options.streams
+      ? { transport: new StdioServerTransport(options.streams.input, options.streams.output) }
+      : {},
+  );
   return {
     async close() {
       off();
