@@ -109,12 +109,23 @@ export function startWorker(
       child.kill('SIGKILL');
     },
   );
+  // Errors a worker's fmp process logged as JSON lines on stdout (pino: level 50 and up): counted,
+  // and its next answer fails the run, as for workers counting their own (worker-lines.ts).
+  let stdoutErrors = 0;
+  let firstStdoutError: string | undefined;
   createInterface({ input: child.stdout! }).on('line', (text) => {
+    let parsed: Record<string, unknown>;
     try {
-      lines.push(JSON.parse(text) as Record<string, unknown>);
+      parsed = JSON.parse(text) as Record<string, unknown>;
     } catch {
       return;
     }
+    if (typeof parsed.level === 'number' && parsed.level >= 50 && parsed.id === undefined) {
+      stdoutErrors++;
+      firstStdoutError ??= text.slice(0, 500);
+      return;
+    }
+    lines.push(parsed);
     for (const w of waiters) w();
   });
   const exited = new Promise<void>((resolve) =>
@@ -158,6 +169,11 @@ export function startWorker(
       if (typeof answer.errorsLogged === 'number') {
         throw new WorkerLoggedErrors(
           `${script} ${args[1] ?? ''} logged ${answer.errorsLogged} errors, the first: ${String(answer.firstError)}`,
+        );
+      }
+      if (stdoutErrors > 0) {
+        throw new WorkerLoggedErrors(
+          `${script} ${args[1] ?? ''} logged ${stdoutErrors} errors, the first: ${firstStdoutError}`,
         );
       }
       return answer;

@@ -1,5 +1,9 @@
 /**
- * A mesh node with the MCP bridge in its own process, for the federated tools/call benchmark:
+ * A mesh node with the MCP bridge in its own process, for the federated tools/call benchmark, set
+ * up as `fmp node start` runs one (packages/cli/src/node-process.ts, from a config, key file,
+ * credential and identity log written to a temporary directory): compliance on (adapters on every
+ * message, the audit trail in SQLite), explanation records to their file and the audit trail, the
+ * compute meter, and /mcp served by the node's own HTTP server.
  *   node --import tsx bench/worker-mcp.ts <world.json> <member> <hubUrl> provider <consumerMember>
  *     fronts the fixture MCP server (test/fixtures/mcp-server.ts, spawned over stdio by the bridge)
  *     and grants `add` and `echo` to the consumer; prints {"ready":true,"upstreamTools"}.
@@ -14,22 +18,20 @@
  * With `-` for <hubUrl>, the hub's URL comes as the first stdin line, {"hubUrl"}.
  * A consumer may federate with several providers (the federated call's across two hubs, the mixed
  * load's on one); each `federate` answers that provider's tools.
+ * The node logs errors only, to stdout as JSON lines: the parent counts those (bench/network.ts).
  */
-import { readFileSync } from 'node:fs';
-import { createServer, type ServerResponse } from 'node:http';
-import { type AddressInfo, Socket } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  createMeshNode,
-  McpBridge,
-  McpHttpEndpoint,
-  type McpIncoming,
-  serveFederatedToolsStdio,
-  writeMcpResponse,
-} from '@fmp/node';
-import { getRequestListener } from '@hono/node-server';
-import { RESPONSE_ALREADY_SENT } from '@hono/node-server/utils/response';
-import { argOrConfig, benchLogger, memberNodeOptions, print, type SavedWorld, serve } from './worker-io.js';
+import { jsonlMeshStore } from '@fmp/identity';
+import { serveFederatedToolsStdio } from '@fmp/node';
+import { IDENTITY_LOG } from '../packages/cli/src/commands/init.js';
+import { NodeConfigSchema } from '../packages/cli/src/config.js';
+import { writeKeyFile } from '../packages/cli/src/keyfile.js';
+import { startNodeProcess } from '../packages/cli/src/node-process.js';
+import { argOrConfig, keysOf, print, type SavedWorld, serve } from './worker-io.js';
 
 const MCP_FIXTURE = fileURLToPath(new URL('../test/fixtures/mcp-server.ts', import.meta.url));
 
@@ -37,65 +39,59 @@ const [file, name, hubArg, mode, consumerName] = process.argv.slice(2);
 if (mode !== 'provider' && mode !== 'consumer') throw new Error(`mode must be provider or consumer: ${mode}`);
 const world = JSON.parse(readFileSync(file!, 'utf8')) as SavedWorld;
 const me = world.members[name!]!;
-const logger = benchLogger();
 const hubUrl = await argOrConfig(hubArg, 'hubUrl');
-
-const node = createMeshNode({ ...memberNodeOptions(world, me, hubUrl), logger });
 
 const consumer = mode === 'provider' ? world.members[consumerName ?? '']?.did : undefined;
 if (mode === 'provider' && !consumer) throw new Error(`unknown consumer member ${consumerName}`);
 
-const bridge = new McpBridge({
-  node,
-  credential: me.credential as never,
-  logger,
-  ...(mode === 'provider'
-    ? {
-        servers: [
-          {
-            name: 'fixture',
-            command: process.execPath,
-            // The bench's bundle of the fixture when it made one (bench/bundle.ts), else the source.
-            args: process.env.FMP_BENCH_MCP_FIXTURE
-              ? [process.env.FMP_BENCH_MCP_FIXTURE]
-              : ['--import', 'tsx', MCP_FIXTURE],
-            defaultCapability: 'ml.inference',
-          },
-        ],
-        access: [{ partners: [consumer!], tools: ['add', 'echo'] }],
-        // The per-partner quota (default 20 calls/s) is an operator's policy, not a cost: raised out
-        // of the way of sequential calls, as the throughput runs raise the hub's per-federation quota.
-        partnerRate: { ratePerSec: 1_000_000, burst: 1_000_000 },
-      }
-    : { callTimeoutMs: 10_000 }),
+// What `fmp init node` and an operator would have written.
+const dir = mkdtempSync(join(tmpdir(), `fmp-bench-${name}-`));
+writeKeyFile(join(dir, 'node.key'), {
+  did: me.did,
+  verificationMethod: `${me.did}#key-1`,
+  keyPair: keysOf(me),
 });
-
-await node.start();
-await bridge.start();
-
-let endpoint: McpHttpEndpoint | undefined;
-let http: ReturnType<typeof createServer> | undefined;
-let mcpUrl: string | undefined;
-if (mode === 'consumer') {
-  const ep = new McpHttpEndpoint({ bridge, meshDid: me.did, logger });
-  endpoint = ep;
-  http = createServer(
-    // As the node process serves it (packages/cli/src/node-process.ts): a POST body read from Node's
-    // request, then handed to the endpoint.
-    getRequestListener(
-      async (req, env) => {
-        if (new URL(req.url).pathname !== '/mcp') return new Response('not found', { status: 404 });
-        const { incoming, outgoing } = env as { incoming: McpIncoming; outgoing: ServerResponse };
-        await writeMcpResponse(await ep.fetchFromNode(req, incoming), outgoing);
-        return RESPONSE_ALREADY_SENT;
-      },
-      { overrideGlobalObjects: false },
-    ),
-  );
-  const server = http;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  mcpUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/mcp`;
-}
+writeFileSync(join(dir, 'credential.json'), JSON.stringify(me.credential));
+const log = jsonlMeshStore({ path: join(dir, IDENTITY_LOG) });
+await log.load();
+await log.append(me.op as never);
+await log.close();
+const config = {
+  ...NodeConfigSchema.parse({
+    did: me.did,
+    keyFile: 'node.key',
+    credentialFile: 'credential.json',
+    hubUrl,
+    region: 'eu',
+    trustedIssuers: [world.issuer.did],
+    capabilities: ['ml.inference'],
+    listen: { host: '127.0.0.1', port: 0 },
+    logLevel: 'error',
+    mcp:
+      mode === 'provider'
+        ? {
+            servers: [
+              {
+                name: 'fixture',
+                command: process.execPath,
+                // The bench's bundle of the fixture when it made one (bench/bundle.ts), else the source.
+                args: process.env.FMP_BENCH_MCP_FIXTURE
+                  ? [process.env.FMP_BENCH_MCP_FIXTURE]
+                  : ['--import', 'tsx', MCP_FIXTURE],
+                defaultCapability: 'ml.inference',
+              },
+            ],
+            access: [{ partners: [consumer!], tools: ['add', 'echo'] }],
+            // The per-partner quota (default 20 calls/s) is an operator's policy, not a cost: raised
+            // out of the way of sequential calls, as the throughput runs raise the hub's quota.
+            partnerRate: { ratePerSec: 1_000_000, burst: 1_000_000 },
+          }
+        : { callTimeoutMs: 10_000 },
+  }),
+  configDir: dir,
+};
+const running = await startNodeProcess(config);
+const { node, bridge } = running;
 
 // As `fmp node mcp` serves them (packages/cli/src/mcp-stdio.ts), on fd 3 instead of stdin and stdout
 // (those carry this worker's commands).
@@ -135,17 +131,14 @@ serve(
     }
   },
   async () => {
-    await endpoint?.close();
     await stdio?.close();
-    http?.closeAllConnections();
-    await new Promise<void>((r) => (http ? http.close(() => r()) : r()));
-    await bridge.stop();
-    await node.stop();
+    await running.stop();
+    rmSync(dir, { recursive: true, force: true });
   },
 );
 // The provider says which upstream tools it has, so a server that failed to start is named at once.
 print({
   ready: true,
   upstreamTools: bridge.upstream.tools().map((t) => t.name),
-  ...(mcpUrl ? { mcpUrl } : {}),
+  ...(running.mcpUrl ? { mcpUrl: running.mcpUrl } : {}),
 });
