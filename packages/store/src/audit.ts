@@ -257,9 +257,30 @@ export function auditStore(ctx: Context): AuditStore {
           throw new AuditConflictError(`audit entry ${e.seq} does not follow entry ${prev.seq} in its batch`);
         }
       }
-      const chunks = statements(entries.map(toRow), ctx.dialect).map((rows) =>
-        insertStatement(rows, ctx.dialect),
-      );
+      const rows = entries.map(toRow);
+      const writer = ctx.auditWriter;
+      if (writer) {
+        // Off the main thread (audit-writer.ts): the same head check and insert, one transaction.
+        const { conflict } = await writer.append(
+          rows.map(
+            (r) =>
+              [
+                r.seq,
+                r.at,
+                r.kind,
+                r.actor,
+                r.subject,
+                r.federation_id,
+                r.body,
+                r.prev_hash,
+                r.hash,
+              ] as const,
+          ),
+        );
+        if (conflict !== undefined) throw new AuditConflictError(conflict);
+        return;
+      }
+      const chunks = statements(rows, ctx.dialect).map((rows) => insertStatement(rows, ctx.dialect));
       const first = entries[0]!;
       await ctx.write(async (db) => {
         // Checked inside the transaction (SQLite holds the write lock from BEGIN), before any write,

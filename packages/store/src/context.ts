@@ -1,5 +1,6 @@
 /** What every aggregate receives from its Store: the connection, the write queue, the tuning. */
 import type { Kysely } from 'kysely';
+import type { AuditWriter } from './audit-writer.js';
 import { asStoreError, StoreCorruptError } from './errors.js';
 import type { WriteOperation } from './queue.js';
 import type { Database, Dialect } from './schema-sql.js';
@@ -11,6 +12,8 @@ export interface Context {
   read<T>(run: (db: Kysely<Database>) => Promise<T>): Promise<T>;
   /** Queues a write for the next group commit. */
   write<T>(run: WriteOperation<T>): Promise<T>;
+  /** Where audit appends go instead of `write`, when the backend has one (a SQLite file). */
+  readonly auditWriter: AuditWriter | undefined;
 }
 
 /** A JSON column value, or StoreCorruptError. */

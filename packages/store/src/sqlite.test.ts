@@ -3,21 +3,81 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { storeConformanceSuite } from './conformance.js';
+import { auditEntriesFixture, federationFixture, storeConformanceSuite } from './conformance.js';
 import { StoreError, ValidationError } from './errors.js';
 import { openStore } from './index.js';
 import { sqliteStore } from './sqlite.js';
 
-storeConformanceSuite('sqlite', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'fmp-store-'));
-  const path = join(dir, 'nested', 'hub.db');
-  return {
-    make: (options) => sqliteStore({ path, ...options }),
-    dispose: () => rm(dir, { recursive: true, force: true }),
-  };
-});
+storeConformanceSuite(
+  'sqlite',
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fmp-store-'));
+    const path = join(dir, 'nested', 'hub.db');
+    return {
+      make: (options) => sqliteStore({ path, ...options }),
+      dispose: () => rm(dir, { recursive: true, force: true }),
+    };
+  },
+  { auditOwnTransactions: true },
+);
 
 describe('sqlite store', () => {
+  it('appends audit entries in the group commit when the database is in memory (one connection)', async () => {
+    const store = sqliteStore({ path: ':memory:' });
+    await store.open();
+    try {
+      const entries = auditEntriesFixture(3);
+      const before = store.stats().transactions;
+      await Promise.all([
+        store.audit.appendBatch(entries.slice(0, 2)),
+        store.federations.put(federationFixture()),
+      ]);
+      expect(store.stats().transactions - before).toBe(1);
+      await expect(store.audit.appendBatch(entries.slice(1))).rejects.toMatchObject({
+        code: 'audit_conflict',
+      });
+      await store.audit.appendBatch(entries.slice(2));
+      expect(await store.audit.head()).toEqual({ seq: 3, hash: entries[2]!.hash });
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('appends audit entries from a writer thread when the database is a file, readable at once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fmp-store-'));
+    const path = join(dir, 'node.db');
+    const store = sqliteStore({ path });
+    await store.open();
+    try {
+      const entries = auditEntriesFixture(5);
+      // Concurrent batches: applied one at a time in the order sent; the stale one fails alone.
+      const [a, stale, b] = await Promise.allSettled([
+        store.audit.appendBatch(entries.slice(0, 2)),
+        store.audit.appendBatch(entries.slice(0, 1)),
+        store.audit.appendBatch(entries.slice(2)),
+      ]);
+      expect(a.status).toBe('fulfilled');
+      expect(stale.status === 'rejected' && stale.reason).toMatchObject({ code: 'audit_conflict' });
+      expect(b.status).toBe('fulfilled');
+      expect(await store.audit.range(1, 10)).toEqual(entries);
+      // Another connection sees what the writer committed.
+      const db = new Database(path, { readonly: true });
+      expect((db.prepare('select count(*) as n from audit_entries').get() as { n: number }).n).toBe(5);
+      db.close();
+    } finally {
+      await store.close();
+    }
+    // Closed: the writer thread ended with the store; the entries are there after reopen.
+    const again = sqliteStore({ path });
+    await again.open();
+    try {
+      expect(await again.audit.count()).toBe(5);
+    } finally {
+      await again.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('creates a WAL database, migrated once across reopens', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'fmp-store-'));
     try {

@@ -4,6 +4,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect } from 'kysely';
 import { z } from 'zod';
+import { startAuditWriter } from './audit-writer.js';
 import { validate } from './errors.js';
 import type { Database as Tables } from './schema-sql.js';
 import { createStore } from './store.js';
@@ -48,6 +49,10 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
         }
         return new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
       },
+      // Audit appends commit (and fsync) on a thread of their own; an in-memory database is one
+      // connection's alone, so its appends stay on the main one.
+      auditWriter: (maxPending) =>
+        path === ':memory:' ? undefined : startAuditWriter(path, busyTimeoutMs, maxPending),
     },
     { maxPendingWrites, maxBatchSize, maxSessionsPerMesh },
   );

@@ -1,6 +1,7 @@
 /** The dialect-independent Store: lifecycle, migrations, the write queue, the aggregates. */
 import { type Kysely, Migrator } from 'kysely';
 import { auditStore, vaultStore } from './audit.js';
+import type { AuditWriter } from './audit-writer.js';
 import type { Context } from './context.js';
 import { guardRead } from './context.js';
 import { StoreClosedError, StoreError, validate } from './errors.js';
@@ -20,12 +21,15 @@ export interface Backend {
   connect(): Promise<Kysely<Database>>;
   /** Where the Migrator keeps its own tables (PostgreSQL schema isolation). */
   readonly migrationTableSchema?: string;
+  /** A writer for audit appends off the main thread (after migrations), when the backend has one. */
+  auditWriter?(maxPending: number): AuditWriter | undefined;
 }
 
 export function createStore(backend: Backend, options: StoreOptions = {}): Store {
   const tuning = validate(StoreOptionsSchema, options, 'store options');
   let db: Kysely<Database> | undefined;
   let queue: WriteQueue | undefined;
+  let auditWriter: AuditWriter | undefined;
   let state: 'new' | 'opening' | 'open' | 'closed' = 'new';
   let opening: Promise<void> | undefined;
 
@@ -40,6 +44,9 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
     write(run) {
       if (state !== 'open' || !queue) return Promise.reject(new StoreClosedError());
       return queue.enqueue(run);
+    },
+    get auditWriter() {
+      return state === 'open' ? auditWriter : undefined;
     },
   };
 
@@ -70,6 +77,12 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
       maxPending: tuning.maxPendingWrites ?? 10_000,
       maxBatch: tuning.maxBatchSize ?? 256,
     });
+    try {
+      auditWriter = backend.auditWriter?.(tuning.maxPendingWrites ?? 10_000);
+    } catch (cause) {
+      await conn.destroy().catch(() => {});
+      throw new StoreError(`cannot start the ${backend.dialect} store's audit writer`, { cause });
+    }
     state = 'open';
   };
 
@@ -96,6 +109,8 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
       state = 'closed';
       // Queued writes still commit; reads were refused from here on.
       await queue?.close();
+      await auditWriter?.close();
+      auditWriter = undefined;
       await db?.destroy().catch(() => {});
       db = undefined;
     },
@@ -108,8 +123,8 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
     ledgerLogs: ledgerLogStore(ctx),
     stats() {
       return {
-        transactions: queue?.transactions ?? 0,
-        writes: queue?.writes ?? 0,
+        transactions: (queue?.transactions ?? 0) + (auditWriter?.transactions ?? 0),
+        writes: (queue?.writes ?? 0) + (auditWriter?.writes ?? 0),
         pending: queue?.pending ?? 0,
       };
     },

@@ -1,0 +1,154 @@
+/**
+ * The audit trail's appends to a SQLite file, written by a thread of their own.
+ *
+ * better-sqlite3 is synchronous: a commit with synchronous=FULL waits for its fsync on the calling
+ * thread. Every message a node receives and every tool call it serves leave audit entries, so on
+ * the main thread each batch stopped the node's event loop for the fsync and SQLite's work (about
+ * 1 ms per federated tool call on the provider, measured in bench/mcp.ts). Here a worker thread
+ * holds a second connection to the same file (WAL: the main connection keeps reading and writing
+ * the other tables) and runs each batch in one IMMEDIATE transaction: the stored head is checked
+ * and the rows inserted, or nothing is written. Batches are applied one at a time, in the order
+ * they were sent. An append resolves once its transaction has committed (and been fsynced).
+ *
+ * The thread runs a few lines of plain JavaScript given as source (`eval`), so it needs no loader
+ * for TypeScript and no file of its own beside a bundle.
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { StoreError, StoreOverloadedError } from './errors.js';
+
+/** One audit row as the worker inserts it: seq, at, kind, actor, subject, federation_id, body, prev_hash, hash. */
+export type AuditRowValues = readonly [
+  number,
+  number,
+  string,
+  string,
+  string | null,
+  string | null,
+  string,
+  string,
+  string,
+];
+
+export interface AuditWriter {
+  /**
+   * Inserts the rows in one transaction if the first continues the stored chain; resolves with
+   * `{ conflict }` (nothing written) when it does not.
+   */
+  append(rows: readonly AuditRowValues[]): Promise<{ conflict?: string }>;
+  /** Waits for the appends sent, then ends the thread. */
+  close(): Promise<void>;
+  /** Transactions the thread ran (committed, or rolled back on a conflict), and appends written. */
+  readonly transactions: number;
+  readonly writes: number;
+}
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.sqlite);
+const db = new Database(workerData.path);
+db.pragma('journal_mode = WAL');
+db.pragma('synchronous = FULL');
+db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
+db.pragma('foreign_keys = ON');
+db.pragma('secure_delete = ON');
+const head = db.prepare('SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1');
+const insert = db.prepare(
+  'INSERT INTO audit_entries (seq, at, kind, actor, subject, federation_id, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'
+);
+const append = db.transaction((rows) => {
+  const h = head.get();
+  const seq = (h ? Number(h.seq) : 0) + 1;
+  const prev = h ? h.hash : '0'.repeat(64);
+  if (rows[0][0] !== seq || rows[0][7] !== prev) {
+    return { conflict: 'audit entry ' + rows[0][0] + ' does not continue the stored chain (its head is at seq ' + (seq - 1) + ')' };
+  }
+  for (const row of rows) insert.run(row);
+  return {};
+});
+parentPort.on('message', (m) => {
+  if (m.close) {
+    db.close();
+    parentPort.close();
+    return;
+  }
+  try {
+    parentPort.postMessage({ id: m.id, result: append.immediate(m.rows) });
+  } catch (e) {
+    parentPort.postMessage({ id: m.id, error: String((e && e.message) || e), code: e && e.code });
+  }
+});
+`;
+
+interface Waiting {
+  resolve(result: { conflict?: string }): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * Starts the writer thread on the SQLite file at `path` (whose audit table exists: migrations have
+ * run). `maxPending`: batches sent and not yet answered before StoreOverloadedError.
+ */
+export function startAuditWriter(path: string, busyTimeoutMs: number, maxPending: number): AuditWriter {
+  const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sqlite, path, busyTimeoutMs } });
+  // Referenced only while appends wait: an idle writer must not keep the process alive, and one
+  // with work must (an awaited append alone would not).
+  worker.unref();
+  const waiting = new Map<number, Waiting>();
+  let nextId = 1;
+  let failed: Error | undefined;
+  let transactions = 0;
+  let writes = 0;
+  const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+
+  const settle = (id: number) => {
+    const w = waiting.get(id);
+    waiting.delete(id);
+    if (waiting.size === 0) worker.unref();
+    return w;
+  };
+  worker.on('message', (m: { id: number; result?: { conflict?: string }; error?: string; code?: string }) => {
+    const w = settle(m.id);
+    if (!w) return;
+    if (m.error !== undefined) {
+      w.reject(new StoreError(`the audit append failed: ${m.error}`, { cause: { code: m.code } }));
+      return;
+    }
+    transactions++;
+    if (m.result?.conflict === undefined) writes++;
+    w.resolve(m.result ?? {});
+  });
+  const fail = (error: Error) => {
+    failed ??= error;
+    for (const id of [...waiting.keys()])
+      settle(id)?.reject(new StoreError('the audit writer thread stopped', { cause: error }));
+  };
+  worker.on('error', fail);
+  worker.once('exit', (code) => fail(new Error(`the audit writer thread exited (code ${code})`)));
+
+  return {
+    append(rows) {
+      if (failed) return Promise.reject(new StoreError('the audit writer thread stopped', { cause: failed }));
+      if (waiting.size >= maxPending) return Promise.reject(new StoreOverloadedError(maxPending));
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        waiting.set(id, { resolve, reject });
+        if (waiting.size === 1) worker.ref();
+        worker.postMessage({ id, rows });
+      });
+    },
+    get transactions() {
+      return transactions;
+    },
+    get writes() {
+      return writes;
+    },
+    async close() {
+      // Messages are handled in order: the close comes after every append sent before it.
+      if (!failed) worker.postMessage({ close: true });
+      worker.ref();
+      await exited;
+    },
+  };
+}
