@@ -81,11 +81,13 @@ outputs.forEach((out, i) => {
     rawChain: { p50Ms: number };
     failures: number;
     cpuMsPerCall: Record<string, number>;
+    /** Absent in versions before the stdio loop. */
+    stdio?: { addedP50Ms: number; federated: { p50Ms: number }; direct: { p50Ms: number } };
   };
   const cpu = Object.entries(r.cpuMsPerCall)
     .map(([k, v]) => `${k} ${v.toFixed(2)}`)
     .join(', ');
   process.stdout.write(
-    `${dirs[i]}: added p50 ${r.addedP50Ms.toFixed(3)} ms (federated ${r.federated.p50Ms.toFixed(3)}, direct ${r.direct.p50Ms.toFixed(3)}, raw chain ${r.rawChain.p50Ms.toFixed(3)}); CPU ms per call: ${cpu}; failures ${r.failures}\n`,
+    `${dirs[i]}: added p50 ${r.addedP50Ms.toFixed(3)} ms (federated ${r.federated.p50Ms.toFixed(3)}, direct ${r.direct.p50Ms.toFixed(3)}, raw chain ${r.rawChain.p50Ms.toFixed(3)}); CPU ms per call: ${cpu}; failures ${r.failures}${r.stdio ? `; stdio: added p50 ${r.stdio.addedP50Ms.toFixed(3)} ms (federated ${r.stdio.federated.p50Ms.toFixed(3)}, direct ${r.stdio.direct.p50Ms.toFixed(3)})` : ''}\n`,
   );
 });
