@@ -67,6 +67,9 @@ const config = {
     capabilities: ['ml.inference'],
     listen: { host: '127.0.0.1', port: 0 },
     logLevel: 'error',
+    // FMP_BENCH_AUDIT_SYNC=normal: the audit trail durable against a crash of the node, not a power
+    // loss (compliance.auditSync, docs/compliance.md); the default is the deployed default, full.
+    compliance: { auditSync: process.env.FMP_BENCH_AUDIT_SYNC === 'normal' ? 'normal' : 'full' },
     mcp:
       mode === 'provider'
         ? {

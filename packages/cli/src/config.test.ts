@@ -76,6 +76,24 @@ describe('config files', () => {
     expect(config.messages).toEqual({ maxAgeMs: 300_000, replayCapacity: 4_000_000 });
   });
 
+  it("takes the audit trail's durability, full (fsynced) by default, and names a bad one", () => {
+    expect(
+      loadConfig(write('node-audit.json', JSON.stringify(nodeJson)), NodeConfigSchema).compliance,
+    ).toMatchObject({ auditSync: 'full' });
+    const normal = write(
+      'node-audit2.json',
+      JSON.stringify({ ...nodeJson, compliance: { auditSync: 'normal' } }),
+    );
+    expect(loadConfig(normal, NodeConfigSchema).compliance.auditSync).toBe('normal');
+    const bad = errorOf(() =>
+      loadConfig(
+        write('node-audit3.json', JSON.stringify({ ...nodeJson, compliance: { auditSync: 'sometimes' } })),
+        NodeConfigSchema,
+      ),
+    );
+    expect(bad.field).toBe('compliance.auditSync');
+  });
+
   it('takes the receiving limits, and names a bad one', () => {
     const node = nodeJson;
     const ok = write(

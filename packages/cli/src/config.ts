@@ -224,6 +224,12 @@ export const NodeConfigSchema = z.strictObject({
       storePayloads: z.boolean().default(false),
       /** The audit trail and payload vault (SQLite), relative to the config file. */
       auditFile: z.string().min(1).default('node.db'),
+      /**
+       * When an audit entry counts as written (every message waits for its own before it is sent or
+       * delivered): \`full\`, fsynced (survives a power loss); \`normal\`, handed to the operating
+       * system (survives the node crashing; a power loss may drop the last entries). docs/compliance.md.
+       */
+      auditSync: z.enum(['full', 'normal']).default('full'),
       /** How often payloads past their retention are purged. */
       purgeIntervalMs: z.number().int().min(1_000).max(86_400_000).default(60_000),
     })
@@ -234,6 +240,7 @@ export const NodeConfigSchema = z.strictObject({
       requireContext: false,
       storePayloads: false,
       auditFile: 'node.db',
+      auditSync: 'full',
       purgeIntervalMs: 60_000,
     }),
   /** The mesh ledger: how often the federated compute this node used is paid (0: only on request). */

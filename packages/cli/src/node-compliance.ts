@@ -24,7 +24,11 @@ export interface NodeCompliance {
 
 /** The audit store of a node config (SQLite), opened on its own (for `fmp audit`). */
 export async function openAuditStore(config: NodeConfig & { configDir: string }): Promise<Store> {
-  return openStore({ kind: 'sqlite', path: resolvePath(config.configDir, config.compliance.auditFile) });
+  return openStore({
+    kind: 'sqlite',
+    path: resolvePath(config.configDir, config.compliance.auditFile),
+    synchronous: config.compliance.auditSync,
+  });
 }
 
 export async function openNodeCompliance(

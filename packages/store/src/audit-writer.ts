@@ -8,7 +8,8 @@
  * holds a second connection to the same file (WAL: the main connection keeps reading and writing
  * the other tables) and runs each batch in one IMMEDIATE transaction: the stored head is checked
  * and the rows inserted, or nothing is written. Batches are applied one at a time, in the order
- * they were sent. An append resolves once its transaction has committed (and been fsynced).
+ * they were sent. An append resolves once its transaction has committed (with the store's
+ * `synchronous`: fsynced by default).
  *
  * The thread runs a few lines of plain JavaScript given as source (`eval`), so it needs no loader
  * for TypeScript and no file of its own beside a bundle.
@@ -48,7 +49,7 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.sqlite);
 const db = new Database(workerData.path);
 db.pragma('journal_mode = WAL');
-db.pragma('synchronous = FULL');
+db.pragma(workerData.synchronous === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
 db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
 db.pragma('foreign_keys = ON');
 db.pragma('secure_delete = ON');
@@ -89,9 +90,13 @@ interface Waiting {
  * Starts the writer thread on the SQLite file at `path` (whose audit table exists: migrations have
  * run). `maxPending`: batches sent and not yet answered before StoreOverloadedError.
  */
-export function startAuditWriter(path: string, busyTimeoutMs: number, maxPending: number): AuditWriter {
+export function startAuditWriter(
+  path: string,
+  options: { busyTimeoutMs: number; synchronous: 'full' | 'normal' },
+  maxPending: number,
+): AuditWriter {
   const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sqlite, path, busyTimeoutMs } });
+  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sqlite, path, ...options } });
   // Referenced only while appends wait: an idle writer must not keep the process alive, and one
   // with work must (an awaited append alone would not).
   worker.unref();

@@ -22,6 +22,25 @@ storeConformanceSuite(
 );
 
 describe('sqlite store', () => {
+  it("takes the commit durability ('normal': no fsync per commit) and refuses any other", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fmp-store-'));
+    try {
+      const path = join(dir, 'node.db');
+      const store = sqliteStore({ path, synchronous: 'normal' });
+      await store.open();
+      const entries = auditEntriesFixture(2);
+      await store.audit.appendBatch(entries);
+      await store.close();
+      const again = sqliteStore({ path });
+      await again.open();
+      expect(await again.audit.range(1, 10)).toEqual(entries);
+      await again.close();
+      expect(() => sqliteStore({ path, synchronous: 'off' as never })).toThrow(ValidationError);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('appends audit entries in the group commit when the database is in memory (one connection)', async () => {
     const store = sqliteStore({ path: ':memory:' });
     await store.open();
