@@ -83,13 +83,17 @@ export class Fleet {
     return ready;
   }
 
-  /** The main hub: load options (no per-federation quota in the way), accepts the peer hub. */
+  /**
+   * The main hub: load options (no per-federation quota in the way), accepts the peer hub. Both hubs
+   * keep their store, registry and ledger in SQLite, as `fmp hub start` does by default.
+   */
   hub(): Promise<HubWorker> {
     return this.shared('hub', async (spawned) => {
       const source = this.did('hp-s');
       const target = this.did('hp-r');
       const hub = startHubWorker(this.w, 0, {
         ...LOAD_HUB_OPTIONS,
+        sqliteStore: true,
         handshake: { timeoutMs: 10_000 },
         allowedPeers: [this.w.world.hubs[1]!.did],
         seedFederations: this.hubPathFederations.map((federationId) => ({ federationId, source, target })),
@@ -106,7 +110,11 @@ export class Fleet {
       const hub = startHubWorker(
         this.w,
         1,
-        main.then((h) => ({ ...LOAD_HUB_OPTIONS, peers: [{ did: this.w.world.hubs[0]!.did, url: h.url }] })),
+        main.then((h) => ({
+          ...LOAD_HUB_OPTIONS,
+          sqliteStore: true,
+          peers: [{ did: this.w.world.hubs[0]!.did, url: h.url }],
+        })),
       );
       spawned.push(hub.worker);
       return hub.ready;

@@ -565,7 +565,10 @@ ${table}
 - **Handshake over the wire**: the hub and two nodes (SDK) in three processes on loopback; A calls
   \`node.federate(B)\` ${num(r.handshake.n)} times in sequence after 20 warm-up handshakes (credentials
   and DID documents then cached at hub and target). Every handshake still does all its signatures,
-  key agreements and key confirmations, and crosses the hub four times. CPU per handshake =
+  key agreements and key confirmations, and crosses the hub four times. The hubs of this and the
+  following rows keep their store, registry and ledger in SQLite as \`fmp hub start\` does by
+  default (runs before 2026-11-27 used memory stores: the hub then did not write each new
+  federation's row, a read and a commit with its fsync, ~0.7 ms of hub CPU per handshake). CPU per handshake =
   each process's \`process.cpuUsage()\` over the timed handshakes / handshakes (all threads: JIT
   and GC included). **What bounds it**: CPU, not the wire. The three processes together spend
   several times the in-process handshake (row above): six JSON frames on the critical path, each
