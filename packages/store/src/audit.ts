@@ -8,6 +8,7 @@
 import { didSchema, ValidationError } from '@fmp/core';
 import { CompiledQuery, type Kysely } from 'kysely';
 import { z } from 'zod';
+import type { AuditRowValues } from './audit-writer.js';
 import type { Context } from './context.js';
 import { parseJsonColumn } from './context.js';
 import { fromRow, validate } from './errors.js';
@@ -166,6 +167,11 @@ function toRow(e: AuditEntryRow, i: number): AuditEntriesTable {
   };
 }
 
+/** A row's column values in insert order (AUDIT_INSERT_PREFIX, and the writer thread's insert). */
+function rowValues(r: AuditEntriesTable): AuditRowValues {
+  return [r.seq, r.at, r.kind, r.actor, r.subject, r.federation_id, r.body, r.prev_hash, r.hash];
+}
+
 const AUDIT_INSERT_PREFIX =
   'insert into audit_entries (seq, at, kind, actor, subject, federation_id, body, prev_hash, hash) values ';
 
@@ -177,17 +183,7 @@ function insertStatement(rows: readonly AuditEntriesTable[], dialect: Dialect): 
   const params: unknown[] = [];
   const tuples: string[] = [];
   for (const r of rows) {
-    const n = params.push(
-      r.seq,
-      r.at,
-      r.kind,
-      r.actor,
-      r.subject,
-      r.federation_id,
-      r.body,
-      r.prev_hash,
-      r.hash,
-    );
+    const n = params.push(...rowValues(r));
     if (dialect === 'sqlite') tuples.push('(?,?,?,?,?,?,?,?,?)');
     else {
       const b = n - AUDIT_COLUMNS;
@@ -261,22 +257,7 @@ export function auditStore(ctx: Context): AuditStore {
       const writer = ctx.auditWriter;
       if (writer) {
         // Off the main thread (audit-writer.ts): the same head check and insert, one transaction.
-        const { conflict } = await writer.append(
-          rows.map(
-            (r) =>
-              [
-                r.seq,
-                r.at,
-                r.kind,
-                r.actor,
-                r.subject,
-                r.federation_id,
-                r.body,
-                r.prev_hash,
-                r.hash,
-              ] as const,
-          ),
-        );
+        const { conflict } = await writer.append(rows.map(rowValues));
         if (conflict !== undefined) throw new AuditConflictError(conflict);
         return;
       }

@@ -24,16 +24,20 @@ function codes(result: { errors: readonly { code: string }[] }): string[] {
   return result.errors.map((e) => e.code);
 }
 
+/** A resolver, an empty cache and a credential valid from T0 to T1. */
+async function setUp() {
+  const vc = await issueMeshAgentCredential({
+    signer: issuer.signer,
+    subject: agent,
+    now: T0,
+    validUntil: T1,
+  });
+  return { resolveDid: staticResolver(issuer.document), cache: new VerificationCache(), vc };
+}
+
 describe('VerificationCache', () => {
   it('a repeated credential is answered from the cache without resolving or verifying again', async () => {
-    const resolveDid = staticResolver(issuer.document);
-    const cache = new VerificationCache();
-    const vc = await issueMeshAgentCredential({
-      signer: issuer.signer,
-      subject: agent,
-      now: T0,
-      validUntil: T1,
-    });
+    const { resolveDid, cache, vc } = await setUp();
     const first = await verifyCredential(vc, { resolveDid, now: NOW, cache });
     expect(first).toMatchObject({ verified: true, cached: false });
     const calls = resolveDid.calls.length;
@@ -45,14 +49,7 @@ describe('VerificationCache', () => {
   });
 
   it("takes the caller's key for the credential, and answers from it as it was verified", async () => {
-    const resolveDid = staticResolver(issuer.document);
-    const cache = new VerificationCache();
-    const vc = await issueMeshAgentCredential({
-      signer: issuer.signer,
-      subject: agent,
-      now: T0,
-      validUntil: T1,
-    });
+    const { resolveDid, cache, vc } = await setUp();
     const key = cache.keyOfCanonical(canonicalJson(vc));
     const first = await verifyCredential(vc, { resolveDid, now: NOW, cache, cacheKey: key });
     expect(first).toMatchObject({ verified: true, cached: false });
