@@ -30,6 +30,7 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
   let db: Kysely<Database> | undefined;
   let queue: WriteQueue | undefined;
   let auditWriter: AuditWriter | undefined;
+  let auditWriterTried = false;
   let state: 'new' | 'opening' | 'open' | 'closed' = 'new';
   let opening: Promise<void> | undefined;
 
@@ -46,7 +47,17 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
       return queue.enqueue(run);
     },
     get auditWriter() {
-      return state === 'open' ? auditWriter : undefined;
+      if (state !== 'open') return undefined;
+      // Started on the first audit append: a hub's store, which audits nothing, needs no thread.
+      if (!auditWriter && !auditWriterTried) {
+        auditWriterTried = true;
+        try {
+          auditWriter = backend.auditWriter?.(tuning.maxPendingWrites ?? 10_000);
+        } catch (cause) {
+          throw new StoreError(`cannot start the ${backend.dialect} store's audit writer`, { cause });
+        }
+      }
+      return auditWriter;
     },
   };
 
@@ -77,12 +88,6 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
       maxPending: tuning.maxPendingWrites ?? 10_000,
       maxBatch: tuning.maxBatchSize ?? 256,
     });
-    try {
-      auditWriter = backend.auditWriter?.(tuning.maxPendingWrites ?? 10_000);
-    } catch (cause) {
-      await conn.destroy().catch(() => {});
-      throw new StoreError(`cannot start the ${backend.dialect} store's audit writer`, { cause });
-    }
     state = 'open';
   };
 
