@@ -16,6 +16,7 @@
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
+import { AUDIT_GENESIS_HASH, AUDIT_INSERT_ROW } from './audit.js';
 import { StoreError, StoreOverloadedError } from './errors.js';
 
 /** One audit row as the worker inserts it: seq, at, kind, actor, subject, federation_id, body, prev_hash, hash. */
@@ -31,12 +32,15 @@ export type AuditRowValues = readonly [
   string,
 ];
 
+/** What an append found: nothing (written), or the stored head its first row does not continue. */
+export interface AuditWriterResult {
+  /** The stored head's seq (0: empty) when nothing was written. */
+  readonly conflictAfter?: number;
+}
+
 export interface AuditWriter {
-  /**
-   * Inserts the rows in one transaction if the first continues the stored chain; resolves with
-   * `{ conflict }` (nothing written) when it does not.
-   */
-  append(rows: readonly AuditRowValues[]): Promise<{ conflict?: string }>;
+  /** Inserts the rows in one transaction if the first continues the stored chain. */
+  append(rows: readonly AuditRowValues[]): Promise<AuditWriterResult>;
   /** Waits for the appends sent, then ends the thread. */
   close(): Promise<void>;
   /** Transactions the thread ran (committed, or rolled back on a conflict), and appends written. */
@@ -48,22 +52,13 @@ const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.sqlite);
 const db = new Database(workerData.path);
-db.pragma('journal_mode = WAL');
-db.pragma(workerData.synchronous === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
-db.pragma('busy_timeout = ' + workerData.busyTimeoutMs);
-db.pragma('foreign_keys = ON');
-db.pragma('secure_delete = ON');
+for (const pragma of workerData.pragmas) db.pragma(pragma);
 const head = db.prepare('SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1');
-const insert = db.prepare(
-  'INSERT INTO audit_entries (seq, at, kind, actor, subject, federation_id, body, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)'
-);
+const insert = db.prepare(workerData.insert);
 const append = db.transaction((rows) => {
   const h = head.get();
-  const seq = (h ? Number(h.seq) : 0) + 1;
-  const prev = h ? h.hash : '0'.repeat(64);
-  if (rows[0][0] !== seq || rows[0][7] !== prev) {
-    return { conflict: 'audit entry ' + rows[0][0] + ' does not continue the stored chain (its head is at seq ' + (seq - 1) + ')' };
-  }
+  const seq = h ? Number(h.seq) : 0;
+  if (rows[0][0] !== seq + 1 || rows[0][7] !== (h ? h.hash : workerData.genesis)) return { conflictAfter: seq };
   for (const row of rows) insert.run(row);
   return {};
 });
@@ -82,21 +77,21 @@ parentPort.on('message', (m) => {
 `;
 
 interface Waiting {
-  resolve(result: { conflict?: string }): void;
+  resolve(result: AuditWriterResult): void;
   reject(error: unknown): void;
 }
 
 /**
  * Starts the writer thread on the SQLite file at `path` (whose audit table exists: migrations have
- * run). `maxPending`: batches sent and not yet answered before StoreOverloadedError.
+ * run), its connection set up with `pragmas` as the store's own. `maxPending`: batches sent and not
+ * yet answered before StoreOverloadedError.
  */
-export function startAuditWriter(
-  path: string,
-  options: { busyTimeoutMs: number; synchronous: 'full' | 'normal' },
-  maxPending: number,
-): AuditWriter {
+export function startAuditWriter(path: string, pragmas: readonly string[], maxPending: number): AuditWriter {
   const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { sqlite, path, ...options } });
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: { sqlite, path, pragmas, insert: AUDIT_INSERT_ROW, genesis: AUDIT_GENESIS_HASH },
+  });
   // Referenced only while appends wait: an idle writer must not keep the process alive, and one
   // with work must (an awaited append alone would not).
   worker.unref();
@@ -113,7 +108,7 @@ export function startAuditWriter(
     if (waiting.size === 0) worker.unref();
     return w;
   };
-  worker.on('message', (m: { id: number; result?: { conflict?: string }; error?: string; code?: string }) => {
+  worker.on('message', (m: { id: number; result?: AuditWriterResult; error?: string; code?: string }) => {
     const w = settle(m.id);
     if (!w) return;
     if (m.error !== undefined) {
@@ -121,7 +116,7 @@ export function startAuditWriter(
       return;
     }
     transactions++;
-    if (m.result?.conflict === undefined) writes++;
+    if (m.result?.conflictAfter === undefined) writes++;
     w.resolve(m.result ?? {});
   });
   const fail = (error: Error) => {

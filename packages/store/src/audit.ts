@@ -174,6 +174,17 @@ function rowValues(r: AuditEntriesTable): AuditRowValues {
 
 const AUDIT_INSERT_PREFIX =
   'insert into audit_entries (seq, at, kind, actor, subject, federation_id, body, prev_hash, hash) values ';
+/** One row's insert (SQLite placeholders): the audit writer thread's statement. */
+export const AUDIT_INSERT_ROW = `${AUDIT_INSERT_PREFIX}(?,?,?,?,?,?,?,?,?)`;
+/** The prevHash of the first entry. */
+export const AUDIT_GENESIS_HASH = '0'.repeat(64);
+
+/** The refusal of a batch whose first entry does not follow the stored head (at `headSeq`, 0: empty). */
+function notContinuing(firstSeq: number, headSeq: number): AuditConflictError {
+  return new AuditConflictError(
+    `audit entry ${firstSeq} does not continue the stored chain (its head is at seq ${headSeq})`,
+  );
+}
 
 /**
  * One multi-row insert, written out rather than built with Kysely's query builder: building and
@@ -257,8 +268,8 @@ export function auditStore(ctx: Context): AuditStore {
       const writer = ctx.auditWriter;
       if (writer) {
         // Off the main thread (audit-writer.ts): the same head check and insert, one transaction.
-        const { conflict } = await writer.append(rows.map(rowValues));
-        if (conflict !== undefined) throw new AuditConflictError(conflict);
+        const { conflictAfter } = await writer.append(rows.map(rowValues));
+        if (conflictAfter !== undefined) throw notContinuing(entries[0]!.seq, conflictAfter);
         return;
       }
       const chunks = statements(rows, ctx.dialect).map((rows) => insertStatement(rows, ctx.dialect));
@@ -268,12 +279,8 @@ export function auditStore(ctx: Context): AuditStore {
         // so a stale writer fails alone. Under PostgreSQL a writer racing past this check still
         // fails, on the primary key, with its whole transaction.
         const head = await storedHead(db);
-        const expectedSeq = (head?.seq ?? 0) + 1;
-        const expectedPrev = head?.hash ?? '0'.repeat(64);
-        if (first.seq !== expectedSeq || first.prevHash !== expectedPrev) {
-          throw new AuditConflictError(
-            `audit entry ${first.seq} does not continue the stored chain (its head is at seq ${expectedSeq - 1})`,
-          );
+        if (first.seq !== (head?.seq ?? 0) + 1 || first.prevHash !== (head?.hash ?? AUDIT_GENESIS_HASH)) {
+          throw notContinuing(first.seq, head?.seq ?? 0);
         }
         for (const statement of chunks) await db.executeQuery(statement);
       });

@@ -42,6 +42,15 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     synchronous = 'full',
   } = validate(SqliteOptionsSchema, options, 'sqlite options');
   const { maxPendingWrites, maxBatchSize, maxSessionsPerMesh } = options;
+  // Every connection to the file, the audit writer thread's too, is set up the same way.
+  const pragmas = [
+    'journal_mode = WAL',
+    synchronous === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL',
+    `busy_timeout = ${busyTimeoutMs}`,
+    'foreign_keys = ON',
+    // Deleted rows are overwritten in the file: an erased vault key must not linger in free pages.
+    'secure_delete = ON',
+  ];
   return createStore(
     {
       dialect: 'sqlite',
@@ -49,12 +58,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
         if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
         const database = new Database(path);
         try {
-          database.pragma('journal_mode = WAL');
-          database.pragma(synchronous === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
-          database.pragma(`busy_timeout = ${busyTimeoutMs}`);
-          database.pragma('foreign_keys = ON');
-          // Deleted rows are overwritten in the file: an erased vault key must not linger in free pages.
-          database.pragma('secure_delete = ON');
+          for (const pragma of pragmas) database.pragma(pragma);
         } catch (error) {
           database.close();
           throw error;
@@ -64,7 +68,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       // Audit appends commit (and fsync) on a thread of their own; an in-memory database is one
       // connection's alone, so its appends stay on the main one.
       auditWriter: (maxPending) =>
-        path === ':memory:' ? undefined : startAuditWriter(path, { busyTimeoutMs, synchronous }, maxPending),
+        path === ':memory:' ? undefined : startAuditWriter(path, pragmas, maxPending),
     },
     { maxPendingWrites, maxBatchSize, maxSessionsPerMesh },
   );

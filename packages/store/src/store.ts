@@ -115,7 +115,6 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
       // Queued writes still commit; reads were refused from here on.
       await queue?.close();
       await auditWriter?.close();
-      auditWriter = undefined;
       await db?.destroy().catch(() => {});
       db = undefined;
     },
