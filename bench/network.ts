@@ -109,8 +109,8 @@ export function startWorker(
       child.kill('SIGKILL');
     },
   );
-  // Errors a worker's fmp process logged as JSON lines on stdout (pino: level 50 and up): counted,
-  // and its next answer fails the run, as for workers counting their own (worker-lines.ts).
+  // Errors a worker's hub or node logged as JSON lines on stdout (pino: level 50 and up; benchLogger
+  // in worker-io.ts): counted, and its next answer fails the run.
   let stdoutErrors = 0;
   let firstStdoutError: string | undefined;
   createInterface({ input: child.stdout! }).on('line', (text) => {
@@ -166,11 +166,6 @@ export function startWorker(
       child.stdin!.write(`${JSON.stringify({ ...cmd, id })}\n`);
       const answer = await line((l) => l.id === id, ms);
       if (answer.ok !== true) throw new Error(`${script}: ${String(answer.error)}`);
-      if (typeof answer.errorsLogged === 'number') {
-        throw new WorkerLoggedErrors(
-          `${script} ${args[1] ?? ''} logged ${answer.errorsLogged} errors, the first: ${String(answer.firstError)}`,
-        );
-      }
       if (stdoutErrors > 0) {
         throw new WorkerLoggedErrors(
           `${script} ${args[1] ?? ''} logged ${stdoutErrors} errors, the first: ${firstStdoutError}`,

@@ -4,7 +4,7 @@
  * (with `-`, the options are its first stdin line: a hub that dials another gets that one's URL
  * once it exists, having loaded its modules meanwhile);
  * prints {"url","httpUrl"}; command {"cmd":"stats"} answers its CPU time and RSS (after a GC). It logs
- * errors to stderr, and its answers then say so (benchLogger): the parent stops the run.
+ * errors as JSON lines on stdout (benchLogger), which make the parent stop the run.
  * Its store is in memory; with option `sqliteStore: true` (or FMP_BENCH_SQLITE=1 in the environment)
  * it is set up as `fmp hub start` sets up a deployed hub by default: SQLite in a temporary data
  * directory holding the hub's store, the did:mesh registry's operations and the ledger's leaves.

@@ -6,28 +6,17 @@ import { type Ed25519KeyPair, ed25519 } from '@fmp/core';
 import type { MeshOperationStore, MeshRegistry } from '@fmp/identity';
 
 import pino from 'pino';
-import { countLoggedError } from './worker-lines.js';
 
 export { argOrConfig, config, print, serve, settledGc } from './worker-lines.js';
 
 /**
- * The logger of a worker's hub or node: errors only, to stderr (the parent keeps its tail for its
- * messages), each counted so that the parent's next call fails (a hub that cannot write its store
- * is not the hub the figures are meant to describe).
+ * The logger of a worker's hub or node: errors only, as JSON lines on stdout beside the answers.
+ * The parent counts them and fails the worker's next call (bench/network.ts): a hub that cannot
+ * write its store is not the hub the figures are meant to describe. A worker running the CLI's node
+ * (worker-mcp.ts) logs the same way through its config.
  */
 export function benchLogger(): pino.Logger {
-  return pino(
-    {
-      level: 'error',
-      hooks: {
-        logMethod(args, method) {
-          countLoggedError(JSON.stringify(args));
-          method.apply(this, args);
-        },
-      },
-    },
-    pino.destination(2),
-  );
+  return pino({ level: 'error' }, pino.destination(1));
 }
 
 export interface SavedIdentity {

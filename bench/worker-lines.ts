@@ -38,7 +38,6 @@ function reader(): void {
   });
 }
 
-/** The first stdin line, a JSON object: the values the parent could not pass as arguments. */
 /**
  * A full GC before a memory reading (the process runs with --expose-gc). `settle`: then V8's
  * memory-reducing collection (the inspector's HeapProfiler.collectGarbage, in process: it compacts
@@ -64,6 +63,7 @@ export async function settledGc(settle: boolean): Promise<void> {
   }
 }
 
+/** The first stdin line, a JSON object: the values the parent could not pass as arguments. */
 export function config(): Promise<Record<string, unknown>> {
   reader();
   return new Promise((resolve, reject) => {
@@ -89,16 +89,6 @@ export async function argOrConfig(arg: string | undefined, key: string): Promise
   return value;
 }
 
-// Errors the worker's logger wrote (benchLogger in worker-io.ts): every answer carries them, and
-// the parent refuses a figure from a process that failed meanwhile (bench/network.ts).
-const logged = { errors: 0, first: undefined as string | undefined };
-
-/** Counts one error logged by this process (the first one's text is kept). */
-export function countLoggedError(text: string): void {
-  logged.errors++;
-  logged.first ??= text.slice(0, 500);
-}
-
 /** Runs `handle` for each command line; answers `{ok:false,error}` when it throws. */
 export function serve(
   handle: (cmd: Record<string, unknown>) => Promise<unknown>,
@@ -112,9 +102,8 @@ export function serve(
     } catch {
       return;
     }
-    const errors = () => (logged.errors > 0 ? { errorsLogged: logged.errors, firstError: logged.first } : {});
     handle(cmd).then(
-      (result) => print({ id: cmd.id, ok: true, ...(result as object), ...errors() }),
+      (result) => print({ id: cmd.id, ok: true, ...(result as object) }),
       (err: unknown) => print({ id: cmd.id, ok: false, error: String((err as Error)?.message ?? err) }),
     );
   };
