@@ -328,8 +328,8 @@ export async function benchMcpCall(
     };
 
     // Every process's code is compiled as it runs: a few hundred calls leave much of it unoptimized
-    // (the hubs' CPU per call then is ~0.3 ms higher). The warm-up runs until what is measured is a
-    // node that has been serving for a while.
+    // (the hubs' CPU per call then is ~0.3 ms higher). The warm-up is long enough that what is
+    // measured is a node that has been serving for a while.
     for (let i = 0; i < warmup; i++) {
       await turn();
       await callFederated(i, false);
@@ -338,7 +338,8 @@ export async function benchMcpCall(
       await callChain(false);
       await listLocal(false);
     }
-    if (warmup > 0 && failures === warmup) {
+    // Two federated calls a round (/mcp and stdio).
+    if (warmup > 0 && failures === 2 * warmup) {
       throw new Error(`every warm-up call failed: ${JSON.stringify(errors)}`);
     }
     failures = 0;
