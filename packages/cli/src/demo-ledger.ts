@@ -91,10 +91,15 @@ export async function runDemoLedger(input: DemoLedgerInput): Promise<DemoLedgerR
   const clients = new Map(input.hubs.map((h) => [h.did, new LedgerClient(h.http)]));
   const at = (hubDid: string) => clients.get(hubDid)!;
   const seq = at(sequencer.did);
-  /** Signs the organization's next entry and submits it at its home hub (a mirror forwards it). */
+  /**
+   * Signs the organization's next entry and submits it at its home hub (a mirror forwards it). The
+   * next seq comes from the sequencer: a mirror may not hold yet the entries the organization's node
+   * made itself (its compute payments, its attestations), and a seq read there is then one already
+   * taken (ledger_replayed, seen under load).
+   */
   const submit = async <T extends SignedEntryType>(did: string, type: T, body: EntryBody<T>) => {
     const o = org(did);
-    const { nextSeq } = await at(o.hub).account(did);
+    const { nextSeq } = await seq.account(did);
     return at(o.hub).submit(signEntry({ type, actor: did, seq: nextSeq, body }, o.keyPair));
   };
   const advance = async (ms: number, label: string) => {
