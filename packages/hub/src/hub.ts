@@ -489,6 +489,8 @@ class HubServer implements Hub {
   private server: Server | undefined;
   private wss: WebSocketServer | undefined;
   private timers: NodeJS.Timeout[] = [];
+  /** Store writes nobody awaits (persist()); bounded by the store's write queue, which refuses past its limit. */
+  private readonly storeWrites = new Set<Promise<void>>();
   private unwatch: (() => void) | undefined;
   private recheckTimer: NodeJS.Timeout | undefined;
   private running = false;
@@ -744,6 +746,8 @@ class HubServer implements Hub {
     this.offline.clear();
     this.metrics.offlineQueued.set(0);
     this.trustFeed?.flush();
+    // Writes the handshakes left under way (each a federation's row).
+    while (this.storeWrites.size > 0) await Promise.all([...this.storeWrites]);
     // A periodic write may be under way with part of the changes: let it end, then write the rest.
     await this.persistingTrust;
     await this.persistTrust(true);
@@ -1676,7 +1680,9 @@ class HubServer implements Hub {
             { federationId: row.federationId, source: row.sourceMeshId, target: row.targetMeshId },
             'federation established',
           );
-          await this.store.federations.put(row).catch((err) => this.storeFailed(err));
+          // Not awaited: the link's next frame (often the next InitiateFederation) must not wait
+          // for the commit. stop() waits for it.
+          this.persist(this.store.federations.put(row));
           return;
         }
         case 'HandshakeReject': {
@@ -2472,7 +2478,7 @@ class HubServer implements Hub {
       this.rateLimiter.forget?.(row.federationId);
     }
     this.updateFederationGauge();
-    await this.store.federations.put(row).catch((err) => this.storeFailed(err));
+    this.persist(this.store.federations.put(row));
   }
 
   /** The hubs between the two ends of a handshake: the renewed federation's, else the route's. */
@@ -2556,7 +2562,7 @@ class HubServer implements Hub {
     this.metrics.handshakes.inc({ outcome: 'renewed' });
     this.metrics.handshakeSeconds.observe(Math.max(0, now - hs.startedAt) / 1000);
     this.log.info({ federationId: row.federationId, expiresAt: row.expiresAt }, 'federation renewed');
-    await this.store.federations.put(row).catch((err) => this.storeFailed(err));
+    this.persist(this.store.federations.put(row));
   }
 
   /** Tells the hub of the other end about a status decided here (signed, inside a Relay). */
@@ -3607,6 +3613,20 @@ class HubServer implements Hub {
     this.federationGaugeStale = false;
     this.metrics.federations.set({ status: 'active' }, this.fedTable.countOf('active'));
     this.metrics.federations.set({ status: 'suspended' }, this.fedTable.countOf('suspended'));
+  }
+
+  /** A write the caller does not wait for; stop() waits for every one still under way. */
+  private persist(write: Promise<unknown>): void {
+    const tracked: Promise<void> = write.then(
+      () => {
+        this.storeWrites.delete(tracked);
+      },
+      (err: unknown) => {
+        this.storeWrites.delete(tracked);
+        this.storeFailed(err);
+      },
+    );
+    this.storeWrites.add(tracked);
   }
 
   private storeFailed(err: unknown): void {

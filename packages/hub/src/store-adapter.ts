@@ -4,7 +4,7 @@
  * explicit transitions (put, setStatus, renew) so the store can keep enforcing them.
  */
 import { ValidationError } from '@fmp/core';
-import { NotFoundError, type Store, type StoredFederation } from '@fmp/store';
+import { AlreadyExistsError, NotFoundError, type Store, type StoredFederation } from '@fmp/store';
 import type { FederationRow, HubStore, MeshRow } from './persistence.js';
 
 /** A credential without an expiration date: the last millisecond a Date can hold (8.64e15). */
@@ -31,16 +31,19 @@ export function hubStoreFrom(store: Store): HubStore {
         return f && toRow(f);
       },
       async put(row) {
-        const current = await orUndefined(store.federations.get(row.federationId));
-        if (!current) {
-          const { statusReason, minTrustScore, ...rest } = row;
+        // Most puts are a new federation (one per handshake): insert first, without a read.
+        const { statusReason, minTrustScore, ...rest } = row;
+        try {
           await store.federations.put({
             ...rest,
             minTrustScore: minTrustScore ?? 0,
             ...(statusReason !== undefined ? { statusReason } : {}),
           });
           return;
+        } catch (err) {
+          if (!(err instanceof AlreadyExistsError)) throw err;
         }
+        const current = await store.federations.get(row.federationId);
         if (current.status !== row.status) {
           await store.federations.setStatus(
             row.federationId,

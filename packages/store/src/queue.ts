@@ -24,6 +24,11 @@ type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
 export interface WriteQueueOptions {
   readonly maxPending: number;
   readonly maxBatch: number;
+  /**
+   * When a commit is durable only once this resolves (a SQLite file: the WAL's fdatasync, see
+   * wal-sync.ts): callers are answered then, and the next batch does not wait for it.
+   */
+  readonly durable?: () => Promise<void>;
 }
 
 export class WriteQueue {
@@ -33,6 +38,9 @@ export class WriteQueue {
   #pending: Task[] = [];
   #draining: Promise<void> | undefined;
   #closed = false;
+  /** Writes committed and waiting for `durable`; they count against maxPending. */
+  #syncing = 0;
+  #synced: Promise<void> = Promise.resolve();
   transactions = 0;
   writes = 0;
 
@@ -45,13 +53,13 @@ export class WriteQueue {
   }
 
   get pending(): number {
-    return this.#pending.length;
+    return this.#pending.length + this.#syncing;
   }
 
   /** Queues a write; settles after the transaction that carries it commits or fails. */
   enqueue<T>(run: WriteOperation<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new StoreClosedError());
-    if (this.#pending.length >= this.#options.maxPending) {
+    if (this.#pending.length + this.#syncing >= this.#options.maxPending) {
       return Promise.reject(new StoreOverloadedError(this.#options.maxPending));
     }
     return new Promise<T>((resolve, reject) => {
@@ -65,6 +73,7 @@ export class WriteQueue {
   async close(): Promise<void> {
     this.#closed = true;
     while (this.#draining) await this.#draining;
+    await this.#synced;
   }
 
   async #drain(): Promise<void> {
@@ -105,10 +114,28 @@ export class WriteQueue {
       for (const task of batch) task.reject(error);
       return;
     }
-    batch.forEach((task, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.ok) task.resolve(outcome.value);
-      else task.reject(outcome.error);
-    });
+    const answer = () =>
+      batch.forEach((task, i) => {
+        const outcome = outcomes[i]!;
+        if (outcome.ok) task.resolve(outcome.value);
+        else task.reject(outcome.error);
+      });
+    const durable = this.#options.durable;
+    if (!durable) {
+      answer();
+      return;
+    }
+    this.#syncing += batch.length;
+    this.#synced = durable().then(
+      () => {
+        this.#syncing -= batch.length;
+        answer();
+      },
+      (cause: unknown) => {
+        this.#syncing -= batch.length;
+        const error = asStoreError(cause, 'a committed write could not be made durable');
+        for (const task of batch) task.reject(error);
+      },
+    );
   }
 }

@@ -41,6 +41,34 @@ describe('sqlite store', () => {
     }
   });
 
+  it("acknowledges a file's writes after an fdatasync of its WAL, off the event loop", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fmp-store-'));
+    try {
+      const durable = sqliteStore({ path: join(dir, 'full.db') });
+      await durable.open();
+      const before = durable.stats().syncs;
+      await Promise.all([
+        durable.federations.put(federationFixture()),
+        durable.meshes.get('x').catch(() => {}),
+      ]);
+      expect(durable.stats().syncs).toBeGreaterThan(before);
+      expect(durable.stats().pending).toBe(0);
+      await durable.close();
+      for (const options of [
+        { path: join(dir, 'normal.db'), synchronous: 'normal' as const },
+        { path: ':memory:' },
+      ]) {
+        const store = sqliteStore(options);
+        await store.open();
+        await store.federations.put(federationFixture());
+        expect(store.stats().syncs).toBe(0);
+        await store.close();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('appends audit entries in the group commit when the database is in memory (one connection)', async () => {
     const store = sqliteStore({ path: ':memory:' });
     await store.open();

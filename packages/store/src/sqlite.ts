@@ -9,6 +9,7 @@ import { validate } from './errors.js';
 import type { Database as Tables } from './schema-sql.js';
 import { createStore } from './store.js';
 import type { Store, StoreOptions } from './types.js';
+import { walSync } from './wal-sync.js';
 
 export interface SqliteStoreOptions extends StoreOptions {
   /** The database file (created with its directory), or ':memory:'. */
@@ -31,9 +32,10 @@ const SqliteOptionsSchema = z.looseObject({
 });
 
 /**
- * WAL with synchronous=FULL by default: every commit fsyncs the WAL, so a write acknowledged to a
- * caller survives a power loss, not only a process crash (NORMAL, `synchronous: 'normal'`, only
- * fsyncs at checkpoints). The group commit makes that one fsync per batch rather than per write.
+ * WAL, durable by default: a write is acknowledged to its caller once the WAL is fsynced, so it
+ * survives a power loss, not only a process crash (`synchronous: 'normal'` only fsyncs at
+ * checkpoints). The fsync runs off the event loop (wal-sync.ts), one for every commit made before
+ * it; the group commit batches the writes of a tick into one transaction.
  */
 export function sqliteStore(options: SqliteStoreOptions): Store {
   const {
@@ -43,14 +45,19 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
   } = validate(SqliteOptionsSchema, options, 'sqlite options');
   const { maxPendingWrites, maxBatchSize, maxSessionsPerMesh } = options;
   // Every connection to the file, the audit writer thread's too, is set up the same way.
-  const pragmas = [
+  const pragmasWith = (sync: 'FULL' | 'NORMAL') => [
     'journal_mode = WAL',
-    synchronous === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL',
+    `synchronous = ${sync}`,
     `busy_timeout = ${busyTimeoutMs}`,
     'foreign_keys = ON',
     // Deleted rows are overwritten in the file: an erased vault key must not linger in free pages.
     'secure_delete = ON',
   ];
+  // A file's durable commits: NORMAL on the main connection, and the write queue answers after the
+  // WAL's fdatasync off the event loop (wal-sync.ts). The audit writer's thread may wait for its own.
+  const offLoopSync = synchronous === 'full' && path !== ':memory:';
+  const pragmas = pragmasWith(synchronous === 'full' ? 'FULL' : 'NORMAL');
+  const mainPragmas = offLoopSync ? pragmasWith('NORMAL') : pragmas;
   return createStore(
     {
       dialect: 'sqlite',
@@ -58,13 +65,14 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
         if (path !== ':memory:') await mkdir(dirname(path), { recursive: true });
         const database = new Database(path);
         try {
-          for (const pragma of pragmas) database.pragma(pragma);
+          for (const pragma of mainPragmas) database.pragma(pragma);
         } catch (error) {
           database.close();
           throw error;
         }
         return new Kysely<Tables>({ dialect: new SqliteDialect({ database }) });
       },
+      durability: () => (offLoopSync ? walSync(path) : undefined),
       // Audit appends commit (and fsync) on a thread of their own; an in-memory database is one
       // connection's alone, so its appends stay on the main one.
       auditWriter: (maxPending) =>

@@ -14,6 +14,7 @@ import { type Database, type Dialect, migrations } from './schema-sql.js';
 import { StoreOptionsSchema } from './schemas.js';
 import { trustStore } from './trust.js';
 import type { Store, StoreOptions } from './types.js';
+import type { WalSync } from './wal-sync.js';
 
 export interface Backend {
   readonly dialect: Dialect;
@@ -21,6 +22,8 @@ export interface Backend {
   connect(): Promise<Kysely<Database>>;
   /** Where the Migrator keeps its own tables (PostgreSQL schema isolation). */
   readonly migrationTableSchema?: string;
+  /** Makes the main connection's commits durable off the event loop (a SQLite file). */
+  durability?(): WalSync | undefined;
   /** A writer for audit appends off the main thread (after migrations), when the backend has one. */
   auditWriter?(maxPending: number): AuditWriter | undefined;
 }
@@ -29,6 +32,7 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
   const tuning = validate(StoreOptionsSchema, options, 'store options');
   let db: Kysely<Database> | undefined;
   let queue: WriteQueue | undefined;
+  let durability: WalSync | undefined;
   let auditWriter: AuditWriter | undefined;
   let auditWriterTried = false;
   let state: 'new' | 'opening' | 'open' | 'closed' = 'new';
@@ -83,10 +87,20 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
       await conn.destroy().catch(() => {});
       throw new StoreError(`migrating the ${backend.dialect} store failed`, { cause: error });
     }
+    const sync = backend.durability?.();
+    try {
+      await sync?.sync(); // the migrations' commits
+    } catch (error) {
+      await sync?.close().catch(() => {});
+      await conn.destroy().catch(() => {});
+      throw error;
+    }
+    durability = sync;
     db = conn;
     queue = new WriteQueue(conn, backend.dialect, {
       maxPending: tuning.maxPendingWrites ?? 10_000,
       maxBatch: tuning.maxBatchSize ?? 256,
+      ...(sync ? { durable: () => sync.sync() } : {}),
     });
     state = 'open';
   };
@@ -114,6 +128,7 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
       state = 'closed';
       // Queued writes still commit; reads were refused from here on.
       await queue?.close();
+      await durability?.close().catch(() => {});
       await auditWriter?.close();
       await db?.destroy().catch(() => {});
       db = undefined;
@@ -130,6 +145,7 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
         transactions: (queue?.transactions ?? 0) + (auditWriter?.transactions ?? 0),
         writes: (queue?.writes ?? 0) + (auditWriter?.writes ?? 0),
         pending: queue?.pending ?? 0,
+        syncs: durability?.syncs ?? 0,
       };
     },
   };

@@ -321,8 +321,10 @@ export interface StoreStats {
   readonly transactions: number;
   /** Writes that ran inside them. */
   readonly writes: number;
-  /** Writes waiting for the next transaction. */
+  /** Writes waiting for their transaction, or committed and waiting for it to be durable. */
   readonly pending: number;
+  /** fdatasync calls that made the main connection's commits durable (a SQLite file), else 0. */
+  readonly syncs: number;
 }
 
 /** Persistence for a hub. `open()` runs migrations; `close()` finishes queued writes first. */
