@@ -38,8 +38,9 @@ export function walSync(databasePath: string): WalSync {
   const start = (): Promise<void> => {
     const p = new Promise<void>((resolve, reject) => {
       try {
-        // Read-only is enough for fdatasync on Linux and macOS; nothing here writes to the file.
-        fd ??= openSync(walPath, 'r');
+        // Opened for writing because some platforms refuse to flush a read-only handle; nothing
+        // here writes to it. Never created: a WAL database's connection has made it already.
+        fd ??= openSync(walPath, 'r+');
       } catch (cause) {
         reject(new StoreError(`cannot open ${walPath} to make commits durable`, { cause }));
         return;
