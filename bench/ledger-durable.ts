@@ -1,7 +1,7 @@
 /**
  * Durable ledger appends (issue 7; goal >= 2,000 durable appends/s with batching): a TransparencyLog
- * over the SQLite store (a file in a temp dir, the store's default pragmas: WAL, synchronous=FULL),
- * an append acknowledged only once its storage write committed. Many appenders at once, so appends
+ * over the SQLite store (a file in a temp dir, the store's defaults: WAL, each commit fdatasynced
+ * before its writers are answered), an append acknowledged only once its storage write is on disk. Many appenders at once, so appends
  * share writes (the figure the goal is about), and one appender alone (an fsync per append) beside
  * it. The raw SQLite batched-insert baseline is benchBaselines' (bench/network.ts).
  */

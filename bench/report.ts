@@ -375,7 +375,7 @@ export function renderMarkdown(r: Results): string {
     if (d) {
       const sqlite = `raw SQLite batched insert ${num(b.sqliteInsertsPerSec)}/s`;
       rows.push([
-        `Ledger durable appends with batching (SQLite, synchronous=FULL; ${num(d.concurrency)} appenders, ${d.batches.mean} leaves per commit), per second`,
+        `Ledger durable appends with batching (SQLite, fsynced before acknowledged; ${num(d.concurrency)} appenders, ${d.batches.mean} leaves per commit), per second`,
         '- (goal >= 2,000)',
         `${num(d.appendsPerSec)}${d.reopenedSameRoot ? '' : ' (THE REOPENED LOG HAS ANOTHER ROOT)'}`,
         sqlite,
@@ -568,7 +568,10 @@ ${table}
   key agreements and key confirmations, and crosses the hub four times. The hubs of this and the
   following rows keep their store, registry and ledger in SQLite as \`fmp hub start\` does by
   default (runs before 2026-11-27 used memory stores: the hub then did not write each new
-  federation's row, a read and a commit with its fsync, ~0.7 ms of hub CPU per handshake). CPU per handshake =
+  federation's row). That write is one insert after the handshake: its fsync runs off the event loop
+  (docs/operations.md, "Durability of the SQLite store") and the initiator's link does not wait for
+  it (until 2026-11-27 a read, an insert and the fsync on the event loop, ~0.6 ms that the next
+  handshake on the link waited behind). CPU per handshake =
   each process's \`process.cpuUsage()\` over the timed handshakes / handshakes (all threads: JIT
   and GC included). **What bounds it**: CPU, not the wire. The three processes together spend
   several times the in-process handshake (row above): six JSON frames on the critical path, each
@@ -875,15 +878,15 @@ function ledgerParagraph(r: Results): string {
   if (d) {
     const commitMs = 1000 / d.sequentialAppendsPerSec;
     const batchedMs = (1000 * d.appends) / d.appendsPerSec / Math.max(1, d.batches.count);
-    out.push(`  Durable appends: a TransparencyLog over the SQLite store (a file in a temp dir; WAL with
-  synchronous=FULL, so every commit fsyncs the WAL), entries of ${num(d.entryBytes)} bytes (about a did:mesh
+    out.push(`  Durable appends: a TransparencyLog over the SQLite store (a file in a temp dir; WAL, and a commit's
+  writers are answered once an fdatasync of the WAL begun after it has completed), entries of ${num(d.entryBytes)} bytes (about a did:mesh
   operation), ${num(d.concurrency)} appenders each awaiting its index before its next append, so the appends in
   flight share a storage write (the log's group commit): ${num(d.appends)} timed appends after 2,000 unrecorded
   ones, in ${num(d.batches.count)} commits of ${d.batches.mean} leaves on average (at most ${num(d.batches.max)}); then one
   appender alone, every append its own commit; the log reopened from the file
   ${d.reopenedSameRoot ? 'rebuilt the same size and root' : 'did NOT rebuild the same root'}. The baseline inserts
   200-byte rows in 1,000-row transactions with synchronous=NORMAL (no fsync per commit): the storage's
-  own ceiling. **What bounds it**: alone, an append waits for its own commit and fsync (${ms(commitMs)} ms
+  own ceiling. **What bounds it**: alone, an append waits for its own commit and sync (${ms(commitMs)} ms
   each here). Batched, a commit went out every ${ms(batchedMs)} ms with ${d.batches.mean} leaves, ${ms(batchedMs / d.batches.mean)} ms
   per leaf: the fsync is shared, and what remains is per leaf (encoding and hashing it, its row insert,
   settling its append's promise) and the appenders' turns of the event loop.`);
