@@ -31,6 +31,23 @@ describe('walSync', () => {
     await expect(s.sync()).rejects.toBeInstanceOf(StoreError);
   });
 
+  it('fails every sync after one failed: a later fsync could succeed without the lost pages', async () => {
+    const db = join(dir, 'b.db');
+    await writeFile(`${db}-wal`, 'frames');
+    let calls = 0;
+    const s = walSync(db, {
+      fdatasync: (_fd, done) => {
+        calls++;
+        done(calls === 2 ? Object.assign(new Error('EIO: i/o error'), { code: 'EIO' }) : null);
+      },
+    });
+    await s.sync();
+    await expect(s.sync()).rejects.toThrow(/could not be synced/);
+    await expect(s.sync()).rejects.toThrow(/could not be synced/);
+    expect(calls).toBe(2);
+    await s.close();
+  });
+
   it('fails with a StoreError naming the file when there is no WAL to sync', async () => {
     const s = walSync(join(dir, 'missing.db'));
     await expect(s.sync()).rejects.toThrow(/missing\.db-wal/);

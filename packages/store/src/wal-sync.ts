@@ -26,17 +26,35 @@ export interface WalSync {
   readonly syncs: number;
 }
 
-/** Syncs `${databasePath}-wal`, opened on first use (a WAL database has one once it has committed). */
-export function walSync(databasePath: string): WalSync {
+export interface WalSyncOptions {
+  /** For tests: the call that flushes the file (node:fs fdatasync). */
+  readonly fdatasync?: (fd: number, done: (err: NodeJS.ErrnoException | null) => void) => void;
+}
+
+/**
+ * Syncs `${databasePath}-wal`, opened on first use (a WAL database has one once it has committed).
+ *
+ * A failed sync is final: every later one fails with the same error. After an fsync error Linux
+ * may have dropped the dirty pages and a later fsync can succeed without them, so a commit could
+ * be acknowledged that is not on disk (PostgreSQL's "fsyncgate"). The store then stops
+ * acknowledging writes; a restart reads back what the file really holds.
+ */
+export function walSync(databasePath: string, options: WalSyncOptions = {}): WalSync {
   const walPath = `${databasePath}-wal`;
+  const flush = options.fdatasync ?? fdatasync;
   let fd: number | undefined;
   let inFlight: Promise<void> | undefined;
   let next: Promise<void> | undefined;
+  let failed: StoreError | undefined;
   let syncs = 0;
   let closed = false;
 
   const start = (): Promise<void> => {
     const p = new Promise<void>((resolve, reject) => {
+      if (failed) {
+        reject(failed);
+        return;
+      }
       try {
         // Opened for writing because some platforms refuse to flush a read-only handle; nothing
         // here writes to it. Never created: a WAL database's connection has made it already.
@@ -46,11 +64,15 @@ export function walSync(databasePath: string): WalSync {
         return;
       }
       syncs++;
-      fdatasync(fd, (err) =>
-        err
-          ? reject(new StoreError('a commit could not be made durable (fdatasync failed)', { cause: err }))
-          : resolve(),
-      );
+      flush(fd, (err) => {
+        if (err) {
+          failed ??= new StoreError(
+            `${walPath} could not be synced: no write is acknowledged any more (restart once the disk is checked)`,
+            { cause: err },
+          );
+          reject(failed);
+        } else resolve();
+      });
     });
     inFlight = p;
     const clear = () => {
