@@ -13,9 +13,9 @@ import { z } from 'zod';
 import {
   type AuditEntry,
   type AuditRecord,
-  AuditRecordSchema,
   type ChainHead,
   chainRecords,
+  parseAuditRecord,
   type VerifyResult,
 } from './chain.js';
 import { type AuditQuery, type AuditStorage, auditQuerySchema } from './storage.js';
@@ -117,7 +117,11 @@ export class AuditLog {
     if (this.#queue.length >= this.#maxPending) return Promise.reject(new AuditBusyError(this.#maxPending));
     let valid: AuditRecord;
     try {
-      valid = parse(AuditRecordSchema, record, 'audit record');
+      const result = parseAuditRecord(record);
+      if (!result.success) {
+        throw new ValidationError('invalid audit record', zodIssues(result.error), { cause: result.error });
+      }
+      valid = result.data;
     } catch (error) {
       return Promise.reject(error);
     }
