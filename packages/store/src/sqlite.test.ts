@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { auditEntriesFixture, federationFixture, storeConformanceSuite } from './conformance.js';
 import { StoreError, ValidationError } from './errors.js';
 import { openStore } from './index.js';
-import { sqliteStore } from './sqlite.js';
+import { sqliteStore, withStatementCache } from './sqlite.js';
 
 storeConformanceSuite(
   'sqlite',
@@ -20,6 +20,26 @@ storeConformanceSuite(
   },
   { auditOwnTransactions: true },
 );
+
+describe('the statement cache of the main connection', () => {
+  it('prepares a statement once, not one of megabytes, and keeps at most its bound', () => {
+    const db = new Database(':memory:');
+    try {
+      const cache = withStatementCache(db, 2, 100);
+      const one = cache.prepare('select 1');
+      expect(cache.prepare('select 1')).toBe(one);
+      const long = `select 1 ${' '.repeat(200)}`;
+      expect(cache.prepare(long)).not.toBe(cache.prepare(long));
+      const two = cache.prepare('select 2');
+      cache.prepare('select 1'); // used last: 'select 2' is now the oldest
+      cache.prepare('select 3'); // over the bound: 'select 2' goes
+      expect(cache.prepare('select 1')).toBe(one);
+      expect(cache.prepare('select 2')).not.toBe(two);
+    } finally {
+      db.close();
+    }
+  });
+});
 
 describe('sqlite store', () => {
   it("takes the commit durability ('normal': no fsync per commit) and refuses any other", async () => {

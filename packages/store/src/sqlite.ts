@@ -44,7 +44,8 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
     synchronous = 'full',
   } = validate(SqliteOptionsSchema, options, 'sqlite options');
   const { maxPendingWrites, maxBatchSize, maxSessionsPerMesh } = options;
-  // Every connection to the file, the audit writer thread's too, is set up the same way.
+  // Every connection to the file, the audit writer thread's too, is set up the same way, but for
+  // `synchronous` on the main connection (below).
   const pragmasWith = (sync: 'FULL' | 'NORMAL') => [
     'journal_mode = WAL',
     `synchronous = ${sync}`,
@@ -86,14 +87,16 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
  * The connection as kysely sees it, with each statement prepared once: kysely's SQLite driver
  * prepares every query it runs, and preparing costs more than running the store's small statements
  * (an insert of a federation's row: ~80 µs of the hub's time per handshake in a profile). The store's
- * queries are a fixed set of texts; the bound keeps statements with a varying text (batched inserts
+ * queries are a fixed set of texts; the bounds keep statements with a varying text (batched inserts
  * of different sizes) from piling up. The store never streams, so no statement is in use twice.
  */
-function withStatementCache(database: Database.Database, max = 256): SqliteDatabase {
+export function withStatementCache(database: Database.Database, max = 256, maxChars = 4096): SqliteDatabase {
   const statements = new Map<string, Database.Statement>();
   return {
     close: () => database.close(),
     prepare(sql) {
+      // A multi-row insert can run to megabytes of text; its prepare is small beside its run.
+      if (sql.length > maxChars) return database.prepare(sql);
       let statement = statements.get(sql);
       if (statement) {
         statements.delete(sql); // most recently used last
