@@ -11,6 +11,7 @@
  * encodeMultikey('ed25519-pub', keys.publicKey); // 'z6Mk...'
  * ```
  */
+export * from './audit-fields.js';
 export * from './crypto.js';
 export * from './encoding.js';
 export * from './envelope.js';

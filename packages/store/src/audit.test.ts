@@ -72,6 +72,11 @@ const ODD: unknown[] = [
   [, { kind: 'k', detail: 'd', adapter: 'a' }],
   [{ kind: 'k', detail: 'd', adapter: 'a', extra: 1 }],
   [{ kind: 'x'.repeat(65), detail: 'd', adapter: 'a' }],
+  [{ kind: 'k', detail: 'x'.repeat(1024), adapter: 'x'.repeat(128) }],
+  [{ kind: 'k', detail: 'x'.repeat(1025), adapter: 'a' }],
+  [{ kind: 'k', detail: 'd', adapter: 'x'.repeat(129) }],
+  Array.from({ length: 33 }, () => ({ kind: 'k', detail: 'd', adapter: 'a' })),
+  [{ kind: 'k', detail: '\ud800', adapter: 'a' }],
   { big: 'x'.repeat(17 * 1024) },
   Object.create(null),
 ];

@@ -5,7 +5,13 @@
  * the stored head), and a payload is only stored while its owner's key is the one it was sealed
  * with. The store does not import @fmp/compliance: these implement its interfaces structurally.
  */
-import { didSchema, isDidValue, ValidationError } from '@fmp/core';
+import {
+  AUDIT_KIND_PATTERN,
+  AUDIT_TEXT_MAX,
+  didSchema,
+  hasValidAuditFields,
+  ValidationError,
+} from '@fmp/core';
 import { CompiledQuery, type Kysely } from 'kysely';
 import { z } from 'zod';
 import type { AuditRowValues } from './audit-writer.js';
@@ -21,7 +27,7 @@ import type { AuditEntryRow, AuditQueryOptions, AuditStore, VaultPayloadRow, Vau
 export const MAX_AUDIT_BATCH = 10_000;
 /** Serialized size of an entry's `context` and of its `data`. */
 const MAX_AUDIT_JSON_BYTES = 16 * 1024;
-const MAX_TEXT = 1024;
+const MAX_TEXT = AUDIT_TEXT_MAX;
 /** Bound parameters per statement (SQLITE_MAX_VARIABLE_NUMBER; PostgreSQL's 16-bit count). */
 const MAX_PARAMETERS: Readonly<Record<Dialect, number>> = { sqlite: 32_766, postgres: 65_535 };
 /** Keeps one multi-row statement to a few MiB. */
@@ -48,9 +54,10 @@ const columnText = (max: number) =>
   text(max)
     .min(1)
     .refine((s) => !CONTROL.test(s), 'must not contain control characters');
-const hashSchema = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
+const HASH = /^[0-9a-f]{64}$/;
+const hashSchema = z.string().regex(HASH, 'must be 64 lowercase hex digits');
 const seqSchema = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER);
-const kindSchema = z.string().regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'must be a lowercase kind (e.g. tool_call)');
+const kindSchema = z.string().regex(AUDIT_KIND_PATTERN, 'must be a lowercase kind (e.g. tool_call)');
 const actorSchema = didSchema.max(MAX_TEXT);
 
 // Shapes with plain bounds; the string and JSON checks run once per entry in checkEntry, several
@@ -123,49 +130,18 @@ const EntrySchema = z
 const BatchSchema = z.array(EntrySchema).max(MAX_AUDIT_BATCH);
 
 const ENTRY_KEYS = new Set<string>([...Object.keys(columnShape), ...BODY_KEYS]);
-const OBLIGATION_KEYS = ['kind', 'detail', 'adapter'] as const;
-const HASH = /^[0-9a-f]{64}$/;
-const KIND = /^[a-z][a-z0-9_.-]{0,63}$/;
-const isPlain = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
-/** A string of min..max UTF-16 units, well-formed; `column`: and without control characters. */
-const isText = (v: unknown, min: number, max: number, column: boolean): boolean =>
-  typeof v === 'string' &&
-  v.length >= min &&
-  v.length <= max &&
-  isWellFormed.call(v) &&
-  !(column && CONTROL.test(v));
-/** Every index of `v`, holes included (`every` skips them; the schema refuses them). */
-const allOf = (v: unknown[], ok: (item: unknown) => boolean): boolean => {
-  for (let i = 0; i < v.length; i++) if (!ok(v[i])) return false;
-  return true;
-};
-const isTextList = (v: unknown, maxItems: number, max: number): boolean =>
-  v === undefined || (Array.isArray(v) && v.length <= maxItems && allOf(v, (s) => isText(s, 0, max, false)));
-const isObligation = (o: unknown): boolean => {
-  if (!isPlain(o)) return false;
-  let keys = 0;
-  for (const k in o) {
-    if (!OBLIGATION_KEYS.includes(k as (typeof OBLIGATION_KEYS)[number])) return false;
-    keys++;
-  }
-  return (
-    keys === 3 &&
-    isText(o['kind'], 0, 64, false) &&
-    isText(o['detail'], 0, MAX_TEXT, false) &&
-    isText(o['adapter'], 0, 128, false)
-  );
-};
+const isJsonObject = (v: unknown) =>
+  v === undefined || jsonObjectProblem(v, MAX_AUDIT_JSON_BYTES, true) === undefined;
 
 /**
  * True only for an entry EntrySchema accepts as it stands (its parse would give an equal copy):
  * a batch of such entries is stored without zod (its checks and its copy of every entry, a third of
- * an append's cost). Anything else goes through the schema, which names the problem.
+ * an append's cost). The record fields are core's hasValidAuditFields, as the audit log's; anything
+ * else goes through the schema, which names the problem.
  */
 function isValidEntry(v: unknown): v is AuditEntryRow {
-  if (!isPlain(v)) return false;
-  for (const k in v) if (!ENTRY_KEYS.has(k)) return false;
-  const { seq, prevHash, hash, at, kind, actor, subject, federationId, actionId, decision } = v;
+  if (!hasValidAuditFields(v, ENTRY_KEYS)) return false;
+  const { seq, prevHash, hash } = v;
   return (
     Number.isSafeInteger(seq) &&
     (seq as number) >= 1 &&
@@ -173,33 +149,19 @@ function isValidEntry(v: unknown): v is AuditEntryRow {
     HASH.test(prevHash) &&
     typeof hash === 'string' &&
     HASH.test(hash) &&
-    Number.isInteger(at) &&
-    (at as number) >= 0 &&
-    (at as number) <= 8.64e15 &&
-    typeof kind === 'string' &&
-    KIND.test(kind) &&
-    isDidValue(actor) &&
-    actor.length <= MAX_TEXT &&
-    (subject === undefined || isText(subject, 1, MAX_TEXT, true)) &&
-    (federationId === undefined || isText(federationId, 1, 256, true)) &&
-    (actionId === undefined || isText(actionId, 1, 256, true)) &&
-    (decision === undefined || decision === 'allow' || decision === 'deny') &&
-    isTextList(v['reasons'], 32, MAX_TEXT) &&
-    isTextList(v['policyIds'], 64, 256) &&
-    isTextList(v['adapters'], 16, 128) &&
-    (v['obligations'] === undefined ||
-      (Array.isArray(v['obligations']) &&
-        v['obligations'].length <= 32 &&
-        allOf(v['obligations'], isObligation))) &&
-    (v['context'] === undefined ||
-      jsonObjectProblem(v['context'], MAX_AUDIT_JSON_BYTES, true) === undefined) &&
-    (v['data'] === undefined || jsonObjectProblem(v['data'], MAX_AUDIT_JSON_BYTES, true) === undefined)
+    isJsonObject(v['context']) &&
+    isJsonObject(v['data'])
   );
 }
 
 /** A batch of audit entries, as the store takes it: checked without zod when valid (isValidEntry). */
 export function parseAuditBatch(input: unknown): AuditEntryRow[] {
-  if (Array.isArray(input) && input.length <= MAX_AUDIT_BATCH && allOf(input, isValidEntry)) return input;
+  if (Array.isArray(input) && input.length <= MAX_AUDIT_BATCH) {
+    let valid = true;
+    // Every index, holes included (`every` skips them; the schema refuses them).
+    for (let i = 0; i < input.length && valid; i++) valid = isValidEntry(input[i]);
+    if (valid) return input;
+  }
   return validate(BatchSchema, input, 'audit entries');
 }
 

@@ -15,7 +15,15 @@
  * (seq, hash) known from elsewhere (the live log's own head, a published or exported head).
  */
 import { createHash } from 'node:crypto';
-import { canonicalJson, didSchema, isDidValue, MAX_JSON_DEPTH, TimestampMsSchema } from '@fmp/core';
+import {
+  AUDIT_KIND_PATTERN,
+  AUDIT_TEXT_MAX,
+  canonicalJson,
+  didSchema,
+  hasValidAuditFields,
+  MAX_JSON_DEPTH,
+  TimestampMsSchema,
+} from '@fmp/core';
 import { z } from 'zod';
 
 /** The first entry's prevHash. */
@@ -23,7 +31,7 @@ export const GENESIS_HASH = '0'.repeat(64);
 /** Serialized size (UTF-8) of `context` and of `data`. */
 export const MAX_AUDIT_JSON_BYTES = 16 * 1024;
 /** Length of the free-text fields (reasons, obligation details, subject). */
-export const MAX_AUDIT_STRING = 1024;
+export const MAX_AUDIT_STRING = AUDIT_TEXT_MAX;
 
 export type AuditDecision = 'allow' | 'deny';
 
@@ -125,7 +133,7 @@ export const auditIdSchema = (max: number) =>
 export const hashHexSchema = z.string().regex(/^[0-9a-f]{64}$/, 'must be 64 lowercase hex digits');
 export const auditKindSchema = z
   .string()
-  .regex(/^[a-z][a-z0-9_.-]{0,63}$/, 'must be lowercase letters, digits, _ . - (e.g. tool_call)');
+  .regex(AUDIT_KIND_PATTERN, 'must be lowercase letters, digits, _ . - (e.g. tool_call)');
 
 interface CopyState {
   nodes: number;
@@ -289,82 +297,23 @@ export const AuditRecordSchema: z.ZodType<AuditRecord> = z
   .strictObject(recordShape)
   .transform(checkRecord) as z.ZodType<AuditRecord>;
 const RECORD_KEYS = new Set<string>(Object.keys(recordShape));
-const OBLIGATION_KEYS = new Set(['kind', 'detail', 'adapter']);
-const KIND = /^[a-z][a-z0-9_.-]{0,63}$/;
-const isPlainObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
-/** min..max UTF-16 units, well-formed; `id`: and without control characters. */
-const isText = (v: unknown, min: number, max: number, id: boolean): v is string =>
-  typeof v === 'string' &&
-  v.length >= min &&
-  v.length <= max &&
-  isWellFormed.call(v) &&
-  !(id && CONTROL.test(v));
-/** A copy of a list of texts, or undefined when one is not (holes included, which `every` skips). */
-function textList(v: unknown, maxItems: number, max: number): string[] | undefined {
-  if (!Array.isArray(v) || v.length > maxItems) return undefined;
-  const out = new Array<string>(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const item: unknown = v[i];
-    if (!isText(item, 0, max, false)) return undefined;
-    out[i] = item;
-  }
-  return out;
-}
-function obligationList(v: unknown): AuditObligation[] | undefined {
-  if (!Array.isArray(v) || v.length > 32) return undefined;
-  const out = new Array<AuditObligation>(v.length);
-  for (let i = 0; i < v.length; i++) {
-    const o: unknown = v[i];
-    if (!isPlainObject(o)) return undefined;
-    for (const k in o) if (!OBLIGATION_KEYS.has(k)) return undefined;
-    const { kind, detail, adapter } = o;
-    if (
-      !isText(kind, 0, 64, false) ||
-      !isText(detail, 0, MAX_AUDIT_STRING, false) ||
-      !isText(adapter, 0, 128, false)
-    )
-      return undefined;
-    out[i] = { kind, detail, adapter };
-  }
-  return out;
-}
 
 /**
  * What AuditRecordSchema gives for a record it accepts (a copy, context and data copied too),
- * checked by hand: zod's checks and copy were a third of an append's cost. undefined for anything
- * else, which then goes through the schema so the caller learns what is wrong.
+ * checked by hand (core's hasValidAuditFields, as the store's entries): zod's checks and copy were a
+ * third of an append's cost. undefined for anything else, which then goes through the schema so
+ * the caller learns what is wrong.
  */
 function recordFast(v: unknown): AuditRecord | undefined {
-  if (!isPlainObject(v)) return undefined;
-  for (const k in v) if (!RECORD_KEYS.has(k)) return undefined;
-  const { at, kind, actor, subject, federationId, actionId, decision } = v;
-  if (
-    !(Number.isInteger(at) && (at as number) >= 0 && (at as number) <= 8.64e15) ||
-    !(typeof kind === 'string' && KIND.test(kind)) ||
-    !(isDidValue(actor) && actor.length <= MAX_AUDIT_STRING) ||
-    !(subject === undefined || isText(subject, 1, MAX_AUDIT_STRING, true)) ||
-    !(federationId === undefined || isText(federationId, 1, 256, true)) ||
-    !(actionId === undefined || isText(actionId, 1, 256, true)) ||
-    !(decision === undefined || decision === 'allow' || decision === 'deny')
-  ) {
-    return undefined;
-  }
+  if (!hasValidAuditFields(v, RECORD_KEYS)) return undefined;
   const out: Record<string, unknown> = { ...v };
-  for (const [field, maxItems, max] of [
-    ['reasons', 32, MAX_AUDIT_STRING],
-    ['policyIds', 64, 256],
-    ['adapters', 16, 128],
-  ] as const) {
-    if (v[field] === undefined) continue;
-    const list = textList(v[field], maxItems, max);
-    if (!list) return undefined;
-    out[field] = list;
+  for (const field of ['reasons', 'policyIds', 'adapters'] as const) {
+    const list = v[field] as string[] | undefined;
+    if (list !== undefined) out[field] = [...list];
   }
-  if (v['obligations'] !== undefined) {
-    const list = obligationList(v['obligations']);
-    if (!list) return undefined;
-    out['obligations'] = list;
+  const obligations = v['obligations'] as AuditObligation[] | undefined;
+  if (obligations !== undefined) {
+    out['obligations'] = obligations.map(({ kind, detail, adapter }) => ({ kind, detail, adapter }));
   }
   for (const field of ['context', 'data'] as const) {
     if (v[field] === undefined) continue;

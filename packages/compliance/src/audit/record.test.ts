@@ -69,6 +69,11 @@ const ODD: unknown[] = [
   [{ kind: 'k', detail: 'd' }],
   [{ kind: 'k', detail: 'd', adapter: 'a', extra: 1 }],
   [{ kind: 'x'.repeat(65), detail: 'd', adapter: 'a' }],
+  [{ kind: 'k', detail: 'x'.repeat(1024), adapter: 'x'.repeat(128) }],
+  [{ kind: 'k', detail: 'x'.repeat(1025), adapter: 'a' }],
+  [{ kind: 'k', detail: 'd', adapter: 'x'.repeat(129) }],
+  Array.from({ length: 33 }, () => ({ kind: 'k', detail: 'd', adapter: 'a' })),
+  [{ kind: 'k', detail: '\ud800', adapter: 'a' }],
   // biome-ignore lint/suspicious/noSparseArray: as above
   [, { kind: 'k', detail: 'd', adapter: 'a' }],
   Object.create(null),

@@ -455,7 +455,7 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Only the keys of `keys` (zod strictObject: `for...in`, as zod enumerates them). */
-function onlyKeys(o: Record<string, unknown>, keys: ReadonlySet<string>): boolean {
+export function onlyKeys(o: Record<string, unknown>, keys: ReadonlySet<string>): boolean {
   for (const key in o) if (!keys.has(key)) return false;
   return true;
 }
