@@ -2,9 +2,9 @@
  * Group commit. Writes issued in the same tick, and those arriving while a transaction is in
  * flight, run together in one transaction: one fsync (a PostgreSQL commit; SQLite's WAL sync, see
  * wal-sync.ts) then covers the whole batch. A caller's promise settles only after its transaction
- * committed and, with a `durable` step, is on disk. A caller error (ValidationError, NotFoundError, ...) is raised by an operation before
- * it writes anything, so it fails that caller alone; any other error rolls the transaction back and
- * rejects every caller in it.
+ * committed and, with a `durable` step, is on disk. A caller error (ValidationError,
+ * NotFoundError, ...) is raised by an operation before it writes anything, so it fails that caller
+ * alone; any other error rolls the transaction back and rejects every caller in it.
  */
 import { type Kysely, sql } from 'kysely';
 import { asStoreError, isCallerError, StoreClosedError, StoreOverloadedError } from './errors.js';

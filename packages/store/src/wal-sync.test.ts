@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StoreError, StoreOverloadedError } from './errors.js';
+import { StoreClosedError, StoreError, StoreOverloadedError } from './errors.js';
 import { WriteQueue } from './queue.js';
 import type { Database as Tables } from './schema-sql.js';
 import { walSync } from './wal-sync.js';
@@ -28,7 +28,7 @@ describe('walSync', () => {
     await Promise.all([s.sync(), s.sync(), s.sync(), s.sync(), s.sync()]);
     expect(s.syncs).toBe(3);
     await s.close();
-    await expect(s.sync()).rejects.toBeInstanceOf(StoreError);
+    await expect(s.sync()).rejects.toBeInstanceOf(StoreClosedError);
   });
 
   it('fails every sync after one failed: a later fsync could succeed without the lost pages', async () => {

@@ -15,7 +15,7 @@
  * before it is durable, for the duration of one fsync. Its writer has not been told it succeeded.
  */
 import { closeSync, fdatasync, openSync } from 'node:fs';
-import { StoreError } from './errors.js';
+import { StoreClosedError, StoreError } from './errors.js';
 
 export interface WalSync {
   /** Resolves once every commit made before the call is on disk. */
@@ -84,19 +84,14 @@ export function walSync(databasePath: string, options: WalSyncOptions = {}): Wal
 
   return {
     sync() {
-      if (closed) return Promise.reject(new StoreError('the store is closed'));
+      if (closed) return Promise.reject(new StoreClosedError());
       if (!inFlight) return start();
       // The sync under way may have started before this commit: the one after it covers it.
-      next ??= inFlight.then(
-        () => {
-          next = undefined;
-          return start();
-        },
-        () => {
-          next = undefined;
-          return start();
-        },
-      );
+      const after = () => {
+        next = undefined;
+        return start();
+      };
+      next ??= inFlight.then(after, after);
       return next;
     },
     async close() {

@@ -64,8 +64,8 @@ interface Pending {
   readonly reject: (error: unknown) => void;
 }
 
-function parse<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
-  const result = schema.safeParse(input);
+/** A parse's value, or ValidationError listing its issues. */
+function parsed<T>(result: z.ZodSafeParseResult<T>, what: string): T {
   if (result.success) return result.data;
   throw new ValidationError(`invalid ${what}`, zodIssues(result.error), { cause: result.error });
 }
@@ -93,7 +93,7 @@ export class AuditLog {
 
   /** Opens the log over `storage` (reads its head; the storage must already be open). */
   static async open(storage: AuditStorage, options: AuditLogOptions = {}): Promise<AuditLog> {
-    const o = parse(OptionsSchema, options, 'audit log options');
+    const o = parsed(OptionsSchema.safeParse(options), 'audit log options');
     return new AuditLog(storage, await storage.head(), o);
   }
 
@@ -117,11 +117,7 @@ export class AuditLog {
     if (this.#queue.length >= this.#maxPending) return Promise.reject(new AuditBusyError(this.#maxPending));
     let valid: AuditRecord;
     try {
-      const result = parseAuditRecord(record);
-      if (!result.success) {
-        throw new ValidationError('invalid audit record', zodIssues(result.error), { cause: result.error });
-      }
-      valid = result.data;
+      valid = parsed(parseAuditRecord(record), 'audit record');
     } catch (error) {
       return Promise.reject(error);
     }
@@ -152,7 +148,7 @@ export class AuditLog {
   /** Durable entries matching `q`, in seq order. */
   query(q: AuditQuery): Promise<AuditEntry[]> {
     try {
-      return this.#storage.query(parse(auditQuerySchema, q, 'audit query'));
+      return this.#storage.query(parsed(auditQuerySchema.safeParse(q), 'audit query'));
     } catch (error) {
       return Promise.reject(error);
     }
