@@ -7,9 +7,12 @@ import {
   createEnvelope,
   DeliveredSchema,
   type Envelope,
+  hopForward,
   MAX_BATCH_FRAMES,
+  sealPayload,
   signEnvelope,
   splitBatch,
+  verifyEnvelope,
 } from '@fmp/core';
 import type { Hub } from '@fmp/hub';
 import type { FederationInfo } from '@fmp/node';
@@ -101,6 +104,47 @@ describe('link batches', () => {
     expect(delivered.map((f) => f.messageId).sort()).toEqual([e1.messageId, e2.messageId].sort());
     // The hub writes receipts by hand: each must still be exactly a DeliveredSchema frame.
     for (const d of delivered) expect(DeliveredSchema.parse(d)).toEqual({ ...d, by: b.did });
+    src.close();
+    dst.close();
+  });
+
+  it('routes sealed envelopes read straight from the batch text as it routes any other', async () => {
+    // The hub reads a sealed envelope written in the senders' layout without JSON.parse
+    // (matchSealedEnvelope); one with a bad field in that layout, and one in another layout, take
+    // the general path. Each ends as the general path alone would have it.
+    const src = await connect(a, true);
+    const dst = await connect(b, true);
+    const sealed = (i: number): Envelope => {
+      const draft = createEnvelope(
+        {
+          type: 'agent.task.request',
+          federationId: fed.federationId,
+          sourceMeshId: a.did,
+          targetMeshId: b.did,
+          payload: { type: 'agent.task.request', data: { i } },
+        },
+        { now: Date.now },
+      );
+      return signEnvelope(
+        { ...draft, payload: sealPayload(new Uint8Array(32).fill(i), draft, draft.payload as never) },
+        a.keyPair,
+      );
+    };
+    const [e1, e2, e3] = [sealed(1), sealed(2), sealed(3)];
+    const badVersion = { ...sealed(4), messageId: '3b241101-e2bb-9255-8caf-4136c566a962' };
+    src.sendRaw(
+      `[${JSON.stringify(e1)},${JSON.stringify(badVersion)},${JSON.stringify(e2, null, 2)},${JSON.stringify(e3)}]`,
+    );
+
+    const error = await src.next((f) => f.type === 'error');
+    expect(error.code).toBe('malformed_frame');
+    const got = [];
+    for (let k = 0; k < 3; k++) got.push(await dst.next((f) => f.type === 'agent.task.request'));
+    // Each arrives as the sender signed it, with only hopCount and route written by the hub.
+    expect(got).toEqual([e1, e2, e3].map((e) => hopForward(e, hub.did)));
+    for (const e of got) expect(() => verifyEnvelope(e as Envelope, a.keyPair.publicKey)).not.toThrow();
+    dst.sendRaw(ackBatch(got));
+    for (let k = 0; k < 3; k++) await src.next((f) => f.type === 'Delivered');
     src.close();
     dst.close();
   });

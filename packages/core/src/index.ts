@@ -23,6 +23,7 @@ export * from './replay-window.js';
 export * from './wire/batch.js';
 export * from './wire/errors.js';
 export * from './wire/frame.js';
+export * from './wire/frame-text.js';
 export * from './wire/handshake.js';
 export * from './wire/link.js';
 export * from './wire/messages.js';

@@ -33,11 +33,12 @@ import {
   type FederationRecord,
   type FederationStatusValue,
   type FederationSummary,
+  type FrameScan,
   flatString,
+  forwardedEnvelopeText,
   framesOf,
   HandshakeCoordinator,
   type HandshakeMessage,
-  type HopSpans,
   type HubOutbound,
   hopForward,
   hopForwardedText,
@@ -46,6 +47,7 @@ import {
   MAX_HOPS,
   multibaseDecode,
   multibaseEncode,
+  ownCopy,
   type ParsedFrame,
   type Priority,
   ProtocolError,
@@ -417,6 +419,22 @@ function credentialProblemCode(
   if (codes.includes('revoked') || codes.includes('suspended')) return 'credential_revoked';
   if (codes.includes('expired')) return 'expired';
   return 'credential_invalid';
+}
+
+/**
+ * A sealed envelope or an Ack the batch split already read and checked (FrameScan), when its size
+ * is surely within the limit (three UTF-8 bytes per UTF-16 unit at most); else undefined, and
+ * parseFrame decides.
+ */
+function scannedFrame(
+  raw: string | Uint8Array,
+  scan: FrameScan | undefined,
+  maxBytes: number,
+): ParsedFrame | undefined {
+  if (scan === undefined || raw.length * 3 > maxBytes) return undefined;
+  if ('envelope' in scan) return { kind: 'envelope', frame: scan.envelope };
+  if ('ack' in scan) return { kind: 'Ack', frame: scan.ack };
+  return undefined;
 }
 
 class HubServer implements Hub {
@@ -800,7 +818,7 @@ class HubServer implements Hub {
       }
       // A batch (Hello announced `batch`): its frames one by one, as if they came separately.
       let frames: string[];
-      const spans: (HopSpans | undefined)[] = [];
+      const spans: (FrameScan | undefined)[] = [];
       try {
         frames = framesOf((data as Buffer).toString('utf8'), spans);
       } catch (err) {
@@ -1074,8 +1092,8 @@ class HubServer implements Hub {
     if (this.links && toHub !== this.did) this.relayTo(meshId, frame as unknown as Relay['frame'], { toHub });
   }
 
-  /** `spans`: the frame's hopCount and route, found by the batch split (see hopForwardedText). */
-  private enqueueInbound(conn: Connection, raw: string | Uint8Array, spans?: HopSpans): void {
+  /** `scan`: what the batch split found of the frame (see FrameScan); lost when the frame waits. */
+  private enqueueInbound(conn: Connection, raw: string | Uint8Array, scan?: FrameScan): void {
     if (conn.state === 'closed') return;
     if (conn.busy) {
       conn.backlog ??= [];
@@ -1089,14 +1107,14 @@ class HubServer implements Hub {
       conn.backlog.push(typeof raw === 'string' ? raw : Buffer.from(raw).toString('latin1'));
       return;
     }
-    this.runInbound(conn, raw, spans);
+    this.runInbound(conn, raw, scan);
   }
 
   /** Frames of one link are handled in order; a frame whose handling awaits holds the ones after it. */
-  private runInbound(conn: Connection, raw: string | Uint8Array, spans?: HopSpans): void {
+  private runInbound(conn: Connection, raw: string | Uint8Array, scan?: FrameScan): void {
     let pending: Promise<void> | undefined;
     try {
-      pending = this.handleFrame(conn, raw, spans);
+      pending = this.handleFrame(conn, raw, scan);
     } catch (err) {
       this.sendError(conn, err);
     }
@@ -1116,11 +1134,13 @@ class HubServer implements Hub {
   private handleFrame(
     conn: Connection,
     raw: string | Uint8Array,
-    spans?: HopSpans,
+    scan?: FrameScan,
   ): Promise<void> | undefined {
     let parsed: ParsedFrame;
     try {
-      parsed = parseFrame(raw, { maxBytes: this.limits.maxFrameBytes });
+      parsed =
+        scannedFrame(raw, scan, this.limits.maxFrameBytes) ??
+        parseFrame(raw, { maxBytes: this.limits.maxFrameBytes });
     } catch (err) {
       // Never answer an error frame with an error frame: a frame that merely fails to parse
       // cannot be told apart, so answer once and rely on the peer's own rule.
@@ -1141,7 +1161,7 @@ class HubServer implements Hub {
     }
     switch (parsed.kind) {
       case 'envelope':
-        this.routeEnvelope(conn, parsed.frame, typeof raw === 'string' ? raw : undefined, spans);
+        this.routeEnvelope(conn, parsed.frame, typeof raw === 'string' ? raw : undefined, scan);
         return undefined;
       case 'Ack':
         this.relayAck(conn, parsed.frame);
@@ -1367,7 +1387,7 @@ class HubServer implements Hub {
   // ------------------------------------------------------------------------------------------
 
   /** `text`: the frame as received, so the forwarded frame can be made by editing it. */
-  private routeEnvelope(conn: Connection, env: Envelope, text?: string, spans?: HopSpans): void {
+  private routeEnvelope(conn: Connection, env: Envelope, text?: string, scan?: FrameScan): void {
     const id = env.messageId;
     try {
       if (env.sourceMeshId !== conn.meshId) {
@@ -1398,12 +1418,7 @@ class HubServer implements Hub {
       const restrict = env.complianceContext?.geographicRestrictions;
       if (restrict && restrict.length > 0) this.checkGeography(env.targetMeshId, restrict);
       const forwarded = hopForward(env, this.did);
-      this.deliver(
-        forwarded,
-        conn,
-        fed,
-        text === undefined ? undefined : hopForwardedText(text, forwarded, spans),
-      );
+      this.deliver(forwarded, conn, fed, this.forwardedText(env, forwarded, text, scan));
       this.trustFeed?.messageRouted(env.sourceMeshId);
       // What the caller may later report on (TrustReport counts are bounded by it).
       if (env.type === TASK_REQUEST_TYPE) this.fedTable.creditTask(fed, env.sourceMeshId);
@@ -1412,6 +1427,21 @@ class HubServer implements Hub {
       if (conn.meshId) this.trustFeed?.messageRejected(conn.meshId, asProtocolError(err).wireCode);
       this.sendError(conn, err, id, { federationId: env.federationId });
     }
+  }
+
+  /** The received text with only hopCount and route edited, when it can be edited; else undefined. */
+  private forwardedText(
+    env: Envelope,
+    forwarded: Envelope,
+    text?: string,
+    scan?: FrameScan,
+  ): string | undefined {
+    if (scan === undefined || !('envelope' in scan))
+      return text && hopForwardedText(text, forwarded, scan && 'hop' in scan ? scan : undefined);
+    // The split's envelope (not one parseFrame made of the same text, which has no spans).
+    return scan.envelope === env
+      ? forwardedEnvelopeText(scan, forwarded)
+      : text && hopForwardedText(text, forwarded);
   }
 
   /**
@@ -1453,9 +1483,12 @@ class HubServer implements Hub {
 
   private queueOffline(meshId: string, env: Envelope, frame: string, from?: Connection): void {
     const now = this.now();
+    // A queued message may wait minutes: its text and envelope get storage of their own, not views
+    // of the batch it arrived in (tens of KB; see ownCopy). The text is the envelope's JSON.
+    const text = ownCopy(frame);
     const result = this.offline.push(meshId, {
-      envelope: env,
-      frame,
+      envelope: JSON.parse(text) as Envelope,
+      frame: text,
       enqueuedAt: now,
       deadline: now + this.limits.queueTtlMs,
     });

@@ -21,6 +21,7 @@
 
 import { ProtocolError } from './errors.js';
 import { type HopSpans, isJsonWs, scanRootMembers, skipJsonValue } from './frame.js';
+import { type AckText, matchFrameText, type SealedEnvelopeText } from './frame-text.js';
 import { DEFAULT_MAX_FRAME_BYTES } from './messages.js';
 
 /** The feature name announced by a receiver that accepts batches. */
@@ -41,6 +42,13 @@ const CLOSE_BRACKET = 93;
 const OPEN_BRACE = 123;
 const COMMA = 44;
 
+/**
+ * What a split learns of an element on its way: a sealed envelope or a plain Ack itself when it is
+ * written in the senders' layout (matchFrameText), else where its hopCount and route are
+ * (scanRootMembers).
+ */
+export type FrameScan = HopSpans | SealedEnvelopeText | AckText;
+
 /** True when `text` is a batch (it starts with `[`), not a single frame (which starts with `{`). */
 export function isBatchText(text: string): boolean {
   return text.charCodeAt(0) === OPEN_BRACKET;
@@ -53,14 +61,15 @@ function malformedBatch(message: string): ProtocolError {
 /**
  * The element texts of a batch, in order. Throws ProtocolError(malformed_frame) when the text is
  * not an array of 1..maxFrames objects with nothing after it; an element's own validity is for
- * parseFrame to judge, element by element. With `spans`, each element's scanRootMembers spans (or
- * undefined) are pushed to it: the split reads every element member by member anyway, so a hub
- * editing hopCount and route need not scan the element again (hopForwardedText).
+ * parseFrame to judge, element by element. With `spans`, what the split found of each element (or
+ * undefined) is pushed to it: the split reads every element anyway, so a hub need not read it
+ * again: a sealed envelope or an Ack in the senders' layout comes parsed and checked
+ * (matchFrameText), any other element with the spans of its hopCount and route (hopForwardedText).
  */
 export function splitBatch(
   text: string,
   maxFrames = MAX_BATCH_FRAMES,
-  spans?: (HopSpans | undefined)[],
+  spans?: (FrameScan | undefined)[],
 ): string[] {
   const out: string[] = [];
   if (!isBatchText(text)) throw malformedBatch('a batch is a JSON array');
@@ -71,12 +80,13 @@ export function splitBatch(
       if (out.length === 0 && text.charCodeAt(i) === CLOSE_BRACKET) throw malformedBatch('empty batch');
       throw malformedBatch('batch elements must be JSON objects');
     }
-    const scanned = spans ? scanRootMembers(text, i) : undefined;
-    const end = scanned ? scanned.end : skipJsonValue(text, i);
+    const matched = spans ? matchFrameText(text, i) : undefined;
+    const scanned = spans && !matched ? scanRootMembers(text, i) : undefined;
+    const end = matched ? matched.end : scanned ? scanned.end : skipJsonValue(text, i);
     if (end < 0) throw malformedBatch('unterminated batch element');
     if (out.length === maxFrames) throw malformedBatch(`a batch holds at most ${maxFrames} frames`);
     out.push(text.slice(i, end));
-    spans?.push(scanned?.spans);
+    spans?.push(matched ?? scanned?.spans);
     i = end;
     while (isJsonWs(text.charCodeAt(i))) i++;
     const c = text.charCodeAt(i);
@@ -97,9 +107,12 @@ export function splitBatch(
  * The frames of one text message: a batch's elements, or the message itself. Throws
  * ProtocolError(malformed_frame) for a malformed batch (see splitBatch).
  */
-export function framesOf(text: string, spans?: (HopSpans | undefined)[]): string[] {
+export function framesOf(text: string, spans?: (FrameScan | undefined)[]): string[] {
   if (isBatchText(text)) return splitBatch(text, MAX_BATCH_FRAMES, spans);
-  spans?.push(undefined);
+  if (spans) {
+    const matched = matchFrameText(text, 0);
+    spans.push(matched?.end === text.length ? matched : undefined);
+  }
   return [text];
 }
 

@@ -128,6 +128,11 @@ export interface RegisterFrameOptions {
   fastCheck?: (value: unknown) => boolean;
 }
 
+/** Whether `type` is parsed with a schema of its own (then it is not an envelope's type). */
+export function isRegisteredFrameType(type: string): boolean {
+  return frameSchemas.has(type);
+}
+
 /** The frame types parsed with their own schema (everything else is an envelope). */
 export function registeredFrameTypes(): string[] {
   return [...frameSchemas.keys()];

@@ -449,6 +449,19 @@ export function isUuidValue(v: unknown): boolean {
     return true; // version 1-8, variant 8 9 a b A B
   return v === '00000000-0000-0000-0000-000000000000' || v === 'ffffffff-ffff-ffff-ffff-ffffffffffff';
 }
+/** traceparentSchema's verdict without zod (all-zero trace and parent ids are invalid). */
+export function isTraceparentValue(v: unknown): v is string {
+  return (
+    typeof v === 'string' &&
+    TRACEPARENT_PATTERN.test(v) &&
+    !v.startsWith('00-00000000000000000000000000000000-') &&
+    v.slice(36, 52) !== '0000000000000000'
+  );
+}
+/** messageTypeSchema's verdict without zod. */
+export function isMessageTypeValue(v: unknown): v is string {
+  return isString(v, LIMITS.messageTypeLength) && MESSAGE_TYPE_PATTERN.test(v);
+}
 const isIntIn = (v: unknown, min: number, max: number): v is number =>
   Number.isSafeInteger(v) && (v as number) >= min && (v as number) <= max;
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
@@ -655,8 +668,7 @@ function checkEnvelopeFast(value: unknown, allowClear: boolean, signed = true): 
   const type = v['type'];
   if (
     v['version'] !== PROTOCOL_VERSION ||
-    !isString(type, LIMITS.messageTypeLength) ||
-    !MESSAGE_TYPE_PATTERN.test(type) ||
+    !isMessageTypeValue(type) ||
     !isUuid(v['messageId']) ||
     !isUuid(v['federationId']) ||
     !isDid(v['sourceMeshId']) ||
@@ -673,17 +685,7 @@ function checkEnvelopeFast(value: unknown, allowClear: boolean, signed = true): 
     return false;
   }
   const traceparent = v['traceparent'];
-  if (
-    traceparent !== undefined &&
-    !(
-      typeof traceparent === 'string' &&
-      TRACEPARENT_PATTERN.test(traceparent) &&
-      !traceparent.startsWith('00-00000000000000000000000000000000-') &&
-      traceparent.slice(36, 52) !== '0000000000000000'
-    )
-  ) {
-    return false;
-  }
+  if (traceparent !== undefined && !isTraceparentValue(traceparent)) return false;
   const route = v['route'];
   if (!Array.isArray(route) || route.length > MAX_HOPS) return false;
   for (const hop of route) if (!isDid(hop)) return false;
