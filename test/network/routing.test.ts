@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { createEnvelope, createInitiator, ed25519Signer, randomBytes, signEnvelope } from '@fmp/core';
+import {
+  createEnvelope,
+  createInitiator,
+  EARLY_RESPONSE_FEATURE,
+  ed25519Signer,
+  randomBytes,
+  signEnvelope,
+} from '@fmp/core';
 import type { Hub } from '@fmp/hub';
 import { DeliveryError, type FederationInfo, type IncomingMessage, type MeshNode } from '@fmp/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -187,6 +194,66 @@ describe('routing, queueing and lifecycle', () => {
     expect(established.handshakeId).toBe(initiate.handshakeId);
     raw.close();
     await until(() => a.connected, 5000, 'a back');
+  });
+
+  it('takes an early response (the Hello nonce as the challenge) and refuses it replayed or on another link', async () => {
+    // A mesh of its own, so a's session is left alone.
+    const early = await world.member('did:mesh:enterprise:early-001');
+    const raw = await rawAuthenticated(url, early);
+    expect(raw.hello.features).toContain(EARLY_RESPONSE_FEATURE);
+    const initiator = createInitiator(
+      { now: Date.now, randomBytes, resolveAuthenticationKey: async () => mit.keyPair.publicKey },
+      {
+        meshId: early.did,
+        signer: ed25519Signer(early.vm, early.keyPair),
+        credential: early.credential as never,
+      },
+    );
+    const start = {
+      targetMeshId: mit.did,
+      capabilities: ['ml.inference'],
+      metadata: { ttl: 60, purpose: 'early' },
+    };
+    const initiate = await initiator.startEarly(start, raw.hello.nonce);
+    raw.send(initiate);
+    // No Challenge: the hub went to the target at once, and the federation is established.
+    const established = await raw.next((f) => f.type === 'FederationEstablished' || f.type === 'Challenge');
+    expect(established).toMatchObject({ type: 'FederationEstablished', handshakeId: initiate.handshakeId });
+    const { confirm } = await initiator.onEstablished(established);
+    raw.send(confirm);
+    await until(
+      () => b.federation(established.federationId as string)?.usable === true,
+      5000,
+      'target session',
+    );
+    // The same initiation again on this link: its handshakeId is spent.
+    raw.send(initiate);
+    const replayed = await raw.next((f) => f.type === 'error' || f.type === 'HandshakeReject');
+    expect(replayed.code).toBe('replay_detected');
+    raw.close();
+    // A fresh initiation answered to the old link's nonce, on a new link: not made for it.
+    const other = await rawAuthenticated(url, early);
+    other.send(await initiator.startEarly(start, raw.hello.nonce));
+    const refused = await other.next((f) => f.type === 'error' || f.type === 'HandshakeReject');
+    expect(refused.code).toBe('replay_detected');
+    other.close();
+  });
+
+  it('still runs the four phases with a node that does not send early responses', async () => {
+    const classic = nodeFor(world, await world.member('did:mesh:ngo:classic-001'), url, {
+      earlyHandshake: false,
+    });
+    await classic.start();
+    try {
+      const info = await classic.federate(mit.did, {
+        capabilities: ['ml.inference'],
+        purpose: 'classic',
+        ttlSeconds: 60,
+      });
+      expect(info.status).toBe('active');
+    } finally {
+      await classic.stop();
+    }
   });
 
   it('suspends a federation when a credential is revoked, and resumes it when restored', async () => {

@@ -23,6 +23,7 @@ import {
   constantTimeEqual,
   type DiscoveryQuery,
   decodeMultikey,
+  EARLY_RESPONSE_FEATURE,
   type Ed25519KeyPair,
   type Envelope,
   type Explanation,
@@ -310,7 +311,7 @@ export type HubTrustEvent =
 interface Connection {
   readonly id: string;
   readonly ws: WebSocket;
-  /** The Hello nonce; cleared once the link is authenticated. */
+  /** The Hello nonce: what Authenticate signs, then the challenge of early handshake responses. */
   nonce: string;
   readonly openedAt: number;
   state: 'hello' | 'authenticating' | 'ready' | 'closed';
@@ -420,6 +421,9 @@ function credentialProblemCode(
   if (codes.includes('expired')) return 'expired';
   return 'credential_invalid';
 }
+
+/** What a hub offers every node in its Hello: batches, and early handshake responses. */
+const HELLO_FEATURES = [BATCH_FEATURE, EARLY_RESPONSE_FEATURE];
 
 /**
  * A sealed envelope or an Ack the batch split already read and checked (FrameScan), when its size
@@ -890,7 +894,7 @@ class HubServer implements Hub {
       nonce: conn.nonce,
       timestamp: now,
       maxFrameBytes: this.limits.maxFrameBytes,
-      features: [BATCH_FEATURE],
+      features: HELLO_FEATURES,
     });
   }
 
@@ -1282,7 +1286,7 @@ class HubServer implements Hub {
         this.onClose(previous.conn);
       }
       conn.state = 'ready';
-      conn.nonce = '';
+      // The nonce stays: it is the link's challenge for early handshake responses.
       conn.meshId = msg.meshId;
       if (msg.features?.includes(BATCH_FEATURE)) enableBatching(conn.ws);
       conn.session = session;
@@ -1621,6 +1625,26 @@ class HubServer implements Hub {
             );
           }
           if (msg.renews !== undefined) await this.checkRenewable(msg.renews, me, msg.targetMeshId);
+          if (msg.earlyResponse !== undefined) {
+            // The response came with the initiation (the link's nonce as the challenge): straight
+            // to the target, one round trip fewer (docs/handshake.md, "Early response").
+            const request = await this.coordinator.onEarlyInitiate(msg, { ...origin, linkNonce: conn.nonce });
+            this.handshakes.set(request.handshakeId, {
+              handshakeId: request.handshakeId,
+              source: me,
+              target: msg.targetMeshId,
+              startedAt: this.now(),
+              minTrustScore: msg.minTrustScore,
+              asked: true,
+              renews: msg.renews,
+            });
+            if (!this.sendToMesh(msg.targetMeshId, request)) {
+              throw new ProtocolError('unreachable', `${msg.targetMeshId} disconnected`, {
+                retryAfterMs: 2_000,
+              });
+            }
+            return;
+          }
           const challenge = this.coordinator.onInitiate(msg, origin);
           this.handshakes.set(challenge.handshakeId, {
             handshakeId: challenge.handshakeId,

@@ -23,6 +23,7 @@ import {
   DEFAULT_MAX_FRAME_BYTES,
   DEFAULT_RETRY_POLICY,
   type DiscoveryQuery,
+  EARLY_RESPONSE_FEATURE,
   type Ed25519KeyPair,
   type Envelope,
   ed25519,
@@ -122,6 +123,12 @@ export interface MeshNodeOptions {
   readonly reconnectDelayMs?: (attempt: number) => number;
   /** Handshake timeout and retries (spec 3.3). */
   readonly retryPolicy?: RetryPolicy;
+  /**
+   * Send the challenge response with the initiation when the hub offers it (docs/handshake.md,
+   * "Early response"): one round trip fewer per handshake. Default true; false: the spec's four
+   * phases, each its own message.
+   */
+  readonly earlyHandshake?: boolean;
   /** Wait this long for Delivered before resending. Default 5,000. */
   readonly sendTimeoutMs?: number;
   /**
@@ -453,6 +460,8 @@ class Node implements MeshNode {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private tickTimer: NodeJS.Timeout | undefined;
   private maxFrameBytes = DEFAULT_MAX_FRAME_BYTES;
+  /** The link's nonce when the hub takes early handshake responses (its Hello offered them). */
+  private earlyNonce: string | undefined;
   private hubTrustScore: number | undefined;
   private startWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
 
@@ -847,6 +856,10 @@ class Node implements MeshNode {
       timestamp,
     };
     this.maxFrameBytes = hello.maxFrameBytes;
+    this.earlyNonce =
+      this.o.earlyHandshake !== false && hello.features?.includes(EARLY_RESPONSE_FEATURE)
+        ? hello.nonce
+        : undefined;
     // The hub takes batches from us (and sends them to us: we say so in Authenticate).
     this.out = batcherForSocket(ws, {
       batching: hello.features?.includes(BATCH_FEATURE) ?? false,
@@ -1165,15 +1178,19 @@ class Node implements MeshNode {
     for (let attempt = 0; ; attempt++) {
       if (this.state !== 'ready') throw new NodeNotConnectedError();
       let initiate: HandshakeMessage;
+      const start = {
+        targetMeshId: targetDid,
+        capabilities: [...options.capabilities],
+        metadata: { ttl: ttlSeconds, purpose: options.purpose },
+        ...(options.minTrustScore === undefined ? {} : { minTrustScore: options.minTrustScore }),
+        ...(renews === undefined ? {} : { renews }),
+        attempt,
+      };
       try {
-        initiate = this.initiator.start({
-          targetMeshId: targetDid,
-          capabilities: [...options.capabilities],
-          metadata: { ttl: ttlSeconds, purpose: options.purpose },
-          ...(options.minTrustScore === undefined ? {} : { minTrustScore: options.minTrustScore }),
-          ...(renews === undefined ? {} : { renews }),
-          attempt,
-        });
+        // With the hub's consent, the response to the link's challenge goes with the initiation.
+        const early = this.earlyNonce;
+        initiate =
+          early === undefined ? this.initiator.start(start) : await this.initiator.startEarly(start, early);
       } catch (err) {
         const e = asProtocolError(err);
         throw new FederationFailedError(e.wireCode, e.message);

@@ -3,11 +3,13 @@
  * (binding, timestamp, signature, trust, credential), relays the request to the target, checks the
  * target's signed acceptance and tells the initiator. It never sees the session keys.
  */
+import { constantTimeEqual } from '../crypto.js';
 import { base64urlEncode } from '../encoding.js';
 import { ValidationError } from '../errors.js';
 import { ProtocolError } from '../wire/errors.js';
 import {
   type Challenge,
+  type ChallengeResponse,
   ChallengeResponseSchema,
   type FederationAccept,
   FederationAcceptSchema,
@@ -38,6 +40,9 @@ import {
   verifySignature,
 } from './common.js';
 import { ExpiringSet } from './replay.js';
+
+const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
+
 import { DEFAULT_RETRY_POLICY } from './retry.js';
 import { challengeHash, responseDigest, transcriptHash, uuidFromRandom } from './transcript.js';
 
@@ -66,6 +71,11 @@ export interface CoordinatorDeps extends HandshakeDeps, TrustDeps {}
 /** Transport facts about where a message came from; `origin` is a connection or peer id. */
 export interface MessageContext {
   readonly origin?: string;
+  /**
+   * The link's challenge nonce (the hub's Hello nonce on the link the message came on): what an
+   * InitiateFederation's earlyResponse must have been made for. Without it, early responses are refused.
+   */
+  readonly linkNonce?: string;
 }
 
 /** A message the hub must deliver to one end mesh. */
@@ -168,49 +178,112 @@ export class HandshakeCoordinator extends RoleBase<HubEntry> {
     const ctx: CallContext<HubEntry> = {};
     return this.guardSync(ctx, () => {
       const msg = parseHandshakeMessage(input, InitiateFederationSchema);
-      ctx.meshId = msg.sourceMeshId;
-      ctx.handshakeId = msg.handshakeId;
-      if (msg.sourceMeshId === msg.targetMeshId) {
-        throw new ProtocolError('policy_denied', 'a mesh cannot federate with itself');
-      }
-      const now = this.hub.now();
-      const handshakeId = msg.handshakeId ?? uuidFromRandom(this.hub.randomBytes(16));
-      ctx.handshakeId = handshakeId;
-      if (this.pending.has(handshakeId) || this.seenIds.has(handshakeId, now)) {
-        throw new ProtocolError('replay_detected', 'this handshakeId was used before');
+      if (msg.earlyResponse !== undefined) {
+        throw new ProtocolError(
+          'out_of_order',
+          'an initiation with an early response goes to onEarlyInitiate',
+        );
       }
       const nonceBytes = this.hub.randomBytes(32);
       if (!(nonceBytes instanceof Uint8Array) || nonceBytes.length !== 32) {
         throw new ProtocolError('internal_error', 'randomBytes(32) did not return 32 bytes');
       }
-      const nonce = base64urlEncode(nonceBytes);
-      const challenge: Challenge = {
-        type: 'Challenge',
-        handshakeId,
-        nonce,
-        timestamp: now,
-        hash: challengeHash(handshakeId, nonce, now),
-      };
-      const entry: HubEntry = {
-        handshakeId,
-        meshKey: msg.sourceMeshId,
-        deadline: now + this.timeoutMs,
-        done: false,
-        state: 'awaiting_response',
-        origin: context.origin,
-        initiate: { ...msg, handshakeId },
-        challenge,
-      };
-      this.pending.add(entry);
-      // Remember the id beyond the handshake so a replayed initiation cannot reuse it.
-      if (!this.seenIds.add(handshakeId, now + this.timeoutMs + this.clockSkewMs, now)) {
-        this.pending.delete(entry);
-        throw new ProtocolError('too_many_handshakes', 'the replay cache is full', {
-          retryAfterMs: this.timeoutMs,
-        });
-      }
-      return challenge;
+      return this.open(ctx, msg, context, base64urlEncode(nonceBytes), this.hub.now()).challenge;
     });
+  }
+
+  /**
+   * Phases 2 to 4 in one message (docs/handshake.md, "Early response"): an InitiateFederation
+   * carrying the ChallengeResponse to a challenge made of the link's nonce (context.linkNonce) and
+   * the initiator's timestamp. Checks it as onResponse checks a response, and returns the request
+   * to relay to the target. A replayed one is refused: the nonce ties it to one link, the timestamp
+   * to the clock-skew window, and the handshakeId (remembered past that window) to one use.
+   */
+  async onEarlyInitiate(input: unknown, context: MessageContext = {}): Promise<FederationRequest> {
+    const ctx: CallContext<HubEntry> = {};
+    return this.guard(ctx, async () => {
+      const msg = parseHandshakeMessage(input, InitiateFederationSchema);
+      ctx.meshId = msg.sourceMeshId;
+      ctx.handshakeId = msg.handshakeId;
+      const early = msg.earlyResponse;
+      if (early === undefined || msg.handshakeId === undefined) {
+        throw new ProtocolError(
+          'malformed_frame',
+          'an early initiation needs an earlyResponse and a handshakeId',
+        );
+      }
+      if (
+        context.linkNonce === undefined ||
+        context.linkNonce.length !== early.nonce.length ||
+        !constantTimeEqual(utf8(context.linkNonce), utf8(early.nonce))
+      ) {
+        throw new ProtocolError('replay_detected', 'the early response was not made for this link');
+      }
+      const now = this.hub.now();
+      if (Math.abs(now - early.timestamp) > this.clockSkewMs) {
+        throw new ProtocolError('clock_skew', 'the early response timestamp is outside the accepted window');
+      }
+      const entry = this.open(ctx, msg, context, early.nonce, early.timestamp);
+      // Made by this very message: any failure from here on ends it.
+      ctx.bound = entry;
+      return this.respond(ctx, entry, {
+        type: 'ChallengeResponse',
+        handshakeId: msg.handshakeId,
+        signature: early.signature,
+        verificationMethod: early.verificationMethod,
+        metadata: early.metadata,
+      });
+    });
+  }
+
+  /** A pending handshake for an initiation, with the challenge (nonce, timestamp) it is answered to. */
+  private open(
+    ctx: CallContext<HubEntry>,
+    msg: InitiateFederation,
+    context: MessageContext,
+    nonce: string,
+    timestamp: number,
+  ): HubEntry {
+    ctx.meshId = msg.sourceMeshId;
+    ctx.handshakeId = msg.handshakeId;
+    if (msg.sourceMeshId === msg.targetMeshId) {
+      throw new ProtocolError('policy_denied', 'a mesh cannot federate with itself');
+    }
+    const now = this.hub.now();
+    const handshakeId = msg.handshakeId ?? uuidFromRandom(this.hub.randomBytes(16));
+    ctx.handshakeId = handshakeId;
+    if (this.pending.has(handshakeId) || this.seenIds.has(handshakeId, now)) {
+      throw new ProtocolError('replay_detected', 'this handshakeId was used before');
+    }
+    const challenge: Challenge = {
+      type: 'Challenge',
+      handshakeId,
+      nonce,
+      timestamp,
+      hash: challengeHash(handshakeId, nonce, timestamp),
+    };
+    const { earlyResponse: _early, ...initiate } = msg;
+    const entry: HubEntry = {
+      handshakeId,
+      meshKey: msg.sourceMeshId,
+      deadline: now + this.timeoutMs,
+      done: false,
+      state: 'awaiting_response',
+      origin: context.origin,
+      initiate: { ...initiate, handshakeId },
+      challenge,
+    };
+    this.pending.add(entry);
+    // Remember the id beyond the handshake so a replayed initiation cannot reuse it (an early one
+    // stays acceptable while its timestamp is within the skew window).
+    const until = Math.max(now, timestamp) + this.timeoutMs + this.clockSkewMs;
+    if (!this.seenIds.add(handshakeId, until, now)) {
+      this.pending.delete(entry);
+      throw new ProtocolError('too_many_handshakes', 'the replay cache is full', {
+        retryAfterMs: this.timeoutMs,
+      });
+    }
+    return entry;
   }
 
   /** Phase 4: checks the ChallengeResponse and returns the request to relay to the target. */
@@ -228,6 +301,23 @@ export class HandshakeCoordinator extends RoleBase<HubEntry> {
         (entry.origin !== undefined && context.origin !== entry.origin)
       ) {
         throw new ProtocolError('unknown_handshake', 'this handshake belongs to another initiator');
+      }
+      return this.respond(ctx, entry, msg);
+    });
+  }
+
+  /** The response's checks (signature, trust, credential) and the request for the target. */
+  private async respond(
+    ctx: CallContext<HubEntry>,
+    entry: HubEntry,
+    msg: ChallengeResponse,
+  ): Promise<FederationRequest> {
+    {
+      if (didOf(msg.verificationMethod) !== entry.initiate.sourceMeshId) {
+        throw new ProtocolError(
+          'invalid_signature',
+          'the response is not signed by a key of the source mesh',
+        );
       }
       if (entry.state !== 'awaiting_response') {
         throw new ProtocolError('out_of_order', `a response is not expected in state ${entry.state}`);
@@ -300,7 +390,7 @@ export class HandshakeCoordinator extends RoleBase<HubEntry> {
       // The deadline still runs from the initiation: the initiator waits for the whole exchange.
       entry.state = 'awaiting_accept';
       return request;
-    });
+    }
   }
 
   /** The target consented: checks its signature and returns FederationEstablished for the initiator. */
@@ -470,6 +560,10 @@ export class HandshakeCoordinator extends RoleBase<HubEntry> {
     const msg = this.guardSync(ctx, () => parseHandshakeMessage(input));
     switch (msg.type) {
       case 'InitiateFederation': {
+        if (msg.earlyResponse !== undefined) {
+          const request = await this.onEarlyInitiate(msg, context);
+          return { send: [{ to: 'responder', meshId: request.targetMeshId, message: request }] };
+        }
         const challenge = this.onInitiate(msg, context);
         return { send: [{ to: 'initiator', meshId: msg.sourceMeshId, message: challenge }] };
       }

@@ -19,6 +19,7 @@ import {
   type HandshakeMessage,
   type InitiateFederation,
   InitiateFederationSchema,
+  NonceSchema,
   parseHandshakeMessage,
   type VerifiableCredentialJson,
   VerifiableCredentialSchema,
@@ -232,6 +233,82 @@ export class HandshakeInitiator extends EndRoleBase<InitiatorEntry> {
     return initiate;
   }
 
+  /**
+   * Phases 2 and 4 in one message (docs/handshake.md, "Early response"), for a hub that offered
+   * EARLY_RESPONSE_FEATURE: the initiation carries the response to the challenge made of the link's
+   * nonce (the hub's Hello nonce) and this mesh's clock. The hub answers with
+   * FederationEstablished (or a reject), never a Challenge. Throws as start() does.
+   */
+  async startEarly(options: StartOptions, linkNonce: string): Promise<InitiateFederation> {
+    if (!NonceSchema.safeParse(linkNonce).success) throw new ValidationError('linkNonce is not a nonce');
+    const initiate = this.start(options);
+    const entry = this.pending.get(initiate.handshakeId!)!;
+    const ctx: CallContext<InitiatorEntry> = {
+      handshakeId: entry.handshakeId,
+      meshId: options.targetMeshId,
+      bound: entry,
+    };
+    return this.guard(ctx, async () => {
+      const timestamp = this.deps.now();
+      const challenge: Challenge = {
+        type: 'Challenge',
+        handshakeId: entry.handshakeId,
+        nonce: linkNonce,
+        timestamp,
+        hash: challengeHash(entry.handshakeId, linkNonce, timestamp),
+      };
+      const { response } = await this.respondTo(entry, challenge);
+      const early: InitiateFederation = {
+        ...initiate,
+        earlyResponse: {
+          nonce: linkNonce,
+          timestamp,
+          signature: response.signature,
+          verificationMethod: response.verificationMethod,
+          metadata: response.metadata,
+        },
+      };
+      return early;
+    });
+  }
+
+  /** Signs the response digest for `challenge` and moves the handshake on to awaiting_established. */
+  private async respondTo(
+    entry: InitiatorEntry,
+    challenge: Challenge,
+  ): Promise<{ response: ChallengeResponse }> {
+    entry.state = 'signing';
+    const init = entry.initiate;
+    const digest = responseDigest({
+      handshakeId: entry.handshakeId,
+      challengeHash: challenge.hash,
+      sourceMeshId: init.sourceMeshId,
+      targetMeshId: init.targetMeshId,
+      initiatorEphemeralKey: init.ephemeralPublicKey,
+      capabilities: init.capabilities,
+      credentials: init.credentials,
+      minTrustScore: init.minTrustScore,
+      initiateMetadata: init.metadata,
+      responseMetadata: entry.responseMetadata,
+      verificationMethod: this.signer.verificationMethod,
+      renews: init.renews,
+    });
+    const signature = await sign(this.signer, digest);
+    this.ensureLive(entry);
+    entry.challenge = challenge;
+    entry.responseDigest = digest;
+    entry.state = 'awaiting_established';
+    return {
+      response: {
+        type: 'ChallengeResponse',
+        handshakeId: entry.handshakeId,
+        signature: multibaseEncode(signature),
+        verificationMethod: this.signer.verificationMethod,
+        metadata: entry.responseMetadata,
+      },
+    };
+  }
+
   /** The validated credential, or undefined when it fails VerifiableCredentialSchema. */
   private checkedCredential(): VerifiableCredentialJson | undefined {
     let json: string | undefined;
@@ -270,34 +347,7 @@ export class HandshakeInitiator extends EndRoleBase<InitiatorEntry> {
       }
       ctx.bound = entry;
       if (now >= entry.deadline) throw new ProtocolError('handshake_timeout', 'the challenge came too late');
-      entry.state = 'signing';
-      const init = entry.initiate;
-      const digest = responseDigest({
-        handshakeId: entry.handshakeId,
-        challengeHash: msg.hash,
-        sourceMeshId: init.sourceMeshId,
-        targetMeshId: init.targetMeshId,
-        initiatorEphemeralKey: init.ephemeralPublicKey,
-        capabilities: init.capabilities,
-        credentials: init.credentials,
-        minTrustScore: init.minTrustScore,
-        initiateMetadata: init.metadata,
-        responseMetadata: entry.responseMetadata,
-        verificationMethod: this.signer.verificationMethod,
-        renews: init.renews,
-      });
-      const signature = await sign(this.signer, digest);
-      this.ensureLive(entry);
-      entry.challenge = msg;
-      entry.responseDigest = digest;
-      entry.state = 'awaiting_established';
-      return {
-        type: 'ChallengeResponse',
-        handshakeId: entry.handshakeId,
-        signature: multibaseEncode(signature),
-        verificationMethod: this.signer.verificationMethod,
-        metadata: entry.responseMetadata,
-      };
+      return (await this.respondTo(entry, msg)).response;
     });
   }
 

@@ -94,7 +94,7 @@ export class HandshakeResponder extends EndRoleBase<ResponderEntry> {
   private readonly minTrustScore: number;
   private readonly timeoutMs: number;
   private readonly clockSkewMs: number;
-  private readonly seenNonces: ExpiringSet;
+  private readonly seenChallenges: ExpiringSet;
 
   constructor(deps: ResponderDeps, options: ResponderOptions) {
     const timeoutMs = positiveInt(options.timeoutMs, DEFAULT_RETRY_POLICY.timeoutMs, 'timeoutMs');
@@ -122,7 +122,7 @@ export class HandshakeResponder extends EndRoleBase<ResponderEntry> {
     this.minTrustScore = min;
     this.timeoutMs = timeoutMs;
     this.clockSkewMs = positiveInt(options.clockSkewMs, 30_000, 'clockSkewMs');
-    this.seenNonces = new ExpiringSet(positiveInt(options.replayCapacity, 100_000, 'replayCapacity'));
+    this.seenChallenges = new ExpiringSet(positiveInt(options.replayCapacity, 100_000, 'replayCapacity'));
   }
 
   protected wipe(entry: ResponderEntry): void {
@@ -163,8 +163,11 @@ export class HandshakeResponder extends EndRoleBase<ResponderEntry> {
       if (req.renews !== undefined && req.federationId !== req.renews) {
         throw new ProtocolError('unknown_federation', 'a renewal must keep the federationId it renews');
       }
-      if (this.pending.has(req.handshakeId) || this.seenNonces.has(nonce, now)) {
-        throw new ProtocolError('replay_detected', 'this handshake or nonce was seen before');
+      // Keyed by the challenge hash (handshakeId, nonce, timestamp): a hub's challenge has a fresh
+      // nonce, an early response's the link's nonce and a fresh handshakeId; either way the hash is
+      // new for every handshake, and the initiator's signature covers it.
+      if (this.pending.has(req.handshakeId) || this.seenChallenges.has(hash, now)) {
+        throw new ProtocolError('replay_detected', 'this handshake or challenge was seen before');
       }
       const entry: ResponderEntry = {
         handshakeId: req.handshakeId,
@@ -194,9 +197,9 @@ export class HandshakeResponder extends EndRoleBase<ResponderEntry> {
       });
       await verifySignature(this.target, req.response.verificationMethod, digest, req.response.signature);
       this.ensureLive(entry);
-      // Burn the nonce only once it is proven to come from the initiator: a forged copy must
+      // Burn the challenge only once it is proven to come from the initiator: a forged copy must
       // not block the real request.
-      if (!this.seenNonces.add(nonce, timestamp + this.clockSkewMs, now)) {
+      if (!this.seenChallenges.add(hash, timestamp + this.clockSkewMs, now)) {
         throw new ProtocolError('too_many_handshakes', 'the replay cache is full', {
           retryAfterMs: this.timeoutMs,
         });

@@ -228,8 +228,29 @@ export const InitiateFederationSchema = z.strictObject({
    * signature (responseDigest).
    */
   renews: HandshakeUuidSchema.optional(),
+  /**
+   * The early response (docs/handshake.md, "Early response"): the ChallengeResponse sent with the
+   * initiation, to a challenge made of the link's nonce (the hub's Hello nonce) and the initiator's
+   * clock instead of a Challenge of the hub's. Only to a hub that offered EARLY_RESPONSE_FEATURE,
+   * and only with a handshakeId (the challenge hash covers it).
+   */
+  earlyResponse: z
+    .strictObject({
+      nonce: NonceSchema,
+      timestamp: TimestampMsSchema,
+      signature: SignatureMultibaseSchema,
+      verificationMethod: VerificationMethodIdSchema,
+      metadata: ResponseMetadataSchema,
+    })
+    .optional(),
 });
 export type InitiateFederation = z.infer<typeof InitiateFederationSchema>;
+
+/**
+ * A hub that offers this feature (in Hello) takes an InitiateFederation carrying its
+ * earlyResponse: the handshake then needs one round trip fewer.
+ */
+export const EARLY_RESPONSE_FEATURE = 'early-response';
 
 /** Phase 3, hub -> source mesh. hash = hex SHA-256 of `${handshakeId}:${nonce}:${timestamp}`. */
 export const ChallengeSchema = z.strictObject({
