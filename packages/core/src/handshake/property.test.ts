@@ -132,7 +132,53 @@ async function flowWithMutation(w: World, at: Step, m: Mutation) {
   return { seen, initiatorSession, responderSession };
 }
 
+const EARLY_STEPS = ['initiate', 'request', 'accept', 'established', 'confirm', 'relayed'] as const;
+const LINK_NONCE = 'bGluay1ub25jZS1mb3ItdGhlLXByb3BlcnR5LXRlc3Q';
+
+/** The early flow (docs/handshake.md, "Early response") with one message mutated in flight. */
+async function earlyFlowWithMutation(w: World, at: (typeof EARLY_STEPS)[number], m: Mutation) {
+  const seen: { original: unknown; delivered: unknown }[] = [];
+  const pass = <T>(step: string, msg: T): unknown => {
+    const delivered = step === at ? mutate(msg, m) : msg;
+    seen.push({ original: msg, delivered });
+    return delivered;
+  };
+  let initiatorSession: Session | undefined;
+  let responderSession: Session | undefined;
+  try {
+    const initiate = await w.initiator.startEarly(START, LINK_NONCE);
+    const request = await w.hub.onEarlyInitiate(pass('initiate', initiate), { linkNonce: LINK_NONCE });
+    const answer = await w.responder.onRequest(pass('request', request));
+    if (answer.type === 'HandshakeReject') return { seen, initiatorSession, responderSession };
+    const established = await w.hub.onAccept(pass('accept', answer));
+    const done = await w.initiator.onEstablished(pass('established', established));
+    initiatorSession = done.session;
+    const relayed = w.hub.onConfirm(pass('confirm', done.confirm)).confirm;
+    responderSession = w.responder.onConfirm(pass('relayed', relayed));
+  } catch (error) {
+    expectTyped(error);
+  }
+  return { seen, initiatorSession, responderSession };
+}
+
 describe('handshake state machines under hostile input', () => {
+  it('one mutated message of an early flow never yields a session, only typed errors', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...EARLY_STEPS), mutationArb, async (at, m) => {
+        const w = makeWorld();
+        const { seen, initiatorSession, responderSession } = await earlyFlowWithMutation(w, at, m);
+        const changed = seen.some((s) => canonicalJson(s.original) !== canonicalJson(s.delivered));
+        if (changed) {
+          expect(responderSession).toBeUndefined();
+          if (initiatorSession) expect(['confirm', 'relayed']).toContain(at);
+        } else {
+          expect(Buffer.from(initiatorSession!.sendKey)).toEqual(Buffer.from(responderSession!.receiveKey));
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('random values sent to any role end in a typed error', async () => {
     const w = makeWorld();
     await fc.assert(
