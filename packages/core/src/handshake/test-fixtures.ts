@@ -3,6 +3,7 @@
  * real Ed25519 keys, a credential issuer whose proofs are really signed and checked, a movable
  * clock per party and recorded failures.
  */
+import * as fc from 'fast-check';
 import { type Ed25519KeyPair, ed25519, randomBytes } from '../crypto.js';
 import { canonicalBytes, multibaseDecode, multibaseEncode } from '../encoding.js';
 import type { VerifiableCredentialJson } from '../wire/handshake.js';
@@ -157,3 +158,68 @@ export const START = {
   capabilities: ['ml.inference', 'data.analysis'],
   metadata: { ttl: 86_400, purpose: 'research-collab' },
 } as const;
+
+// --- mutations (property tests) --------------------------------------------------------------
+
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+export interface Mutation {
+  path: number;
+  kind: 'replace' | 'delete' | 'add' | 'tweak';
+  value: Json;
+  pos: number;
+  char: string;
+}
+
+export const mutationArb: fc.Arbitrary<Mutation> = fc.record({
+  path: fc.nat(),
+  kind: fc.constantFrom('replace', 'delete', 'add', 'tweak'),
+  value: fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<Json>,
+  pos: fc.nat(),
+  char: fc.constantFrom('1', 'z', 'A', 'a', '-', '_', '0', ':', '#', 'f', '9'),
+});
+
+function paths(value: unknown, prefix: (string | number)[] = [], out: (string | number)[][] = []) {
+  if (prefix.length > 0) out.push(prefix);
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) paths(v, [...prefix, i], out);
+  } else if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) paths(v, [...prefix, k], out);
+  }
+  return out;
+}
+
+/** A copy of `message` with one node replaced, deleted, tweaked, or an extra member added. */
+export function mutate(message: unknown, m: Mutation): unknown {
+  const copy = structuredClone(message) as Record<string, unknown>;
+  const all = paths(copy);
+  if (all.length === 0) return m.value;
+  const path = all[m.path % all.length]!;
+  type Node = Record<string | number, unknown> & unknown[];
+  const parent = path.slice(0, -1).reduce<Node>((node, key) => node[key] as Node, copy as Node);
+  const key = path[path.length - 1]!;
+  const current = parent[key];
+  switch (m.kind) {
+    case 'replace':
+      parent[key] = m.value;
+      break;
+    case 'delete':
+      if (Array.isArray(parent)) parent.splice(key as number, 1);
+      else delete parent[key];
+      break;
+    case 'add':
+      if (current && typeof current === 'object' && !Array.isArray(current)) {
+        (current as Record<string, unknown>)[`x${m.pos % 7}`] = m.value;
+      } else copy[`extra${m.pos % 7}`] = m.value;
+      break;
+    case 'tweak':
+      if (typeof current === 'string' && current.length > 0) {
+        const i = m.pos % current.length;
+        parent[key] = current.slice(0, i) + m.char + current.slice(i + 1);
+      } else if (typeof current === 'number') parent[key] = current + ((m.pos % 3) - 1 || 1000);
+      else if (typeof current === 'boolean') parent[key] = !current;
+      else parent[key] = m.value;
+      break;
+  }
+  return copy;
+}

@@ -223,7 +223,11 @@ export function parseFrameValue(value: unknown): ParsedFrame {
   const type0 = object0['type'];
   if (typeof type0 === 'string') {
     const fast = fastChecks.get(type0);
-    if (fast?.(value)) return { kind: type0, frame: value } as ParsedFrame;
+    if (fast?.(value)) {
+      // As if the schema had made it: a state machine parsing it again skips the schema.
+      schemaOutputs.set(value as object, frameSchemas.get(type0)!);
+      return { kind: type0, frame: value } as ParsedFrame;
+    }
   }
   if (nestedDeeperThan(value, MAX_JSON_DEPTH)) {
     throw malformed(`frame nests deeper than ${MAX_JSON_DEPTH} levels`);

@@ -394,6 +394,17 @@ export function parseHandshakeMessage<S extends z.ZodType = typeof HandshakeMess
   if (producer !== undefined && (producer === schema || (schema === undefined && MEMBERS.has(producer)))) {
     return input as z.infer<S>;
   }
+  // A value the schema's fast check accepts is its own output (see "fast checks" above).
+  const member =
+    schema ??
+    (typeof input === 'object' && input !== null
+      ? MEMBER_OF_TYPE.get((input as { type?: string }).type ?? '')
+      : undefined);
+  const fast = member === undefined ? undefined : FAST_CHECKS.get(member);
+  if (fast?.(input)) {
+    markSchemaOutput(input, member!);
+    return input as z.infer<S>;
+  }
   const result = (schema ?? HandshakeMessageSchema).safeParse(input);
   if (result.success) {
     const data = result.data as { type: HandshakeMessageType };
@@ -406,6 +417,295 @@ export function parseHandshakeMessage<S extends z.ZodType = typeof HandshakeMess
   const cause = new ValidationError('handshake message failed its schema', issues, { cause: result.error });
   throw new ProtocolError('malformed_frame', 'handshake message failed its schema', { cause });
 }
+
+// --- fast checks ----------------------------------------------------------------------------
+//
+// The schemas' verdicts by hand for the five messages a handshake's critical path parses (each
+// once per process), so that zod runs only to explain a refusal. Conservative: true only for
+// values the schema accepts with an output equal to the value (property-tested against the schemas
+// in handshake-fast.test.ts); anything unusual (another prototype, a `__proto__` key, an undefined
+// member) is false and goes to the schema, which decides as before.
+
+const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const FRAGMENT = /^[A-Za-z0-9._~!$&'()*+,;=:@/?%-]{1,128}$/;
+const BASE64URL_CHARS = /^[A-Za-z0-9_-]+$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const CAPABILITY = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
+const ENDPOINT = /^(?:wss?|https?):\/\/\S+$/;
+
+/** A plain object (as JSON.parse makes them) with no `__proto__` key and no undefined member. */
+function plainRecord(v: unknown): v is Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Object.getPrototypeOf(v) !== Object.prototype) return false;
+  if (Object.hasOwn(v, '__proto__')) return false;
+  for (const key in v) if ((v as Record<string, unknown>)[key] === undefined) return false;
+  return true;
+}
+/** Exactly `required` keys, plus any of `optional`. */
+function keysAre(o: Record<string, unknown>, required: readonly string[], optional: readonly string[] = []) {
+  let n = 0;
+  for (const key in o) {
+    if (required.includes(key)) n++;
+    else if (!optional.includes(key)) return false;
+  }
+  return n === required.length;
+}
+const isUuid = (v: unknown) => typeof v === 'string' && UUID_LOWER.test(v);
+const isTimestamp = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 8.64e15;
+function isVerificationMethod(v: unknown): boolean {
+  if (typeof v !== 'string' || v.length > 384) return false;
+  const hash = v.indexOf('#');
+  return hash >= 0 && isHandshakeDidValue(v.slice(0, hash)) && FRAGMENT.test(v.slice(hash + 1));
+}
+function isBase64url32(v: unknown): boolean {
+  if (typeof v !== 'string' || v.length !== 43 || !BASE64URL_CHARS.test(v)) return false;
+  return base64urlEncode(base64urlDecode(v)) === v;
+}
+function isSignature(v: unknown): boolean {
+  if (typeof v !== 'string' || v.length > 100) return false;
+  try {
+    return multibaseDecode(v).length === 64;
+  } catch {
+    return false;
+  }
+}
+function isX25519Multikey(v: unknown): boolean {
+  if (typeof v !== 'string' || v.length > 64) return false;
+  try {
+    return decodeMultikey(v).codec === 'x25519-pub';
+  } catch {
+    return false;
+  }
+}
+function isCapabilities(v: unknown): boolean {
+  if (!Array.isArray(v) || v.length > 64) return false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v[i];
+    if (typeof c !== 'string' || !CAPABILITY.test(c)) return false;
+    for (let j = 0; j < i; j++) if (v[j] === c) return false;
+  }
+  return true;
+}
+const isEndpoint = (v: unknown) => typeof v === 'string' && v.length <= 512 && ENDPOINT.test(v);
+const isTrustScore = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 100;
+function isMetadata(v: unknown): boolean {
+  if (!plainRecord(v)) return false;
+  let n = 0;
+  for (const key in v) {
+    if (++n > 32 || key.length < 1 || key.length > 64) return false;
+    const x = v[key];
+    if (
+      typeof x === 'string'
+        ? x.length > 256
+        : typeof x === 'number'
+          ? !Number.isFinite(x)
+          : typeof x !== 'boolean'
+    )
+      return false;
+  }
+  return true;
+}
+function isResponseMetadata(v: unknown): boolean {
+  if (!plainRecord(v) || !keysAre(v, ['ttl', 'purpose'])) return false;
+  const { ttl, purpose } = v;
+  return (
+    Number.isSafeInteger(ttl) &&
+    (ttl as number) >= 1 &&
+    (ttl as number) <= 366 * 86_400 &&
+    typeof purpose === 'string' &&
+    purpose.length >= 1 &&
+    purpose.length <= 128
+  );
+}
+function isPath(v: unknown): boolean {
+  if (!Array.isArray(v) || v.length < 1 || v.length > MAX_FEDERATION_PATH) return false;
+  for (let i = 0; i < v.length; i++) {
+    if (!isHandshakeDidValue(v[i])) return false;
+    for (let j = 0; j < i; j++) if (v[j] === v[i]) return false;
+  }
+  return true;
+}
+const isString = (v: unknown, min: number, max: number) =>
+  typeof v === 'string' && v.length >= min && v.length <= max;
+/** A JSON object or a list of `min..max` of them (the credential's subject and proof). */
+function isObjectOrList(v: unknown, max: number): boolean {
+  if (!Array.isArray(v)) return plainRecord(v);
+  if (v.length < 1 || v.length > max) return false;
+  for (const o of v) if (!plainRecord(o)) return false;
+  return true;
+}
+/** VerifiableCredentialSchema's verdict (isBoundedJson first: then every nested object is plain). */
+function isCredential(v: unknown): boolean {
+  if (!plainRecord(v) || !isBoundedJson(v)) return false;
+  const context = v['@context'];
+  if (Array.isArray(context)) {
+    if (context.length < 1 || context.length > 16) return false;
+    for (const c of context) if (!(isString(c, 0, 512) || plainRecord(c))) return false;
+  } else if (!isString(context, 0, 512)) return false;
+  const type = v['type'];
+  if (Array.isArray(type)) {
+    if (type.length < 1 || type.length > 16 || !type.includes('VerifiableCredential')) return false;
+    for (const t of type) if (!isString(t, 0, 128)) return false;
+  } else if (!isString(type, 0, 128)) return false;
+  const issuer = v['issuer'];
+  if (!isString(issuer, 1, 512) && !(plainRecord(issuer) && isString(issuer['id'], 1, 512))) return false;
+  return isObjectOrList(v['credentialSubject'], 16) && isObjectOrList(v['proof'], 8);
+}
+
+function isEarlyResponse(v: unknown): boolean {
+  return (
+    plainRecord(v) &&
+    keysAre(v, ['nonce', 'timestamp', 'signature', 'verificationMethod', 'metadata']) &&
+    isBase64url32(v['nonce']) &&
+    isTimestamp(v['timestamp']) &&
+    isSignature(v['signature']) &&
+    isVerificationMethod(v['verificationMethod']) &&
+    isResponseMetadata(v['metadata'])
+  );
+}
+
+const INITIATE_KEYS = [
+  'type',
+  'sourceMeshId',
+  'targetMeshId',
+  'credentials',
+  'capabilities',
+  'ephemeralPublicKey',
+];
+const INITIATE_OPTIONAL = ['handshakeId', 'minTrustScore', 'metadata', 'renews', 'earlyResponse'];
+/** InitiateFederationSchema's verdict, conservatively (see above). */
+export function isInitiateFederationValue(v: unknown): boolean {
+  if (!plainRecord(v) || !keysAre(v, INITIATE_KEYS, INITIATE_OPTIONAL) || v['type'] !== 'InitiateFederation')
+    return false;
+  return (
+    (v['handshakeId'] === undefined || isUuid(v['handshakeId'])) &&
+    isHandshakeDidValue(v['sourceMeshId']) &&
+    isHandshakeDidValue(v['targetMeshId']) &&
+    isCapabilities(v['capabilities']) &&
+    isX25519Multikey(v['ephemeralPublicKey']) &&
+    (v['minTrustScore'] === undefined || isTrustScore(v['minTrustScore'])) &&
+    (v['metadata'] === undefined || isMetadata(v['metadata'])) &&
+    (v['renews'] === undefined || isUuid(v['renews'])) &&
+    (v['earlyResponse'] === undefined || isEarlyResponse(v['earlyResponse'])) &&
+    isCredential(v['credentials'])
+  );
+}
+
+const REQUEST_KEYS = [
+  'type',
+  'handshakeId',
+  'federationId',
+  'sourceMeshId',
+  'targetMeshId',
+  'credentials',
+  'capabilities',
+  'initiatorEphemeralKey',
+  'challenge',
+  'response',
+  'expiresAt',
+  'routingEndpoint',
+];
+/** FederationRequestSchema's verdict, conservatively (see above). */
+export function isFederationRequestValue(v: unknown): boolean {
+  if (
+    !plainRecord(v) ||
+    !keysAre(v, REQUEST_KEYS, ['minTrustScore', 'metadata', 'renews']) ||
+    v['type'] !== 'FederationRequest'
+  )
+    return false;
+  const challenge = v['challenge'];
+  const response = v['response'];
+  return (
+    isUuid(v['handshakeId']) &&
+    isUuid(v['federationId']) &&
+    isHandshakeDidValue(v['sourceMeshId']) &&
+    isHandshakeDidValue(v['targetMeshId']) &&
+    isCapabilities(v['capabilities']) &&
+    isX25519Multikey(v['initiatorEphemeralKey']) &&
+    (v['minTrustScore'] === undefined || isTrustScore(v['minTrustScore'])) &&
+    (v['metadata'] === undefined || isMetadata(v['metadata'])) &&
+    plainRecord(challenge) &&
+    keysAre(challenge, ['nonce', 'timestamp', 'hash']) &&
+    isBase64url32(challenge['nonce']) &&
+    isTimestamp(challenge['timestamp']) &&
+    typeof challenge['hash'] === 'string' &&
+    SHA256_HEX.test(challenge['hash']) &&
+    plainRecord(response) &&
+    keysAre(response, ['signature', 'verificationMethod', 'metadata']) &&
+    isSignature(response['signature']) &&
+    isVerificationMethod(response['verificationMethod']) &&
+    isResponseMetadata(response['metadata']) &&
+    isTimestamp(v['expiresAt']) &&
+    isEndpoint(v['routingEndpoint']) &&
+    (v['renews'] === undefined || isUuid(v['renews'])) &&
+    isCredential(v['credentials'])
+  );
+}
+
+const ACCEPT_KEYS = [
+  'type',
+  'handshakeId',
+  'federationId',
+  'responderEphemeralKey',
+  'verificationMethod',
+  'signature',
+  'keyConfirmation',
+];
+/** FederationAcceptSchema's verdict, conservatively (see above). */
+export function isFederationAcceptValue(v: unknown): boolean {
+  return (
+    plainRecord(v) &&
+    keysAre(v, ACCEPT_KEYS) &&
+    v['type'] === 'FederationAccept' &&
+    isUuid(v['handshakeId']) &&
+    isUuid(v['federationId']) &&
+    isX25519Multikey(v['responderEphemeralKey']) &&
+    isVerificationMethod(v['verificationMethod']) &&
+    isSignature(v['signature']) &&
+    isBase64url32(v['keyConfirmation'])
+  );
+}
+
+const ESTABLISHED_KEYS = [...ACCEPT_KEYS, 'status', 'expiresAt', 'routingEndpoint', 'targetMeshId'];
+/** FederationEstablishedSchema's verdict, conservatively (see above). */
+export function isFederationEstablishedValue(v: unknown): boolean {
+  return (
+    plainRecord(v) &&
+    keysAre(v, ESTABLISHED_KEYS, ['path']) &&
+    v['type'] === 'FederationEstablished' &&
+    v['status'] === 'active' &&
+    isUuid(v['handshakeId']) &&
+    isUuid(v['federationId']) &&
+    isTimestamp(v['expiresAt']) &&
+    isEndpoint(v['routingEndpoint']) &&
+    isHandshakeDidValue(v['targetMeshId']) &&
+    isX25519Multikey(v['responderEphemeralKey']) &&
+    isVerificationMethod(v['verificationMethod']) &&
+    isSignature(v['signature']) &&
+    isBase64url32(v['keyConfirmation']) &&
+    (v['path'] === undefined || isPath(v['path']))
+  );
+}
+
+/** FederationConfirmSchema's verdict, conservatively (see above). */
+export function isFederationConfirmValue(v: unknown): boolean {
+  return (
+    plainRecord(v) &&
+    keysAre(v, ['type', 'handshakeId', 'federationId', 'keyConfirmation'], ['path']) &&
+    v['type'] === 'FederationConfirm' &&
+    isUuid(v['handshakeId']) &&
+    isUuid(v['federationId']) &&
+    isBase64url32(v['keyConfirmation']) &&
+    (v['path'] === undefined || isPath(v['path']))
+  );
+}
+
+const FAST_CHECKS = new Map<z.ZodType, (v: unknown) => boolean>([
+  [InitiateFederationSchema, isInitiateFederationValue],
+  [FederationRequestSchema, isFederationRequestValue],
+  [FederationAcceptSchema, isFederationAcceptValue],
+  [FederationEstablishedSchema, isFederationEstablishedValue],
+  [FederationConfirmSchema, isFederationConfirmValue],
+]);
 
 // Handshake messages are frames of their own (docs/protocol.md section 2): parseFrame selects
 // these schemas by `type`, so they can never be mistaken for envelopes.
@@ -421,11 +721,13 @@ declare module './frame.js' {
     HandshakeReject: HandshakeReject;
   }
 }
-registerFrameSchema('InitiateFederation', InitiateFederationSchema);
+registerFrameSchema('InitiateFederation', InitiateFederationSchema, { fastCheck: isInitiateFederationValue });
 registerFrameSchema('Challenge', ChallengeSchema);
 registerFrameSchema('ChallengeResponse', ChallengeResponseSchema);
-registerFrameSchema('FederationRequest', FederationRequestSchema);
-registerFrameSchema('FederationAccept', FederationAcceptSchema);
-registerFrameSchema('FederationEstablished', FederationEstablishedSchema);
-registerFrameSchema('FederationConfirm', FederationConfirmSchema);
+registerFrameSchema('FederationRequest', FederationRequestSchema, { fastCheck: isFederationRequestValue });
+registerFrameSchema('FederationAccept', FederationAcceptSchema, { fastCheck: isFederationAcceptValue });
+registerFrameSchema('FederationEstablished', FederationEstablishedSchema, {
+  fastCheck: isFederationEstablishedValue,
+});
+registerFrameSchema('FederationConfirm', FederationConfirmSchema, { fastCheck: isFederationConfirmValue });
 registerFrameSchema('HandshakeReject', HandshakeRejectSchema);
