@@ -20,7 +20,7 @@ import {
   isFederationRequestValue,
   isInitiateFederationValue,
 } from '../wire/handshake.js';
-import { type Json, makeWorld, mutate, mutationArb, START } from './test-fixtures.js';
+import { type Json, makeWorld, mutate, mutationArb, paths, START } from './test-fixtures.js';
 
 const LINK = 'bGluay1ub25jZS1mb3ItdGhlLXByb3BlcnR5LXRlc3Q';
 const HUB = 'did:mesh:hub:eu';
@@ -133,15 +133,6 @@ const edge: fc.Arbitrary<Json> = fc.constantFrom<Json>(
   Array.from({ length: 17 }, () => ({ a: 1 })),
 );
 
-/** Every node of a JSON value, as a path. */
-function pathsOf(value: unknown, prefix: (string | number)[] = [], out: (string | number)[][] = []) {
-  if (prefix.length > 0) out.push(prefix);
-  if (Array.isArray(value)) value.forEach((v, i) => pathsOf(v, [...prefix, i], out));
-  else if (value && typeof value === 'object')
-    for (const [k, v] of Object.entries(value)) pathsOf(v, [...prefix, k], out);
-  return out;
-}
-
 describe('handshake fast checks are their schemas', () => {
   it('pass every message an honest handshake sends, and parseFrame takes them without zod', async () => {
     for (const message of await honestMessages()) {
@@ -159,7 +150,7 @@ describe('handshake fast checks are their schemas', () => {
     let accepted = 0;
     for (const message of await honestMessages()) {
       const [check, schema] = CHECKS[message['type'] as string]!;
-      for (const path of pathsOf(message)) {
+      for (const path of paths(message)) {
         for (const value of edges) {
           const copy = structuredClone(message);
           const parent = path

@@ -179,7 +179,8 @@ export const mutationArb: fc.Arbitrary<Mutation> = fc.record({
   char: fc.constantFrom('1', 'z', 'A', 'a', '-', '_', '0', ':', '#', 'f', '9'),
 });
 
-function paths(value: unknown, prefix: (string | number)[] = [], out: (string | number)[][] = []) {
+/** Every node of a JSON value, as a path from the root. */
+export function paths(value: unknown, prefix: (string | number)[] = [], out: (string | number)[][] = []) {
   if (prefix.length > 0) out.push(prefix);
   if (Array.isArray(value)) {
     for (const [i, v] of value.entries()) paths(v, [...prefix, i], out);
