@@ -422,6 +422,15 @@ function credentialProblemCode(
   return 'credential_invalid';
 }
 
+/**
+ * An item that waits in a link's queue holds a text of its own: a forwarded envelope's text is
+ * made of views of the batch it arrived in (tens of KB, see ownCopy), which the queue's byte
+ * bound does not see.
+ */
+function waiting(item: OutboundItem): OutboundItem {
+  return { ...item, frame: ownCopy(item.frame) };
+}
+
 /** What a hub offers every node in its Hello: batches, and early handshake responses. */
 const HELLO_FEATURES = [BATCH_FEATURE, EARLY_RESPONSE_FEATURE];
 
@@ -1001,7 +1010,7 @@ class HubServer implements Hub {
    * goes through the link's queue, made on first need.
    */
   private push(conn: Connection, item: OutboundItem, flush = false): boolean {
-    if (conn.queue) return conn.queue.push(item);
+    if (conn.queue) return conn.queue.push(waiting(item));
     const ws = conn.ws;
     if (ws.readyState !== ws.OPEN) {
       // A link going away: an envelope waits for the reconnect like any other; control frames
@@ -1012,7 +1021,7 @@ class HubServer implements Hub {
     const writer = linkWriter(ws);
     if (ws.bufferedAmount + writer.pendingBytes >= DEFAULT_HIGH_WATER_MARK) {
       conn.queue = this.schedulerQueue(conn);
-      return conn.queue.push(item);
+      return conn.queue.push(waiting(item));
     }
     // Same metric as a frame that went through the scheduler without waiting.
     this.metrics.queueSeconds.observe({ priority: item.priority, link: 'node' }, 0);
