@@ -63,6 +63,9 @@ describe('VerificationCache', () => {
     // A caller editing its result does not change what the cache gives next.
     (again.types as string[]).push('Edited');
     (again.meshAgent!.meshCapabilities as string[]).push('edited');
+    (again.meshAgent!.complianceCertifications as string[]).push('edited');
+    (again.meshAgent as { trustLevel: number }).trustLevel = 1;
+    again.expiresAt!.setTime(0);
     expect(await verifyCredential(vc, { resolveDid, now: NOW, cache })).toEqual({ ...first, cached: true });
   });
 

@@ -165,16 +165,37 @@ function fromCache(
   if (!hit) return undefined;
   // Trust is the caller's choice per call, so it is checked on every hit.
   const errors = trustIssue(hit.issuer, options.trustedIssuers);
-  // A copy, so a caller editing its result cannot change what later hits return.
-  const details = structuredClone(hit.details) as unknown as Details;
-  // The clone's strings are new copies: the recurring ones back to their single copy.
-  details.issuer = intern(details.issuer);
-  details.verificationMethod = intern(details.verificationMethod);
-  if (details.meshAgent) details.meshAgent = sharedClaims(details.meshAgent);
-  // Dates are kept as milliseconds (cachedDetails).
-  if (typeof details.validFrom === 'number') details.validFrom = new Date(details.validFrom);
-  if (typeof details.expiresAt === 'number') details.expiresAt = new Date(details.expiresAt);
+  const details = copyDetails(hit.details as unknown as Record<string, unknown>);
   return { ...details, verified: errors.length === 0, errors, cached: true };
+}
+
+/**
+ * A copy of cached details, so a caller editing its result cannot change what later hits return:
+ * lists and the mesh-agent claims copied, the dates made again (they are kept as milliseconds,
+ * cachedDetails), strings shared (they are immutable, and the recurring ones stay single copies).
+ * By hand: structuredClone was most of a cache hit (a hub and a target make one per handshake).
+ */
+function copyDetails(cached: Record<string, unknown>): Details {
+  const out: Record<string, unknown> = {};
+  for (const key in cached) {
+    const value = cached[key];
+    if (key === 'validFrom' || key === 'expiresAt') {
+      out[key] = typeof value === 'number' ? new Date(value) : value;
+    } else if (key === 'meshAgent' && value !== undefined) {
+      const claims = value as MeshAgentClaims;
+      out[key] = {
+        ...claims,
+        meshCapabilities: [...claims.meshCapabilities],
+        complianceCertifications: [...claims.complianceCertifications],
+      };
+    } else if (Array.isArray(value)) {
+      out[key] = [...(value as unknown[])];
+    } else {
+      // Anything else structured that Details may grow gets a deep copy.
+      out[key] = typeof value === 'object' && value !== null ? structuredClone(value) : value;
+    }
+  }
+  return out as unknown as Details;
 }
 
 const NO_STATUS_LISTS: readonly string[] = Object.freeze([]);
