@@ -61,20 +61,23 @@ describe('link batches', () => {
     return c;
   }
 
-  const envelope = (i: number): Envelope =>
-    signEnvelope(
-      createEnvelope(
-        {
-          type: 'agent.task.request',
-          federationId: fed.federationId,
-          sourceMeshId: a.did,
-          targetMeshId: b.did,
-          payload: { type: 'agent.task.request', data: { i } },
-        },
-        { now: Date.now },
-      ),
-      a.keyPair,
+  /** Message i from a to b: its payload in the clear, or sealed (under a made-up key: the hub does not open it). */
+  const envelope = (i: number, sealed = false): Envelope => {
+    const draft = createEnvelope(
+      {
+        type: 'agent.task.request',
+        federationId: fed.federationId,
+        sourceMeshId: a.did,
+        targetMeshId: b.did,
+        payload: { type: 'agent.task.request', data: { i } },
+      },
+      { now: Date.now },
     );
+    const payload = sealed
+      ? sealPayload(new Uint8Array(32).fill(i), draft, draft.payload as never)
+      : draft.payload;
+    return signEnvelope({ ...draft, payload }, a.keyPair);
+  };
 
   const ackBatch = (frames: Record<string, unknown>[]) =>
     `[${frames
@@ -114,24 +117,8 @@ describe('link batches', () => {
     // the general path. Each ends as the general path alone would have it.
     const src = await connect(a, true);
     const dst = await connect(b, true);
-    const sealed = (i: number): Envelope => {
-      const draft = createEnvelope(
-        {
-          type: 'agent.task.request',
-          federationId: fed.federationId,
-          sourceMeshId: a.did,
-          targetMeshId: b.did,
-          payload: { type: 'agent.task.request', data: { i } },
-        },
-        { now: Date.now },
-      );
-      return signEnvelope(
-        { ...draft, payload: sealPayload(new Uint8Array(32).fill(i), draft, draft.payload as never) },
-        a.keyPair,
-      );
-    };
-    const [e1, e2, e3] = [sealed(1), sealed(2), sealed(3)];
-    const badVersion = { ...sealed(4), messageId: '3b241101-e2bb-9255-8caf-4136c566a962' };
+    const [e1, e2, e3] = [envelope(1, true), envelope(2, true), envelope(3, true)];
+    const badVersion = { ...envelope(4, true), messageId: '3b241101-e2bb-9255-8caf-4136c566a962' };
     src.sendRaw(
       `[${JSON.stringify(e1)},${JSON.stringify(badVersion)},${JSON.stringify(e2, null, 2)},${JSON.stringify(e3)}]`,
     );

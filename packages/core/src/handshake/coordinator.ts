@@ -44,7 +44,7 @@ import { ExpiringSet } from './replay.js';
 const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 
 import { DEFAULT_RETRY_POLICY } from './retry.js';
-import { challengeHash, responseDigest, transcriptHash, uuidFromRandom } from './transcript.js';
+import { challengeHash, initiationDigest, transcriptHash, uuidFromRandom } from './transcript.js';
 
 export interface CoordinatorOptions {
   /** `routingEndpoint` = `${routingEndpointBase}/${federationId}`, e.g. 'wss://hub.mesh.global/fed'. */
@@ -330,20 +330,7 @@ export class HandshakeCoordinator extends RoleBase<HubEntry> {
       }
       entry.state = 'verifying_response';
       const init = entry.initiate;
-      const digest = responseDigest({
-        handshakeId: entry.handshakeId,
-        challengeHash: entry.challenge.hash,
-        sourceMeshId: init.sourceMeshId,
-        targetMeshId: init.targetMeshId,
-        initiatorEphemeralKey: init.ephemeralPublicKey,
-        capabilities: init.capabilities,
-        credentials: init.credentials,
-        minTrustScore: init.minTrustScore,
-        initiateMetadata: init.metadata,
-        responseMetadata: msg.metadata,
-        verificationMethod: msg.verificationMethod,
-        renews: init.renews,
-      });
+      const digest = initiationDigest(entry.handshakeId, init, entry.challenge.hash, msg);
       await verifySignature(this.hub, msg.verificationMethod, digest, msg.signature);
       this.ensureLive(entry);
       // Trust and credentials only after authentication: an anonymous sender cannot make the hub

@@ -20,6 +20,7 @@ import {
   isFederationRequestValue,
   isInitiateFederationValue,
 } from '../wire/handshake.js';
+import { UUID_EDGES } from '../wire/test-edges.js';
 import { type Json, makeWorld, mutate, mutationArb, paths, START } from './test-fixtures.js';
 
 const LINK = 'bGluay1ub25jZS1mb3ItdGhlLXByb3BlcnR5LXRlc3Q';
@@ -77,9 +78,7 @@ const edge: fc.Arbitrary<Json> = fc.constantFrom<Json>(
   'did:mesh:enterprise:acme-001#key-1',
   'did:mesh:enterprise:acme-001#',
   'did:mesh:enterprise:acme-001',
-  '3b241101-e2bb-4255-8caf-4136c566a962',
-  '3B241101-E2BB-4255-8CAF-4136C566A962',
-  '3b241101-e2bb-9255-8caf-4136c566a962',
+  ...UUID_EDGES,
   'A'.repeat(43),
   'A'.repeat(42),
   `${'A'.repeat(42)}B`,

@@ -46,8 +46,8 @@ import {
   deriveSessionKeys,
   type EphemeralKey,
   ephemeralKeyFrom,
+  initiationDigest,
   keyConfirmationTag,
-  responseDigest,
   transcriptHash,
   uuidFromRandom,
   zeroize,
@@ -278,20 +278,9 @@ export class HandshakeInitiator extends EndRoleBase<InitiatorEntry> {
     challenge: Challenge,
   ): Promise<{ response: ChallengeResponse }> {
     entry.state = 'signing';
-    const init = entry.initiate;
-    const digest = responseDigest({
-      handshakeId: entry.handshakeId,
-      challengeHash: challenge.hash,
-      sourceMeshId: init.sourceMeshId,
-      targetMeshId: init.targetMeshId,
-      initiatorEphemeralKey: init.ephemeralPublicKey,
-      capabilities: init.capabilities,
-      credentials: init.credentials,
-      minTrustScore: init.minTrustScore,
-      initiateMetadata: init.metadata,
-      responseMetadata: entry.responseMetadata,
+    const digest = initiationDigest(entry.handshakeId, entry.initiate, challenge.hash, {
+      metadata: entry.responseMetadata,
       verificationMethod: this.signer.verificationMethod,
-      renews: init.renews,
     });
     const signature = await sign(this.signer, digest);
     this.ensureLive(entry);

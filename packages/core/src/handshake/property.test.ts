@@ -42,14 +42,20 @@ const STEPS = [
 ] as const;
 type Step = (typeof STEPS)[number];
 
-/** The honest flow with one message mutated in flight. */
-async function flowWithMutation(w: World, at: Step, m: Mutation) {
-  const seen: { step: Step; original: unknown; delivered: unknown }[] = [];
-  const pass = <T>(step: Step, msg: T): unknown => {
+/** Passes messages on, mutating the one of step `at`; `seen` keeps each as sent and as delivered. */
+function recorder(at: string, m: Mutation) {
+  const seen: { original: unknown; delivered: unknown }[] = [];
+  const pass = (step: string, msg: unknown): unknown => {
     const delivered = step === at ? mutate(msg, m) : msg;
-    seen.push({ step, original: msg, delivered });
+    seen.push({ original: msg, delivered });
     return delivered;
   };
+  return { seen, pass };
+}
+
+/** The honest flow with one message mutated in flight. */
+async function flowWithMutation(w: World, at: Step, m: Mutation) {
+  const { seen, pass } = recorder(at, m);
   let initiatorSession: Session | undefined;
   let responderSession: Session | undefined;
   try {
@@ -74,12 +80,7 @@ const LINK_NONCE = 'bGluay1ub25jZS1mb3ItdGhlLXByb3BlcnR5LXRlc3Q';
 
 /** The early flow (docs/handshake.md, "Early response") with one message mutated in flight. */
 async function earlyFlowWithMutation(w: World, at: (typeof EARLY_STEPS)[number], m: Mutation) {
-  const seen: { original: unknown; delivered: unknown }[] = [];
-  const pass = <T>(step: string, msg: T): unknown => {
-    const delivered = step === at ? mutate(msg, m) : msg;
-    seen.push({ original: msg, delivered });
-    return delivered;
-  };
+  const { seen, pass } = recorder(at, m);
   let initiatorSession: Session | undefined;
   let responderSession: Session | undefined;
   try {

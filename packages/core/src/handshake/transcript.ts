@@ -7,7 +7,7 @@ import { createHmac } from 'node:crypto';
 import { hkdfSha256, sha256, sha256Hex, x25519 } from '../crypto.js';
 import { canonicalBytes, decodeMultikey, encodeMultikey, hexEncode } from '../encoding.js';
 import { CryptoError } from '../errors.js';
-import type { VerifiableCredentialJson } from '../wire/handshake.js';
+import type { InitiateFederation, VerifiableCredentialJson } from '../wire/handshake.js';
 
 export const HANDSHAKE_PROTOCOL = 'fmp/1';
 export const SESSION_KEYS_INFO = 'fmp/1 session keys';
@@ -64,6 +64,32 @@ export function responseDigest(b: ResponseBinding): Uint8Array {
       ...(b.renews === undefined ? {} : { renews: b.renews }),
     }),
   );
+}
+
+/**
+ * responseDigest of an initiation (the initiator's and the hub's view: both hold the
+ * InitiateFederation), answered to `challengeHash` with `response`'s metadata and key.
+ */
+export function initiationDigest(
+  handshakeId: string,
+  init: InitiateFederation,
+  challengeHash: string,
+  response: { readonly metadata: { ttl: number; purpose: string }; readonly verificationMethod: string },
+): Uint8Array {
+  return responseDigest({
+    handshakeId,
+    challengeHash,
+    sourceMeshId: init.sourceMeshId,
+    targetMeshId: init.targetMeshId,
+    initiatorEphemeralKey: init.ephemeralPublicKey,
+    capabilities: init.capabilities,
+    credentials: init.credentials,
+    minTrustScore: init.minTrustScore,
+    initiateMetadata: init.metadata,
+    responseMetadata: response.metadata,
+    verificationMethod: response.verificationMethod,
+    renews: init.renews,
+  });
 }
 
 /** Everything both ends agree on; the target signs its hash and it salts the key derivation. */

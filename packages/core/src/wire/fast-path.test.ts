@@ -30,6 +30,7 @@ import {
   unsignedEnvelopeSchema,
   uuidSchema,
 } from './messages.js';
+import { ENVELOPE_EDGE_STRINGS } from './test-edges.js';
 
 const keys = ed25519.keyPairFromSeed(new Uint8Array(32).fill(7));
 const HUB = 'did:mesh:hub:eu';
@@ -50,48 +51,7 @@ const sealed = signEnvelope(
 const clear = signEnvelope(draft, keys);
 
 /** Values near the edges of every field's rules, and a few of the wrong type. */
-const edgeString = fc.constantFrom(
-  '',
-  'fmp/1',
-  'fmp/2',
-  'agent.task.request',
-  'Agent.task',
-  'agent',
-  `a.${'b'.repeat(126)}`,
-  `a.${'b'.repeat(127)}`,
-  '3b241101-e2bb-4255-8caf-4136c566a962',
-  '3B241101-E2BB-4255-8CAF-4136C566A962',
-  '3b241101-e2bb-9255-8caf-4136c566a962',
-  '00000000-0000-0000-0000-000000000000',
-  'ffffffff-ffff-ffff-ffff-ffffffffffff',
-  'did:mesh:hub:eu',
-  'did:mesh:hub:na',
-  'did:mesh:hub:',
-  'did:Mesh:x',
-  'did:web:a%2Fb',
-  'did:web:a%2',
-  `did:x:${'a'.repeat(2042)}`,
-  `did:x:${'a'.repeat(2043)}`,
-  'critical',
-  'low',
-  'urgent',
-  'z58DAdFfa9SkqZMsuN1ob',
-  'z0OIl',
-  `z${'2'.repeat(127)}`,
-  `z${'2'.repeat(128)}`,
-  '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
-  '00-00000000000000000000000000000000-00f067aa0ba902b7-01',
-  '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01',
-  '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01',
-  'ChaCha20-Poly1305',
-  'chacha20-poly1305',
-  'AAAAAAAAAAAAAAAA',
-  'AAAAAAAAAAAAAAA=',
-  'AAAAAAAAAAAAAAAAAAAAAA',
-  'AAAAAAAAAAAAAAAAAAAAA',
-  'AAAAAAAAAAA+AAAAAAAAAAAA',
-  '__proto__',
-);
+const edgeString = fc.constantFrom(...ENVELOPE_EDGE_STRINGS);
 const edgeNumber = fc.constantFrom(-0, 0, 1, 5, 6, -1, 1.5, 2 ** 53, 2 ** 53 - 1, 1e300, 1_730_246_400_000);
 const edgeValue: fc.Arbitrary<unknown> = fc.oneof(
   edgeString,
