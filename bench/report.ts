@@ -565,8 +565,9 @@ ${table}
 - **Handshake over the wire**: the hub and two nodes (SDK) in three processes on loopback; A calls
   \`node.federate(B)\` ${num(r.handshake.n)} times in sequence after 20 warm-up handshakes (credentials
   and DID documents then cached at hub and target). Every handshake still does all its signatures,
-  key agreements and key confirmations, and crosses the hub four times (three before the initiator
-  has its session, the Confirm after). The hubs of this and the
+  key agreements and key confirmations: four messages up to the initiator's session
+  (InitiateFederation with its early response, FederationRequest, FederationAccept,
+  FederationEstablished; six with the spec's four phases), the FederationConfirm after. The hubs of this and the
   following rows keep their store, registry and ledger in SQLite as \`fmp hub start\` does by
   default (runs before 2026-11-27 used memory stores: the hub then did not write each new
   federation's row). That write is one insert after the handshake: its fsync runs off the event loop
