@@ -71,11 +71,15 @@ export const x25519 = {
   generateKeyPair(): X25519KeyPair {
     return x25519.keyPairFromSecret(randomBytes(X25519_KEY_BYTES));
   },
-  keyPairFromSecret(secretKey: Uint8Array): X25519KeyPair {
+  /** The public key of `secretKey` (a base-point multiplication; the secret is not copied). */
+  publicKeyOf(secretKey: Uint8Array): Uint8Array {
     need(secretKey, X25519_KEY_BYTES, 'X25519 secret key');
     const publicKey = new Uint8Array(X25519_KEY_BYTES);
     sodium.crypto_scalarmult_base(publicKey, secretKey);
-    return { publicKey, secretKey: Uint8Array.from(secretKey) };
+    return publicKey;
+  },
+  keyPairFromSecret(secretKey: Uint8Array): X25519KeyPair {
+    return { publicKey: x25519.publicKeyOf(secretKey), secretKey: Uint8Array.from(secretKey) };
   },
   /** ECDH. Rejects low-order peer keys (an all-zero shared secret), as RFC 7748 §6.1 advises. */
   sharedSecret(secretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array {
