@@ -19,6 +19,7 @@ import {
   type HandshakeMessage,
   type InitiateFederation,
   InitiateFederationSchema,
+  isInitiateFederationValue,
   NonceSchema,
   parseHandshakeMessage,
   type VerifiableCredentialJson,
@@ -192,13 +193,16 @@ export class HandshakeInitiator extends EndRoleBase<InitiatorEntry> {
       capabilities: [...options.capabilities],
       ephemeralPublicKey: eph.multikey,
       ...(options.minTrustScore === undefined ? {} : { minTrustScore: options.minTrustScore }),
-      ...(options.initiateMetadata === undefined ? {} : { metadata: options.initiateMetadata }),
+      // A copy: the caller's object may change after the initiation is signed.
+      ...(options.initiateMetadata === undefined ? {} : { metadata: { ...options.initiateMetadata } }),
       ...(options.renews === undefined ? {} : { renews: options.renews }),
     };
-    // An unchecked (invalid) credential goes through the full schema, which names its issues.
-    const parsed = (checked ? InitiateWithCheckedCredentialSchema : InitiateFederationSchema).safeParse(
-      candidate,
-    );
+    // The hand check when it accepts (it is the schema's verdict, see wire/handshake.ts); an
+    // unchecked (invalid) credential goes through the full schema, which names its issues.
+    const parsed =
+      checked && isInitiateFederationValue(candidate)
+        ? { success: true as const, data: candidate }
+        : (checked ? InitiateWithCheckedCredentialSchema : InitiateFederationSchema).safeParse(candidate);
     const metadataOk =
       Number.isInteger(options.metadata?.ttl) &&
       options.metadata.ttl >= 1 &&
