@@ -1729,18 +1729,7 @@ class HubServer implements Hub {
           if (row.path.length > 1) this.announceFederation(row);
           this.sendToMesh(hs.target, { ...confirm, path: [...row.path] });
           this.metrics.handshakes.inc({ outcome: 'established' });
-          for (const [subject, counterpart] of [
-            [row.sourceMeshId, row.targetMeshId],
-            [row.targetMeshId, row.sourceMeshId],
-          ] as const) {
-            this.trustFeed?.engine.record({
-              kind: 'interaction',
-              subject,
-              counterpart,
-              at: now,
-              outcome: 'handshake_ok',
-            });
-          }
+          this.trustFeed?.handshakeOk(row.sourceMeshId, row.targetMeshId);
           this.metrics.handshakeSeconds.observe(Math.max(0, now - hs.startedAt) / 1000);
           this.log.info(
             { federationId: row.federationId, source: row.sourceMeshId, target: row.targetMeshId },

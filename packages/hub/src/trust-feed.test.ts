@@ -38,6 +38,24 @@ describe('HubTrustFeed', () => {
     expect(events).toEqual([]);
   });
 
+  it('records established federations with the next flush, a good interaction for each end', () => {
+    const { feed, events } = feedWithLog();
+    feed.handshakeOk(A, B);
+    feed.handshakeOk(A, B);
+    feed.handshakeOk(C, A);
+    expect(events).toEqual([]);
+    feed.flush();
+    expect(events).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ subject: A, counterpart: B, outcome: 'handshake_ok', count: 2 }),
+        expect.objectContaining({ subject: B, counterpart: A, outcome: 'handshake_ok', count: 2 }),
+        expect.objectContaining({ subject: C, counterpart: A, outcome: 'handshake_ok', count: 1 }),
+        expect.objectContaining({ subject: A, counterpart: C, outcome: 'handshake_ok', count: 1 }),
+      ]),
+    );
+    expect(events).toHaveLength(4);
+  });
+
   it('records a refused signature or replay at once, as a violation of the source', () => {
     const { feed, events } = feedWithLog();
     feed.receipt(A, B, 'invalid_signature');

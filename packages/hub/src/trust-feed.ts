@@ -15,6 +15,8 @@ interface PairCounts {
   targetFailed: number;
   /** The target refused what the source sent (bad encryption, stale timestamp). */
   sourceFailed: number;
+  /** Federations established between the two (the source initiated). */
+  handshakes: number;
 }
 
 interface SourceCounts {
@@ -76,7 +78,7 @@ export class HubTrustFeed implements TrustProvider {
         bySource = new Map();
         this.pairs.set(source, bySource);
       }
-      p = { delivered: 0, targetFailed: 0, sourceFailed: 0 };
+      p = { delivered: 0, targetFailed: 0, sourceFailed: 0, handshakes: 0 };
       bySource.set(target, p);
       this.pairCount++;
     }
@@ -91,6 +93,14 @@ export class HubTrustFeed implements TrustProvider {
       this.sources.set(meshId, c);
     }
     return c;
+  }
+
+  /**
+   * A handshake between the two completed: a good interaction for each, recorded with the next
+   * flush (once a second) rather than on the handshake's path.
+   */
+  handshakeOk(source: string, target: string): void {
+    this.pair(source, target).handshakes++;
   }
 
   /** A mesh sent a message the hub accepted for routing. */
@@ -192,6 +202,21 @@ export class HubTrustFeed implements TrustProvider {
         outcome: 'delivered',
         count: p.delivered,
       });
+    }
+    if (p.handshakes > 0) {
+      for (const [subject, counterpart] of [
+        [source, target],
+        [target, source],
+      ] as const) {
+        this.engine.record({
+          kind: 'interaction',
+          subject,
+          counterpart,
+          at,
+          outcome: 'handshake_ok',
+          count: p.handshakes,
+        });
+      }
     }
     if (p.targetFailed > 0) {
       this.engine.record({
