@@ -40,11 +40,10 @@ import {
   verifySignature,
 } from './common.js';
 import { ExpiringSet } from './replay.js';
-
-const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
-
 import { DEFAULT_RETRY_POLICY } from './retry.js';
 import { challengeHash, initiationDigest, transcriptHash, uuidFromRandom } from './transcript.js';
+
+const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 
 export interface CoordinatorOptions {
   /** `routingEndpoint` = `${routingEndpointBase}/${federationId}`, e.g. 'wss://hub.mesh.global/fed'. */
@@ -312,72 +311,67 @@ export class HandshakeCoordinator extends RoleBase<HubEntry> {
     entry: HubEntry,
     msg: ChallengeResponse,
   ): Promise<FederationRequest> {
-    {
-      if (didOf(msg.verificationMethod) !== entry.initiate.sourceMeshId) {
-        throw new ProtocolError(
-          'invalid_signature',
-          'the response is not signed by a key of the source mesh',
-        );
-      }
-      if (entry.state !== 'awaiting_response') {
-        throw new ProtocolError('out_of_order', `a response is not expected in state ${entry.state}`);
-      }
-      ctx.bound = entry;
-      const now = this.hub.now();
-      if (now >= entry.deadline) throw new ProtocolError('handshake_timeout', 'the response came too late');
-      if (Math.abs(now - entry.challenge.timestamp) > this.clockSkewMs) {
-        throw new ProtocolError('clock_skew', 'the challenge timestamp is outside the accepted window');
-      }
-      entry.state = 'verifying_response';
-      const init = entry.initiate;
-      const digest = initiationDigest(entry.handshakeId, init, entry.challenge.hash, msg);
-      await verifySignature(this.hub, msg.verificationMethod, digest, msg.signature);
-      this.ensureLive(entry);
-      // Trust and credentials only after authentication: an anonymous sender cannot make the hub
-      // spend milliseconds verifying credentials.
-      await requireTrust(this.hub, init.sourceMeshId, this.minTrustScore, 'source mesh');
-      if (init.minTrustScore !== undefined) {
-        await requireTrust(this.hub, init.targetMeshId, init.minTrustScore, 'target mesh');
-      }
-      await requireCredential(this.hub, init.credentials, init.sourceMeshId);
-      this.ensureLive(entry);
-
-      const after = this.hub.now();
-      // A renewal keeps the federation's id (the hub checked, before the challenge, that the
-      // initiator is a party of it); the target checks the id against its own federation.
-      const federationId = init.renews ?? uuidFromRandom(this.hub.randomBytes(16));
-      const ttlSeconds = Math.min(msg.metadata.ttl, this.maxTtlSeconds);
-      const request: FederationRequest = {
-        type: 'FederationRequest',
-        handshakeId: entry.handshakeId,
-        federationId,
-        sourceMeshId: init.sourceMeshId,
-        targetMeshId: init.targetMeshId,
-        credentials: init.credentials,
-        capabilities: init.capabilities,
-        initiatorEphemeralKey: init.ephemeralPublicKey,
-        ...(init.minTrustScore === undefined ? {} : { minTrustScore: init.minTrustScore }),
-        ...(init.metadata === undefined ? {} : { metadata: init.metadata }),
-        challenge: {
-          nonce: entry.challenge.nonce,
-          timestamp: entry.challenge.timestamp,
-          hash: entry.challenge.hash,
-        },
-        response: {
-          signature: msg.signature,
-          verificationMethod: msg.verificationMethod,
-          metadata: msg.metadata,
-        },
-        expiresAt: after + ttlSeconds * 1000,
-        routingEndpoint: `${this.routingEndpointBase}/${federationId}`,
-        ...(init.renews === undefined ? {} : { renews: init.renews }),
-      };
-      entry.request = request;
-      entry.responseDigest = digest;
-      // The deadline still runs from the initiation: the initiator waits for the whole exchange.
-      entry.state = 'awaiting_accept';
-      return request;
+    if (didOf(msg.verificationMethod) !== entry.initiate.sourceMeshId) {
+      throw new ProtocolError('invalid_signature', 'the response is not signed by a key of the source mesh');
     }
+    if (entry.state !== 'awaiting_response') {
+      throw new ProtocolError('out_of_order', `a response is not expected in state ${entry.state}`);
+    }
+    ctx.bound = entry;
+    const now = this.hub.now();
+    if (now >= entry.deadline) throw new ProtocolError('handshake_timeout', 'the response came too late');
+    if (Math.abs(now - entry.challenge.timestamp) > this.clockSkewMs) {
+      throw new ProtocolError('clock_skew', 'the challenge timestamp is outside the accepted window');
+    }
+    entry.state = 'verifying_response';
+    const init = entry.initiate;
+    const digest = initiationDigest(entry.handshakeId, init, entry.challenge.hash, msg);
+    await verifySignature(this.hub, msg.verificationMethod, digest, msg.signature);
+    this.ensureLive(entry);
+    // Trust and credentials only after authentication: an anonymous sender cannot make the hub
+    // spend milliseconds verifying credentials.
+    await requireTrust(this.hub, init.sourceMeshId, this.minTrustScore, 'source mesh');
+    if (init.minTrustScore !== undefined) {
+      await requireTrust(this.hub, init.targetMeshId, init.minTrustScore, 'target mesh');
+    }
+    await requireCredential(this.hub, init.credentials, init.sourceMeshId);
+    this.ensureLive(entry);
+
+    const after = this.hub.now();
+    // A renewal keeps the federation's id (the hub checked, before the challenge, that the
+    // initiator is a party of it); the target checks the id against its own federation.
+    const federationId = init.renews ?? uuidFromRandom(this.hub.randomBytes(16));
+    const ttlSeconds = Math.min(msg.metadata.ttl, this.maxTtlSeconds);
+    const request: FederationRequest = {
+      type: 'FederationRequest',
+      handshakeId: entry.handshakeId,
+      federationId,
+      sourceMeshId: init.sourceMeshId,
+      targetMeshId: init.targetMeshId,
+      credentials: init.credentials,
+      capabilities: init.capabilities,
+      initiatorEphemeralKey: init.ephemeralPublicKey,
+      ...(init.minTrustScore === undefined ? {} : { minTrustScore: init.minTrustScore }),
+      ...(init.metadata === undefined ? {} : { metadata: init.metadata }),
+      challenge: {
+        nonce: entry.challenge.nonce,
+        timestamp: entry.challenge.timestamp,
+        hash: entry.challenge.hash,
+      },
+      response: {
+        signature: msg.signature,
+        verificationMethod: msg.verificationMethod,
+        metadata: msg.metadata,
+      },
+      expiresAt: after + ttlSeconds * 1000,
+      routingEndpoint: `${this.routingEndpointBase}/${federationId}`,
+      ...(init.renews === undefined ? {} : { renews: init.renews }),
+    };
+    entry.request = request;
+    entry.responseDigest = digest;
+    // The deadline still runs from the initiation: the initiator waits for the whole exchange.
+    entry.state = 'awaiting_accept';
+    return request;
   }
 
   /** The target consented: checks its signature and returns FederationEstablished for the initiator. */

@@ -261,8 +261,8 @@ export class HandshakeInitiator extends EndRoleBase<InitiatorEntry> {
         timestamp,
         hash: challengeHash(entry.handshakeId, linkNonce, timestamp),
       };
-      const { response } = await this.respondTo(entry, challenge);
-      const early: InitiateFederation = {
+      const response = await this.respondTo(entry, challenge);
+      return {
         ...initiate,
         earlyResponse: {
           nonce: linkNonce,
@@ -272,15 +272,11 @@ export class HandshakeInitiator extends EndRoleBase<InitiatorEntry> {
           metadata: response.metadata,
         },
       };
-      return early;
     });
   }
 
   /** Signs the response digest for `challenge` and moves the handshake on to awaiting_established. */
-  private async respondTo(
-    entry: InitiatorEntry,
-    challenge: Challenge,
-  ): Promise<{ response: ChallengeResponse }> {
+  private async respondTo(entry: InitiatorEntry, challenge: Challenge): Promise<ChallengeResponse> {
     entry.state = 'signing';
     const digest = initiationDigest(entry.handshakeId, entry.initiate, challenge.hash, {
       metadata: entry.responseMetadata,
@@ -292,13 +288,11 @@ export class HandshakeInitiator extends EndRoleBase<InitiatorEntry> {
     entry.responseDigest = digest;
     entry.state = 'awaiting_established';
     return {
-      response: {
-        type: 'ChallengeResponse',
-        handshakeId: entry.handshakeId,
-        signature: multibaseEncode(signature),
-        verificationMethod: this.signer.verificationMethod,
-        metadata: entry.responseMetadata,
-      },
+      type: 'ChallengeResponse',
+      handshakeId: entry.handshakeId,
+      signature: multibaseEncode(signature),
+      verificationMethod: this.signer.verificationMethod,
+      metadata: entry.responseMetadata,
     };
   }
 
@@ -340,7 +334,7 @@ export class HandshakeInitiator extends EndRoleBase<InitiatorEntry> {
       }
       ctx.bound = entry;
       if (now >= entry.deadline) throw new ProtocolError('handshake_timeout', 'the challenge came too late');
-      return (await this.respondTo(entry, msg)).response;
+      return this.respondTo(entry, msg);
     });
   }
 

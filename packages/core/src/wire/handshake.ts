@@ -14,6 +14,44 @@ import { markSchemaOutput, registerFrameSchema, schemaOutputOf } from './frame.j
 
 // --- field schemas ---------------------------------------------------------------------------
 
+// Patterns and checks shared by the schemas below and their hand-written twins ("fast checks").
+const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const FRAGMENT = /^[A-Za-z0-9._~!$&'()*+,;=:@/?%-]{1,128}$/;
+const BASE64URL_CHARS = /^[A-Za-z0-9_-]+$/;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const CAPABILITY = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
+const ENDPOINT = /^(?:wss?|https?):\/\/\S+$/;
+
+/** `<did>#<fragment>` (the length bound aside). */
+function isVerificationMethodText(s: string): boolean {
+  const hash = s.indexOf('#');
+  return hash >= 0 && isHandshakeDidValue(s.slice(0, hash)) && FRAGMENT.test(s.slice(hash + 1));
+}
+/** Base64url that decodes and encodes back to itself. */
+function isCanonicalBase64url(s: string): boolean {
+  try {
+    return base64urlEncode(base64urlDecode(s)) === s;
+  } catch {
+    return false;
+  }
+}
+/** base58btc multibase of exactly 64 bytes (an Ed25519 signature). */
+function isSignatureText(s: string): boolean {
+  try {
+    return multibaseDecode(s).length === 64;
+  } catch {
+    return false;
+  }
+}
+/** A multikey with the x25519-pub codec. */
+function isX25519KeyText(s: string): boolean {
+  try {
+    return decodeMultikey(s).codec === 'x25519-pub';
+  } catch {
+    return false;
+  }
+}
+
 /** W3C DID syntax (method-specific id without path, query or fragment), bounded. */
 const HANDSHAKE_DID_PATTERN =
   /^did:[a-z0-9]+:(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})*(?::(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})+)*$/;
@@ -32,24 +70,10 @@ export function isHandshakeDidValue(v: unknown): v is string {
 export const VerificationMethodIdSchema = z
   .string()
   .max(384)
-  .refine(
-    (s) => {
-      const hash = s.indexOf('#');
-      if (hash < 0) return false;
-      return (
-        HandshakeDidSchema.safeParse(s.slice(0, hash)).success &&
-        /^[A-Za-z0-9._~!$&'()*+,;=:@/?%-]{1,128}$/.test(s.slice(hash + 1))
-      );
-    },
-    { message: 'not a DID URL with a fragment' },
-  );
+  .refine(isVerificationMethodText, { message: 'not a DID URL with a fragment' });
 
 /** Lowercase canonical UUID (versions 1-8, RFC 9562 variant): one spelling per identifier. */
-export const HandshakeUuidSchema = z
-  .string()
-  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, {
-    message: 'not a UUID',
-  });
+export const HandshakeUuidSchema = z.string().regex(UUID_LOWER, { message: 'not a UUID' });
 
 /** Unix time in milliseconds (as the spec's §6.1 envelope). */
 export const TimestampMsSchema = z.number().int().min(0).max(8.64e15);
@@ -60,17 +84,8 @@ function base64urlBytes(bytes: number) {
   return z
     .string()
     .length(length)
-    .regex(/^[A-Za-z0-9_-]+$/)
-    .refine(
-      (s) => {
-        try {
-          return base64urlEncode(base64urlDecode(s)) === s;
-        } catch {
-          return false;
-        }
-      },
-      { message: 'non-canonical base64url' },
-    );
+    .regex(BASE64URL_CHARS)
+    .refine(isCanonicalBase64url, { message: 'non-canonical base64url' });
 }
 
 /** 32 random bytes, base64url (43 characters). */
@@ -78,41 +93,21 @@ export const NonceSchema = base64urlBytes(32);
 /** An HMAC-SHA256 key confirmation tag, base64url (43 characters). */
 export const KeyConfirmationSchema = base64urlBytes(32);
 /** Lowercase hex SHA-256. */
-export const Sha256HexSchema = z.string().regex(/^[0-9a-f]{64}$/, { message: 'not a hex SHA-256' });
+export const Sha256HexSchema = z.string().regex(SHA256_HEX, { message: 'not a hex SHA-256' });
 
 /** An Ed25519 signature, multibase base58btc (`z...`). */
 export const SignatureMultibaseSchema = z
   .string()
   .max(100)
-  .refine(
-    (s) => {
-      try {
-        return multibaseDecode(s).length === 64;
-      } catch {
-        return false;
-      }
-    },
-    { message: 'not a base58btc Ed25519 signature' },
-  );
+  .refine(isSignatureText, { message: 'not a base58btc Ed25519 signature' });
 
 /** An X25519 public key as a multikey (`z6LS...`, multicodec x25519-pub). */
 export const X25519MultikeySchema = z
   .string()
   .max(64)
-  .refine(
-    (s) => {
-      try {
-        return decodeMultikey(s).codec === 'x25519-pub';
-      } catch {
-        return false;
-      }
-    },
-    { message: 'not an x25519-pub multikey' },
-  );
+  .refine(isX25519KeyText, { message: 'not an x25519-pub multikey' });
 
-export const CapabilitySchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/, {
-  message: 'not a capability name',
-});
+export const CapabilitySchema = z.string().regex(CAPABILITY, { message: 'not a capability name' });
 export const CapabilitiesSchema = z
   .array(CapabilitySchema)
   .max(64)
@@ -291,10 +286,7 @@ export const FederationRequestSchema = z.strictObject({
     metadata: ResponseMetadataSchema,
   }),
   expiresAt: TimestampMsSchema,
-  routingEndpoint: z
-    .string()
-    .max(512)
-    .regex(/^(?:wss?|https?):\/\/\S+$/),
+  routingEndpoint: z.string().max(512).regex(ENDPOINT),
   /** Renewal: the federation renewed; `federationId` must equal it (the target checks). */
   renews: HandshakeUuidSchema.optional(),
 });
@@ -423,15 +415,8 @@ export function parseHandshakeMessage<S extends z.ZodType = typeof HandshakeMess
 // The schemas' verdicts by hand for the five messages a handshake's critical path parses (each
 // once per process), so that zod runs only to explain a refusal. Conservative: true only for
 // values the schema accepts with an output equal to the value (property-tested against the schemas
-// in handshake-fast.test.ts); anything unusual (another prototype, a `__proto__` key, an undefined
+// in handshake/fast-check.test.ts); anything unusual (another prototype, a `__proto__` key, an undefined
 // member) is false and goes to the schema, which decides as before.
-
-const UUID_LOWER = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-const FRAGMENT = /^[A-Za-z0-9._~!$&'()*+,;=:@/?%-]{1,128}$/;
-const BASE64URL_CHARS = /^[A-Za-z0-9_-]+$/;
-const SHA256_HEX = /^[0-9a-f]{64}$/;
-const CAPABILITY = /^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$/;
-const ENDPOINT = /^(?:wss?|https?):\/\/\S+$/;
 
 /** A plain object (as JSON.parse makes them) with no `__proto__` key and no undefined member. */
 function plainRecord(v: unknown): v is Record<string, unknown> {
@@ -451,31 +436,12 @@ function keysAre(o: Record<string, unknown>, required: readonly string[], option
 }
 const isUuid = (v: unknown) => typeof v === 'string' && UUID_LOWER.test(v);
 const isTimestamp = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 8.64e15;
-function isVerificationMethod(v: unknown): boolean {
-  if (typeof v !== 'string' || v.length > 384) return false;
-  const hash = v.indexOf('#');
-  return hash >= 0 && isHandshakeDidValue(v.slice(0, hash)) && FRAGMENT.test(v.slice(hash + 1));
-}
-function isBase64url32(v: unknown): boolean {
-  if (typeof v !== 'string' || v.length !== 43 || !BASE64URL_CHARS.test(v)) return false;
-  return base64urlEncode(base64urlDecode(v)) === v;
-}
-function isSignature(v: unknown): boolean {
-  if (typeof v !== 'string' || v.length > 100) return false;
-  try {
-    return multibaseDecode(v).length === 64;
-  } catch {
-    return false;
-  }
-}
-function isX25519Multikey(v: unknown): boolean {
-  if (typeof v !== 'string' || v.length > 64) return false;
-  try {
-    return decodeMultikey(v).codec === 'x25519-pub';
-  } catch {
-    return false;
-  }
-}
+const isVerificationMethod = (v: unknown) =>
+  typeof v === 'string' && v.length <= 384 && isVerificationMethodText(v);
+const isBase64url32 = (v: unknown) =>
+  typeof v === 'string' && v.length === 43 && BASE64URL_CHARS.test(v) && isCanonicalBase64url(v);
+const isSignature = (v: unknown) => typeof v === 'string' && v.length <= 100 && isSignatureText(v);
+const isX25519Multikey = (v: unknown) => typeof v === 'string' && v.length <= 64 && isX25519KeyText(v);
 function isCapabilities(v: unknown): boolean {
   if (!Array.isArray(v) || v.length > 64) return false;
   for (let i = 0; i < v.length; i++) {
