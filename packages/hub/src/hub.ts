@@ -32,6 +32,7 @@ import {
   encodeMultikey,
   type FederationConfirm,
   type FederationRecord,
+  type FederationRequest,
   type FederationStatusValue,
   type FederationSummary,
   type FrameScan,
@@ -1606,6 +1607,14 @@ class HubServer implements Hub {
   // Handshakes
   // ------------------------------------------------------------------------------------------
 
+  /** The request of a checked response to the handshake's target; unreachable when it is gone. */
+  private askTarget(hs: PendingHandshake, request: FederationRequest): void {
+    if (!this.sendToMesh(hs.target, request)) {
+      throw new ProtocolError('unreachable', `${hs.target} disconnected`, { retryAfterMs: 2_000 });
+    }
+    hs.asked = true;
+  }
+
   private async handshake(conn: Connection, msg: HandshakeMessage): Promise<void> {
     const me = conn.meshId!;
     const origin = { origin: conn.id };
@@ -1634,47 +1643,30 @@ class HubServer implements Hub {
             );
           }
           if (msg.renews !== undefined) await this.checkRenewable(msg.renews, me, msg.targetMeshId);
-          if (msg.earlyResponse !== undefined) {
-            // The response came with the initiation (the link's nonce as the challenge): straight
-            // to the target, one round trip fewer (docs/handshake.md, "Early response").
-            const request = await this.coordinator.onEarlyInitiate(msg, { ...origin, linkNonce: conn.nonce });
-            this.handshakes.set(request.handshakeId, {
-              handshakeId: request.handshakeId,
-              source: me,
-              target: msg.targetMeshId,
-              startedAt: this.now(),
-              minTrustScore: msg.minTrustScore,
-              asked: true,
-              renews: msg.renews,
-            });
-            if (!this.sendToMesh(msg.targetMeshId, request)) {
-              throw new ProtocolError('unreachable', `${msg.targetMeshId} disconnected`, {
-                retryAfterMs: 2_000,
-              });
-            }
-            return;
-          }
-          const challenge = this.coordinator.onInitiate(msg, origin);
-          this.handshakes.set(challenge.handshakeId, {
-            handshakeId: challenge.handshakeId,
+          // With an early response (the link's nonce as the challenge) the initiation goes straight
+          // to the target, one round trip fewer (docs/handshake.md, "Early response").
+          const answer =
+            msg.earlyResponse === undefined
+              ? this.coordinator.onInitiate(msg, origin)
+              : await this.coordinator.onEarlyInitiate(msg, { ...origin, linkNonce: conn.nonce });
+          const started: PendingHandshake = {
+            handshakeId: answer.handshakeId,
             source: me,
             target: msg.targetMeshId,
             startedAt: this.now(),
             minTrustScore: msg.minTrustScore,
             asked: false,
             renews: msg.renews,
-          });
-          this.sendControl(conn, challenge);
+          };
+          this.handshakes.set(answer.handshakeId, started);
+          if (answer.type === 'Challenge') this.sendControl(conn, answer);
+          else this.askTarget(started, answer);
           return;
         }
         case 'ChallengeResponse': {
           if (!hs || hs.source !== me)
             throw new ProtocolError('unknown_handshake', 'no pending handshake of this mesh has this id');
-          const request = await this.coordinator.onResponse(msg, origin);
-          if (!this.sendToMesh(hs.target, request)) {
-            throw new ProtocolError('unreachable', `${hs.target} disconnected`, { retryAfterMs: 2_000 });
-          }
-          hs.asked = true;
+          this.askTarget(hs, await this.coordinator.onResponse(msg, origin));
           return;
         }
         case 'FederationAccept': {
