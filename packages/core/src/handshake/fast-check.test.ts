@@ -20,7 +20,7 @@ import {
   isFederationRequestValue,
   isInitiateFederationValue,
 } from '../wire/handshake.js';
-import { UUID_EDGES } from '../wire/test-edges.js';
+import { lengthEdges, SIX_HUBS, UUID_EDGES } from '../wire/test-edges.js';
 import { type Json, makeWorld, mutate, mutationArb, paths, START } from './test-fixtures.js';
 
 const LINK = 'bGluay1ub25jZS1mb3ItdGhlLXByb3BlcnR5LXRlc3Q';
@@ -59,14 +59,7 @@ const CHECKS: Record<string, [(v: unknown) => boolean, z.ZodType]> = {
 const edge: fc.Arbitrary<Json> = fc.constantFrom<Json>(
   '',
   'x',
-  'x'.repeat(64),
-  'x'.repeat(65),
-  'x'.repeat(128),
-  'x'.repeat(129),
-  'x'.repeat(256),
-  'x'.repeat(257),
-  'x'.repeat(512),
-  'x'.repeat(513),
+  ...lengthEdges(64, 128, 256, 512),
   'VerifiableCredential',
   'ml.inference',
   '-bad',
@@ -106,14 +99,7 @@ const edge: fc.Arbitrary<Json> = fc.constantFrom<Json>(
   [],
   ['ml.inference', 'ml.inference'],
   [HUB, HUB],
-  [
-    'did:mesh:hub:a',
-    'did:mesh:hub:b',
-    'did:mesh:hub:c',
-    'did:mesh:hub:d',
-    'did:mesh:hub:e',
-    'did:mesh:hub:f',
-  ],
+  [...SIX_HUBS],
   Array.from({ length: 65 }, (_, i) => `cap${i}`),
   Array.from({ length: 17 }, () => 'https://www.w3.org/ns/credentials/v2'),
   {},

@@ -53,39 +53,27 @@ function recorder(at: string, m: Mutation) {
   return { seen, pass };
 }
 
-/** The honest flow with one message mutated in flight. */
-async function flowWithMutation(w: World, at: Step, m: Mutation) {
-  const { seen, pass } = recorder(at, m);
-  let initiatorSession: Session | undefined;
-  let responderSession: Session | undefined;
-  try {
-    const challenge = w.hub.onInitiate(pass('initiate', w.initiator.start(START)));
-    const response = await w.initiator.onChallenge(pass('challenge', challenge));
-    const request = await w.hub.onResponse(pass('response', response));
-    const answer = await w.responder.onRequest(pass('request', request));
-    if (answer.type === 'HandshakeReject') return { seen, initiatorSession, responderSession };
-    const established = await w.hub.onAccept(pass('accept', answer));
-    const done = await w.initiator.onEstablished(pass('established', established));
-    initiatorSession = done.session;
-    const relayed = w.hub.onConfirm(pass('confirm', done.confirm)).confirm;
-    responderSession = w.responder.onConfirm(pass('relayed', relayed));
-  } catch (error) {
-    expectTyped(error);
-  }
-  return { seen, initiatorSession, responderSession };
-}
-
 const EARLY_STEPS = ['initiate', 'request', 'accept', 'established', 'confirm', 'relayed'] as const;
 const LINK_NONCE = 'bGluay1ub25jZS1mb3ItdGhlLXByb3BlcnR5LXRlc3Q';
 
-/** The early flow (docs/handshake.md, "Early response") with one message mutated in flight. */
-async function earlyFlowWithMutation(w: World, at: (typeof EARLY_STEPS)[number], m: Mutation) {
+/**
+ * The honest flow with one message mutated in flight: the four phases, or with `early` the early
+ * response (docs/handshake.md), whose initiation carries the response.
+ */
+async function flowWithMutation(w: World, at: Step, m: Mutation, early = false) {
   const { seen, pass } = recorder(at, m);
   let initiatorSession: Session | undefined;
   let responderSession: Session | undefined;
   try {
-    const initiate = await w.initiator.startEarly(START, LINK_NONCE);
-    const request = await w.hub.onEarlyInitiate(pass('initiate', initiate), { linkNonce: LINK_NONCE });
+    let request: unknown;
+    if (early) {
+      const initiate = await w.initiator.startEarly(START, LINK_NONCE);
+      request = await w.hub.onEarlyInitiate(pass('initiate', initiate), { linkNonce: LINK_NONCE });
+    } else {
+      const challenge = w.hub.onInitiate(pass('initiate', w.initiator.start(START)));
+      const response = await w.initiator.onChallenge(pass('challenge', challenge));
+      request = await w.hub.onResponse(pass('response', response));
+    }
     const answer = await w.responder.onRequest(pass('request', request));
     if (answer.type === 'HandshakeReject') return { seen, initiatorSession, responderSession };
     const established = await w.hub.onAccept(pass('accept', answer));
@@ -100,23 +88,6 @@ async function earlyFlowWithMutation(w: World, at: (typeof EARLY_STEPS)[number],
 }
 
 describe('handshake state machines under hostile input', () => {
-  it('one mutated message of an early flow never yields a session, only typed errors', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...EARLY_STEPS), mutationArb, async (at, m) => {
-        const w = makeWorld();
-        const { seen, initiatorSession, responderSession } = await earlyFlowWithMutation(w, at, m);
-        const changed = seen.some((s) => canonicalJson(s.original) !== canonicalJson(s.delivered));
-        if (changed) {
-          expect(responderSession).toBeUndefined();
-          if (initiatorSession) expect(['confirm', 'relayed']).toContain(at);
-        } else {
-          expect(Buffer.from(initiatorSession!.sendKey)).toEqual(Buffer.from(responderSession!.receiveKey));
-        }
-      }),
-      { numRuns: 300 },
-    );
-  });
-
   it('random values sent to any role end in a typed error', async () => {
     const w = makeWorld();
     await fc.assert(
@@ -134,27 +105,32 @@ describe('handshake state machines under hostile input', () => {
     );
   });
 
-  it('one mutated message never yields a session, only typed errors', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...STEPS), mutationArb, async (at, m) => {
-        const w = makeWorld();
-        const { seen, initiatorSession, responderSession } = await flowWithMutation(w, at, m);
-        const changed = seen.some((s) => canonicalJson(s.original) !== canonicalJson(s.delivered));
-        if (changed) {
-          // A changed message may pass a relay (the hub cannot check key confirmations), but
-          // never both ends: the initiator's session alone is allowed only if the change came
-          // after its own checks (the confirmation on its way to the target).
-          expect(responderSession).toBeUndefined();
-          if (initiatorSession) expect(['confirm', 'relayed']).toContain(at);
-        } else {
-          expect(initiatorSession).toBeDefined();
-          expect(responderSession).toBeDefined();
-          expect(Buffer.from(initiatorSession!.sendKey)).toEqual(Buffer.from(responderSession!.receiveKey));
-        }
-      }),
-      { numRuns: 400 },
-    );
-  });
+  for (const [flow, steps, early, numRuns] of [
+    ['the four phases', STEPS, false, 400],
+    ['an early response', EARLY_STEPS, true, 300],
+  ] as const) {
+    it(`one mutated message never yields a session, only typed errors (${flow})`, async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.constantFrom<Step>(...steps), mutationArb, async (at, m) => {
+          const w = makeWorld();
+          const { seen, initiatorSession, responderSession } = await flowWithMutation(w, at, m, early);
+          const changed = seen.some((s) => canonicalJson(s.original) !== canonicalJson(s.delivered));
+          if (changed) {
+            // A changed message may pass a relay (the hub cannot check key confirmations), but
+            // never both ends: the initiator's session alone is allowed only if the change came
+            // after its own checks (the confirmation on its way to the target).
+            expect(responderSession).toBeUndefined();
+            if (initiatorSession) expect(['confirm', 'relayed']).toContain(at);
+          } else {
+            expect(initiatorSession).toBeDefined();
+            expect(responderSession).toBeDefined();
+            expect(Buffer.from(initiatorSession!.sendKey)).toEqual(Buffer.from(responderSession!.receiveKey));
+          }
+        }),
+        { numRuns },
+      );
+    });
+  }
 
   it('mutated initiator-signed fields are refused by hub and target alike', async () => {
     await fc.assert(

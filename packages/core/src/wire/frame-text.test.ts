@@ -11,7 +11,7 @@ import { ed25519 } from '../crypto.js';
 import { createEnvelope, hopForward, sealPayload, signEnvelope } from '../envelope.js';
 import { splitBatch } from './batch.js';
 import { hopForwardedText, isRegisteredFrameType, parseFrame } from './frame.js';
-import { ENVELOPE_EDGE_STRINGS } from './test-edges.js';
+import { ENVELOPE_EDGE_STRINGS, SIX_HUBS } from './test-edges.js';
 import './link.js'; // registers Ack with the frame parser
 import { forwardedEnvelopeText, matchFrameText, matchPlainAck, matchSealedEnvelope } from './frame-text.js';
 import { type Envelope, isSealedEnvelope, LIMITS, MAX_HOPS } from './messages.js';
@@ -88,14 +88,7 @@ const edgeValue: fc.Arbitrary<unknown> = fc.constantFrom(
   [],
   [HUB],
   [HUB, HUB],
-  [
-    'did:mesh:hub:a',
-    'did:mesh:hub:b',
-    'did:mesh:hub:c',
-    'did:mesh:hub:d',
-    'did:mesh:hub:e',
-    'did:mesh:hub:f',
-  ],
+  [...SIX_HUBS],
   { dataClassification: 'public', auditTrail: false },
   { dataClassification: 'secret', auditTrail: false },
   { dataClassification: 'personal-identifiable', auditTrail: true },

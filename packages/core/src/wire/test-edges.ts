@@ -55,3 +55,11 @@ export const ENVELOPE_EDGE_STRINGS: readonly string[] = [
   'AAAAAAAAAAA+AAAAAAAAAAAA',
   '__proto__',
 ];
+
+/** A string at each length limit and one past it. */
+export function lengthEdges(...limits: number[]): string[] {
+  return limits.flatMap((n) => ['x'.repeat(n), 'x'.repeat(n + 1)]);
+}
+
+/** Six distinct hub DIDs: a route or path one hub longer than MAX_HOPS allows. */
+export const SIX_HUBS: readonly string[] = ['a', 'b', 'c', 'd', 'e', 'f'].map((h) => `did:mesh:hub:${h}`);
