@@ -10,7 +10,7 @@ import { ed25519 } from '../crypto.js';
 import { createEnvelope, hopForward, sealPayload, signEnvelope } from '../envelope.js';
 import { MAX_BATCH_FRAMES, splitBatch } from './batch.js';
 import { type HopSpans, hopForwardedText, parseFrame } from './frame.js';
-import { AckSchema, isPlainAck } from './link.js';
+import { AckSchema, DeliveredSchema, isDeliveredValue, isPlainAck } from './link.js';
 import {
   type ClearPayload,
   clearPayloadSchema,
@@ -355,6 +355,47 @@ describe('isUuidValue and the Ack fast check', () => {
     const ok = { type: 'Ack', messageId: sealed.messageId, federationId: sealed.federationId };
     expect(isPlainAck(ok)).toBe(true);
     expect(parseFrame(JSON.stringify(ok))).toEqual({ kind: 'Ack', frame: ok });
+  });
+
+  it('passes a Delivered exactly when DeliveredSchema accepts it unchanged', () => {
+    const value = fc.oneof(uuidLike, fc.integer(), fc.constant(undefined), fc.constant(null));
+    const did = fc.oneof(
+      fc.constantFrom(sealed.targetMeshId, 'did:mesh:academic:mit-001', 'did:key:z6Mk', 'did:', 'DID:mesh:x'),
+      fc.constant(`did:mesh:${'a'.repeat(300)}`),
+      fc.string(),
+      fc.integer(),
+    );
+    const delivered = fc.record(
+      {
+        type: fc.constantFrom('Delivered', 'delivered', 'Ack'),
+        messageId: value,
+        federationId: value,
+        by: did,
+        extra: fc.string(),
+        ['__proto__']: fc.constant({}),
+      },
+      { requiredKeys: [] },
+    );
+    fc.assert(
+      fc.property(delivered, (d) => {
+        const plain = JSON.parse(JSON.stringify(d)) as unknown;
+        const parsed = DeliveredSchema.safeParse(plain);
+        expect(isDeliveredValue(plain)).toBe(
+          parsed.success && JSON.stringify(parsed.data) === JSON.stringify(plain),
+        );
+      }),
+      { numRuns: 3000 },
+    );
+    const ok = {
+      type: 'Delivered',
+      messageId: sealed.messageId,
+      federationId: sealed.federationId,
+      by: sealed.targetMeshId,
+    };
+    expect(isDeliveredValue(ok)).toBe(true);
+    expect(isDeliveredValue({ ...ok, by: 'not-a-did' })).toBe(false);
+    expect(isDeliveredValue(JSON.parse(JSON.stringify({ ...ok, ['__proto__']: 1 })))).toBe(false);
+    expect(parseFrame(JSON.stringify(ok))).toEqual({ kind: 'Delivered', frame: ok });
   });
 });
 

@@ -31,6 +31,7 @@ import {
 import {
   capabilitySchema,
   didSchema,
+  isDidValue,
   isUuidValue,
   LIMITS,
   PROTOCOL_VERSION,
@@ -286,6 +287,19 @@ export function isPlainAck(v: unknown): boolean {
   return o.type === 'Ack' && isUuidValue(o.messageId) && isUuidValue(o.federationId);
 }
 registerFrameSchema('Ack', AckSchema, { fastCheck: isPlainAck });
-registerFrameSchema('Delivered', DeliveredSchema);
+const DELIVERED_KEYS = new Set(['type', 'messageId', 'federationId', 'by']);
+/**
+ * Exactly DeliveredSchema's verdict, unchanged value, without zod: one Delivered crosses every hub
+ * link and reaches the source node per routed message; anything unusual goes to the schema.
+ */
+export function isDeliveredValue(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const o = v as Record<string, unknown>;
+  for (const key in o) if (!DELIVERED_KEYS.has(key)) return false;
+  return (
+    o.type === 'Delivered' && isUuidValue(o.messageId) && isUuidValue(o.federationId) && isDidValue(o.by)
+  );
+}
+registerFrameSchema('Delivered', DeliveredSchema, { fastCheck: isDeliveredValue });
 registerFrameSchema('FederationStatus', FederationStatusSchema);
 registerFrameSchema('Terminate', TerminateSchema);
