@@ -256,6 +256,8 @@ describe('MCP federation across two hubs', () => {
       10_000,
       'provider gave up too',
     );
+    // The caller's record is written in the turn after the answer (off the caller's wait).
+    await until(() => explanations.alice.some((r) => r.outcome === 'timeout'), 10_000, 'caller record');
     const record = explanations.alice.find((r) => r.outcome === 'timeout')!;
     expect(record.complianceContext).toEqual({ dataClassification: 'confidential', auditTrail: true });
     await client.close();

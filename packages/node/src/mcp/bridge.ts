@@ -31,12 +31,12 @@ import {
   catalogSchema,
   MCP_LIMITS,
   MCP_MESSAGE_TYPES,
+  parseTaskRequest,
+  parseTaskResponse,
   type TaskErrorCode,
   type TaskRequest,
   taskCancelSchema,
   taskProgressSchema,
-  taskRequestSchema,
-  taskResponseSchema,
 } from './protocol.js';
 import { TaskFailure, UpstreamPool, type UpstreamServerConfig, type UpstreamTool } from './upstream.js';
 
@@ -345,7 +345,7 @@ export class McpBridge {
 
   private async onTaskRequest(m: IncomingMessage, answered?: () => void): Promise<void> {
     const started = this.now();
-    const parsed = taskRequestSchema.safeParse(m.data);
+    const parsed = parseTaskRequest(m.data);
     if (!parsed.success) {
       const taskId = (m.data as { taskId?: unknown } | null)?.taskId;
       if (typeof taskId === 'string' && /^[0-9a-f-]{36}$/i.test(taskId)) {
@@ -677,26 +677,32 @@ export class McpBridge {
       complianceContext = cc.data;
     }
     const result = await this.call(remote, args, options, complianceContext);
-    this.reportOutcome(remote, result.r);
-    this.explain({
-      actionId: result.taskId,
-      at: started,
-      side: 'caller',
-      federationId: remote.federationId,
-      partner: remote.partner,
-      agent: options.agent,
-      tool: remote.tool.name,
-      capability: remote.tool.capability,
-      outcome: result.r.ok ? (result.r.result.isError ? 'tool_error' : 'ok') : result.r.code,
-      message: result.r.ok ? undefined : result.r.message,
-      durationMs: this.now() - started,
-      complianceContext,
-      explanation: {
-        reasoning: `Task delegated based on capability match: ${remote.tool.capability} is offered by ${remote.partner} as ${remote.tool.name} over federation ${remote.federationId}`,
-        dataUsed: ['tool-arguments', 'partner-catalog', 'federation-registry'],
-        alternatives: ['local-execution', 'alternative-mesh'],
-        humanReviewable: true,
-      },
+
+    const durationMs = this.now() - started;
+    // The answer goes back first; the outcome report and the explanation record (an audit append)
+    // follow in the next turn, off the caller's wait.
+    setImmediate(() => {
+      this.reportOutcome(remote, result.r);
+      this.explain({
+        actionId: result.taskId,
+        at: started,
+        side: 'caller',
+        federationId: remote.federationId,
+        partner: remote.partner,
+        agent: options.agent,
+        tool: remote.tool.name,
+        capability: remote.tool.capability,
+        outcome: result.r.ok ? (result.r.result.isError ? 'tool_error' : 'ok') : result.r.code,
+        message: result.r.ok ? undefined : result.r.message,
+        durationMs,
+        complianceContext,
+        explanation: {
+          reasoning: `Task delegated based on capability match: ${remote.tool.capability} is offered by ${remote.partner} as ${remote.tool.name} over federation ${remote.federationId}`,
+          dataUsed: ['tool-arguments', 'partner-catalog', 'federation-registry'],
+          alternatives: ['local-execution', 'alternative-mesh'],
+          humanReviewable: true,
+        },
+      });
     });
     return result.r;
   }
@@ -803,7 +809,7 @@ export class McpBridge {
   }
 
   private onResponse(m: IncomingMessage): void {
-    const parsed = taskResponseSchema.safeParse(m.data);
+    const parsed = parseTaskResponse(m.data);
     if (!parsed.success) return;
     const call = this.pending.get(parsed.data.taskId);
     if (!call || call.partner !== m.source || call.federationId !== m.federationId) return;

@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { exposedToolName, partnerAliases } from './names.js';
 import {
   catalogSchema,
+  parseTaskRequest,
+  parseTaskResponse,
   taskCancelSchema,
   taskProgressSchema,
   taskRequestSchema,
@@ -95,6 +97,118 @@ describe('MCP federation messages', () => {
     expect(catalogSchema.safeParse({ ...catalog, tools: [{ ...tool, inputSchema: huge }] }).success).toBe(
       false,
     );
+  });
+});
+
+describe('the hand checks of task requests and responses', () => {
+  // Values that sit on either side of a rule of the schemas.
+  const EDGES: unknown[] = [
+    null,
+    true,
+    0,
+    -1,
+    1.5,
+    2 ** 53,
+    Number.MAX_SAFE_INTEGER,
+    '',
+    'x',
+    'has space',
+    'a'.repeat(128),
+    'a'.repeat(129),
+    'did:mesh',
+    'did:mesh:a',
+    `did:${'a'.repeat(508)}`,
+    `did:${'a'.repeat(509)}`,
+    'DID:mesh:enterprise:acme-001',
+    'c'.repeat(1024),
+    'c'.repeat(1025),
+    '3b241101-e2bb-4255-8caf-4136c566a964',
+    '3b241101-e2bb-4255-8caf-4136c566a96',
+    'busy',
+    'made_up',
+    [],
+    [1],
+    {},
+    { a: 1 },
+    JSON.parse('{"__proto__":{"x":1}}'),
+    { a: { b: [1, { c: null }] } },
+    { did: 'did:mesh:enterprise:acme-001' },
+    { did: 'did:mesh:enterprise:acme-001', client: 'c'.repeat(128) },
+    { did: 'did:mesh:enterprise:acme-001', client: 'c'.repeat(129) },
+    { did: 'did:mesh:enterprise:acme-001', client: 7 },
+    { did: 'did:mesh:enterprise:acme-001', other: 1 },
+    { did: 'DID:mesh:enterprise:acme-001' },
+    { did: 'did:mes' },
+    { did: 'did:mesh' },
+    { did: `did:${'a'.repeat(508)}` },
+    { did: `did:${'a'.repeat(509)}` },
+    { client: 'c' },
+    {},
+    { code: 'busy', message: 'm' },
+    { code: 'busy', message: 'm', retryAfterMs: 10 },
+    { code: 'busy', message: 'm', retryAfterMs: -1 },
+    { code: 'busy', message: 'm', retryAfterMs: 0.5 },
+    { code: 'busy', message: 'c'.repeat(1025) },
+    { code: 'nope', message: 'm' },
+    { code: 'busy' },
+    { code: 'busy', message: 'm', extra: 1 },
+    { content: [{ type: 'text', text: 'ok' }] },
+  ];
+  const request = {
+    taskId: randomUUID(),
+    tool: 'add',
+    arguments: { a: 1, b: [2, 3] },
+    agent: { did: 'did:mesh:enterprise:acme-001#agent-x', client: 'bench' },
+    progress: false,
+    deadline: 1_700_000_000_000,
+  };
+  const responses = [
+    { taskId: randomUUID(), result: { content: [{ type: 'text', text: '5' }] } },
+    { taskId: randomUUID(), error: { code: 'busy', message: 'later', retryAfterMs: 20 } },
+  ];
+  /** One change to a valid message: a member replaced by an edge value, removed, or one added. */
+  const edited = (base: Record<string, unknown>) =>
+    fc.oneof(
+      fc
+        .tuple(fc.constantFrom(...Object.keys(base)), fc.constantFrom(...EDGES))
+        .map(([k, v]) => ({ ...base, [k]: v })),
+      fc.constantFrom(...Object.keys(base)).map((k) => {
+        const { [k]: _gone, ...rest } = base;
+        return rest;
+      }),
+      fc
+        .tuple(fc.constantFrom('extra', 'result', 'error', '__proto__'), fc.constantFrom(...EDGES))
+        .map(([k, v]) => JSON.parse(JSON.stringify({ ...base, [k]: v }))),
+    );
+  const same = (a: { success: boolean; data?: unknown }, b: { success: boolean; data?: unknown }) => {
+    expect(a.success).toBe(b.success);
+    if (a.success) expect(JSON.stringify(a.data)).toBe(JSON.stringify(b.data));
+  };
+
+  it('give the schema verdict and value for every one-member change and any JSON', () => {
+    fc.assert(
+      fc.property(fc.oneof(edited(request), fc.jsonValue()), (v) => {
+        const plain = JSON.parse(JSON.stringify(v ?? null)) as unknown;
+        same(parseTaskRequest(plain), taskRequestSchema.safeParse(plain));
+      }),
+      { numRuns: 4000 },
+    );
+    fc.assert(
+      fc.property(fc.oneof(edited(responses[0]!), edited(responses[1]!), fc.jsonValue()), (v) => {
+        const plain = JSON.parse(JSON.stringify(v ?? null)) as unknown;
+        same(parseTaskResponse(plain), taskResponseSchema.safeParse(plain));
+      }),
+      { numRuns: 4000 },
+    );
+  });
+
+  it('keep a valid message as it came (no copy) and leave the rest to the schema', () => {
+    expect(parseTaskRequest(request)).toEqual({ success: true, data: request });
+    expect(parseTaskRequest(request).data).toBe(request);
+    for (const r of responses) expect(parseTaskResponse(r).data).toBe(r);
+    const e = parseTaskRequest({ ...request, tool: 'has space' });
+    expect(e.success).toBe(false);
+    expect(e.error?.issues[0]?.path).toEqual(['tool']);
   });
 });
 

@@ -4,7 +4,7 @@
  * arguments or results. Every one is validated here when it arrives: the partner is authenticated,
  * not trusted to be well-formed.
  */
-import { capabilitySchema, uuidSchema } from '@fmp/core';
+import { capabilitySchema, isPlainJsonValue, isUuidValue, uuidSchema } from '@fmp/core';
 import { z } from 'zod';
 
 export const MCP_MESSAGE_TYPES = {
@@ -120,3 +120,78 @@ export const taskResponseSchema = z.union([
   z.strictObject({ taskId: uuidSchema, error: taskErrorSchema }),
 ]);
 export type TaskResponse = z.infer<typeof taskResponseSchema>;
+
+// Hand checks for the two messages of every call (zod's record-of-json walk cost ~30-50 µs a call
+// on each side). Each accepts only values its schema accepts and gives back unchanged, so the value
+// itself stands for the schema's output; anything else (a `__proto__` key, an unsafe integer, any
+// error) goes to the schema, which decides and names the issue.
+
+const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
+const REQUEST_KEYS = ['taskId', 'tool', 'arguments', 'agent', 'progress', 'deadline'] as const;
+const AGENT_KEYS = ['did', 'client'];
+const RESPONSE_ERROR_KEYS = ['code', 'message', 'retryAfterMs'];
+const ERROR_CODES: ReadonlySet<unknown> = new Set(TASK_ERROR_CODES);
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
+}
+
+/** No key outside `keys` (the callers check every required member's value, so none is missing). */
+function hasOnlyKeys(o: Record<string, unknown>, keys: readonly string[]): boolean {
+  for (const key in o) if (!Object.hasOwn(o, key) || !keys.includes(key)) return false;
+  return true;
+}
+
+const isJsonRecord = (v: unknown): v is Record<string, unknown> => isPlainObject(v) && isPlainJsonValue(v, 1);
+
+function isAgentValue(v: unknown): boolean {
+  if (!isPlainObject(v)) return false;
+  const { did, client } = v;
+  if (!hasOnlyKeys(v, AGENT_KEYS)) return false;
+  return (
+    typeof did === 'string' &&
+    did.length >= 8 &&
+    did.length <= 512 &&
+    did.startsWith('did:') &&
+    (client === undefined || (typeof client === 'string' && client.length <= 128))
+  );
+}
+
+function isTaskRequestValue(v: unknown): v is TaskRequest {
+  if (!isPlainObject(v) || !hasOnlyKeys(v, REQUEST_KEYS)) return false;
+  return (
+    isUuidValue(v.taskId) &&
+    typeof v.tool === 'string' &&
+    TOOL_NAME.test(v.tool) &&
+    isJsonRecord(v.arguments) &&
+    isAgentValue(v.agent) &&
+    typeof v.progress === 'boolean' &&
+    Number.isSafeInteger(v.deadline) &&
+    (v.deadline as number) >= 0
+  );
+}
+
+function isTaskResponseValue(v: unknown): v is TaskResponse {
+  if (!isPlainObject(v) || !isUuidValue(v.taskId)) return false;
+  if (Object.hasOwn(v, 'result')) return hasOnlyKeys(v, ['taskId', 'result']) && isJsonRecord(v.result);
+  if (!hasOnlyKeys(v, ['taskId', 'error'])) return false;
+  const e = v.error;
+  if (!isPlainObject(e) || !hasOnlyKeys(e, RESPONSE_ERROR_KEYS)) return false;
+  return (
+    ERROR_CODES.has(e.code) &&
+    typeof e.message === 'string' &&
+    e.message.length <= MCP_LIMITS.reasonLength &&
+    (e.retryAfterMs === undefined ||
+      (Number.isSafeInteger(e.retryAfterMs) && (e.retryAfterMs as number) >= 0))
+  );
+}
+
+/** taskRequestSchema.safeParse, by the hand check when it suffices. */
+export function parseTaskRequest(v: unknown): z.ZodSafeParseResult<TaskRequest> {
+  return isTaskRequestValue(v) ? { success: true, data: v } : taskRequestSchema.safeParse(v);
+}
+
+/** taskResponseSchema.safeParse, by the hand check when it suffices. */
+export function parseTaskResponse(v: unknown): z.ZodSafeParseResult<TaskResponse> {
+  return isTaskResponseValue(v) ? { success: true, data: v } : taskResponseSchema.safeParse(v);
+}
