@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   type ExplanationRecord,
+  type IncomingMessage,
   MAX_MCP_BODY_BYTES,
   McpBridge,
   McpHttpEndpoint,
@@ -311,6 +312,43 @@ describe('MCP federation across two hubs', () => {
     const tooBig = await client.callTool({ name: 'bob-001__fixture2.big', arguments: { kb: 900 } });
     expect(errorCode(tooBig)).toBe('result_too_large');
     await client.close();
+  });
+
+  it("every answer travels under its call's complianceContext (so both sides check and audit it)", async () => {
+    const context = { dataClassification: 'internal', purpose: 'answer-context test', auditTrail: true };
+    const answers: IncomingMessage[] = [];
+    const off = aliceNode.onMessage((m) => {
+      if (m.type === 'agent.task.response') answers.push(m);
+    });
+    try {
+      const client = await connect();
+      const meta = { 'mesh.global/complianceContext': context };
+      const ok = await client.callTool({ name: 'bob-001__echo', arguments: { text: 'ctx' }, _meta: meta });
+      expect(ok.isError).toBeFalsy();
+      const failed = await client.callTool({ name: 'bob-001__fail', arguments: {}, _meta: meta });
+      expect(failed.isError).toBe(true);
+      await client.close();
+    } finally {
+      off();
+    }
+    expect(answers.length).toBeGreaterThanOrEqual(2);
+    for (const a of answers.slice(-2)) expect(a.complianceContext).toEqual(context);
+    // Without one in _meta, the call's default context (confidential) goes both ways.
+    const before = answers.length;
+    const off2 = aliceNode.onMessage((m) => {
+      if (m.type === 'agent.task.response') answers.push(m);
+    });
+    try {
+      const client = await connect();
+      await client.callTool({ name: 'bob-001__echo', arguments: { text: 'default' } });
+      await client.close();
+    } finally {
+      off2();
+    }
+    expect(answers[before]?.complianceContext).toEqual({
+      dataClassification: 'confidential',
+      auditTrail: true,
+    });
   });
 
   it('a malformed task request from an authenticated partner gets a typed error answer', async () => {

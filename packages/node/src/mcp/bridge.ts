@@ -21,6 +21,7 @@ import {
   type VerifiableCredentialJson,
 } from '@fmp/core';
 import type { CallToolResult } from '@modelcontextprotocol/server';
+import { ComplianceDeniedError } from '../compliance.js';
 import { DeliveryError, NodeBusyError, NodeNotConnectedError, UnknownFederationError } from '../errors.js';
 import type { FederationInfo, IncomingMessage, MeshNode, NodeLogger } from '../node.js';
 import { exposedToolName, partnerAliases } from './names.js';
@@ -350,7 +351,7 @@ export class McpBridge {
       const taskId = (m.data as { taskId?: unknown } | null)?.taskId;
       if (typeof taskId === 'string' && /^[0-9a-f-]{36}$/i.test(taskId)) {
         await this.respond(
-          m.federationId,
+          m,
           taskId,
           {
             error: { code: 'invalid_request', message: parsed.error.issues[0]?.message ?? 'invalid request' },
@@ -424,7 +425,10 @@ export class McpBridge {
                       m.federationId,
                       MCP_MESSAGE_TYPES.progress,
                       { taskId: req.taskId, ...p },
-                      { priority: 'normal' },
+                      {
+                        priority: 'normal',
+                        ...(m.complianceContext ? { complianceContext: m.complianceContext } : {}),
+                      },
                     )
                     .catch(() => {});
                 },
@@ -435,12 +439,7 @@ export class McpBridge {
           throw new TaskFailure('result_too_large', `the result exceeds ${this.maxResultBytes} bytes`);
         }
         if (result.isError) outcome = 'tool_error';
-        await this.respond(
-          m.federationId,
-          req.taskId,
-          { result: result as unknown as ClearPayload['data'] },
-          answered,
-        );
+        await this.respond(m, req.taskId, { result: result as unknown as ClearPayload['data'] }, answered);
       } finally {
         this.running.delete(req.taskId);
       }
@@ -452,7 +451,7 @@ export class McpBridge {
       outcome = failure.code;
       message = failure.message;
       await this.respond(
-        m.federationId,
+        m,
         req.taskId,
         {
           error: {
@@ -491,7 +490,8 @@ export class McpBridge {
   }
 
   private async respond(
-    federationId: string,
+    /** The request answered: the answer goes on its federation, under its complianceContext. */
+    to: Pick<IncomingMessage, 'federationId' | 'complianceContext'>,
     taskId: string,
     body:
       | { result: ClearPayload['data'] }
@@ -499,17 +499,43 @@ export class McpBridge {
     /** Called once the answer is queued on the link. */
     queued?: () => void,
   ): Promise<void> {
+    const { federationId, complianceContext } = to;
     try {
+      // The answer is data of the same call: the same context, checked and audited on both sides,
+      // and the hubs keep it on the request's geography.
       await this.node.send(
         federationId,
         MCP_MESSAGE_TYPES.response,
         { taskId, ...body },
-        { priority: 'high', ...(queued ? { onQueued: queued } : {}) },
+        {
+          priority: 'high',
+          ...(complianceContext ? { complianceContext } : {}),
+          ...(queued ? { onQueued: queued } : {}),
+        },
       );
     } catch (err) {
-      if (err instanceof FmpProtocolError && err.wireCode === 'message_too_large' && 'result' in body) {
+      if ('result' in body && err instanceof ComplianceDeniedError) {
+        // The caller must not wait for a result that may not leave: a refusal carrying nothing of
+        // the call's data goes instead (without the context, whose checks just kept the data here).
         await this.respond(
-          federationId,
+          { federationId, complianceContext: undefined },
+          taskId,
+          {
+            error: {
+              code: 'policy_denied',
+              message: `the provider's compliance rules keep this result from leaving: ${err.message}`.slice(
+                0,
+                MCP_LIMITS.reasonLength,
+              ),
+            },
+          },
+          queued,
+        );
+        return;
+      }
+      if ('result' in body && err instanceof FmpProtocolError && err.wireCode === 'message_too_large') {
+        await this.respond(
+          to,
           taskId,
           { error: { code: 'result_too_large', message: 'the sealed result exceeds the largest frame' } },
           queued,
@@ -734,12 +760,12 @@ export class McpBridge {
     const r = await new Promise<RemoteCallResult>((resolve) => {
       let done = false;
       const onAbort = () => {
-        this.sendCancel(remote.federationId, taskId, 'cancelled by the client');
+        this.sendCancel(remote.federationId, taskId, 'cancelled by the client', complianceContext);
         settle({ ok: false, code: 'cancelled', message: 'cancelled by the client' });
       };
       const timer = setTimeout(() => {
         const call = this.pending.get(taskId);
-        this.sendCancel(remote.federationId, taskId, 'deadline passed');
+        this.sendCancel(remote.federationId, taskId, 'deadline passed', complianceContext);
         settle(
           call && !call.delivered
             ? {
@@ -802,9 +828,19 @@ export class McpBridge {
     }
   }
 
-  private sendCancel(federationId: string, taskId: string, reason: string): void {
+  private sendCancel(
+    federationId: string,
+    taskId: string,
+    reason: string,
+    complianceContext: ComplianceContext,
+  ): void {
     void this.node
-      .send(federationId, MCP_MESSAGE_TYPES.cancel, { taskId, reason }, { priority: 'high' })
+      .send(
+        federationId,
+        MCP_MESSAGE_TYPES.cancel,
+        { taskId, reason },
+        { priority: 'high', complianceContext },
+      )
       .catch(() => {});
   }
 
