@@ -8,6 +8,7 @@
 
 import {
   AuditLog,
+  type AuditStorage,
   type MemoryVaultStorage,
   memoryAuditStorage,
   memoryVaultStorage,
@@ -212,6 +213,132 @@ describe('compliance enforcement at the nodes', () => {
       ).toBe(true);
     } finally {
       await lowNode.stop();
+    }
+  });
+});
+
+/**
+ * Two audit storages whose syncs the test holds: an entry is written at once and durable only when
+ * released. A message may go (and reach the application) on its written entry; whatever
+ * acknowledges it waits for the durable one.
+ */
+describe('audit entries: written before the action, durable before its acknowledgement', () => {
+  function heldStorage(): { storage: AuditStorage; hold(): () => void } {
+    const inner = memoryAuditStorage();
+    let held: Promise<void> | undefined;
+    return {
+      storage: {
+        ...inner,
+        async appendBatch(entries, onWritten) {
+          await inner.appendBatch(entries);
+          onWritten?.();
+          await held;
+        },
+      },
+      hold() {
+        let release!: () => void;
+        held = new Promise<void>((r) => {
+          release = r;
+        });
+        return () => {
+          held = undefined;
+          release();
+        };
+      },
+    };
+  }
+
+  let hub: Hub;
+  let sender: MeshNode;
+  let receiver: MeshNode;
+  let fedId = '';
+  const got: IncomingMessage[] = [];
+  const senderStorage = heldStorage();
+  const receiverStorage = heldStorage();
+
+  beforeAll(async () => {
+    const world = await createWorld();
+    const started = await startHub(world);
+    hub = started.hub;
+    const a = await world.member('did:mesh:enterprise:sender-001', { trustLevel: 90 });
+    const b = await world.member('did:mesh:enterprise:receiver-001', { trustLevel: 90 });
+    sender = nodeFor(world, a, started.url, {
+      compliance: { audit: await AuditLog.open(senderStorage.storage) },
+    });
+    receiver = nodeFor(world, b, started.url, {
+      compliance: { audit: await AuditLog.open(receiverStorage.storage) },
+    });
+    receiver.onMessage((m) => {
+      got.push(m);
+    });
+    await sender.start();
+    await receiver.start();
+    fedId = (
+      await sender.federate(receiver.did, { capabilities: ['ml.inference'], purpose: 'durability test' })
+    ).federationId;
+  }, 60_000);
+
+  afterAll(async () => {
+    await sender?.stop();
+    await receiver?.stop();
+    await hub?.stop();
+  });
+
+  it('delivers on written entries and acknowledges only durable ones', async () => {
+    const context = { dataClassification: 'internal' as const, auditTrail: true };
+    // Once with the receiver's entry durable first, once with the sender's: either alone is not enough.
+    for (const first of ['receiver', 'sender'] as const) {
+      const releaseSender = senderStorage.hold();
+      const releaseReceiver = receiverStorage.hold();
+      const before = got.length;
+      let settled = false;
+      const sent = sender
+        .send(fedId, 'agent.notification', { first }, { complianceContext: context })
+        .finally(() => {
+          settled = true;
+        });
+      // Both entries are written, none durable: the message left and reached the application...
+      await until(() => got.length === before + 1, 10_000, 'delivered on written entries');
+      // ...but nothing acknowledges it yet: the receiver's receipt and the sender's delivery
+      // receipt each wait for their own side's entry.
+      await new Promise((r) => setTimeout(r, 300));
+      expect(settled).toBe(false);
+      (first === 'receiver' ? releaseReceiver : releaseSender)();
+      await new Promise((r) => setTimeout(r, 300));
+      expect(settled).toBe(false);
+      (first === 'receiver' ? releaseSender : releaseReceiver)();
+      const receipt = await sent;
+      expect(receipt.messageId).toBe(got[before]!.messageId);
+    }
+  });
+
+  it('an answer to a received message waits for the entry of that message to be durable', async () => {
+    const release = receiverStorage.hold();
+    const answers: IncomingMessage[] = [];
+    sender.onMessage((m) => {
+      answers.push(m);
+    });
+    const off = receiver.onMessage((m) => {
+      if (m.type === 'agent.question') void receiver.send(m.federationId, 'agent.answer', { ok: true });
+    });
+    try {
+      // Its receipt, like the answer, waits for the entry: not awaited here.
+      const asked = sender
+        .send(
+          fedId,
+          'agent.question',
+          { q: 1 },
+          { complianceContext: { dataClassification: 'internal', auditTrail: true } },
+        )
+        .catch(() => undefined);
+      await until(() => got.some((m) => m.type === 'agent.question'), 10_000, 'the question');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(answers).toHaveLength(0);
+      release();
+      await until(() => answers.length === 1, 10_000, 'the answer');
+      await asked;
+    } finally {
+      off();
     }
   });
 });

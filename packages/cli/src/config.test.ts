@@ -79,7 +79,7 @@ describe('config files', () => {
   it("takes the audit trail's durability, full (fsynced) by default, and names a bad one", () => {
     expect(
       loadConfig(write('node-audit.json', JSON.stringify(nodeJson)), NodeConfigSchema).compliance,
-    ).toMatchObject({ auditSync: 'full' });
+    ).toMatchObject({ auditSync: 'full', auditBefore: 'written' });
     const normal = write(
       'node-audit2.json',
       JSON.stringify({ ...nodeJson, compliance: { auditSync: 'normal' } }),
@@ -92,6 +92,18 @@ describe('config files', () => {
       ),
     );
     expect(bad.field).toBe('compliance.auditSync');
+    const strict = write(
+      'node-audit4.json',
+      JSON.stringify({ ...nodeJson, compliance: { auditBefore: 'durable' } }),
+    );
+    expect(loadConfig(strict, NodeConfigSchema).compliance.auditBefore).toBe('durable');
+    const worse = errorOf(() =>
+      loadConfig(
+        write('node-audit5.json', JSON.stringify({ ...nodeJson, compliance: { auditBefore: 'never' } })),
+        NodeConfigSchema,
+      ),
+    );
+    expect(worse.field).toBe('compliance.auditBefore');
   });
 
   it('takes the receiving limits, and names a bad one', () => {

@@ -225,11 +225,16 @@ export const NodeConfigSchema = z.strictObject({
       /** The audit trail and payload vault (SQLite), relative to the config file. */
       auditFile: z.string().min(1).default('node.db'),
       /**
-       * When an audit entry counts as written (every message waits for its own before it is sent or
-       * delivered): \`full\`, fsynced (survives a power loss); \`normal\`, handed to the operating
-       * system (survives the node crashing; a power loss may drop the last entries). docs/compliance.md.
+       * When an audit entry counts as durable: \`full\`, fsynced (survives a power loss); \`normal\`,
+       * handed to the operating system (survives the node crashing; a power loss may drop the last
+       * entries). Receipts and answers wait for the entries they acknowledge. docs/compliance.md.
        */
       auditSync: z.enum(['full', 'normal']).default('full'),
+      /**
+       * What a message waits for before it is sent or delivered: its audit entry \`written\`
+       * (committed; a crash of the node keeps it) or \`durable\` (as auditSync says).
+       */
+      auditBefore: z.enum(['written', 'durable']).default('written'),
       /** How often payloads past their retention are purged. */
       purgeIntervalMs: z.number().int().min(1_000).max(86_400_000).default(60_000),
     })
@@ -241,6 +246,7 @@ export const NodeConfigSchema = z.strictObject({
       storePayloads: false,
       auditFile: 'node.db',
       auditSync: 'full',
+      auditBefore: 'written',
       purgeIntervalMs: 60_000,
     }),
   /** The mesh ledger: how often the federated compute this node used is paid (0: only on request). */

@@ -55,6 +55,7 @@ export async function openNodeCompliance(
         ...(vault ? { vault } : {}),
         ...(c.defaultContext ? { defaultContext: c.defaultContext } : {}),
         requireContext: c.requireContext,
+        auditBefore: c.auditBefore,
       },
       audit,
       vault,

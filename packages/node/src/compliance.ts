@@ -42,7 +42,24 @@ export interface NodeComplianceOptions {
   readonly defaultContext?: ComplianceContext;
   /** Refuse received messages that carry no complianceContext. Default false. */
   readonly requireContext?: boolean;
+  /**
+   * When an action may go ahead after its audit entry: once the entry is written (committed: a
+   * crash of the node keeps it), the default, or only once it is durable (on disk: a power loss
+   * keeps it too). Whatever this says, nothing that acknowledges an action (a receipt, an answer to
+   * the partner, a delivery receipt to the application, a refusal) leaves before its entry is durable.
+   */
+  readonly auditBefore?: 'written' | 'durable';
 }
+
+/**
+ * An audit entry on its way to disk: the action it records may proceed (see auditBefore), and
+ * `durable` settles once the entry survives a power loss (rejects if the storage cannot make it so).
+ */
+export interface Audited {
+  readonly durable: Promise<unknown>;
+}
+
+const NOTHING_AUDITED: Audited = { durable: Promise.resolve() };
 
 /** A transfer a compliance adapter or the local policy refused. */
 export class ComplianceDeniedError extends FmpError {
@@ -62,7 +79,9 @@ export interface GateParties {
   readonly now: () => number;
 }
 
-export type IngressVerdict = { readonly ok: true } | { readonly ok: false; readonly message: string };
+export type IngressVerdict =
+  | { readonly ok: true; readonly durable?: Promise<unknown> }
+  | { readonly ok: false; readonly message: string };
 
 const UNKNOWN_REGION = 'unknown';
 
@@ -106,6 +125,23 @@ export class ComplianceGate {
 
   private audit(record: AuditRecord): Promise<unknown> | undefined {
     return this.options.audit?.append(record);
+  }
+
+  /** Appends `record`; resolves when the action may proceed (auditBefore), with the way to durable. */
+  private auditAction(record: AuditRecord): Promise<Audited> {
+    const log = this.options.audit;
+    if (!log) return Promise.resolve(NOTHING_AUDITED);
+    return new Promise<Audited>((resolve, reject) => {
+      let audited: Audited | undefined;
+      const durable = log.append(record, () => {
+        audited = { durable };
+
+        if (this.options.auditBefore !== 'durable') resolve(audited);
+      });
+      // Whoever holds `durable` hears a late failure; unobserved, it must not end the process.
+      durable.catch(() => undefined);
+      durable.then(() => resolve(audited ?? { durable }), reject);
+    });
   }
 
   private policyRequest(
@@ -169,7 +205,9 @@ export class ComplianceGate {
 
   /**
    * Before a message leaves: the adapters (from this node's side) and the local policy (`send`).
-   * Throws ComplianceDeniedError; the decision is audited either way (awaited: nothing sent unaudited).
+   * Throws ComplianceDeniedError once the refusal's entry is durable. Resolves once the entry
+   * allowing it is written (auditBefore), so nothing leaves unaudited, with the way to durable:
+   * the sender's delivery receipt waits for it.
    */
   async egress(
     partner: string,
@@ -177,7 +215,7 @@ export class ComplianceGate {
     actionId: string,
     type: string,
     context: ComplianceContext,
-  ): Promise<ComplianceDecision> {
+  ): Promise<Audited & { decision: ComplianceDecision }> {
     const now = this.p.now();
     const kind = type.startsWith('agent.task.') ? 'tool_call' : 'message';
     const decision = evaluateCompliance(
@@ -189,7 +227,7 @@ export class ComplianceGate {
     );
     const allow = decision.allow && (policy?.allow ?? true);
     const reasons = [...decision.reasons, ...(policy && !policy.allow ? policyReasons('send', policy) : [])];
-    await this.auditDecision(
+    const record = this.decisionRecord(
       { at: now, kind, allow, actor: this.p.self().did, subject: partner, federationId, actionId },
       decision,
       policy,
@@ -198,14 +236,19 @@ export class ComplianceGate {
       { direction: 'egress', type },
     );
     if (!allow) {
+      // A refusal is reported to the caller: that acknowledgement waits for a durable entry.
+      await this.audit(record);
       throw new ComplianceDeniedError(`${reasons.join('; ')}`.slice(0, 1000) || 'denied', decision, policy);
     }
-    return decision;
+    const audited = await this.auditAction(record);
+    return { decision, durable: audited.durable };
   }
 
   /**
    * Before a received message reaches the application: the adapters (from this node's side), the
-   * local policy (`receive`) and content inspection of the decrypted payload.
+   * local policy (`receive`) and content inspection of the decrypted payload. An allowed message
+   * may be handed on once its entry is written (auditBefore); `durable` is when the node may
+   * acknowledge it (its receipt, its answer). A refusal returns once its entry is durable.
    */
   async ingress(
     partner: string,
@@ -256,7 +299,7 @@ export class ComplianceGate {
       });
       payloadHash = stored.payloadHash;
     }
-    await this.auditDecision(
+    const record = this.decisionRecord(
       { at: now, kind, allow, actor: partner, subject: this.p.self().did, federationId, actionId },
       decision,
       policy,
@@ -264,11 +307,17 @@ export class ComplianceGate {
       context,
       { direction: 'ingress', type, ...(payloadHash ? { payloadHash } : {}) },
     );
-    return allow ? { ok: true } : { ok: false, message: reasons.join('; ').slice(0, 1000) };
+    if (!allow) {
+      // The refusal goes back to the sender (an error receipt): after a durable entry.
+      await this.audit(record);
+      return { ok: false, message: reasons.join('; ').slice(0, 1000) };
+    }
+    const audited = await this.auditAction(record);
+    return { ok: true, durable: audited.durable };
   }
 
-  /** One audit entry for a transaction's decision: who, the deciding adapters and policies, why, what follows. */
-  private auditDecision(
+  /** The audit entry for a transaction's decision: who, the deciding adapters and policies, why, what follows. */
+  private decisionRecord(
     who: {
       at: number;
       kind: string;
@@ -283,8 +332,8 @@ export class ComplianceGate {
     reasons: readonly string[],
     context: ComplianceContext,
     data: Record<string, unknown>,
-  ): Promise<unknown> | undefined {
-    return this.audit({
+  ): AuditRecord {
+    return {
       at: who.at,
       kind: who.allow ? who.kind : 'compliance_denied',
       actor: who.actor,
@@ -300,7 +349,7 @@ export class ComplianceGate {
         : {}),
       context: auditContext(context),
       data,
-    });
+    };
   }
 
   /** The local policy on a federation request (`federate`): undefined when there is no policy. */

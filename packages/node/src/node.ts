@@ -441,6 +441,11 @@ class Node implements MeshNode {
   private readonly receiptWithinMs: number;
   /** Messages whose handlers are running and whose receipt has not left yet, per federation. */
   private readonly receiptsDue = new Map<string, Set<Envelope>>();
+  /**
+   * Settles once the audit entries of every message received so far are durable (entries become
+   * durable in order: the latest one's promise). Receipts and sends wait for it.
+   */
+  private ingressDurable: Promise<unknown> = Promise.resolve();
   private readonly maxSendAttempts: number;
   private readonly maxMessageAgeMs: number;
   private readonly clockSkewMs: number;
@@ -1505,6 +1510,7 @@ class Node implements MeshNode {
       throw new UnknownFederationError(federationId, `federation is ${fed.status}`);
     if (!fed.session) throw new UnknownFederationError(federationId, 'no session keys (establish it again)');
     if (this.sends.size >= this.maxInFlight) throw new NodeBusyError('messages', this.maxInFlight);
+
     const body = { type, data };
     const context = this.gate ? this.gate.contextFor(options.complianceContext) : options.complianceContext;
     const draft = createEnvelope(
@@ -1520,10 +1526,14 @@ class Node implements MeshNode {
       },
       { now: this.now },
     );
+    // The entry that lets this message leave is written first; its delivery receipt (to the caller)
+    // waits until that entry is durable too.
+    let egressDurable: Promise<unknown> | undefined;
     if (this.gate && context) {
       // Egress enforcement (spec 7): refused transfers throw ComplianceDeniedError, audited.
       if (!this.partners.has(fed.peer)) await this.refreshPartner(fed.peer).catch(() => undefined);
-      await this.gate.egress(fed.peer, federationId, draft.messageId, type, context);
+      egressDurable = (await this.gate.egress(fed.peer, federationId, draft.messageId, type, context))
+        .durable;
     }
     const session = fed.session;
     if (!session || fed.status !== 'active') {
@@ -1536,9 +1546,13 @@ class Node implements MeshNode {
       this.o.keyPair,
     );
     const frame = JSON.stringify(envelope);
+
     if (Buffer.byteLength(frame) > this.maxFrameBytes) {
       throw new ProtocolError('message_too_large', `the sealed message exceeds ${this.maxFrameBytes} bytes`);
     }
+    // Anything leaving may acknowledge a received message (an answer, the receipts below): the
+    // entries of the messages received so far must be on disk first (usually long since).
+    if (this.gate) await this.ingressDurable;
     // Receipts of messages on this federation whose handlers are still running go first, in the
     // same write (see onEnvelope).
     const due = this.receiptsDue.get(federationId);
@@ -1553,7 +1567,7 @@ class Node implements MeshNode {
         frame,
         attempts: 0,
         timer: undefined,
-        resolve,
+        resolve: egressDurable ? (r) => egressDurable.then(() => resolve(r), reject) : resolve,
         reject,
       };
       this.sends.set(send.messageId, send);
@@ -1626,7 +1640,11 @@ class Node implements MeshNode {
     }
     // A verified duplicate (a resend whose receipt got lost) is acknowledged again, not delivered.
     if (this.seen.has(env.messageId, now)) {
-      this.ack(env);
+      // Not before the first copy's entry is durable (its own receipt waited for that too).
+      this.ingressDurable.then(
+        () => this.ack(env),
+        () => undefined,
+      );
       return;
     }
     let body: ClearPayload;
@@ -1658,6 +1676,8 @@ class Node implements MeshNode {
         this.ack(env, { code: 'compliance_denied', message: verdict.message });
         return;
       }
+      // Entries become durable in the order they were written: the latest stands for all.
+      if (verdict.durable) this.ingressDurable = verdict.durable;
     }
     if (!this.seen.add(env.messageId, env.timestamp + this.maxMessageAgeMs + this.clockSkewMs, now)) {
       this.ack(env, { code: 'rate_limited', message: 'replay cache full' });
@@ -1684,12 +1704,21 @@ class Node implements MeshNode {
       this.receiptsDue.set(env.federationId, due);
     }
     due.add(env);
-    // Sends the receipt unless it already left (with an answer, or at receiptWithinMs).
+    // Sends the receipt unless it already left (with an answer, or at receiptWithinMs), once the
+    // message's audit entry is durable (a receipt acknowledges it). If it cannot be, no receipt:
+    // the sender resends, and the message is refused or delivered again after a restart.
     const receipt = () => {
       const set = this.receiptsDue.get(env.federationId);
       if (!set?.delete(env)) return;
       if (set.size === 0) this.receiptsDue.delete(env.federationId);
-      this.ack(env);
+      if (!this.gate) {
+        this.ack(env);
+        return;
+      }
+      this.ingressDurable.then(
+        () => this.ack(env),
+        () => undefined,
+      );
     };
     const receiptDue = () => this.receiptsDue.get(env.federationId)?.has(env) === true;
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -300,7 +300,7 @@ async function storedHead(db: Kysely<Database>): Promise<{ seq: number; hash: st
 
 export function auditStore(ctx: Context): AuditStore {
   return {
-    async appendBatch(input) {
+    async appendBatch(input, onWritten) {
       const entries = parseAuditBatch(input);
       if (entries.length === 0) return;
       for (let i = 1; i < entries.length; i++) {
@@ -314,7 +314,7 @@ export function auditStore(ctx: Context): AuditStore {
       const writer = ctx.auditWriter;
       if (writer) {
         // Off the main thread (audit-writer.ts): the same head check and insert, one transaction.
-        const { conflictAfter } = await writer.append(rows.map(rowValues));
+        const { conflictAfter } = await writer.append(rows.map(rowValues), onWritten);
         if (conflictAfter !== undefined) throw notContinuing(entries[0]!.seq, conflictAfter);
         return;
       }
@@ -330,6 +330,7 @@ export function auditStore(ctx: Context): AuditStore {
         }
         for (const statement of chunks) await db.executeQuery(statement);
       });
+      onWritten?.();
     },
 
     async head() {

@@ -231,3 +231,71 @@ describe('sqlite store', () => {
     await expect(openStore({ kind: 'mysql' } as never)).rejects.toBeInstanceOf(ValidationError);
   });
 });
+
+describe('audit appends to a SQLite file: written, then durable', () => {
+  it('writes a small batch on the calling thread and reports it written before durable', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fmp-audit-direct-'));
+    const store = sqliteStore({ path: join(dir, 'a.db') });
+    try {
+      await store.open();
+      const entries = auditEntriesFixture(3);
+      const events: string[] = [];
+      const done = store.audit
+        .appendBatch(entries.slice(0, 2), () => events.push('written'))
+        .then(() => {
+          events.push('durable');
+        });
+      // Written synchronously (no thread hop): the rows are readable before the fsync returns.
+      expect(events).toEqual(['written']);
+      const reader = new Database(join(dir, 'a.db'), { readonly: true });
+      expect(reader.prepare('SELECT count(*) AS n FROM audit_entries').get()).toEqual({ n: 2 });
+      reader.close();
+      await done;
+      expect(events).toEqual(['written', 'durable']);
+      // A batch that does not continue the chain is refused, never reported written.
+      let written = false;
+      const err = await store.audit
+        .appendBatch(entries.slice(0, 1), () => {
+          written = true;
+        })
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ValidationError);
+      expect(written).toBe(false);
+      expect(await store.audit.range(1, 10)).toEqual(entries.slice(0, 2));
+    } finally {
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('hands a batch to the writer thread when another connection holds the file: the caller never waits for the lock', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'fmp-audit-busy-'));
+    const path = join(dir, 'a.db');
+    const store = sqliteStore({ path });
+    const other = new Database(path);
+    try {
+      await store.open();
+      const entries = auditEntriesFixture(3);
+      await store.audit.appendBatch(entries.slice(0, 1));
+      other.pragma('busy_timeout = 5000');
+      other.exec('BEGIN IMMEDIATE');
+      let written = false;
+      const started = performance.now();
+      const appended = store.audit.appendBatch(entries.slice(1), () => {
+        written = true;
+      });
+      // The call returned at once (the lock did not hold this thread) and nothing is written yet.
+      expect(performance.now() - started).toBeLessThan(1000);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(written).toBe(false);
+      other.exec('COMMIT');
+      await appended;
+      expect(written).toBe(true);
+      expect(await store.audit.range(1, 10)).toEqual(entries);
+    } finally {
+      other.close();
+      await store.close();
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

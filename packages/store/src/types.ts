@@ -243,8 +243,12 @@ export interface AuditStore {
    * first must have the stored head's seq + 1 and its hash as prevHash, the others follow one by
    * one; anything else is AuditConflictError and nothing is written (an entry is never
    * overwritten: seq is the primary key).
+   *
+   * Resolves once the entries are durable. `onWritten` is called once they have committed (a crash
+   * of this process keeps them; with synchronous=FULL a power loss may not until the promise
+   * resolves), never for a batch that fails; PostgreSQL's commits are durable at once.
    */
-  appendBatch(entries: readonly AuditEntryRow[]): Promise<void>;
+  appendBatch(entries: readonly AuditEntryRow[], onWritten?: () => void): Promise<void>;
   /** The last entry's seq and hash; undefined while empty. */
   head(): Promise<{ seq: number; hash: string } | undefined>;
   /** Up to `limit` (at most 10,000) entries with seq >= fromSeq, in seq order. */

@@ -49,6 +49,11 @@ function counting(inner: AuditStorage = memoryAuditStorage()) {
   return { storage, state };
 }
 
+async function until(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000 && !ok(); i++) await new Promise((r) => setImmediate(r));
+  expect(ok()).toBe(true);
+}
+
 describe('AuditLog appends', () => {
   it('assigns consecutive seqs in append order and resolves once stored', async () => {
     const memory = memoryAuditStorage();
@@ -122,6 +127,91 @@ describe('AuditLog appends', () => {
     // The entry did commit: the next one follows it instead of clashing with it.
     expect((await log.append(record(2))).seq).toBe(3);
     expect(await log.verify()).toMatchObject({ ok: true, checked: 3 });
+  });
+
+  /** Batches are written at once and made durable only when the test says (or fails to). */
+  function twoPhase(inner: AuditStorage = memoryAuditStorage()) {
+    const syncs: { resolve: () => void; reject: (e: Error) => void; seqs: number[] }[] = [];
+    const storage: AuditStorage = {
+      async appendBatch(entries, onWritten) {
+        await inner.appendBatch(entries);
+        onWritten?.();
+        await new Promise<void>((resolve, reject) => {
+          syncs.push({ resolve, reject, seqs: entries.map((e) => e.seq) });
+        });
+      },
+      head: () => inner.head(),
+      range: (from, limit) => inner.range(from, limit),
+      query: (q) => inner.query(q),
+    };
+    return { storage, syncs };
+  }
+
+  it('reports an entry written before durable, and writes the next batch meanwhile', async () => {
+    const { storage, syncs } = twoPhase();
+    const log = await AuditLog.open(storage);
+    const events: string[] = [];
+    const a = log
+      .append(record(0), (e) => events.push(`written ${e.seq}`))
+      .then((e) => events.push(`durable ${e.seq}`));
+    await until(() => syncs.length === 1);
+    expect(events).toEqual(['written 1']);
+    const b = log
+      .append(record(1), (e) => events.push(`written ${e.seq}`))
+      .then((e) => events.push(`durable ${e.seq}`));
+    // The second batch is written while the first is not yet durable (it chains from it).
+    await until(() => syncs.length === 2);
+    expect(events).toEqual(['written 1', 'written 2']);
+    // Durable in order: the later sync finishing first reports nothing until the earlier one has.
+    syncs[1]!.resolve();
+    await new Promise((r) => setImmediate(r));
+    expect(events).toEqual(['written 1', 'written 2']);
+    syncs[0]!.resolve();
+    await Promise.all([a, b]);
+    expect(events).toEqual(['written 1', 'written 2', 'durable 1', 'durable 2']);
+    const flushed = log.append(record(2));
+    await until(() => syncs.length === 3);
+    let done = false;
+    const flushing = log.flush().then(() => {
+      done = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    expect(done).toBe(false); // flush waits for durable, not only written
+    syncs[2]!.resolve();
+    await flushing;
+    await flushed;
+    expect(await log.verify()).toMatchObject({ ok: true, checked: 3 });
+  });
+
+  it('rejects a written entry that cannot be made durable; the chain goes on from it', async () => {
+    const { storage, syncs } = twoPhase();
+    const log = await AuditLog.open(storage);
+    let written: AuditEntry | undefined;
+    const failing = log.append(record(0), (e) => {
+      written = e;
+    });
+    await until(() => syncs.length === 1);
+    syncs[0]!.reject(new Error('fsync failed'));
+    await expect(failing).rejects.toThrow('fsync failed');
+    expect(written?.seq).toBe(1);
+    const next = log.append(record(1));
+    await until(() => syncs.length === 2);
+    syncs[1]!.resolve();
+    expect((await next).seq).toBe(2);
+    expect(await log.verify()).toMatchObject({ ok: true, checked: 2 });
+  });
+
+  it('never reports a batch written when it failed to commit', async () => {
+    const { storage, state } = counting();
+    const log = await AuditLog.open(storage);
+    state.failNext = 'before';
+    let written = false;
+    await expect(
+      log.append(record(0), () => {
+        written = true;
+      }),
+    ).rejects.toThrow('disk full');
+    expect(written).toBe(false);
   });
 
   it('a second writer cannot fork the chain: its batch is refused, then it follows the new head', async () => {

@@ -2,7 +2,10 @@
  * The audit log: appends records to the hash chain with group commit. Appends made in the same
  * tick, and those arriving while a batch is being written, share the next batch: one
  * appendBatch (one transaction, one fsync) for all of them. An append resolves only after its
- * batch is durable, so an acknowledged entry survives a crash.
+ * batch is durable, so an acknowledged entry survives a crash. On the way there a storage may say
+ * that a batch is written (committed, so a crash of this process keeps it) before it is durable
+ * (on disk, so a power loss keeps it too): callers that ask hear of both (append's onWritten), and
+ * the next batch starts as soon as the previous one is written.
  *
  * One AuditLog writes a given storage at a time. A second writer (another process on the same
  * PostgreSQL database) cannot fork the chain: the storage refuses a batch that does not continue
@@ -62,6 +65,7 @@ interface Pending {
   readonly record: AuditRecord;
   readonly resolve: (entry: AuditEntry) => void;
   readonly reject: (error: unknown) => void;
+  readonly onWritten: ((entry: AuditEntry) => void) | undefined;
 }
 
 /** A parse's value, or ValidationError listing its issues. */
@@ -74,12 +78,14 @@ export class AuditLog {
   readonly #storage: AuditStorage;
   readonly #maxBatch: number;
   readonly #maxPending: number;
-  /** The last durable entry: what the next batch chains from. */
+  /** The last written entry: what the next batch chains from. */
   #head: ChainHead | undefined;
   /** After a failed batch the stored head is unknown (it may have committed): read it again. */
   #resync = false;
   #queue: Pending[] = [];
   #flushing: Promise<void> | undefined;
+  /** The last written batch's way to durable (settles after the ones before it). */
+  #syncing: Promise<void> = Promise.resolve();
   #closed = false;
   #batches = 0;
   #appended = 0;
@@ -110,9 +116,11 @@ export class AuditLog {
    * Appends a record; resolves with its entry once the batch carrying it is durable. Rejects with
    * ValidationError (bad record, nothing queued), AuditBusyError (queue full), AuditClosedError,
    * or the storage's error when its batch failed (then nothing of that batch was written, unless
-   * the failure came after the commit, e.g. a connection lost while committing).
+   * the failure came after the commit, e.g. a connection lost while committing, or the storage
+   * failed to make a written batch durable). `onWritten`, when given, is called with the entry once
+   * its batch is written, before or when it is durable (never when the batch failed to commit).
    */
-  append(record: AuditRecord): Promise<AuditEntry> {
+  append(record: AuditRecord, onWritten?: (entry: AuditEntry) => void): Promise<AuditEntry> {
     if (this.#closed) return Promise.reject(new AuditClosedError());
     if (this.#queue.length >= this.#maxPending) return Promise.reject(new AuditBusyError(this.#maxPending));
     let valid: AuditRecord;
@@ -122,7 +130,7 @@ export class AuditLog {
       return Promise.reject(error);
     }
     return new Promise<AuditEntry>((resolve, reject) => {
-      this.#queue.push({ record: valid, resolve, reject });
+      this.#queue.push({ record: valid, resolve, reject, onWritten });
       // setImmediate, not a microtask: appends issued after an await in the same tick join the batch.
       this.#flushing ??= new Promise<void>((done) => setImmediate(() => this.#drain().finally(done)));
     });
@@ -131,6 +139,7 @@ export class AuditLog {
   /** Waits until every append made so far has settled. */
   async flush(): Promise<void> {
     while (this.#flushing) await this.#flushing;
+    await this.#syncing;
   }
 
   /** Refuses new appends and waits for the queued ones. Does not close the storage. */
@@ -171,16 +180,23 @@ export class AuditLog {
           continue;
         }
       }
-      // Seqs and hashes are assigned here, in append order, from the last durable entry: a failed
-      // batch leaves nothing to roll back, and the next one chains from the stored head.
+      // Seqs and hashes are assigned here, in append order, from the last written entry: a batch
+      // that fails to commit leaves nothing to roll back, and the next one chains from the stored head.
       let entries: AuditEntry[];
+      let durable: Promise<void>;
       try {
         entries = chainRecords(
           this.#head,
           batch.map((p) => p.record),
         );
         this.#batches++;
-        await this.#storage.appendBatch(entries);
+        let written!: () => void;
+        const committed = new Promise<void>((resolve) => {
+          written = resolve;
+        });
+        durable = this.#storage.appendBatch(entries, written);
+        // On to the next batch once this one is written: its entries chain from these.
+        await Promise.race([committed, durable]);
       } catch (error) {
         this.#resync = true;
         for (const p of batch) p.reject(error);
@@ -190,8 +206,24 @@ export class AuditLog {
       this.#head = { seq: last.seq, hash: last.hash };
       this.#appended += entries.length;
       batch.forEach((p, i) => {
-        p.resolve(entries[i]!);
+        p.onWritten?.(entries[i]!);
       });
+      // Written but not durable fails only when the storage cannot sync any more (it fails every
+      // later batch too): these callers hear it; the chain in storage is intact. Batches resolve
+      // in order: an entry is reported durable only after every entry before it.
+      const previous = this.#syncing;
+      this.#syncing = durable
+        .then(() => previous)
+        .then(
+          () => {
+            batch.forEach((p, i) => {
+              p.resolve(entries[i]!);
+            });
+          },
+          (error: unknown) => {
+            for (const p of batch) p.reject(error);
+          },
+        );
     }
     this.#flushing = undefined;
   }

@@ -42,8 +42,13 @@ export interface AuditStorage {
    * first has the stored head's seq + 1 and its hash as prevHash, the rest follow one by one. A
    * batch that does not (a seq already taken, a gap, another writer got there first) is refused
    * with an error and nothing is written: an entry is never overwritten.
+   *
+   * Resolves once the batch is durable. `onWritten`, when given, is called once the batch has
+   * committed (a crash of this process keeps it; a power loss may not until it resolves); a
+   * storage whose commits are durable at once calls it just before resolving. It is never called
+   * for a batch that fails to commit.
    */
-  appendBatch(entries: readonly AuditEntry[]): Promise<void>;
+  appendBatch(entries: readonly AuditEntry[], onWritten?: () => void): Promise<void>;
   /** The last entry's seq and hash; undefined when empty. */
   head(): Promise<ChainHead | undefined>;
   /** Up to `limit` entries with seq >= fromSeq, in seq order. */
@@ -90,7 +95,7 @@ export function memoryAuditStorage(options: MemoryAuditStorageOptions = {}): Mem
     (q.afterSeq === undefined || e.seq > q.afterSeq);
   return {
     entries,
-    async appendBatch(batch) {
+    async appendBatch(batch, onWritten) {
       const last = entries[entries.length - 1];
       let seq = last?.seq ?? 0;
       let prevHash = last?.hash ?? GENESIS_HASH;
@@ -105,6 +110,7 @@ export function memoryAuditStorage(options: MemoryAuditStorageOptions = {}): Mem
       }
       if (entries.length + batch.length > maxEntries) throw new AuditStorageFullError(maxEntries);
       for (const e of batch) entries.push(structuredClone(e) as AuditEntry);
+      onWritten?.();
     },
     async head() {
       const last = entries[entries.length - 1];

@@ -120,7 +120,7 @@ describe('audit log over the SQLite store', () => {
     expect(await reopened.verify()).toMatchObject({ ok: true, checked: 1000 });
   });
 
-  it('loses no acknowledged entry when the writer is killed mid-stream (SIGKILL)', async () => {
+  it('loses no written entry when the writer is killed mid-stream (SIGKILL)', async () => {
     const fixture = new URL('./crash-writer.fixture.ts', import.meta.url).pathname;
     const child = spawn(process.execPath, ['--import', 'tsx', fixture, path], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -131,9 +131,15 @@ describe('audit log over the SQLite store', () => {
     });
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     let acked: ChainHead | undefined;
+    let written: ChainHead | undefined;
     await new Promise<void>((resolve, reject) => {
       createInterface({ input: child.stdout }).on('line', (line) => {
-        const [, seq, hash] = line.split(' ');
+        const [what, seq, hash] = line.split(' ');
+        // Written (committed, not yet fsynced) is what an action waits for: a process crash keeps it.
+        if (what === 'written') {
+          written = { seq: Number(seq), hash: hash! };
+          return;
+        }
         acked = { seq: Number(seq), hash: hash! };
         // Killed while it keeps appending: some batch is almost certainly in flight.
         if (acked.seq >= 5000 && child.exitCode === null) {
@@ -149,7 +155,9 @@ describe('audit log over the SQLite store', () => {
     const store = await reopen();
     const head = (await store.audit.head())!;
     expect(head.seq).toBeGreaterThanOrEqual(acked!.seq);
-    const result = await (await AuditLog.open(store.audit)).verify({ head: acked! });
+    expect(written!.seq).toBeGreaterThanOrEqual(acked!.seq);
+    expect(head.seq).toBeGreaterThanOrEqual(written!.seq);
+    const result = await (await AuditLog.open(store.audit)).verify({ head: written! });
     expect(result).toMatchObject({ ok: true, checked: head.seq });
   }, 60_000);
 
