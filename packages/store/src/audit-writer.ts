@@ -244,7 +244,12 @@ export function startAuditWriter(path: string, pragmas: readonly string[], maxPe
         sinceCheckpoint = 0;
         worker.postMessage({ checkpoint: true });
       }
-      return sync ? sync.sync().then(() => result) : Promise.resolve(result);
+      if (!sync) return Promise.resolve(result);
+      const wal = sync;
+      // The fsync starts after this turn: the caller, told the batch is written, goes on first.
+      return new Promise<AuditWriterResult>((resolve, reject) => {
+        setImmediate(() => wal.sync().then(() => resolve(result), reject));
+      });
     },
     get transactions() {
       return transactions;

@@ -168,6 +168,21 @@ export class AuditLog {
     return exportJsonl(this.#storage, write, options);
   }
 
+  /** A batch is written: the next one chains from it, and its callers hear it (once). */
+  #written(batch: readonly Pending[], entries: readonly AuditEntry[]): void {
+    const last = entries[entries.length - 1]!;
+    if (this.#head && this.#head.seq >= last.seq) return;
+    this.#head = { seq: last.seq, hash: last.hash };
+    this.#appended += entries.length;
+    batch.forEach((p, i) => {
+      try {
+        p.onWritten?.(entries[i]!);
+      } catch {
+        // A caller's callback must not fail the storage's write.
+      }
+    });
+  }
+
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.#maxBatch);
@@ -190,9 +205,15 @@ export class AuditLog {
           batch.map((p) => p.record),
         );
         this.#batches++;
+        const chained = entries;
         let written!: () => void;
         const committed = new Promise<void>((resolve) => {
-          written = resolve;
+          // Callers hear it from within the storage's call: a message waiting for its entry goes
+          // on without further turns.
+          written = () => {
+            this.#written(batch, chained);
+            resolve();
+          };
         });
         durable = this.#storage.appendBatch(entries, written);
         // On to the next batch once this one is written: its entries chain from these.
@@ -202,12 +223,7 @@ export class AuditLog {
         for (const p of batch) p.reject(error);
         continue;
       }
-      const last = entries[entries.length - 1]!;
-      this.#head = { seq: last.seq, hash: last.hash };
-      this.#appended += entries.length;
-      batch.forEach((p, i) => {
-        p.onWritten?.(entries[i]!);
-      });
+      this.#written(batch, entries); // a storage that did not say so before it resolved
       // Written but not durable fails only when the storage cannot sync any more (it fails every
       // later batch too): these callers hear it; the chain in storage is intact. Batches resolve
       // in order: an entry is reported durable only after every entry before it.
