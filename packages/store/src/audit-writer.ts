@@ -119,14 +119,20 @@ interface Direct {
 }
 
 function openDirect(path: string, pragmas: readonly string[]): Direct {
-  const db = new Database(path);
-  for (const pragma of pragmas) {
-    if (/^(synchronous|busy_timeout)\b/.test(pragma)) continue;
-    db.pragma(pragma);
+  // timeout 0 from the start: not even the pragmas may wait for another connection's lock.
+  const db = new Database(path, { timeout: 0 });
+  try {
+    for (const pragma of pragmas) {
+      if (/^(synchronous|busy_timeout)\b/.test(pragma)) continue;
+      db.pragma(pragma);
+    }
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 0');
+    db.pragma('wal_autocheckpoint = 0');
+  } catch (err) {
+    db.close();
+    throw err;
   }
-  db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 0');
-  db.pragma('wal_autocheckpoint = 0');
   const head = db.prepare<[], { seq: number | bigint; hash: string }>(
     'SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1',
   );
@@ -193,7 +199,8 @@ export function startAuditWriter(path: string, pragmas: readonly string[], maxPe
   // WAL itself; with NORMAL, written is all the store promises.
   const durable = pragmas.some((p) => /^synchronous\s*=\s*FULL$/i.test(p));
   let direct: Direct | undefined;
-  let directTried = false;
+  /** When to try opening the direct connection (again, after a failure: the file may be busy). */
+  let directAt = 0;
   let sync: WalSync | undefined;
   let sinceCheckpoint = 0;
   const viaThread = (rows: readonly AuditRowValues[], onWritten?: () => void) => {
@@ -218,13 +225,13 @@ export function startAuditWriter(path: string, pragmas: readonly string[], maxPe
       if (failed) return Promise.reject(new StoreError('the audit writer thread stopped', { cause: failed }));
       // The thread's batches first: rows go to the file in the order they were given.
       if (waiting.size > 0 || rows.length > DIRECT_MAX_ROWS) return viaThread(rows, onWritten);
-      if (!directTried) {
-        directTried = true;
+      if (!direct && Date.now() >= directAt) {
         try {
           direct = openDirect(path, pragmas);
-          sync = durable ? walSync(path) : undefined;
+          sync ??= durable ? walSync(path) : undefined;
         } catch {
-          direct = undefined; // the thread does every append
+          direct = undefined; // the thread does the appends meanwhile
+          directAt = Date.now() + 1000;
         }
       }
       if (!direct) return viaThread(rows, onWritten);
