@@ -20,7 +20,9 @@ import {
   isHandshakeDidValue,
   isPlainJsonValue,
   MAX_HOPS,
+  matchSealedEnvelope,
   NonceSchema,
+  ownCopy,
   type ParsedFrame,
   ProtocolError,
   parseFrameValue,
@@ -310,4 +312,59 @@ export function parseRelayedFrame(relay: Relay, maxBytes?: number): RelayedFrame
     throw new ProtocolError('malformed_frame', `a Relay cannot carry a ${parsed.kind} frame`);
   }
   return { ...parsed, text };
+}
+
+// A Relay carrying a sealed envelope, as every fmp hub writes one (PeerLinks.send: the outer members
+// in RelaySchema's order, the envelope text last, spliced in as it came). Member values without a
+// quote or a backslash; what a DID must be is checked after the match.
+const PLAIN = String.raw`[^"\\]`;
+const RELAY_HEAD_TEXT = new RegExp(
+  `\\{"type":"Relay","toMeshId":"(${PLAIN}+)","fromHub":"(${PLAIN}+)"` +
+    `(?:,"route":\\[("${PLAIN}+"(?:,"${PLAIN}+")*)\\])?(?:,"toHub":"(${PLAIN}+)")?,"frame":`,
+  'y',
+);
+
+/**
+ * The Relay and its inner sealed envelope read from a hub link's frame text written in the layout
+ * above, without JSON.parse of the whole and without serializing the envelope again: the envelope by
+ * core's matchSealedEnvelope, its text the slice it came as. Exactly what JSON.parse, the Relay check
+ * and parseRelayedFrame give for such a text; undefined for anything else (another layout, an inner
+ * frame that is not a sealed envelope, a bad member, an inner frame over `maxBytes`), which takes the
+ * general path and its errors.
+ */
+export function matchRelayedEnvelope(
+  text: string,
+  maxBytes: number,
+): { relay: Relay; inner: RelayedFrame } | undefined {
+  RELAY_HEAD_TEXT.lastIndex = 0;
+  const m = RELAY_HEAD_TEXT.exec(text);
+  if (m === null) return undefined;
+  const at = RELAY_HEAD_TEXT.lastIndex;
+  const matched = matchSealedEnvelope(text, at);
+  if (matched === undefined || matched.end !== text.length - 1 || text.charCodeAt(matched.end) !== 125) {
+    return undefined;
+  }
+  const [, toMeshId, fromHub, routeText, toHub] = m;
+  if (!isDidValue(toMeshId) || !isHandshakeDidValue(fromHub)) return undefined;
+  if (toHub !== undefined && !isHandshakeDidValue(toHub)) return undefined;
+  let route: string[] | undefined;
+  if (routeText !== undefined) {
+    route = routeText.slice(1, -1).split('","');
+    if (route.length > MAX_HOPS || new Set(route).size !== route.length) return undefined;
+    for (const hub of route) if (!isHandshakeDidValue(hub)) return undefined;
+  }
+  // A sealed envelope's type is a lowercase message type: never one of the hub-link frame types.
+  const envelope = matched.envelope;
+  const innerText = text.slice(at, matched.end);
+  // parseRelayedFrame's size rule, measured the same way (UTF-8 bytes of the inner text).
+  if (innerText.length > maxBytes || Buffer.byteLength(innerText) > maxBytes) return undefined;
+  const relay = {
+    type: 'Relay',
+    toMeshId: ownCopy(toMeshId),
+    fromHub: ownCopy(fromHub),
+    ...(route ? { route: route.map(ownCopy) } : {}),
+    ...(toHub === undefined ? {} : { toHub: ownCopy(toHub) }),
+    frame: envelope,
+  } as Relay;
+  return { relay, inner: { kind: 'envelope', frame: envelope, text: innerText } as RelayedFrame };
 }
