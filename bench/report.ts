@@ -867,11 +867,15 @@ function mcpParagraph(m: McpCallResult | McpSkipped, r: Results): string {
   (${msUp(c.consumer)} ms): besides sealing the request and opening the answer it runs the MCP SDK's
   Streamable HTTP server (the Node adapter, web streams, schema validation of each JSON-RPC
   message), which alone takes ${msUp(m.endpointOnly.p50Ms)} ms at p50 (row above). On the critical path
-  of each call are four audit commits, each awaited: the consumer's decision to send the request and
-  to accept the answer, the provider's to accept the request and to send the answer (nothing is sent
-  or delivered unaudited); a commit with synchronous=FULL waits for an fsync, 0.14-0.34 ms on this
-  machine's disk (12 µs without it). They run on each node's audit writer thread, so its event loop
-  goes on meanwhile, but the call waits for them. Each hub spends about
+  of each call are four audit entries, each written before its message goes on: the consumer's
+  decision to send the request and to accept the answer, the provider's to accept the request and to
+  send the answer (nothing is sent or delivered unaudited). Written means committed to the audit file
+  on the node's own thread (tens of µs; a crash of the node keeps it); the fsync that makes it
+  durable (0.12-0.35 ms on this machine's disk) runs off the path, and what acknowledges a message
+  waits for it: the provider's answer for the request's entry (synced while the tool runs), receipts
+  for theirs (docs/compliance.md). Until 2026-11-27 each message waited for its entry's fsync and a
+  round trip to the audit writer thread, and answers carried no complianceContext, so only two of
+  the four decisions were made and audited. Each hub spends about
   ${msUp((c.hub1 + c.hub2) / 2)} ms per call for two messages (request and answer, each with its Ack and
   Delivered receipt across the peer link): at one message in flight a hub wakes up for every frame,
   so per-wakeup costs dominate, as in the throughput rows. With ${r.machine.cores} cores for seven processes, each
