@@ -19,6 +19,7 @@ import {
   isDidValue,
   isHandshakeDidValue,
   isPlainJsonValue,
+  isUuidValue,
   MAX_HOPS,
   matchSealedEnvelope,
   NonceSchema,
@@ -324,26 +325,55 @@ const RELAY_HEAD_TEXT = new RegExp(
   'y',
 );
 
+const DELIVERED_TEXT = new RegExp(
+  `\\{"type":"Delivered","messageId":"([0-9A-Fa-f-]{36})","federationId":"([0-9A-Fa-f-]{36})","by":"(${PLAIN}+)"\\}\\}`,
+  'y',
+);
+
 /**
- * The Relay and its inner sealed envelope read from a hub link's frame text written in the layout
- * above, without JSON.parse of the whole and without serializing the envelope again: the envelope by
- * core's matchSealedEnvelope, its text the slice it came as. Exactly what JSON.parse, the Relay check
- * and parseRelayedFrame give for such a text; undefined for anything else (another layout, an inner
- * frame that is not a sealed envelope, a bad member, an inner frame over `maxBytes`), which takes the
- * general path and its errors.
+ * A Relay of a Delivered receipt (one per routed message crosses every hub link back to its source)
+ * read from its text in the layout hubs write; undefined for anything else (the general path).
  */
-export function matchRelayedEnvelope(
+function matchDelivered(
   text: string,
+  at: number,
+  relay: Omit<Relay, 'frame'>,
   maxBytes: number,
-): { relay: Relay; inner: RelayedFrame } | undefined {
+): RelayMatch | undefined {
+  DELIVERED_TEXT.lastIndex = at;
+  const m = DELIVERED_TEXT.exec(text);
+  if (m === null || DELIVERED_TEXT.lastIndex !== text.length) return undefined;
+  const [, messageId, federationId, by] = m;
+  if (!isUuidValue(messageId) || !isUuidValue(federationId) || !isDidValue(by)) return undefined;
+  const innerText = text.slice(at, -1);
+  if (innerText.length > maxBytes || Buffer.byteLength(innerText) > maxBytes) return undefined;
+  const frame = {
+    type: 'Delivered',
+    messageId: ownCopy(messageId!),
+    federationId: ownCopy(federationId!),
+    by: ownCopy(by!),
+  };
+  return {
+    relay: { ...relay, frame } as Relay,
+    inner: { kind: 'Delivered', frame, text: innerText } as RelayedFrame,
+  };
+}
+
+type RelayMatch = { relay: Relay; inner: RelayedFrame };
+
+/**
+ * The Relay and its inner sealed envelope or Delivered receipt read from a hub link's frame text
+ * written in the layout above, without JSON.parse of the whole and without serializing the inner
+ * frame again: an envelope by core's matchSealedEnvelope, its text the slice it came as. Exactly
+ * what JSON.parse, the Relay check and parseRelayedFrame give for such a text; undefined for
+ * anything else (another layout, another inner frame, a bad member, an inner frame over
+ * `maxBytes`), which takes the general path and its errors.
+ */
+export function matchRelayedFrame(text: string, maxBytes: number): RelayMatch | undefined {
   RELAY_HEAD_TEXT.lastIndex = 0;
   const m = RELAY_HEAD_TEXT.exec(text);
   if (m === null) return undefined;
   const at = RELAY_HEAD_TEXT.lastIndex;
-  const matched = matchSealedEnvelope(text, at);
-  if (matched === undefined || matched.end !== text.length - 1 || text.charCodeAt(matched.end) !== 125) {
-    return undefined;
-  }
   const [, toMeshId, fromHub, routeText, toHub] = m;
   if (!isDidValue(toMeshId) || !isHandshakeDidValue(fromHub)) return undefined;
   if (toHub !== undefined && !isHandshakeDidValue(toHub)) return undefined;
@@ -353,18 +383,23 @@ export function matchRelayedEnvelope(
     if (route.length > MAX_HOPS || new Set(route).size !== route.length) return undefined;
     for (const hub of route) if (!isHandshakeDidValue(hub)) return undefined;
   }
+  const outer = {
+    type: 'Relay' as const,
+    toMeshId: ownCopy(toMeshId),
+    fromHub: ownCopy(fromHub),
+    ...(route ? { route: route.map(ownCopy) } : {}),
+    ...(toHub === undefined ? {} : { toHub: ownCopy(toHub) }),
+  };
+  if (text.charCodeAt(at + 9) === 68 /* D */) return matchDelivered(text, at, outer, maxBytes);
+  const matched = matchSealedEnvelope(text, at);
+  if (matched === undefined || matched.end !== text.length - 1 || text.charCodeAt(matched.end) !== 125) {
+    return undefined;
+  }
   // A sealed envelope's type is a lowercase message type: never one of the hub-link frame types.
   const envelope = matched.envelope;
   const innerText = text.slice(at, matched.end);
   // parseRelayedFrame's size rule, measured the same way (UTF-8 bytes of the inner text).
   if (innerText.length > maxBytes || Buffer.byteLength(innerText) > maxBytes) return undefined;
-  const relay = {
-    type: 'Relay',
-    toMeshId: ownCopy(toMeshId),
-    fromHub: ownCopy(fromHub),
-    ...(route ? { route: route.map(ownCopy) } : {}),
-    ...(toHub === undefined ? {} : { toHub: ownCopy(toHub) }),
-    frame: envelope,
-  } as Relay;
+  const relay = { ...outer, frame: envelope } as Relay;
   return { relay, inner: { kind: 'envelope', frame: envelope, text: innerText } as RelayedFrame };
 }

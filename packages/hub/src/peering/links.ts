@@ -51,7 +51,7 @@ import {
   hubAuthDigest,
   type IdentityOps,
   MAX_HUB_LOG_OPS,
-  matchRelayedEnvelope,
+  matchRelayedFrame,
   parseRelayedFrame,
   type Relay,
   type RelayedFrame,
@@ -584,11 +584,11 @@ export class PeerLinks {
   }
 
   /**
-   * A Relay of a sealed envelope in the layout hubs write, read from its text (matchRelayedEnvelope):
-   * handed on as handleUp would hand it. False: the general path decides.
+   * A Relay of a sealed envelope or a Delivered receipt in the layout hubs write, read from its text
+   * (matchRelayedFrame): handed on as handleUp would hand it. False: the general path decides.
    */
   private relayedEnvelope(link: Link, text: string): boolean {
-    const matched = matchRelayedEnvelope(text, this.maxFrameBytes());
+    const matched = matchRelayedFrame(text, this.maxFrameBytes());
     if (matched === undefined) return false;
     const peerDid = link.peerHello!.hubDid;
     if (this.active.get(peerDid) !== link) return true; // superseded, closing

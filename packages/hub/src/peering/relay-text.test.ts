@@ -1,5 +1,5 @@
 /**
- * matchRelayedEnvelope against the general path (JSON.parse, the Relay check, parseRelayedFrame):
+ * matchRelayedFrame against the general path (JSON.parse, the Relay check, parseRelayedFrame):
  * whatever it reads from a hub link's text, the general path reads the same from it; honest relays
  * in the layout hubs write are read; anything else is left to the general path.
  */
@@ -15,7 +15,7 @@ import {
 } from '@fmp/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { matchRelayedEnvelope, parseRelayedFrame, type Relay } from './frames.js';
+import { matchRelayedFrame, parseRelayedFrame, type Relay } from './frames.js';
 
 const keys = ed25519.generateKeyPair();
 const sessionKey = randomBytes(32);
@@ -74,10 +74,27 @@ const envelopes = [
   sealed({ hops: 3, complianceContext: { dataClassification: 'confidential', auditTrail: true } }),
   sealed({ traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01' }),
 ];
-const honest = outers.flatMap((o) => envelopes.map((e) => relayText(o, JSON.stringify(e))));
+const delivered = [
+  {
+    type: 'Delivered',
+    messageId: envelopes[0]!.messageId,
+    federationId: envelopes[0]!.federationId,
+    by: TARGET,
+  },
+  {
+    type: 'Delivered',
+    messageId: envelopes[1]!.messageId,
+    federationId: envelopes[1]!.federationId,
+    by: SOURCE,
+  },
+];
+const honest = outers.flatMap((o) => [
+  ...envelopes.map((e) => relayText(o, JSON.stringify(e))),
+  ...delivered.map((d) => relayText(o, JSON.stringify(d))),
+]);
 
 function same(text: string, maxBytes = DEFAULT_MAX_FRAME_BYTES): boolean {
-  const fast = matchRelayedEnvelope(text, maxBytes);
+  const fast = matchRelayedFrame(text, maxBytes);
   if (fast === undefined) return false;
   const slow = general(text, maxBytes);
   expect(slow, `the general path refuses what the matcher read: ${text.slice(0, 200)}`).toBeDefined();
@@ -89,8 +106,8 @@ function same(text: string, maxBytes = DEFAULT_MAX_FRAME_BYTES): boolean {
   return true;
 }
 
-describe('matchRelayedEnvelope', () => {
-  it('reads every honest relay of a sealed envelope as the general path does', () => {
+describe('matchRelayedFrame', () => {
+  it('reads every honest relay of a sealed envelope or a receipt as the general path does', () => {
     for (const text of honest) expect(same(text)).toBe(true);
   });
 
@@ -132,12 +149,41 @@ describe('matchRelayedEnvelope', () => {
     const notLast = `{"type":"Relay","toMeshId":"${TARGET}","frame":${inner},"fromHub":"${HUB_EU}"}`;
     const pretty = relayText(outers[0]!, JSON.stringify(env, null, 1));
     for (const text of [reordered, spaced, notLast, pretty]) {
-      expect(matchRelayedEnvelope(text, DEFAULT_MAX_FRAME_BYTES)).toBeUndefined();
+      expect(matchRelayedFrame(text, DEFAULT_MAX_FRAME_BYTES)).toBeUndefined();
       expect(general(text)).toBeDefined(); // still a valid relay, read the slow way
     }
-    // A handshake message or an error frame inside: not a sealed envelope.
+    // A handshake message or an error frame inside: neither an envelope nor a receipt.
     const errorFrame = relayText(outers[0]!, '{"type":"error","code":"unreachable","message":"x"}');
-    expect(matchRelayedEnvelope(errorFrame, DEFAULT_MAX_FRAME_BYTES)).toBeUndefined();
+    expect(matchRelayedFrame(errorFrame, DEFAULT_MAX_FRAME_BYTES)).toBeUndefined();
+    expect(general(errorFrame)).toBeDefined();
+    // Receipts with a bad member, another order or an extra one: the general path decides.
+    const receipt = delivered[0]!;
+    for (const frame of [
+      { ...receipt, by: 'nobody' },
+      { ...receipt, messageId: 'not-a-uuid' },
+      { ...receipt, federationId: receipt.federationId.slice(1) },
+      {
+        by: receipt.by,
+        type: receipt.type,
+        messageId: receipt.messageId,
+        federationId: receipt.federationId,
+      },
+      { ...receipt, extra: 1 },
+    ]) {
+      const text = relayText(outers[0]!, JSON.stringify(frame));
+      expect(matchRelayedFrame(text, DEFAULT_MAX_FRAME_BYTES)).toBeUndefined();
+    }
+    // Anything after the relay's closing brace: not one frame.
+    for (const text of honest) {
+      for (const tail of [' ', '}', 'x', ',{}']) {
+        expect(matchRelayedFrame(text + tail, DEFAULT_MAX_FRAME_BYTES)).toBeUndefined();
+        // Trailing whitespace is still one frame to JSON.parse: read the slow way.
+        if (tail !== ' ') expect(general(text + tail)).toBeUndefined();
+      }
+    }
+    const receiptText = relayText(outers[0]!, JSON.stringify(receipt));
+    expect(matchRelayedFrame(receiptText, 20)).toBeUndefined();
+    expect(general(receiptText, 20)).toBeUndefined();
     // Bad outer members: the general path refuses them and so does the matcher.
     for (const outer of [
       { ...outers[0]!, toMeshId: 'not-a-did' },
@@ -147,12 +193,12 @@ describe('matchRelayedEnvelope', () => {
       { ...outers[0]!, toHub: 'did:' },
     ]) {
       const text = relayText(outer as Omit<Relay, 'frame'>, inner);
-      expect(matchRelayedEnvelope(text, DEFAULT_MAX_FRAME_BYTES)).toBeUndefined();
+      expect(matchRelayedFrame(text, DEFAULT_MAX_FRAME_BYTES)).toBeUndefined();
       expect(general(text)).toBeUndefined();
     }
     // An inner frame over the limit: the general path names the error.
     const text = relayText(outers[0]!, inner);
-    expect(matchRelayedEnvelope(text, inner.length - 1)).toBeUndefined();
+    expect(matchRelayedFrame(text, inner.length - 1)).toBeUndefined();
     expect(same(text, inner.length)).toBe(true);
   });
 });
