@@ -224,17 +224,9 @@ describe('compliance enforcement at the nodes', () => {
  */
 describe('audit entries: written before the action, durable before its acknowledgement', () => {
   function heldStorage(): { storage: AuditStorage; hold(): () => void } {
-    const inner = memoryAuditStorage();
     let held: Promise<void> | undefined;
     return {
-      storage: {
-        ...inner,
-        async appendBatch(entries, onWritten) {
-          await inner.appendBatch(entries);
-          onWritten?.();
-          await held;
-        },
-      },
+      storage: memoryAuditStorage({ beforeDurable: () => held }),
       hold() {
         let release!: () => void;
         held = new Promise<void>((r) => {

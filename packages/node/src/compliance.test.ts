@@ -10,22 +10,11 @@ const internal = { dataClassification: 'internal' as const, auditTrail: true };
 
 /** Entries are written at once and durable only once the test releases them. */
 function heldStorage(): { storage: AuditStorage; release(): void } {
-  const inner = memoryAuditStorage();
   let release!: () => void;
   const released = new Promise<void>((r) => {
     release = r;
   });
-  return {
-    storage: {
-      ...inner,
-      async appendBatch(entries, onWritten) {
-        await inner.appendBatch(entries);
-        onWritten?.();
-        await released;
-      },
-    },
-    release,
-  };
+  return { storage: memoryAuditStorage({ beforeDurable: () => released }), release };
 }
 
 async function gateOver(storage: AuditStorage, options: Partial<NodeComplianceOptions> = {}) {

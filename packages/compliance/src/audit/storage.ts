@@ -75,6 +75,11 @@ export class AuditStorageFullError extends FmpError {
 export interface MemoryAuditStorageOptions {
   /** Default 1,000,000. */
   readonly maxEntries?: number;
+  /**
+   * Awaited after a batch is written and before it counts as durable: a disk that has not synced
+   * yet, for tests of what waits for durable entries. Default: durable at once.
+   */
+  readonly beforeDurable?: () => Promise<void> | void;
 }
 
 export interface MemoryAuditStorage extends AuditStorage {
@@ -111,6 +116,7 @@ export function memoryAuditStorage(options: MemoryAuditStorageOptions = {}): Mem
       if (entries.length + batch.length > maxEntries) throw new AuditStorageFullError(maxEntries);
       for (const e of batch) entries.push(structuredClone(e) as AuditEntry);
       onWritten?.();
+      await options.beforeDurable?.();
     },
     async head() {
       const last = entries[entries.length - 1];
