@@ -135,7 +135,6 @@ export class ComplianceGate {
       let audited: Audited | undefined;
       const durable = log.append(record, () => {
         audited = { durable };
-
         if (this.options.auditBefore !== 'durable') resolve(audited);
       });
       // Whoever holds `durable` hears a late failure; unobserved, it must not end the process.

@@ -1510,7 +1510,6 @@ class Node implements MeshNode {
       throw new UnknownFederationError(federationId, `federation is ${fed.status}`);
     if (!fed.session) throw new UnknownFederationError(federationId, 'no session keys (establish it again)');
     if (this.sends.size >= this.maxInFlight) throw new NodeBusyError('messages', this.maxInFlight);
-
     const body = { type, data };
     const context = this.gate ? this.gate.contextFor(options.complianceContext) : options.complianceContext;
     const draft = createEnvelope(
@@ -1546,7 +1545,6 @@ class Node implements MeshNode {
       this.o.keyPair,
     );
     const frame = JSON.stringify(envelope);
-
     if (Buffer.byteLength(frame) > this.maxFrameBytes) {
       throw new ProtocolError('message_too_large', `the sealed message exceeds ${this.maxFrameBytes} bytes`);
     }
@@ -1596,6 +1594,21 @@ class Node implements MeshNode {
     }, this.sendTimeoutMs);
   }
 
+  /**
+   * The receipt of a delivered message, once the audit entries of the messages received so far are
+   * durable (a receipt acknowledges its message). If they cannot be, no receipt: the sender resends.
+   */
+  private receiptWhenDurable(env: Envelope): void {
+    if (!this.gate) {
+      this.ack(env);
+      return;
+    }
+    this.ingressDurable.then(
+      () => this.ack(env),
+      () => undefined,
+    );
+  }
+
   private ack(envelope: Envelope, error?: { code: WireErrorCode; message: string }): void {
     // Receipts are not a sequential step: they leave with the turn's other frames.
     this.raw(
@@ -1641,10 +1654,7 @@ class Node implements MeshNode {
     // A verified duplicate (a resend whose receipt got lost) is acknowledged again, not delivered.
     if (this.seen.has(env.messageId, now)) {
       // Not before the first copy's entry is durable (its own receipt waited for that too).
-      this.ingressDurable.then(
-        () => this.ack(env),
-        () => undefined,
-      );
+      this.receiptWhenDurable(env);
       return;
     }
     let body: ClearPayload;
@@ -1705,20 +1715,12 @@ class Node implements MeshNode {
     }
     due.add(env);
     // Sends the receipt unless it already left (with an answer, or at receiptWithinMs), once the
-    // message's audit entry is durable (a receipt acknowledges it). If it cannot be, no receipt:
-    // the sender resends, and the message is refused or delivered again after a restart.
+    // message's audit entry is durable (receiptWhenDurable).
     const receipt = () => {
       const set = this.receiptsDue.get(env.federationId);
       if (!set?.delete(env)) return;
       if (set.size === 0) this.receiptsDue.delete(env.federationId);
-      if (!this.gate) {
-        this.ack(env);
-        return;
-      }
-      this.ingressDurable.then(
-        () => this.ack(env),
-        () => undefined,
-      );
+      this.receiptWhenDurable(env);
     };
     const receiptDue = () => this.receiptsDue.get(env.federationId)?.has(env) === true;
     let timer: ReturnType<typeof setTimeout> | undefined;

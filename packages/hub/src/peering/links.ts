@@ -393,7 +393,7 @@ export class PeerLinks {
         this.handleBatch(link, text);
         return;
       }
-      if (link.state === 'up' && this.relayedEnvelope(link, text)) return;
+      if (link.state === 'up' && this.relayedFrame(link, text)) return;
       parsed = parseFrame(text, { maxBytes: this.maxFrameBytes() });
     } catch (err) {
       if (link.state !== 'up') {
@@ -427,7 +427,7 @@ export class PeerLinks {
   private handleBatch(link: Link, text: string): void {
     for (const part of splitBatch(text)) {
       if (link.state !== 'up') return;
-      if (this.relayedEnvelope(link, part)) continue;
+      if (this.relayedFrame(link, part)) continue;
       let parsed: ParsedFrame;
       try {
         parsed = parseFrame(part, { maxBytes: this.maxFrameBytes() });
@@ -587,7 +587,7 @@ export class PeerLinks {
    * A Relay of a sealed envelope or a Delivered receipt in the layout hubs write, read from its text
    * (matchRelayedFrame): handed on as handleUp would hand it. False: the general path decides.
    */
-  private relayedEnvelope(link: Link, text: string): boolean {
+  private relayedFrame(link: Link, text: string): boolean {
     const matched = matchRelayedFrame(text, this.maxFrameBytes());
     if (matched === undefined) return false;
     const peerDid = link.peerHello!.hubDid;

@@ -4,7 +4,7 @@
  * arguments or results. Every one is validated here when it arrives: the partner is authenticated,
  * not trusted to be well-formed.
  */
-import { capabilitySchema, isPlainJsonValue, isUuidValue, uuidSchema } from '@fmp/core';
+import { capabilitySchema, isPlainJsonValue, isUuidValue, onlyKeys, uuidSchema } from '@fmp/core';
 import { z } from 'zod';
 
 export const MCP_MESSAGE_TYPES = {
@@ -127,19 +127,15 @@ export type TaskResponse = z.infer<typeof taskResponseSchema>;
 // error) goes to the schema, which decides and names the issue.
 
 const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/;
-const REQUEST_KEYS = ['taskId', 'tool', 'arguments', 'agent', 'progress', 'deadline'] as const;
-const AGENT_KEYS = ['did', 'client'];
-const RESPONSE_ERROR_KEYS = ['code', 'message', 'retryAfterMs'];
+const REQUEST_KEYS = new Set(['taskId', 'tool', 'arguments', 'agent', 'progress', 'deadline']);
+const AGENT_KEYS = new Set(['did', 'client']);
+const RESULT_KEYS = new Set(['taskId', 'result']);
+const ERROR_KEYS = new Set(['taskId', 'error']);
+const RESPONSE_ERROR_KEYS = new Set(['code', 'message', 'retryAfterMs']);
 const ERROR_CODES: ReadonlySet<unknown> = new Set(TASK_ERROR_CODES);
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && Object.getPrototypeOf(v) === Object.prototype;
-}
-
-/** No key outside `keys` (the callers check every required member's value, so none is missing). */
-function hasOnlyKeys(o: Record<string, unknown>, keys: readonly string[]): boolean {
-  for (const key in o) if (!Object.hasOwn(o, key) || !keys.includes(key)) return false;
-  return true;
 }
 
 const isJsonRecord = (v: unknown): v is Record<string, unknown> => isPlainObject(v) && isPlainJsonValue(v, 1);
@@ -147,7 +143,7 @@ const isJsonRecord = (v: unknown): v is Record<string, unknown> => isPlainObject
 function isAgentValue(v: unknown): boolean {
   if (!isPlainObject(v)) return false;
   const { did, client } = v;
-  if (!hasOnlyKeys(v, AGENT_KEYS)) return false;
+  if (!onlyKeys(v, AGENT_KEYS)) return false;
   return (
     typeof did === 'string' &&
     did.length >= 8 &&
@@ -158,7 +154,7 @@ function isAgentValue(v: unknown): boolean {
 }
 
 function isTaskRequestValue(v: unknown): v is TaskRequest {
-  if (!isPlainObject(v) || !hasOnlyKeys(v, REQUEST_KEYS)) return false;
+  if (!isPlainObject(v) || !onlyKeys(v, REQUEST_KEYS)) return false;
   return (
     isUuidValue(v.taskId) &&
     typeof v.tool === 'string' &&
@@ -173,10 +169,11 @@ function isTaskRequestValue(v: unknown): v is TaskRequest {
 
 function isTaskResponseValue(v: unknown): v is TaskResponse {
   if (!isPlainObject(v) || !isUuidValue(v.taskId)) return false;
-  if (Object.hasOwn(v, 'result')) return hasOnlyKeys(v, ['taskId', 'result']) && isJsonRecord(v.result);
-  if (!hasOnlyKeys(v, ['taskId', 'error'])) return false;
+  // Only the keys of one branch (each required member's value is checked, so none is missing).
+  if (Object.hasOwn(v, 'result')) return onlyKeys(v, RESULT_KEYS) && isJsonRecord(v.result);
+  if (!onlyKeys(v, ERROR_KEYS)) return false;
   const e = v.error;
-  if (!isPlainObject(e) || !hasOnlyKeys(e, RESPONSE_ERROR_KEYS)) return false;
+  if (!isPlainObject(e) || !onlyKeys(e, RESPONSE_ERROR_KEYS)) return false;
   return (
     ERROR_CODES.has(e.code) &&
     typeof e.message === 'string' &&
