@@ -29,8 +29,10 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { AUDIT_GENESIS_HASH, AUDIT_INSERT_ROW } from './audit.js';
 import { StoreError, StoreOverloadedError } from './errors.js';
-import { type WalSync, walSync } from './wal-sync.js';
+import type { WalSync } from './wal-sync.js';
 
+/** The stored head, which a batch must continue (both threads' connections check it). */
+const AUDIT_HEAD_ROW = 'SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1';
 /** Rows written on the calling thread between two of the writer thread's checkpoints. */
 const CHECKPOINT_EVERY = 512;
 /**
@@ -77,7 +79,7 @@ const { parentPort, workerData } = require('node:worker_threads');
 const Database = require(workerData.sqlite);
 const db = new Database(workerData.path);
 for (const pragma of workerData.pragmas) db.pragma(pragma);
-const head = db.prepare('SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1');
+const head = db.prepare(workerData.head);
 const insert = db.prepare(workerData.insert);
 const append = db.transaction((rows) => {
   const h = head.get();
@@ -133,9 +135,7 @@ function openDirect(path: string, pragmas: readonly string[]): Direct {
     db.close();
     throw err;
   }
-  const head = db.prepare<[], { seq: number | bigint; hash: string }>(
-    'SELECT seq, hash FROM audit_entries ORDER BY seq DESC LIMIT 1',
-  );
+  const head = db.prepare<[], { seq: number | bigint; hash: string }>(AUDIT_HEAD_ROW);
   const insert = db.prepare(AUDIT_INSERT_ROW);
   const append = db.transaction((rows: readonly AuditRowValues[]): AuditWriterResult => {
     const h = head.get();
@@ -157,13 +157,27 @@ const isBusy = (err: unknown) =>
 /**
  * Starts the writer thread on the SQLite file at `path` (whose audit table exists: migrations have
  * run), its connection set up with `pragmas` as the store's own. `maxPending`: batches sent and not
- * yet answered before StoreOverloadedError.
+ * yet answered before StoreOverloadedError. `sync`: the store's WAL sync when its commits are
+ * durable only once synced (synchronous=FULL); batches written on the calling thread are made
+ * durable by it. Without it, written is all the store promises (synchronous=NORMAL).
  */
-export function startAuditWriter(path: string, pragmas: readonly string[], maxPending: number): AuditWriter {
+export function startAuditWriter(
+  path: string,
+  pragmas: readonly string[],
+  maxPending: number,
+  sync?: WalSync,
+): AuditWriter {
   const sqlite = createRequire(import.meta.url).resolve('better-sqlite3');
   const worker = new Worker(WORKER_SOURCE, {
     eval: true,
-    workerData: { sqlite, path, pragmas, insert: AUDIT_INSERT_ROW, genesis: AUDIT_GENESIS_HASH },
+    workerData: {
+      sqlite,
+      path,
+      pragmas,
+      head: AUDIT_HEAD_ROW,
+      insert: AUDIT_INSERT_ROW,
+      genesis: AUDIT_GENESIS_HASH,
+    },
   });
   // Referenced only while appends wait: an idle writer must not keep the process alive, and one
   // with work must (an awaited append alone would not).
@@ -195,13 +209,9 @@ export function startAuditWriter(path: string, pragmas: readonly string[], maxPe
     }
     w.resolve(m.result ?? {});
   });
-  // The file's commits are durable only once synced (synchronous=FULL): the direct path syncs the
-  // WAL itself; with NORMAL, written is all the store promises.
-  const durable = pragmas.some((p) => /^synchronous\s*=\s*FULL$/i.test(p));
   let direct: Direct | undefined;
   /** When to try opening the direct connection (again, after a failure: the file may be busy). */
   let directAt = 0;
-  let sync: WalSync | undefined;
   let sinceCheckpoint = 0;
   const viaThread = (rows: readonly AuditRowValues[], onWritten?: () => void) => {
     if (waiting.size >= maxPending) return Promise.reject(new StoreOverloadedError(maxPending));
@@ -228,7 +238,6 @@ export function startAuditWriter(path: string, pragmas: readonly string[], maxPe
       if (!direct && Date.now() >= directAt) {
         try {
           direct = openDirect(path, pragmas);
-          sync ??= durable ? walSync(path) : undefined;
         } catch {
           direct = undefined; // the thread does the appends meanwhile
           directAt = Date.now() + 1000;
@@ -269,7 +278,6 @@ export function startAuditWriter(path: string, pragmas: readonly string[], maxPe
       if (!failed) worker.postMessage({ close: true });
       worker.ref();
       await exited;
-      await sync?.close();
       direct?.db.close();
       direct = undefined;
     },

@@ -76,8 +76,8 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       durability: () => (offLoopSync ? walSync(path) : undefined),
       // Audit appends commit (and fsync) on a thread of their own; an in-memory database is one
       // connection's alone, so its appends stay on the main one.
-      auditWriter: (maxPending) =>
-        path === ':memory:' ? undefined : startAuditWriter(path, pragmas, maxPending),
+      auditWriter: (maxPending, durability) =>
+        path === ':memory:' ? undefined : startAuditWriter(path, pragmas, maxPending, durability),
     },
     { maxPendingWrites, maxBatchSize, maxSessionsPerMesh },
   );

@@ -24,8 +24,11 @@ export interface Backend {
   readonly migrationTableSchema?: string;
   /** Makes the main connection's commits durable off the event loop (a SQLite file). */
   durability?(): WalSync | undefined;
-  /** A writer for audit appends off the main thread (after migrations), when the backend has one. */
-  auditWriter?(maxPending: number): AuditWriter | undefined;
+  /**
+   * A writer for audit appends off the main thread (after migrations), when the backend has one;
+   * `durability` is the store's own (its syncs cover the audit's commits on the same file too).
+   */
+  auditWriter?(maxPending: number, durability: WalSync | undefined): AuditWriter | undefined;
 }
 
 export function createStore(backend: Backend, options: StoreOptions = {}): Store {
@@ -56,7 +59,7 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
       if (!auditWriter && !auditWriterTried) {
         auditWriterTried = true;
         try {
-          auditWriter = backend.auditWriter?.(tuning.maxPendingWrites ?? 10_000);
+          auditWriter = backend.auditWriter?.(tuning.maxPendingWrites ?? 10_000, durability);
         } catch (cause) {
           throw new StoreError(`cannot start the ${backend.dialect} store's audit writer`, { cause });
         }
@@ -128,8 +131,9 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
       state = 'closed';
       // Queued writes still commit; reads were refused from here on.
       await queue?.close();
-      await durability?.close().catch(() => {});
+      // The audit writer's syncs go through `durability`: it closes first.
       await auditWriter?.close();
+      await durability?.close().catch(() => {});
       await db?.destroy().catch(() => {});
       db = undefined;
     },
