@@ -1,17 +1,21 @@
 /**
- * Two versions of the federated tools/call benchmark, compared on the same minutes of this shared
- * machine: `npx tsx bench/ab.ts <other checkout> [n]` runs `bench/mcp.ts n` here and in the other
- * checkout (a `git worktree` of the version to compare, with its node_modules) at the same time, and
- * lets them take turns call by call (bench/ab-turn.ts), so that both see the same machine load; run
- * one after the other, the same version moved by 2x between runs here. Each prints its figures; the
- * CPU per call of each process is its own.
+ * Two versions of a latency benchmark, compared on the same minutes of this shared machine:
+ * `npx tsx bench/ab.ts <other checkout> [n] [mcp|handshake]` runs `bench/mcp.ts n` (the federated
+ * tools/call, the default) or `bench/network.ts handshake n` (the wire handshake) here and in the
+ * other checkout (a `git worktree` of the version to compare, with its node_modules) at the same
+ * time, and lets them take turns call by call or handshake by handshake (bench/ab-turn.ts), so that
+ * both see the same machine load; run one after the other, the same version moved by 2x between
+ * runs here. Each prints its figures; the CPU per call of each process is its own.
  */
 import { spawn } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-const [other, n = '500'] = process.argv.slice(2);
-if (!other) throw new Error('usage: npx tsx bench/ab.ts <other checkout> [n]');
+const [other, n = '500', what = 'mcp'] = process.argv.slice(2);
+if (!other || (what !== 'mcp' && what !== 'handshake')) {
+  throw new Error('usage: npx tsx bench/ab.ts <other checkout> [n] [mcp|handshake]');
+}
+const args = what === 'mcp' ? ['tsx', 'bench/mcp.ts', n] : ['tsx', 'bench/network.ts', 'handshake', n];
 const dirs = [fileURLToPath(new URL('..', import.meta.url)), other];
 
 // The coordinator: one turn at a time; whoever finished a turn goes after the other one waiting.
@@ -54,7 +58,7 @@ const outputs = await Promise.all(
   dirs.map(
     (dir, i) =>
       new Promise<string>((resolve) => {
-        const child = spawn('npx', ['tsx', 'bench/mcp.ts', n], {
+        const child = spawn('npx', args, {
           cwd: dir,
           env: { ...process.env, FMP_BENCH_AB: String(port), FMP_BENCH_AB_ID: String(i) },
           stdio: ['ignore', 'pipe', 'inherit'],
@@ -72,6 +76,21 @@ outputs.forEach((out, i) => {
   const start = out.indexOf('{');
   if (start < 0) {
     process.stdout.write(`${dirs[i]}: no result\n${out.slice(0, 2000)}\n`);
+    return;
+  }
+  if (what === 'handshake') {
+    const h = (
+      JSON.parse(out.slice(start)) as {
+        wsRtt: { p50Ms: number };
+        handshake: { p50Ms: number; p95Ms: number; cpuMs: Record<string, number> };
+      }
+    ).handshake;
+    const cpu = Object.entries(h.cpuMs)
+      .map(([k, v]) => `${k} ${v.toFixed(2)}`)
+      .join(', ');
+    process.stdout.write(
+      `${dirs[i]}: handshake p50 ${h.p50Ms.toFixed(3)} ms, p95 ${h.p95Ms.toFixed(3)}; CPU ms per handshake: ${cpu}\n`,
+    );
     return;
   }
   const r = JSON.parse(out.slice(start)) as {

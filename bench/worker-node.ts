@@ -25,6 +25,7 @@
 import { readFileSync } from 'node:fs';
 import { PRIORITIES } from '@fmp/core';
 import { createMeshNode } from '@fmp/node';
+import { turn } from './ab-turn.js';
 import { openLoop } from './open-loop.js';
 import { argOrConfig, benchLogger, memberNodeOptions, print, type SavedWorld, serve } from './worker-io.js';
 
@@ -96,6 +97,7 @@ serve(
         const samplesMs: number[] = [];
         const cpu = process.cpuUsage();
         for (let i = 0; i < Number(cmd.n); i++) {
+          await turn(); // with bench/ab.ts: one handshake at a time between the two versions
           const t = performance.now();
           await federate(String(cmd.target));
           samplesMs.push(performance.now() - t);
