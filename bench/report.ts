@@ -570,10 +570,12 @@ ${table}
   FederationEstablished; six with the spec's four phases), the FederationConfirm after. The hubs of this and the
   following rows keep their store, registry and ledger in SQLite as \`fmp hub start\` does by
   default (runs before 2026-11-27 used memory stores: the hub then did not write each new
-  federation's row). That write is one insert after the handshake: its fsync runs off the event loop
-  (docs/operations.md, "Durability of the SQLite store") and the initiator's link does not wait for
-  it (until 2026-11-27 a read, an insert and the fsync on the event loop, ~0.6 ms that the next
-  handshake on the link waited behind). CPU per handshake =
+  federation's row). That write comes up to 10 ms after the handshake, in one transaction with the
+  rows of the other handshakes of those 10 ms (docs/operations.md, "Durability of the SQLite store"):
+  its commit and fsync (~0.8 ms of hub CPU in a slow phase) no longer sit in front of the next
+  handshake's frames (runs on 38db36a and before committed each row in the turn after its handshake; until
+  2026-11-27 a read, an insert and the fsync on the event loop, ~0.6 ms that the next handshake on
+  the link waited behind). CPU per handshake =
   each process's \`process.cpuUsage()\` over the timed handshakes / handshakes (all threads: JIT
   and GC included). **What bounds it**: CPU, not the wire. The three processes together spend
   several times the in-process handshake (row above): the JSON frames on the critical path, each

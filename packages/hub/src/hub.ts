@@ -158,6 +158,11 @@ export interface HubOptions {
   readonly registry?: MeshRegistry;
   /** Federation, mesh and uptime records (default: memoryHubStore()). */
   readonly store?: HubStore;
+  /**
+   * How long a changed federation's row may wait to be written with the others changed meanwhile
+   * (one transaction, one fsync); default 10 ms. Nothing waits for these writes: see saveFederation.
+   */
+  readonly federationWriteDelayMs?: number;
   /** Default: did:mesh over `registry` and did:key. */
   readonly resolver?: DidResolver;
   /** Loads Bitstring Status List credentials (credentials with a status fail closed without it). */
@@ -523,6 +528,12 @@ class HubServer implements Hub {
   private timers: NodeJS.Timeout[] = [];
   /** Store writes nobody awaits (persist()); bounded by the store's write queue, which refuses past its limit. */
   private readonly storeWrites = new Set<Promise<void>>();
+  /**
+   * Federation rows changed and not yet handed to the store, by id, in the order they changed
+   * (a later change of the same federation replaces the earlier row): see saveFederation.
+   */
+  private readonly unsavedFederations = new Map<string, FederationRow>();
+  private unsavedTimer: NodeJS.Timeout | undefined;
   private unwatch: (() => void) | undefined;
   private recheckTimer: NodeJS.Timeout | undefined;
   private running = false;
@@ -548,6 +559,7 @@ class HubServer implements Hub {
       clockSkewMs: options.clockSkewMs,
       sweepMs: options.sweepMs,
       credentialRecheckMs: options.credentialRecheckMs,
+      federationWriteDelayMs: options.federationWriteDelayMs,
       adminToken: options.adminToken,
       peers: options.peers,
       allowedPeers: options.allowedPeers,
@@ -778,7 +790,8 @@ class HubServer implements Hub {
     this.offline.clear();
     this.metrics.offlineQueued.set(0);
     this.trustFeed?.flush();
-    // Writes the handshakes left under way (each a federation's row).
+    // Writes the federation rows not written yet and waits for every write under way.
+    void this.flushFederations();
     while (this.storeWrites.size > 0) await Promise.all([...this.storeWrites]);
     // A periodic write may be under way with part of the changes: let it end, then write the rest.
     await this.persistingTrust;
@@ -1727,9 +1740,7 @@ class HubServer implements Hub {
             { federationId: row.federationId, source: row.sourceMeshId, target: row.targetMeshId },
             'federation established',
           );
-          // Not awaited: the link's next frame (often the next InitiateFederation) must not wait
-          // for the commit. stop() waits for it.
-          this.persist(this.store.federations.put(row));
+          this.saveFederation(row);
           return;
         }
         case 'HandshakeReject': {
@@ -2525,7 +2536,7 @@ class HubServer implements Hub {
       this.rateLimiter.forget?.(row.federationId);
     }
     this.updateFederationGauge();
-    this.persist(this.store.federations.put(row));
+    this.saveFederation(row);
   }
 
   /** The hubs between the two ends of a handshake: the renewed federation's, else the route's. */
@@ -2609,7 +2620,7 @@ class HubServer implements Hub {
     this.metrics.handshakes.inc({ outcome: 'renewed' });
     this.metrics.handshakeSeconds.observe(Math.max(0, now - hs.startedAt) / 1000);
     this.log.info({ federationId: row.federationId, expiresAt: row.expiresAt }, 'federation renewed');
-    this.persist(this.store.federations.put(row));
+    this.saveFederation(row);
   }
 
   /** Tells the hub of the other end about a status decided here (signed, inside a Relay). */
@@ -2718,7 +2729,8 @@ class HubServer implements Hub {
       { federationId: row.federationId, status: row.status, reason: row.statusReason, by: msg.hub },
       'federation status from the other end hub',
     );
-    await this.store.federations.put(row).catch((err) => this.storeFailed(err));
+    this.saveFederation(row);
+    await this.flushFederations();
   }
 
   private sweepRemoteHandshakes(): void {
@@ -2833,7 +2845,8 @@ class HubServer implements Hub {
       else if (row.path.at(-1) === this.did) this.sendStatusUpdate(row);
     }
     this.log.info({ federationId, status, reason: row.statusReason }, 'federation status changed');
-    await this.store.federations.put(row).catch((err) => this.storeFailed(err));
+    this.saveFederation(row);
+    await this.flushFederations();
     return row;
   }
 
@@ -3642,7 +3655,10 @@ class HubServer implements Hub {
       identityLimiter: this.identityLimiter,
       ledgerLimiter: this.ledgerLimiter,
       now: this.now,
-      listFederations: async () => this.store.federations.list(),
+      listFederations: async () => {
+        await this.flushFederations();
+        return this.store.federations.list();
+      },
       log: this.log,
     };
   }
@@ -3662,8 +3678,43 @@ class HubServer implements Hub {
     this.metrics.federations.set({ status: 'suspended' }, this.fedTable.countOf('suspended'));
   }
 
+  /**
+   * Writes a federation's row soon: within federationWriteDelayMs, together with every other
+   * row changed meanwhile (one transaction, one fsync). Nobody waits for these writes (the hub
+   * holds its federations in memory, and both ends were told before the row was written even when it
+   * was written at once), so a handshake's commit and fsync, ~0.8 ms of the hub's CPU per
+   * handshake on the benchmark machine, no longer sits in front of the frames that come next (the
+   * initiator's next handshake, the target's acceptance). The price: a crash loses the rows of the
+   * last few milliseconds instead of the last one. Rows of one federation keep their order: a later
+   * change replaces the row not yet written, and any write awaited (a status change) writes the
+   * pending rows first.
+   */
+  private saveFederation(row: FederationRow): void {
+    this.unsavedFederations.delete(row.federationId);
+    this.unsavedFederations.set(row.federationId, row);
+    if (this.unsavedFederations.size >= MAX_UNSAVED_FEDERATIONS) {
+      void this.flushFederations();
+      return;
+    }
+    this.unsavedTimer ??= setTimeout(
+      () => void this.flushFederations(),
+      this.options.federationWriteDelayMs ?? FEDERATION_WRITE_DELAY_MS,
+    );
+  }
+
+  /** Hands every unsaved federation row to the store; resolves once they are written. */
+  private flushFederations(): Promise<void> {
+    clearTimeout(this.unsavedTimer);
+    this.unsavedTimer = undefined;
+    if (this.unsavedFederations.size === 0) return Promise.resolve();
+    const rows = [...this.unsavedFederations.values()];
+    this.unsavedFederations.clear();
+    // Issued in one turn: the store's group commit makes them one transaction.
+    return Promise.all(rows.map((row) => this.persist(this.store.federations.put(row)))).then(() => {});
+  }
+
   /** A write the caller does not wait for; stop() waits for every one still under way. */
-  private persist(write: Promise<unknown>): void {
+  private persist(write: Promise<unknown>): Promise<void> {
     const tracked: Promise<void> = write.then(
       () => {
         this.storeWrites.delete(tracked);
@@ -3674,6 +3725,7 @@ class HubServer implements Hub {
       },
     );
     this.storeWrites.add(tracked);
+    return tracked;
   }
 
   private storeFailed(err: unknown): void {
@@ -3684,6 +3736,10 @@ class HubServer implements Hub {
 /** Most did:mesh operations sent to a peer when its link comes up. */
 const MAX_SYNC_OPS = 4_096;
 const MAX_REMOTE_HANDSHAKES = 10_000;
+/** Default federationWriteDelayMs (see saveFederation). */
+const FEDERATION_WRITE_DELAY_MS = 10;
+/** Federation rows waiting at most: more are written at once (one transaction's worth). */
+const MAX_UNSAVED_FEDERATIONS = 256;
 /** A Relay's route holds at most MAX_HOPS hubs (frame schema). */
 const MAX_RELAY_ROUTE = 5;
 

@@ -60,6 +60,7 @@ export const hubScalarOptionsSchema = z.object({
   clockSkewMs: positive.optional(),
   sweepMs: positive.optional(),
   credentialRecheckMs: positive.optional(),
+  federationWriteDelayMs: z.number().int().min(0).max(60_000).optional(),
   adminToken: z.string().min(16).max(512).optional(),
   peers: z
     .array(
