@@ -9,12 +9,27 @@ import type { DidResolver } from './did/resolver.js';
 import { ed25519PublicKeyBytes, findVerificationMethod } from './did/verification.js';
 import { type VerificationResult, type VerifyCredentialOptions, verifyCredential } from './vc/verify.js';
 
-/** Resolves `did...#fragment` to the Ed25519 key it names, only if listed under `authentication`. */
+/**
+ * Resolves `did...#fragment` to the Ed25519 key it names, only if listed under `authentication`.
+ *
+ * Every handshake message is verified with such a key (up to three times per handshake at a hub);
+ * the resolver returns the same frozen result while a DID is unchanged, so the key found in it is
+ * kept beside it (a WeakMap on the document: a new document after an update, or the cache entry
+ * expiring, drops it), and the DID of a verification method is kept per text (bounded). Both skip
+ * only pure work: the resolution, with its deactivation check, runs for every call.
+ */
 export function authenticationKeyResolver(
   resolver: DidResolver,
 ): (verificationMethod: string) => Promise<Uint8Array> {
+  const keysOf = new WeakMap<object, Map<string, Uint8Array>>();
+  const didOf = new Map<string, string>();
   return async (verificationMethod) => {
-    const { did } = parseDidUrl(verificationMethod);
+    let did = didOf.get(verificationMethod);
+    if (did === undefined) {
+      did = parseDidUrl(verificationMethod).did;
+      if (didOf.size >= MAX_REMEMBERED_METHODS) didOf.delete(didOf.keys().next().value as string);
+      didOf.set(verificationMethod, did);
+    }
     const result = await resolver.resolve(did);
     if (!result.didDocument || result.didResolutionMetadata.error) {
       throw new ProtocolError(
@@ -25,11 +40,24 @@ export function authenticationKeyResolver(
     if (result.didDocumentMetadata.deactivated) {
       throw new ProtocolError('did_resolution_failed', `${did} is deactivated`);
     }
-    return ed25519PublicKeyBytes(
-      findVerificationMethod(result.didDocument, verificationMethod, 'authentication'),
-    );
+    const document = result.didDocument;
+    let keys = keysOf.get(document);
+    const known = keys?.get(verificationMethod);
+    if (known) return known.slice();
+    const key = ed25519PublicKeyBytes(findVerificationMethod(document, verificationMethod, 'authentication'));
+    if (!keys) {
+      keys = new Map();
+      keysOf.set(document, keys);
+    }
+    // A document lists a handful of methods; the bound only stops a caller naming made-up ones.
+    if (keys.size < 16) keys.set(verificationMethod, key);
+    // A copy: the caller may do as it likes with it, the kept key stays as found.
+    return key.slice();
   };
 }
+
+/** Verification method texts whose DID is remembered by one authenticationKeyResolver. */
+const MAX_REMEMBERED_METHODS = 4_096;
 
 export interface HandshakeCredentialCheck extends CredentialVerification {
   readonly result: VerificationResult;
