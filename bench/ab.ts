@@ -6,6 +6,10 @@
  * time, and lets them take turns call by call or handshake by handshake (bench/ab-turn.ts), so that
  * both see the same machine load; run one after the other, the same version moved by 2x between
  * runs here. Each prints its figures; the CPU per call of each process is its own.
+ *
+ * Not fair to a change that moves work to a timer (a receipt or a store write sent a few ms later):
+ * that work then runs in the other version's turn and is charged to it. Such changes need runs one
+ * after the other, several of each, alternated.
  */
 import { spawn } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';

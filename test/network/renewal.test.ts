@@ -14,7 +14,7 @@ import {
   type MeshNode,
   UnknownFederationError,
 } from '@fmp/node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createWorld, type Member, nodeFor, startHub, until, type World } from './fixtures.js';
 import { type RawClient, rawAuthenticated } from './raw-client.js';
 
@@ -132,11 +132,16 @@ describe('federation renewal on one hub', () => {
     expect(
       hub.federations().filter((f) => f.sourceMeshId === acme.did && f.purpose === 'renewal'),
     ).toHaveLength(1);
-    expect(await store.federations.get(fed.federationId)).toMatchObject({
-      handshakeId: renewed.handshakeId,
-      expiresAt: renewed.expiresAt,
-      status: 'active',
-    });
+    // Written within the hub's federationWriteDelayMs (10 ms) of the renewal.
+    await vi.waitFor(
+      async () =>
+        expect(await store.federations.get(fed.federationId)).toMatchObject({
+          handshakeId: renewed.handshakeId,
+          expiresAt: renewed.expiresAt,
+          status: 'active',
+        }),
+      { timeout: 2_000 },
+    );
     expect(statusA).toContainEqual({ federationId: fed.federationId, status: 'active', reason: 'renewed' });
     expect(statusB).toContainEqual({ federationId: fed.federationId, status: 'active', reason: 'renewed' });
 
