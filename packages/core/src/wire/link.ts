@@ -34,6 +34,7 @@ import {
   isDidValue,
   isUuidValue,
   LIMITS,
+  onlyKeys,
   PROTOCOL_VERSION,
   regionCodeSchema,
   trustScoreSchema,
@@ -283,7 +284,7 @@ const ACK_KEYS = new Set(['type', 'messageId', 'federationId']);
 export function isPlainAck(v: unknown): boolean {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const o = v as Record<string, unknown>;
-  for (const key in o) if (!ACK_KEYS.has(key)) return false;
+  if (!onlyKeys(o, ACK_KEYS)) return false;
   return o.type === 'Ack' && isUuidValue(o.messageId) && isUuidValue(o.federationId);
 }
 registerFrameSchema('Ack', AckSchema, { fastCheck: isPlainAck });
@@ -295,7 +296,7 @@ const DELIVERED_KEYS = new Set(['type', 'messageId', 'federationId', 'by']);
 export function isDeliveredValue(v: unknown): boolean {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   const o = v as Record<string, unknown>;
-  for (const key in o) if (!DELIVERED_KEYS.has(key)) return false;
+  if (!onlyKeys(o, DELIVERED_KEYS)) return false;
   return (
     o.type === 'Delivered' && isUuidValue(o.messageId) && isUuidValue(o.federationId) && isDidValue(o.by)
   );
