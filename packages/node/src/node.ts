@@ -1580,6 +1580,9 @@ class Node implements MeshNode {
     if (this.state === 'ready' && this.ws?.readyState === WebSocket.OPEN) {
       send.attempts++;
       this.out?.write(send.frame);
+      // Alone in flight (a request, an answer), nothing would share its write at the end of the turn:
+      // it leaves now, with the receipts written before it. Under load sends still batch.
+      if (this.sends.size <= 1) this.out?.flush();
     }
     send.timer = setTimeout(() => {
       if (!this.sends.has(send.messageId)) return;
