@@ -86,14 +86,14 @@ outputs.forEach((out, i) => {
     const h = (
       JSON.parse(out.slice(start)) as {
         wsRtt: { p50Ms: number };
-        handshake: { p50Ms: number; p95Ms: number; cpuMs: Record<string, number> };
+        handshake: { p50Ms: number; p95Ms: number; p99Ms: number; cpuMs: Record<string, number> };
       }
     ).handshake;
     const cpu = Object.entries(h.cpuMs)
       .map(([k, v]) => `${k} ${v.toFixed(2)}`)
       .join(', ');
     process.stdout.write(
-      `${dirs[i]}: handshake p50 ${h.p50Ms.toFixed(3)} ms, p95 ${h.p95Ms.toFixed(3)}; CPU ms per handshake: ${cpu}\n`,
+      `${dirs[i]}: handshake p50 ${h.p50Ms.toFixed(3)} ms, p95 ${h.p95Ms.toFixed(3)}, p99 ${h.p99Ms.toFixed(3)}; CPU ms per handshake: ${cpu}\n`,
     );
     return;
   }

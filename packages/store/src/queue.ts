@@ -29,6 +29,8 @@ export interface WriteQueueOptions {
    * wal-sync.ts): callers are answered then, and the next batch does not wait for it.
    */
   readonly durable?: () => Promise<void>;
+  /** Told of each committed transaction's writes (a SQLite file's checkpointer counts them). */
+  readonly committed?: (writes: number) => void;
 }
 
 export class WriteQueue {
@@ -114,6 +116,7 @@ export class WriteQueue {
       for (const task of batch) task.reject(error);
       return;
     }
+    this.#options.committed?.(batch.length);
     const answer = () =>
       batch.forEach((task, i) => {
         const outcome = outcomes[i]!;

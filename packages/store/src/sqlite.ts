@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { Kysely, type SqliteDatabase, SqliteDialect } from 'kysely';
 import { z } from 'zod';
 import { startAuditWriter } from './audit-writer.js';
+import { AUTOCHECKPOINT_FALLBACK_PAGES, startCheckpointer } from './checkpointer.js';
 import { validate } from './errors.js';
 import type { Database as Tables } from './schema-sql.js';
 import { createStore } from './store.js';
@@ -67,6 +68,8 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
         const database = new Database(path);
         try {
           for (const pragma of mainPragmas) database.pragma(pragma);
+          // Its checkpoints run on a thread (checkpointer.ts); this is only their bound.
+          if (path !== ':memory:') database.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_FALLBACK_PAGES}`);
         } catch (error) {
           database.close();
           throw error;
@@ -78,6 +81,7 @@ export function sqliteStore(options: SqliteStoreOptions): Store {
       // connection's alone, so its appends stay on the main one.
       auditWriter: (maxPending, durability) =>
         path === ':memory:' ? undefined : startAuditWriter(path, pragmas, maxPending, durability),
+      checkpointer: () => (path === ':memory:' ? undefined : startCheckpointer(path, pragmas)),
     },
     { maxPendingWrites, maxBatchSize, maxSessionsPerMesh },
   );

@@ -2,6 +2,7 @@
 import { type Kysely, Migrator } from 'kysely';
 import { auditStore, vaultStore } from './audit.js';
 import type { AuditWriter } from './audit-writer.js';
+import type { Checkpointer } from './checkpointer.js';
 import type { Context } from './context.js';
 import { guardRead } from './context.js';
 import { StoreClosedError, StoreError, validate } from './errors.js';
@@ -29,6 +30,8 @@ export interface Backend {
    * `durability` is the store's own (its syncs cover the audit's commits on the same file too).
    */
   auditWriter?(maxPending: number, durability: WalSync | undefined): AuditWriter | undefined;
+  /** Checkpoints the main connection's WAL off the event loop (a SQLite file), told of its commits. */
+  checkpointer?(): Checkpointer | undefined;
 }
 
 export function createStore(backend: Backend, options: StoreOptions = {}): Store {
@@ -36,6 +39,7 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
   let db: Kysely<Database> | undefined;
   let queue: WriteQueue | undefined;
   let durability: WalSync | undefined;
+  let checkpointer: Checkpointer | undefined;
   let auditWriter: AuditWriter | undefined;
   let auditWriterTried = false;
   let state: 'new' | 'opening' | 'open' | 'closed' = 'new';
@@ -100,10 +104,13 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
     }
     durability = sync;
     db = conn;
+    const checkpoints = backend.checkpointer?.();
+    checkpointer = checkpoints;
     queue = new WriteQueue(conn, backend.dialect, {
       maxPending: tuning.maxPendingWrites ?? 10_000,
       maxBatch: tuning.maxBatchSize ?? 256,
       ...(sync ? { durable: () => sync.sync() } : {}),
+      ...(checkpoints ? { committed: (writes: number) => checkpoints.committed(writes) } : {}),
     });
     state = 'open';
   };
@@ -131,6 +138,7 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
       state = 'closed';
       // Queued writes still commit; reads were refused from here on.
       await queue?.close();
+      await checkpointer?.close();
       // The audit writer's syncs go through `durability`: it closes first.
       await auditWriter?.close();
       await durability?.close().catch(() => {});
@@ -150,6 +158,7 @@ export function createStore(backend: Backend, options: StoreOptions = {}): Store
         writes: (queue?.writes ?? 0) + (auditWriter?.writes ?? 0),
         pending: queue?.pending ?? 0,
         syncs: durability?.syncs ?? 0,
+        checkpoints: checkpointer?.checkpoints ?? 0,
       };
     },
   };

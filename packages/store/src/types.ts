@@ -329,6 +329,8 @@ export interface StoreStats {
   readonly pending: number;
   /** fdatasync calls that made the main connection's commits durable (a SQLite file), else 0. */
   readonly syncs: number;
+  /** WAL checkpoints run off the event loop for the main connection (a SQLite file), else 0. */
+  readonly checkpoints: number;
 }
 
 /** Persistence for a hub. `open()` runs migrations; `close()` finishes queued writes first. */
