@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -96,5 +97,16 @@ describe('a sqlite store', () => {
     await again.open();
     expect((await again.federations.listActive(0)).length).toBe(CHECKPOINT_AFTER_WRITES + 10);
     await again.close();
+  });
+
+  it('closes in a process with nothing else to do (the thread keeps it alive until it has ended)', () => {
+    const fixture = new URL('./checkpointer.fixture.ts', import.meta.url).pathname;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', fixture, join(dir, 'alone.db')], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(child.stderr).not.toMatch(/unsettled/);
+    expect(child.status).toBe(0);
+    expect(child.stdout).toMatch(/^closed [01]\n$/);
   });
 });

@@ -108,7 +108,9 @@ export function startCheckpointer(path: string, pragmas: readonly string[]): Che
       if (closed) return;
       closed = true;
       if (!worker) return;
-      // Messages are handled in order: the close comes after the checkpoint under way.
+      // Messages are handled in order: the close comes after the checkpoint under way. Referenced
+      // while it ends: an unreferenced thread alone would let the process exit under this await.
+      worker.ref();
       if (!failure) worker.postMessage({ close: true });
       else void worker.terminate();
       await exited;
