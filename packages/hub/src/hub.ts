@@ -710,8 +710,9 @@ class HubServer implements Hub {
         randomBytes,
         resolveAuthenticationKey: (vm) => this.resolveAuthKey(vm),
         trustScore: (did) => this.scoreOf(did),
-        verifyCredential: async (credential) => {
-          const result = await this.verifyMeshCredential(credential);
+        // The handshake hashed the credential for its digest: the verification cache's key, as is.
+        verifyCredential: async (credential, hints) => {
+          const result = await this.verifyMeshCredential(credential, hints?.canonicalHash);
           return { verified: result.verified, subject: result.subject };
         },
         onFailure: (f) => {

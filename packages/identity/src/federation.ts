@@ -3,7 +3,7 @@
  * resolution and JSON-LD): DID authentication keys from a resolver, credential checks from
  * verifyCredential with its cache. The trust engine plugs in beside these later.
  */
-import { type CredentialVerification, ProtocolError } from '@fmp/core';
+import { type CredentialHints, type CredentialVerification, ProtocolError } from '@fmp/core';
 import { parseDidUrl } from './did/parse.js';
 import type { DidResolver } from './did/resolver.js';
 import { ed25519PublicKeyBytes, findVerificationMethod } from './did/verification.js';
@@ -63,12 +63,18 @@ export interface HandshakeCredentialCheck extends CredentialVerification {
   readonly result: VerificationResult;
 }
 
-/** The handshake's `verifyCredential` dependency, backed by full VC verification. */
+/**
+ * The handshake's `verifyCredential` dependency, backed by full VC verification. The hash the
+ * handshake hands over (CredentialHints) is the cache's key for the credential: used as such.
+ */
 export function handshakeCredentialVerifier(
   options: VerifyCredentialOptions,
-): (credential: unknown) => Promise<HandshakeCredentialCheck> {
-  return async (credential) => {
-    const result = await verifyCredential(credential, options);
+): (credential: unknown, hints?: CredentialHints) => Promise<HandshakeCredentialCheck> {
+  return async (credential, hints) => {
+    const result = await verifyCredential(
+      credential,
+      hints && options.cache ? { ...options, cacheKey: hints.canonicalHash } : options,
+    );
     return { verified: result.verified, subject: result.subject, result };
   };
 }

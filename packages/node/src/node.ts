@@ -580,8 +580,9 @@ class Node implements MeshNode {
       {
         ...base,
         trustScore: (did) => this.trustOf(did),
-        verifyCredential: async (credential) => {
-          const result = await this.verifyPartnerCredential(credential);
+        // The handshake hashed the credential for its digest: the verification cache's key, as is.
+        verifyCredential: async (credential, hints) => {
+          const result = await this.verifyPartnerCredential(credential, hints?.canonicalHash);
           return { verified: result.verified, subject: result.subject };
         },
         consent: this.consentTo(policyConsent(this.policy)),
@@ -1098,7 +1099,8 @@ class Node implements MeshNode {
   // Trust and credentials of partners
   // ------------------------------------------------------------------------------------------
 
-  private async verifyPartnerCredential(credential: unknown): Promise<VerificationResult> {
+  /** `cacheKey`: the credential's VerificationCache key, when the caller computed it from this object. */
+  private async verifyPartnerCredential(credential: unknown, cacheKey?: string): Promise<VerificationResult> {
     const now = this.now();
     const key = typeof credential === 'object' && credential !== null ? credential : undefined;
     const recent = key && this.justVerified.get(key);
@@ -1115,6 +1117,7 @@ class Node implements MeshNode {
       trustedIssuers: this.o.trustedIssuers,
       ...(this.o.statusListLoader ? { statusListLoader: this.o.statusListLoader } : {}),
       cache: this.vcCache,
+      ...(cacheKey ? { cacheKey } : {}),
       now: new Date(now),
     });
     if (key) this.justVerified.set(key, { result, at: now });

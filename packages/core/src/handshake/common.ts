@@ -48,12 +48,22 @@ export interface CredentialVerification {
   readonly subject?: string | undefined;
 }
 
+/** What the handshake already computed of a credential it asks to have checked. */
+export interface CredentialHints {
+  /**
+   * credentialsHash (transcript.ts) of this very credential: hex SHA-256 of its RFC 8785 form, the
+   * key @fmp/identity's VerificationCache files it under (pass it as verifyCredential's cacheKey).
+   */
+  readonly canonicalHash: string;
+}
+
 /** Trust and credential checks, done by the hub and again by the target. */
 export interface TrustDeps {
   /** Trust score 0-100 (spec §5.1) of a mesh. */
   trustScore(meshDid: string): number | Promise<number>;
   verifyCredential(
     credential: VerifiableCredentialJson,
+    hints?: CredentialHints,
   ): CredentialVerification | Promise<CredentialVerification>;
 }
 
@@ -186,9 +196,13 @@ export async function requireCredential(
   deps: TrustDeps,
   credential: VerifiableCredentialJson,
   subject: string,
+  /** credentialsHash(credential), computed by the caller from this same object. */
+  canonicalHash?: string,
 ): Promise<void> {
   const result = await callDep('credential_invalid', 'credential verification', () =>
-    deps.verifyCredential(credential),
+    canonicalHash === undefined
+      ? deps.verifyCredential(credential)
+      : deps.verifyCredential(credential, { canonicalHash }),
   );
   if (result?.verified !== true)
     throw new ProtocolError('credential_invalid', 'the credential did not verify');

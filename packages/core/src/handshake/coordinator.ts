@@ -41,7 +41,13 @@ import {
 } from './common.js';
 import { ExpiringSet } from './replay.js';
 import { DEFAULT_RETRY_POLICY } from './retry.js';
-import { challengeHash, initiationDigest, transcriptHash, uuidFromRandom } from './transcript.js';
+import {
+  challengeHash,
+  credentialsHash,
+  initiationDigest,
+  transcriptHash,
+  uuidFromRandom,
+} from './transcript.js';
 
 const utf8 = (s: string): Uint8Array => Buffer.from(s, 'utf8');
 
@@ -325,7 +331,8 @@ export class HandshakeCoordinator extends RoleBase<HubEntry> {
     }
     entry.state = 'verifying_response';
     const init = entry.initiate;
-    const digest = initiationDigest(entry.handshakeId, init, entry.challenge.hash, msg);
+    const credentials = credentialsHash(init.credentials);
+    const digest = initiationDigest(entry.handshakeId, init, entry.challenge.hash, msg, credentials);
     await verifySignature(this.hub, msg.verificationMethod, digest, msg.signature);
     this.ensureLive(entry);
     // Trust and credentials only after authentication: an anonymous sender cannot make the hub
@@ -334,7 +341,7 @@ export class HandshakeCoordinator extends RoleBase<HubEntry> {
     if (init.minTrustScore !== undefined) {
       await requireTrust(this.hub, init.targetMeshId, init.minTrustScore, 'target mesh');
     }
-    await requireCredential(this.hub, init.credentials, init.sourceMeshId);
+    await requireCredential(this.hub, init.credentials, init.sourceMeshId, credentials);
     this.ensureLive(entry);
 
     const after = this.hub.now();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { chacha20poly1305, ed25519, sha256Hex } from '../crypto.js';
-import { base64urlDecode, base64urlEncode, multibaseEncode } from '../encoding.js';
+import { base64urlDecode, base64urlEncode, canonicalBytes, multibaseEncode } from '../encoding.js';
 import { ValidationError } from '../errors.js';
 import { ProtocolError, type WireErrorCode } from '../wire/errors.js';
 import type { FederationAccept, FederationRequest, HandshakeReject } from '../wire/handshake.js';
@@ -8,6 +8,7 @@ import { ed25519Signer, rejectFromError } from './common.js';
 import { HandshakeCoordinator } from './coordinator.js';
 import { HandshakeInitiator } from './initiator.js';
 import { ACME, EVIL, issueCredential, MIT, makeWorld, START, T0, type World } from './test-fixtures.js';
+import { credentialsHash, responseDigest } from './transcript.js';
 
 async function expectCode(
   promise: Promise<unknown> | (() => unknown),
@@ -91,6 +92,38 @@ describe('full handshake among three parties', () => {
     );
     expect(w.failures).toEqual([]);
     expect([w.initiator.pendingCount, w.hub.pendingCount, w.responder.pendingCount]).toEqual([0, 0, 0]);
+  });
+
+  it("hands the credential's hash, computed once for the digest, to the hub's and the target's check", async () => {
+    const w = makeWorld();
+    const r = await runUntil(w);
+    const hash = credentialsHash(r.initiate.credentials);
+    expect(hash).toBe(sha256Hex(canonicalBytes(r.initiate.credentials)));
+    expect(w.credentialChecks).toEqual([
+      { role: 'hub', hints: { canonicalHash: hash } },
+      { role: 'responder', hints: { canonicalHash: hash } },
+    ]);
+  });
+
+  it('binds the same response digest whether the credential hash is handed in or computed', () => {
+    const credentials = issueCredential(ACME);
+    const binding = {
+      handshakeId: '8f0e2d4c-1b3a-4c5d-9e6f-7a8b9c0d1e2f',
+      challengeHash: 'ab'.repeat(32),
+      sourceMeshId: ACME,
+      targetMeshId: MIT,
+      initiatorEphemeralKey: 'z6LSbysY2xFMRpGMhb7tFTLMpeuPRaqaWM1yECx2AtzE3KCc',
+      capabilities: ['ml.inference'],
+      credentials,
+      minTrustScore: undefined,
+      initiateMetadata: undefined,
+      responseMetadata: { ttl: 3600, purpose: 'x' },
+      verificationMethod: `${ACME}#key-1`,
+    };
+    const computed = responseDigest(binding);
+    expect(responseDigest({ ...binding, credentialsHash: credentialsHash(credentials) })).toEqual(computed);
+    // The hash is bound: another one gives another digest.
+    expect(responseDigest({ ...binding, credentialsHash: 'cd'.repeat(32) })).not.toEqual(computed);
   });
 
   it('uses the spec challenge hash and a 32-byte base64url nonce', async () => {

@@ -28,6 +28,7 @@
  */
 export {
   asProtocolError,
+  type CredentialHints,
   type CredentialVerification,
   closeSession,
   ed25519Signer,
@@ -75,6 +76,7 @@ export {
 } from './retry.js';
 export {
   challengeHash,
+  credentialsHash,
   deriveSessionKeys,
   HANDSHAKE_PROTOCOL,
   KEY_CONFIRMATION_LABELS,

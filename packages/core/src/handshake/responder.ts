@@ -40,6 +40,7 @@ import { ExpiringSet } from './replay.js';
 import { DEFAULT_RETRY_POLICY } from './retry.js';
 import {
   challengeHash,
+  credentialsHash,
   decodeX25519Multikey,
   deriveSessionKeys,
   ephemeralKeyFrom,
@@ -181,6 +182,7 @@ export class HandshakeResponder extends EndRoleBase<ResponderEntry> {
       this.pending.add(entry);
       ctx.bound = entry;
 
+      const credentials = credentialsHash(req.credentials);
       const digest = responseDigest({
         handshakeId: req.handshakeId,
         challengeHash: hash,
@@ -194,6 +196,7 @@ export class HandshakeResponder extends EndRoleBase<ResponderEntry> {
         responseMetadata: req.response.metadata,
         verificationMethod: req.response.verificationMethod,
         renews: req.renews,
+        credentialsHash: credentials,
       });
       await verifySignature(this.target, req.response.verificationMethod, digest, req.response.signature);
       this.ensureLive(entry);
@@ -205,7 +208,7 @@ export class HandshakeResponder extends EndRoleBase<ResponderEntry> {
         });
       }
       await requireTrust(this.target, req.sourceMeshId, this.minTrustScore, 'source mesh');
-      await requireCredential(this.target, req.credentials, req.sourceMeshId);
+      await requireCredential(this.target, req.credentials, req.sourceMeshId, credentials);
       this.ensureLive(entry);
       let decision: ConsentDecision;
       try {

@@ -7,7 +7,7 @@ import * as fc from 'fast-check';
 import { type Ed25519KeyPair, ed25519, randomBytes } from '../crypto.js';
 import { canonicalBytes, multibaseDecode, multibaseEncode } from '../encoding.js';
 import type { VerifiableCredentialJson } from '../wire/handshake.js';
-import { ed25519Signer, type HandshakeFailure } from './common.js';
+import { type CredentialHints, ed25519Signer, type HandshakeFailure } from './common.js';
 import { HandshakeCoordinator } from './coordinator.js';
 import { HandshakeInitiator } from './initiator.js';
 import { type ConsentDecision, HandshakeResponder } from './responder.js';
@@ -82,6 +82,8 @@ export interface World {
   secrets: Uint8Array[];
   consent: (req: unknown) => ConsentDecision | Promise<ConsentDecision>;
   credentialOk: boolean;
+  /** Each credential check: who asked, and the hints it gave. */
+  credentialChecks: { role: 'initiator' | 'hub' | 'responder'; hints: CredentialHints | undefined }[];
   initiator: HandshakeInitiator;
   hub: HandshakeCoordinator;
   responder: HandshakeResponder;
@@ -113,6 +115,7 @@ export function makeWorld(options: WorldOptions = {}): World {
     secrets: [] as Uint8Array[],
     consent: (() => true) as World['consent'],
     credentialOk: true,
+    credentialChecks: [] as World['credentialChecks'],
   } as World;
   const base = (role: keyof World['clock']) => ({
     now: () => world.clock[role],
@@ -128,8 +131,10 @@ export function makeWorld(options: WorldOptions = {}): World {
     },
     onFailure: (f: HandshakeFailure) => world.failures.push(f),
     trustScore: (did: string) => world.trust.get(did) ?? 0,
-    verifyCredential: (vc: VerifiableCredentialJson) =>
-      world.credentialOk ? verifyTestCredential(vc) : { verified: false },
+    verifyCredential: (vc: VerifiableCredentialJson, hints?: CredentialHints) => {
+      world.credentialChecks.push({ role, hints });
+      return world.credentialOk ? verifyTestCredential(vc) : { verified: false };
+    },
   });
   world.initiator = new HandshakeInitiator(base('initiator'), {
     meshId: ACME,

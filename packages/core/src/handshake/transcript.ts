@@ -38,6 +38,17 @@ export interface ResponseBinding {
   verificationMethod: string;
   /** The federation a renewal renews; absent for a new federation. */
   renews?: string | undefined;
+  /** credentialsHash(credentials) when the caller has it already (it checks the credential too). */
+  credentialsHash?: string | undefined;
+}
+
+/**
+ * Hex SHA-256 of the credential's RFC 8785 form: what the response digest binds. It is also the key
+ * @fmp/identity's VerificationCache files a credential under (`keyOf`), so a party that computed it
+ * for the digest hands it to its credential check instead of canonicalizing the credential again.
+ */
+export function credentialsHash(credentials: VerifiableCredentialJson): string {
+  return sha256Hex(canonicalBytes(credentials));
 }
 
 /**
@@ -55,7 +66,7 @@ export function responseDigest(b: ResponseBinding): Uint8Array {
       targetMeshId: b.targetMeshId,
       initiatorEphemeralKey: b.initiatorEphemeralKey,
       capabilities: b.capabilities,
-      credentialsHash: sha256Hex(canonicalBytes(b.credentials)),
+      credentialsHash: b.credentialsHash ?? credentialsHash(b.credentials),
       minTrustScore: b.minTrustScore ?? null,
       initiateMetadata: b.initiateMetadata ?? null,
       metadata: b.responseMetadata,
@@ -75,6 +86,8 @@ export function initiationDigest(
   init: InitiateFederation,
   challengeHash: string,
   response: { readonly metadata: { ttl: number; purpose: string }; readonly verificationMethod: string },
+  /** credentialsHash(init.credentials), when the caller has it already. */
+  credentialsHashOfInit?: string,
 ): Uint8Array {
   return responseDigest({
     handshakeId,
@@ -89,6 +102,7 @@ export function initiationDigest(
     responseMetadata: response.metadata,
     verificationMethod: response.verificationMethod,
     renews: init.renews,
+    credentialsHash: credentialsHashOfInit,
   });
 }
 

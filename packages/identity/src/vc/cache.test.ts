@@ -1,5 +1,6 @@
-import { canonicalJson } from '@fmp/core';
+import { canonicalJson, credentialsHash, type VerifiableCredentialJson } from '@fmp/core';
 import { describe, expect, it } from 'vitest';
+import { handshakeCredentialVerifier } from '../federation.js';
 import { VerificationCache } from './cache.js';
 import { issueMeshAgentCredential } from './issue.js';
 import { StatusListRegistry } from './status.js';
@@ -67,6 +68,26 @@ describe('VerificationCache', () => {
     (again.meshAgent as { trustLevel: number }).trustLevel = 1;
     again.expiresAt!.setTime(0);
     expect(await verifyCredential(vc, { resolveDid, now: NOW, cache })).toEqual({ ...first, cached: true });
+  });
+
+  it("files a credential under the handshake's credentialsHash of it, non-ASCII text included", async () => {
+    const { cache, vc } = await setUp();
+    const named = { ...vc, name: 'Zürich – 東京 \u{1F600}' } as unknown as VerifiableCredentialJson;
+    expect(cache.keyOf(named)).toBe(credentialsHash(named));
+    expect(cache.keyOf(vc)).toBe(credentialsHash(vc as unknown as VerifiableCredentialJson));
+  });
+
+  it("the handshake's verifier files the credential under the hash the handshake hands over", async () => {
+    const { resolveDid, cache, vc } = await setUp();
+    const verify = handshakeCredentialVerifier({ resolveDid, now: NOW, cache });
+    const hash = credentialsHash(vc as unknown as VerifiableCredentialJson);
+    const first = await verify(vc, { canonicalHash: hash });
+    expect(first).toMatchObject({ verified: true, subject: agent.id, result: { cached: false } });
+    expect(cache.size).toBe(1);
+    // The same entry, whether the key is handed over or computed.
+    expect((await verify(vc)).result.cached).toBe(true);
+    expect((await verify(vc, { canonicalHash: hash })).result.cached).toBe(true);
+    expect(cache.size).toBe(1);
   });
 
   it('a tampered credential reusing a cached proof is not a hit', async () => {
