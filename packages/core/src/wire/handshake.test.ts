@@ -1,14 +1,16 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { x25519 } from '../crypto.js';
-import { base64urlEncode, encodeMultikey, multibaseEncode } from '../encoding.js';
+import { base64urlDecode, base64urlEncode, encodeMultikey, multibaseEncode } from '../encoding.js';
 import { ProtocolError } from './errors.js';
 import { parseFrame } from './frame.js';
 import {
   ChallengeSchema,
+  FederationConfirmSchema,
   HandshakeDidSchema,
   HandshakeMessageSchema,
   InitiateFederationSchema,
+  isFederationConfirmValue,
   parseHandshakeMessage,
   VerifiableCredentialSchema,
   VerificationMethodIdSchema,
@@ -153,6 +155,45 @@ describe('handshake wire schemas', () => {
         }
       }),
       { numRuns: 500 },
+    );
+  });
+});
+
+describe('32-byte base64url members (nonces, key confirmations)', () => {
+  const confirm = (keyConfirmation: string) => ({
+    type: 'FederationConfirm',
+    handshakeId: '2b0c4a5e-8f3d-4c1a-9b7e-1d2f3a4b5c6d',
+    federationId: '3c1d5b6f-9a4e-4d2b-8c8f-2e3a4b5c6d7e',
+    keyConfirmation,
+  });
+  const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+  const text = (min: number, max: number) =>
+    fc.array(fc.constantFrom(...ALPHABET), { minLength: min, maxLength: max }).map((c) => c.join(''));
+
+  it('the hand check (no decoding) gives the schema verdict (a decode and re-encode) on any such text', () => {
+    fc.assert(
+      fc.property(fc.oneof(text(43, 43), text(41, 45), fc.string({ maxLength: 45 })), (s) => {
+        const schema = FederationConfirmSchema.safeParse(confirm(s)).success;
+        expect(isFederationConfirmValue(confirm(s))).toBe(schema);
+        expect(schema).toBe(s.length === 43 && base64urlEncode(base64urlDecode(s)) === s);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('takes every encoding of 32 bytes, and of the 64 last characters only the 16 an encoding can end in', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (bytes) => {
+        const s = base64urlEncode(bytes);
+        expect(isFederationConfirmValue(confirm(s))).toBe(true);
+        const taken = [...ALPHABET].filter((last) =>
+          isFederationConfirmValue(confirm(s.slice(0, 42) + last)),
+        );
+        expect(taken).toHaveLength(16);
+        for (const last of taken)
+          expect(base64urlEncode(base64urlDecode(s.slice(0, 42) + last)).at(-1)).toBe(last);
+      }),
+      { numRuns: 200 },
     );
   });
 });

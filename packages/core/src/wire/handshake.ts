@@ -438,8 +438,12 @@ const isUuid = (v: unknown) => typeof v === 'string' && UUID_LOWER.test(v);
 const isTimestamp = (v: unknown) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) <= 8.64e15;
 const isVerificationMethod = (v: unknown) =>
   typeof v === 'string' && v.length <= 384 && isVerificationMethodText(v);
-const isBase64url32 = (v: unknown) =>
-  typeof v === 'string' && v.length === 43 && BASE64URL_CHARS.test(v) && isCanonicalBase64url(v);
+/**
+ * 32 bytes in canonical unpadded base64url, without decoding: 43 characters, the last carrying the
+ * final 4 bits (its two low bits zero). Exactly base64urlBytes(32)'s verdict (property-tested).
+ */
+const BASE64URL_32 = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
+const isBase64url32 = (v: unknown) => typeof v === 'string' && BASE64URL_32.test(v);
 const isSignature = (v: unknown) => typeof v === 'string' && v.length <= 100 && isSignatureText(v);
 const isX25519Multikey = (v: unknown) => typeof v === 'string' && v.length <= 64 && isX25519KeyText(v);
 function isCapabilities(v: unknown): boolean {
