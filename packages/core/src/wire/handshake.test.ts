@@ -1,15 +1,23 @@
 import * as fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { x25519 } from '../crypto.js';
-import { base64urlDecode, base64urlEncode, encodeMultikey, multibaseEncode } from '../encoding.js';
+import {
+  base64urlDecode,
+  base64urlEncode,
+  decodeMultikey,
+  encodeMultikey,
+  multibaseEncode,
+} from '../encoding.js';
 import { ProtocolError } from './errors.js';
 import { parseFrame } from './frame.js';
 import {
   ChallengeSchema,
+  FederationAcceptSchema,
   FederationConfirmSchema,
   HandshakeDidSchema,
   HandshakeMessageSchema,
   InitiateFederationSchema,
+  isFederationAcceptValue,
   isFederationConfirmValue,
   parseHandshakeMessage,
   VerifiableCredentialSchema,
@@ -194,6 +202,68 @@ describe('32-byte base64url members (nonces, key confirmations)', () => {
           expect(base64urlEncode(base64urlDecode(s.slice(0, 42) + last)).at(-1)).toBe(last);
       }),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe('X25519 multikeys (ephemeral keys)', () => {
+  const accept = (responderEphemeralKey: string) => ({
+    type: 'FederationAccept',
+    handshakeId: '2b0c4a5e-8f3d-4c1a-9b7e-1d2f3a4b5c6d',
+    federationId: '3c1d5b6f-9a4e-4d2b-8c8f-2e3a4b5c6d7e',
+    responderEphemeralKey,
+    verificationMethod: 'did:mesh:academic:mit-001#key-1',
+    signature: multibaseEncode(new Uint8Array(64).fill(9)),
+    keyConfirmation: base64urlEncode(new Uint8Array(32).fill(3)),
+  });
+  const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+  const key = (bytes: Uint8Array) => encodeMultikey('x25519-pub', bytes);
+  const isX25519 = (s: string) => {
+    try {
+      return decodeMultikey(s).codec === 'x25519-pub';
+    } catch {
+      return false;
+    }
+  };
+
+  it('the hand check (no decoding) takes every key, its bounds included', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (bytes) => {
+        expect(isFederationAcceptValue(accept(key(bytes)))).toBe(true);
+      }),
+      { numRuns: 300 },
+    );
+    for (const fill of [0, 0xff])
+      expect(isFederationAcceptValue(accept(key(new Uint8Array(32).fill(fill))))).toBe(true);
+  });
+
+  it('takes nothing the schema refuses: random digits, other codecs and lengths, near the bounds', () => {
+    const digits = (n: number) =>
+      fc.array(fc.constantFrom(...B58), { minLength: n, maxLength: n }).map((c) => `z${c.join('')}`);
+    const near = fc
+      .tuple(
+        fc.constantFrom(key(new Uint8Array(32)), key(new Uint8Array(32).fill(0xff))),
+        fc.nat(46),
+        fc.constantFrom(...B58),
+      )
+      .map(([s, i, c]) => s.slice(0, i + 1) + c + s.slice(i + 2));
+    const other = fc
+      .tuple(
+        fc.constantFrom<'ed25519-pub' | 'ed25519-priv'>('ed25519-pub', 'ed25519-priv'),
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      )
+      .map(([codec, bytes]) => encodeMultikey(codec, bytes));
+    fc.assert(
+      fc.property(
+        fc.oneof(digits(47), digits(46), digits(48), near, other, fc.string({ maxLength: 60 })),
+        (s) => {
+          const fast = isFederationAcceptValue(accept(s));
+          if (fast) expect(FederationAcceptSchema.safeParse(accept(s)).success).toBe(true);
+          // Exact for the usual form: 48 characters decode to the codec's two bytes and 32.
+          if (s.length === 48) expect(fast).toBe(isX25519(s));
+        },
+      ),
+      { numRuns: 3000 },
     );
   });
 });

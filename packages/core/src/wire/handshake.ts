@@ -7,7 +7,13 @@
  * envelope schemas being written in parallel; they follow the same rules.
  */
 import { z } from 'zod';
-import { base64urlDecode, base64urlEncode, decodeMultikey, multibaseDecode } from '../encoding.js';
+import {
+  base64urlDecode,
+  base64urlEncode,
+  decodeMultikey,
+  multibaseDecode,
+  multibaseEncode,
+} from '../encoding.js';
 import { ValidationError } from '../errors.js';
 import { ProtocolError, WIRE_ERROR_CODE_LIST } from './errors.js';
 import { markSchemaOutput, registerFrameSchema, schemaOutputOf } from './frame.js';
@@ -445,7 +451,21 @@ const isVerificationMethod = (v: unknown) =>
 const BASE64URL_32 = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 const isBase64url32 = (v: unknown) => typeof v === 'string' && BASE64URL_32.test(v);
 const isSignature = (v: unknown) => typeof v === 'string' && v.length <= 100 && isSignatureText(v);
-const isX25519Multikey = (v: unknown) => typeof v === 'string' && v.length <= 64 && isX25519KeyText(v);
+/**
+ * An x25519-pub multikey in its usual form, without decoding: `z`, then the 47 base58 digits of the
+ * bytes ec 01 (the codec's varint) and a 32-byte key, which lie between those of ec 01 00..00 and
+ * ec 01 ff..ff. Base58btc's alphabet is in ASCII order, so for strings of one length the text order
+ * is the numbers' order. Anything else (another varint spelling the schema may still take) is false
+ * here and goes to the schema.
+ */
+const X25519_MULTIKEY_LOW = multibaseEncode(Uint8Array.of(0xec, 0x01, ...new Uint8Array(32)));
+const X25519_MULTIKEY_HIGH = multibaseEncode(Uint8Array.of(0xec, 0x01, ...new Uint8Array(32).fill(0xff)));
+const X25519_MULTIKEY_SHAPE = /^z[1-9A-HJ-NP-Za-km-z]{47}$/;
+const isX25519Multikey = (v: unknown) =>
+  typeof v === 'string' &&
+  X25519_MULTIKEY_SHAPE.test(v) &&
+  v >= X25519_MULTIKEY_LOW &&
+  v <= X25519_MULTIKEY_HIGH;
 function isCapabilities(v: unknown): boolean {
   if (!Array.isArray(v) || v.length > 64) return false;
   for (let i = 0; i < v.length; i++) {
