@@ -42,6 +42,7 @@ import {
   multibaseEncode,
   openPayload,
   type ParsedFrame,
+  type PresentedCredential,
   type Priority,
   ProtocolError,
   parseFrame,
@@ -579,7 +580,7 @@ class Node implements MeshNode {
     this.responder = new HandshakeResponder(
       {
         ...base,
-        trustScore: (did) => this.trustOf(did),
+        trustScore: (did, presented) => this.trustOf(did, presented),
         // The handshake hashed the credential for its digest: the verification cache's key, as is.
         verifyCredential: async (credential, hints) => {
           const result = await this.verifyPartnerCredential(credential, hints?.canonicalHash);
@@ -1135,10 +1136,11 @@ class Node implements MeshNode {
   }
 
   /** Until the trust engine lands: the trustLevel of the credential the partner presented. */
-  private async trustOf(did: string): Promise<number> {
-    const credential = this.presented.get(did);
+  /** A partner's trust: the level its credential states, once the credential verifies. */
+  private async trustOf(did: string, presented?: PresentedCredential): Promise<number> {
+    const credential = presented?.credential ?? this.presented.get(did);
     if (!credential) return 0;
-    const result = await this.verifyPartnerCredential(credential);
+    const result = await this.verifyPartnerCredential(credential, presented?.canonicalHash);
     return result.verified && result.subject === did ? (result.meshAgent?.trustLevel ?? 0) : 0;
   }
 

@@ -57,10 +57,19 @@ export interface CredentialHints {
   readonly canonicalHash: string;
 }
 
+/** The credential a mesh presented in the handshake under way, with its credentialsHash. */
+export interface PresentedCredential extends CredentialHints {
+  readonly credential: VerifiableCredentialJson;
+}
+
 /** Trust and credential checks, done by the hub and again by the target. */
 export interface TrustDeps {
-  /** Trust score 0-100 (spec §5.1) of a mesh. */
-  trustScore(meshDid: string): number | Promise<number>;
+  /**
+   * Trust score 0-100 (spec §5.1) of a mesh. `presented`: the credential it presented in this
+   * handshake (the initiator's, at the target), for a score read from it; unverified until
+   * verifyCredential has accepted it.
+   */
+  trustScore(meshDid: string, presented?: PresentedCredential): number | Promise<number>;
   verifyCredential(
     credential: VerifiableCredentialJson,
     hints?: CredentialHints,
@@ -181,8 +190,11 @@ export async function requireTrust(
   meshDid: string,
   minimum: number,
   who: string,
+  presented?: PresentedCredential,
 ): Promise<number> {
-  const score = await callDep('internal_error', 'the trust provider', () => deps.trustScore(meshDid));
+  const score = await callDep('internal_error', 'the trust provider', () =>
+    presented === undefined ? deps.trustScore(meshDid) : deps.trustScore(meshDid, presented),
+  );
   if (typeof score !== 'number' || Number.isNaN(score)) {
     throw new ProtocolError('internal_error', 'the trust provider returned no number');
   }

@@ -103,6 +103,11 @@ describe('full handshake among three parties', () => {
       { role: 'hub', hints: { canonicalHash: hash } },
       { role: 'responder', hints: { canonicalHash: hash } },
     ]);
+    // The target's trust in the source may be read from the credential it presented: given with it.
+    expect(w.trustLookups.filter((l) => l.role === 'responder')).toEqual([
+      { role: 'responder', did: ACME, presented: { credential: r.request.credentials, canonicalHash: hash } },
+    ]);
+    expect(w.trustLookups.filter((l) => l.role === 'hub').every((l) => l.presented === undefined)).toBe(true);
   });
 
   it('binds the same response digest whether the credential hash is handed in or computed', () => {

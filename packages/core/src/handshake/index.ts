@@ -36,6 +36,7 @@ export {
   type HandshakeFailure,
   type HandshakeRole,
   type HandshakeSigner,
+  type PresentedCredential,
   rejectFromError,
   type Session,
   type TrustDeps,

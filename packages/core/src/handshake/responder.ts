@@ -207,7 +207,10 @@ export class HandshakeResponder extends EndRoleBase<ResponderEntry> {
           retryAfterMs: this.timeoutMs,
         });
       }
-      await requireTrust(this.target, req.sourceMeshId, this.minTrustScore, 'source mesh');
+      await requireTrust(this.target, req.sourceMeshId, this.minTrustScore, 'source mesh', {
+        credential: req.credentials,
+        canonicalHash: credentials,
+      });
       await requireCredential(this.target, req.credentials, req.sourceMeshId, credentials);
       this.ensureLive(entry);
       let decision: ConsentDecision;

@@ -7,7 +7,12 @@ import * as fc from 'fast-check';
 import { type Ed25519KeyPair, ed25519, randomBytes } from '../crypto.js';
 import { canonicalBytes, multibaseDecode, multibaseEncode } from '../encoding.js';
 import type { VerifiableCredentialJson } from '../wire/handshake.js';
-import { type CredentialHints, ed25519Signer, type HandshakeFailure } from './common.js';
+import {
+  type CredentialHints,
+  ed25519Signer,
+  type HandshakeFailure,
+  type PresentedCredential,
+} from './common.js';
 import { HandshakeCoordinator } from './coordinator.js';
 import { HandshakeInitiator } from './initiator.js';
 import { type ConsentDecision, HandshakeResponder } from './responder.js';
@@ -84,6 +89,12 @@ export interface World {
   credentialOk: boolean;
   /** Each credential check: who asked, and the hints it gave. */
   credentialChecks: { role: 'initiator' | 'hub' | 'responder'; hints: CredentialHints | undefined }[];
+  /** Each trust lookup: who asked, about whom, and the credential presented with it. */
+  trustLookups: {
+    role: 'initiator' | 'hub' | 'responder';
+    did: string;
+    presented: PresentedCredential | undefined;
+  }[];
   initiator: HandshakeInitiator;
   hub: HandshakeCoordinator;
   responder: HandshakeResponder;
@@ -116,6 +127,7 @@ export function makeWorld(options: WorldOptions = {}): World {
     consent: (() => true) as World['consent'],
     credentialOk: true,
     credentialChecks: [] as World['credentialChecks'],
+    trustLookups: [] as World['trustLookups'],
   } as World;
   const base = (role: keyof World['clock']) => ({
     now: () => world.clock[role],
@@ -130,7 +142,10 @@ export function makeWorld(options: WorldOptions = {}): World {
       return key;
     },
     onFailure: (f: HandshakeFailure) => world.failures.push(f),
-    trustScore: (did: string) => world.trust.get(did) ?? 0,
+    trustScore: (did: string, presented?: PresentedCredential) => {
+      world.trustLookups.push({ role, did, presented });
+      return world.trust.get(did) ?? 0;
+    },
     verifyCredential: (vc: VerifiableCredentialJson, hints?: CredentialHints) => {
       world.credentialChecks.push({ role, hints });
       return world.credentialOk ? verifyTestCredential(vc) : { verified: false };
