@@ -110,6 +110,21 @@ describe('full handshake among three parties', () => {
     expect(w.trustLookups.filter((l) => l.role === 'hub').every((l) => l.presented === undefined)).toBe(true);
   });
 
+  it("binds the initiator's credential as it is at each handshake, though its hash is kept", async () => {
+    const credential = issueCredential(ACME) as Record<string, unknown>;
+    const w = makeWorld({ initiator: { credential: credential as never } });
+    await runUntil(w);
+    // The caller changes the object it gave: the next initiation carries the new text, and the
+    // digest binds it (with the old hash kept, the hub would find the signature wrong instead).
+    credential['name'] = 'changed after the first handshake';
+    const initiate = w.initiator.start(START);
+    expect((initiate.credentials as Record<string, unknown>)['name']).toBe(
+      'changed after the first handshake',
+    );
+    const response = await w.initiator.onChallenge(w.hub.onInitiate(initiate));
+    await expectCode(w.hub.onResponse(response), 'credential_invalid');
+  });
+
   it('binds the same response digest whether the credential hash is handed in or computed', () => {
     const credentials = issueCredential(ACME);
     const binding = {

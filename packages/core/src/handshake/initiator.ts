@@ -43,6 +43,7 @@ import {
 import { DEFAULT_RETRY_POLICY, nextRetryDelayMs, type RetryPolicy } from './retry.js';
 import {
   challengeHash,
+  credentialsHash,
   decodeX25519Multikey,
   deriveSessionKeys,
   type EphemeralKey,
@@ -126,9 +127,10 @@ export class HandshakeInitiator extends EndRoleBase<InitiatorEntry> {
   /**
    * The credential as last validated, with the JSON text it had then: the same credential is sent
    * with every handshake, and its schema check (a walk of the whole credential) need not run again
-   * while its JSON is unchanged. The value is zod's own copy, frozen.
+   * while its JSON is unchanged. The value is zod's own copy, frozen, so its credentialsHash (which
+   * every response digest binds) is computed once too.
    */
-  private credentialCheck: { json: string; value: VerifiableCredentialJson } | undefined;
+  private credentialCheck: { json: string; value: VerifiableCredentialJson; hash: string } | undefined;
 
   constructor(deps: HandshakeDeps, options: InitiatorOptions) {
     const policy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
@@ -278,10 +280,15 @@ export class HandshakeInitiator extends EndRoleBase<InitiatorEntry> {
   /** Signs the response digest for `challenge` and moves the handshake on to awaiting_established. */
   private async respondTo(entry: InitiatorEntry, challenge: Challenge): Promise<ChallengeResponse> {
     entry.state = 'signing';
-    const digest = initiationDigest(entry.handshakeId, entry.initiate, challenge.hash, {
-      metadata: entry.responseMetadata,
-      verificationMethod: this.signer.verificationMethod,
-    });
+    const check = this.credentialCheck;
+    const digest = initiationDigest(
+      entry.handshakeId,
+      entry.initiate,
+      challenge.hash,
+      { metadata: entry.responseMetadata, verificationMethod: this.signer.verificationMethod },
+      // The frozen checked copy this initiation carries: its hash cannot have changed.
+      check && entry.initiate.credentials === check.value ? check.hash : undefined,
+    );
     const signature = await sign(this.signer, digest);
     this.ensureLive(entry);
     entry.challenge = challenge;
@@ -308,8 +315,9 @@ export class HandshakeInitiator extends EndRoleBase<InitiatorEntry> {
     if (this.credentialCheck?.json === json) return this.credentialCheck.value;
     const result = VerifiableCredentialSchema.safeParse(this.credential);
     if (!result.success) return undefined;
-    this.credentialCheck = { json, value: deepFreeze(result.data) };
-    return this.credentialCheck.value;
+    const value = deepFreeze(result.data);
+    this.credentialCheck = { json, value, hash: credentialsHash(value) };
+    return value;
   }
 
   /** Phase 3 -> 4: signs the response digest (which contains the spec's challenge hash). */
