@@ -6,6 +6,7 @@ import {
   base64urlEncode,
   decodeMultikey,
   encodeMultikey,
+  multibaseDecode,
   multibaseEncode,
 } from '../encoding.js';
 import { ProtocolError } from './errors.js';
@@ -263,6 +264,71 @@ describe('X25519 multikeys (ephemeral keys)', () => {
           if (s.length === 48) expect(fast).toBe(isX25519(s));
         },
       ),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('Ed25519 signatures (base58btc)', () => {
+  const accept = (signature: string) => ({
+    type: 'FederationAccept',
+    handshakeId: '2b0c4a5e-8f3d-4c1a-9b7e-1d2f3a4b5c6d',
+    federationId: '3c1d5b6f-9a4e-4d2b-8c8f-2e3a4b5c6d7e',
+    responderEphemeralKey: encodeMultikey('x25519-pub', new Uint8Array(32).fill(7)),
+    verificationMethod: 'did:mesh:academic:mit-001#key-1',
+    signature,
+    keyConfirmation: base64urlEncode(new Uint8Array(32).fill(3)),
+  });
+  const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+  const is64 = (s: string) => {
+    try {
+      return multibaseDecode(s).length === 64;
+    } catch {
+      return false;
+    }
+  };
+
+  it('the hand check gives the decode verdict: every signature, leading zero bytes and bounds included', () => {
+    const bytes = fc.oneof(
+      fc.uint8Array({ minLength: 64, maxLength: 64 }),
+      fc
+        .tuple(fc.integer({ min: 1, max: 3 }), fc.uint8Array({ minLength: 64, maxLength: 64 }))
+        .map(([k, b]) => {
+          b.fill(0, 0, k);
+          return b;
+        }),
+      fc.constantFrom(
+        Uint8Array.of(1, ...new Uint8Array(63)),
+        new Uint8Array(64).fill(0xff),
+        new Uint8Array(64),
+        Uint8Array.of(0, 0xff, ...new Uint8Array(62).fill(0xff)),
+      ),
+    );
+    fc.assert(
+      fc.property(bytes, (b) => {
+        expect(isFederationAcceptValue(accept(multibaseEncode(b)))).toBe(true);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('takes nothing else: random digits, other lengths, near the bounds', () => {
+    const digits = (min: number, max: number) =>
+      fc.array(fc.constantFrom(...B58), { minLength: min, maxLength: max }).map((c) => `z${c.join('')}`);
+    const bounds = [
+      multibaseEncode(Uint8Array.of(1, ...new Uint8Array(63))),
+      multibaseEncode(new Uint8Array(64).fill(0xff)),
+      multibaseEncode(Uint8Array.of(0, 1, ...new Uint8Array(62))),
+    ];
+    const near = fc
+      .tuple(fc.constantFrom(...bounds), fc.nat(88), fc.constantFrom(...B58))
+      .map(([s, i, c]) => (i + 1 < s.length ? s.slice(0, i + 1) + c + s.slice(i + 2) : s + c));
+    fc.assert(
+      fc.property(fc.oneof(digits(86, 89), near, fc.string({ maxLength: 100 })), (s) => {
+        const fast = isFederationAcceptValue(accept(s));
+        expect(fast).toBe(is64(s));
+        expect(FederationAcceptSchema.safeParse(accept(s)).success).toBe(fast);
+      }),
       { numRuns: 3000 },
     );
   });

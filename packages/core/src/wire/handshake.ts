@@ -450,7 +450,23 @@ const isVerificationMethod = (v: unknown) =>
  */
 const BASE64URL_32 = /^[A-Za-z0-9_-]{42}[AEIMQUYcgkosw048]$/;
 const isBase64url32 = (v: unknown) => typeof v === 'string' && BASE64URL_32.test(v);
-const isSignature = (v: unknown) => typeof v === 'string' && v.length <= 100 && isSignatureText(v);
+/**
+ * An Ed25519 signature in base58btc, decoded only when it starts with a zero byte (a leading `1`,
+ * one signature in 256) or looks unusual: otherwise its 64 bytes are the number's own, which has 87
+ * digits from 2^504 up, 88 up to 2^512 - 1, and a text comparison with those bounds decides
+ * (base58btc's alphabet is in ASCII order). The same verdict as the schema's decode.
+ */
+const SIGNATURE_LOW = multibaseEncode(Uint8Array.of(1, ...new Uint8Array(63)));
+const SIGNATURE_HIGH = multibaseEncode(new Uint8Array(64).fill(0xff));
+const SIGNATURE_SHAPE = /^z[2-9A-HJ-NP-Za-km-z][1-9A-HJ-NP-Za-km-z]{86,87}$/;
+const isSignature = (v: unknown) =>
+  typeof v === 'string' &&
+  v.length <= 100 &&
+  (SIGNATURE_SHAPE.test(v)
+    ? v.length === SIGNATURE_LOW.length
+      ? v >= SIGNATURE_LOW
+      : v <= SIGNATURE_HIGH
+    : isSignatureText(v));
 /**
  * An x25519-pub multikey in its usual form, without decoding: `z`, then the 47 base58 digits of the
  * bytes ec 01 (the codec's varint) and a 32-byte key, which lie between those of ec 01 00..00 and
