@@ -168,13 +168,24 @@ describe('handshake wire schemas', () => {
   });
 });
 
+// Frames whose one member under test varies (the fast checks' encoded members).
+const IDS = {
+  handshakeId: '2b0c4a5e-8f3d-4c1a-9b7e-1d2f3a4b5c6d',
+  federationId: '3c1d5b6f-9a4e-4d2b-8c8f-2e3a4b5c6d7e',
+};
+const accept = (over: { responderEphemeralKey?: string; signature?: string }) => ({
+  type: 'FederationAccept',
+  ...IDS,
+  responderEphemeralKey:
+    over.responderEphemeralKey ?? encodeMultikey('x25519-pub', new Uint8Array(32).fill(7)),
+  verificationMethod: 'did:mesh:academic:mit-001#key-1',
+  signature: over.signature ?? multibaseEncode(new Uint8Array(64).fill(9)),
+  keyConfirmation: base64urlEncode(new Uint8Array(32).fill(3)),
+});
+const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+
 describe('32-byte base64url members (nonces, key confirmations)', () => {
-  const confirm = (keyConfirmation: string) => ({
-    type: 'FederationConfirm',
-    handshakeId: '2b0c4a5e-8f3d-4c1a-9b7e-1d2f3a4b5c6d',
-    federationId: '3c1d5b6f-9a4e-4d2b-8c8f-2e3a4b5c6d7e',
-    keyConfirmation,
-  });
+  const confirm = (keyConfirmation: string) => ({ type: 'FederationConfirm', ...IDS, keyConfirmation });
   const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
   const text = (min: number, max: number) =>
     fc.array(fc.constantFrom(...ALPHABET), { minLength: min, maxLength: max }).map((c) => c.join(''));
@@ -208,16 +219,7 @@ describe('32-byte base64url members (nonces, key confirmations)', () => {
 });
 
 describe('X25519 multikeys (ephemeral keys)', () => {
-  const accept = (responderEphemeralKey: string) => ({
-    type: 'FederationAccept',
-    handshakeId: '2b0c4a5e-8f3d-4c1a-9b7e-1d2f3a4b5c6d',
-    federationId: '3c1d5b6f-9a4e-4d2b-8c8f-2e3a4b5c6d7e',
-    responderEphemeralKey,
-    verificationMethod: 'did:mesh:academic:mit-001#key-1',
-    signature: multibaseEncode(new Uint8Array(64).fill(9)),
-    keyConfirmation: base64urlEncode(new Uint8Array(32).fill(3)),
-  });
-  const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+  const withKey = (responderEphemeralKey: string) => accept({ responderEphemeralKey });
   const key = (bytes: Uint8Array) => encodeMultikey('x25519-pub', bytes);
   const isX25519 = (s: string) => {
     try {
@@ -230,12 +232,12 @@ describe('X25519 multikeys (ephemeral keys)', () => {
   it('the hand check (no decoding) takes every key, its bounds included', () => {
     fc.assert(
       fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), (bytes) => {
-        expect(isFederationAcceptValue(accept(key(bytes)))).toBe(true);
+        expect(isFederationAcceptValue(withKey(key(bytes)))).toBe(true);
       }),
       { numRuns: 300 },
     );
     for (const fill of [0, 0xff])
-      expect(isFederationAcceptValue(accept(key(new Uint8Array(32).fill(fill))))).toBe(true);
+      expect(isFederationAcceptValue(withKey(key(new Uint8Array(32).fill(fill))))).toBe(true);
   });
 
   it('takes nothing the schema refuses: random digits, other codecs and lengths, near the bounds', () => {
@@ -258,8 +260,8 @@ describe('X25519 multikeys (ephemeral keys)', () => {
       fc.property(
         fc.oneof(digits(47), digits(46), digits(48), near, other, fc.string({ maxLength: 60 })),
         (s) => {
-          const fast = isFederationAcceptValue(accept(s));
-          if (fast) expect(FederationAcceptSchema.safeParse(accept(s)).success).toBe(true);
+          const fast = isFederationAcceptValue(withKey(s));
+          if (fast) expect(FederationAcceptSchema.safeParse(withKey(s)).success).toBe(true);
           // Exact for the usual form: 48 characters decode to the codec's two bytes and 32.
           if (s.length === 48) expect(fast).toBe(isX25519(s));
         },
@@ -270,16 +272,7 @@ describe('X25519 multikeys (ephemeral keys)', () => {
 });
 
 describe('Ed25519 signatures (base58btc)', () => {
-  const accept = (signature: string) => ({
-    type: 'FederationAccept',
-    handshakeId: '2b0c4a5e-8f3d-4c1a-9b7e-1d2f3a4b5c6d',
-    federationId: '3c1d5b6f-9a4e-4d2b-8c8f-2e3a4b5c6d7e',
-    responderEphemeralKey: encodeMultikey('x25519-pub', new Uint8Array(32).fill(7)),
-    verificationMethod: 'did:mesh:academic:mit-001#key-1',
-    signature,
-    keyConfirmation: base64urlEncode(new Uint8Array(32).fill(3)),
-  });
-  const B58 = '123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz';
+  const withSignature = (signature: string) => accept({ signature });
   const is64 = (s: string) => {
     try {
       return multibaseDecode(s).length === 64;
@@ -306,7 +299,7 @@ describe('Ed25519 signatures (base58btc)', () => {
     );
     fc.assert(
       fc.property(bytes, (b) => {
-        expect(isFederationAcceptValue(accept(multibaseEncode(b)))).toBe(true);
+        expect(isFederationAcceptValue(withSignature(multibaseEncode(b)))).toBe(true);
       }),
       { numRuns: 500 },
     );
@@ -325,9 +318,9 @@ describe('Ed25519 signatures (base58btc)', () => {
       .map(([s, i, c]) => (i + 1 < s.length ? s.slice(0, i + 1) + c + s.slice(i + 2) : s + c));
     fc.assert(
       fc.property(fc.oneof(digits(86, 89), near, fc.string({ maxLength: 100 })), (s) => {
-        const fast = isFederationAcceptValue(accept(s));
+        const fast = isFederationAcceptValue(withSignature(s));
         expect(fast).toBe(is64(s));
-        expect(FederationAcceptSchema.safeParse(accept(s)).success).toBe(fast);
+        expect(FederationAcceptSchema.safeParse(withSignature(s)).success).toBe(fast);
       }),
       { numRuns: 3000 },
     );
