@@ -1135,8 +1135,10 @@ class Node implements MeshNode {
     };
   }
 
-  /** Until the trust engine lands: the trustLevel of the credential the partner presented. */
-  /** A partner's trust: the level its credential states, once the credential verifies. */
+  /**
+   * Until the trust engine lands: the trustLevel of the credential the partner presented (in this
+   * handshake, when the responder hands it over with its hash), once the credential verifies.
+   */
   private async trustOf(did: string, presented?: PresentedCredential): Promise<number> {
     const credential = presented?.credential ?? this.presented.get(did);
     if (!credential) return 0;

@@ -75,12 +75,15 @@ export function party(did: string): Party {
   return { did, keys: ed25519.generateKeyPair(), vm: `${did}#key-1` };
 }
 
+/** The party a dependency call comes from (each has its own clock). */
+type Role = 'initiator' | 'hub' | 'responder';
+
 export interface World {
   acme: Party;
   mit: Party;
   evil: Party;
   /** Per-role clocks (ms); move them to simulate time and skew. */
-  clock: { initiator: number; hub: number; responder: number };
+  clock: Record<Role, number>;
   trust: Map<string, number>;
   failures: HandshakeFailure[];
   /** Every 32-byte buffer handed out, to check that ephemeral secrets are wiped. */
@@ -88,13 +91,9 @@ export interface World {
   consent: (req: unknown) => ConsentDecision | Promise<ConsentDecision>;
   credentialOk: boolean;
   /** Each credential check: who asked, and the hints it gave. */
-  credentialChecks: { role: 'initiator' | 'hub' | 'responder'; hints: CredentialHints | undefined }[];
+  credentialChecks: { role: Role; hints: CredentialHints | undefined }[];
   /** Each trust lookup: who asked, about whom, and the credential presented with it. */
-  trustLookups: {
-    role: 'initiator' | 'hub' | 'responder';
-    did: string;
-    presented: PresentedCredential | undefined;
-  }[];
+  trustLookups: { role: Role; did: string; presented: PresentedCredential | undefined }[];
   initiator: HandshakeInitiator;
   hub: HandshakeCoordinator;
   responder: HandshakeResponder;
