@@ -30,7 +30,16 @@ describe('fmp demo --json', () => {
     expect(r.meshes).toHaveLength(5);
     for (const m of r.meshes)
       expect(Object.keys(m)).toEqual(expect.arrayContaining(['did', 'category', 'hub']));
+    // The APAC hub also serves mesh links over gRPC, and NGO's node is linked over it: its
+    // federations, messages and tool calls below cross that transport.
+    expect(
+      r.hubs.filter((h: { grpcUrl?: string }) => h.grpcUrl).map((h: { region: string }) => h.region),
+    ).toEqual(['apac']);
+    expect(
+      r.meshes.filter((m: { link: string }) => m.link === 'grpc').map((m: { did: string }) => m.did),
+    ).toEqual(['did:mesh:ngo:relief-001']);
     expect(r.federations.length).toBeGreaterThan(0);
+    expect(r.federations.some((f: { target: string }) => f.target === 'did:mesh:ngo:relief-001')).toBe(true);
     for (const f of r.federations) {
       expect(Object.keys(f)).toEqual(
         expect.arrayContaining(['federationId', 'source', 'target', 'status', 'path', 'handshakeMs']),

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ConfigError, HubConfigSchema, loadConfig, NodeConfigSchema } from './config.js';
+import { ConfigError, HubConfigSchema, hubHttpBase, loadConfig, NodeConfigSchema } from './config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'fmp-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -67,6 +67,37 @@ describe('config files', () => {
       loadConfig(write('hub-trust3.yaml', `${hubYaml}trust:\n  routinePersistMs: 5\n`), HubConfigSchema),
     );
     expect(bad.field).toBe('trust.routinePersistMs');
+  });
+
+  it('takes a gRPC hub link: the hub listens with grpcPort, a node needs the hub HTTP URL beside it', () => {
+    const hub = loadConfig(
+      write('hub-grpc.yaml', `${hubYaml}listen:\n  port: 7400\n  grpcPort: 7410\n`),
+      HubConfigSchema,
+    );
+    expect(hub.listen).toEqual({ host: '127.0.0.1', port: 7400, grpcPort: 7410 });
+    const node = loadConfig(
+      write(
+        'node-grpc.json',
+        JSON.stringify({ ...nodeJson, hubUrl: 'grpc://127.0.0.1:7410', hubHttpUrl: 'http://127.0.0.1:7400' }),
+      ),
+      NodeConfigSchema,
+    );
+    expect(hubHttpBase(node)).toBe('http://127.0.0.1:7400');
+    expect(hubHttpBase({ hubUrl: 'wss://hub.example:8443/v1/mesh' })).toBe('https://hub.example:8443');
+    const missing = errorOf(() =>
+      loadConfig(
+        write('node-grpc2.json', JSON.stringify({ ...nodeJson, hubUrl: 'grpc://127.0.0.1:7410' })),
+        NodeConfigSchema,
+      ),
+    );
+    expect(missing.field).toBe('hubHttpUrl');
+    const wrong = errorOf(() =>
+      loadConfig(
+        write('node-grpc3.json', JSON.stringify({ ...nodeJson, hubUrl: 'tcp://127.0.0.1:7410' })),
+        NodeConfigSchema,
+      ),
+    );
+    expect(wrong.field).toBe('hubUrl');
   });
 
   it('loads a JSON node config', () => {

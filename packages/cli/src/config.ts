@@ -25,6 +25,9 @@ const did = z
   .string()
   .regex(/^did:[a-z0-9]+:[A-Za-z0-9._:%-]+$/, 'a DID such as did:mesh:enterprise:acme-001');
 const wsUrl = z.string().regex(/^wss?:\/\/[^\s]+$/, 'a ws:// or wss:// URL');
+/** A node's link to its hub: WebSocket, or the hub's gRPC listener (`listen.grpcPort`). */
+const linkUrl = z.string().regex(/^(wss?|grpcs?):\/\/[^\s]+$/, 'a ws://, wss://, grpc:// or grpcs:// URL');
+const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'an http:// or https:// URL');
 const region = z.string().regex(/^[a-z]{2,8}(-[a-z0-9]{1,16})?$/, 'a region code such as eu, na, apac');
 const capability = z
   .string()
@@ -35,10 +38,17 @@ export const HubConfigSchema = z.strictObject({
   did,
   keyFile: z.string().min(1),
   region,
-  listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: port.default(7400) }).default({
-    host: '127.0.0.1',
-    port: 7400,
-  }),
+  listen: z
+    .strictObject({
+      host: z.string().default('127.0.0.1'),
+      port: port.default(7400),
+      /** Also serve mesh links over gRPC on this port (0: any free one); default WebSocket only. */
+      grpcPort: port.optional(),
+    })
+    .default({
+      host: '127.0.0.1',
+      port: 7400,
+    }),
   dataDir: z.string().min(1),
   store: z
     .discriminatedUnion('kind', [
@@ -133,129 +143,142 @@ export const HubConfigSchema = z.strictObject({
 });
 export type HubConfig = z.infer<typeof HubConfigSchema>;
 
-export const NodeConfigSchema = z.strictObject({
-  did,
-  keyFile: z.string().min(1),
-  credentialFile: z.string().min(1),
-  hubUrl: wsUrl,
-  region,
-  /** Issuers whose MeshAgentCredentials this node accepts from partners. */
-  trustedIssuers: z.array(did).min(1, 'at least one credential issuer this node trusts'),
-  capabilities: z.array(capability).max(64).default([]),
-  /** The node's local control API and its MCP endpoint (`/mcp`). */
-  listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: port.default(7500) }).default({
-    host: '127.0.0.1',
-    port: 7500,
-  }),
-  controlTokenFile: z.string().min(1).optional(),
-  policy: z
-    .strictObject({
-      acceptCapabilities: z.array(capability).optional(),
-      minPartnerTrust: z.number().min(0).max(100).default(50),
-      /** When present, only these meshes may federate with this node. */
-      allow: z.array(did).optional(),
-      deny: z.array(did).default([]),
-    })
-    .default({ minPartnerTrust: 50, deny: [] }),
-  mcp: z
-    .strictObject({
-      /** The organization's MCP servers (stdio command or Streamable HTTP url), offered to partners. */
-      servers: z.array(upstreamServerSchema).max(32).default([]),
-      /** Who may call which tool; no rule = nobody (default deny). */
-      access: z
-        .array(
-          z.strictObject({
-            partners: z.union([z.literal('*'), z.array(did).min(1)]),
-            tools: z.array(z.string().min(1).max(128)).min(1),
-            minTrust: z.number().min(0).max(100).optional(),
-          }),
-        )
-        .max(256)
-        .default([]),
-      /** complianceContext of calls whose `_meta` carries none. */
-      complianceContext: complianceContextSchema.optional(),
-      callTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
-      maxConcurrentCalls: z.number().int().min(1).max(1024).default(32),
-      partnerRate: z
-        .strictObject({ ratePerSec: z.number().positive(), burst: z.number().int().positive() })
-        .default({ ratePerSec: 20, burst: 40 }),
-      /** Serve partners' tools at /mcp on the listen address. */
-      endpoint: z.boolean().default(true),
-      /** Require the control token (Authorization: Bearer) at /mcp too. */
-      requireToken: z.boolean().default(false),
-      /** Host names accepted at /mcp besides loopback (DNS-rebinding protection). */
-      allowedHosts: z.array(z.string().min(1).max(253)).max(32).optional(),
-      /** Explanation records (spec 7.3), JSON Lines, relative to the config file. */
-      explanationsFile: z.string().min(1).default('explanations.jsonl'),
-    })
-    .default({
-      servers: [],
-      access: [],
-      callTimeoutMs: 60_000,
-      maxConcurrentCalls: 32,
-      partnerRate: { ratePerSec: 20, burst: 40 },
-      endpoint: true,
-      requireToken: false,
-      explanationsFile: 'explanations.jsonl',
+export const NodeConfigSchema = z
+  .strictObject({
+    did,
+    keyFile: z.string().min(1),
+    credentialFile: z.string().min(1),
+    hubUrl: linkUrl,
+    /** The hub's HTTP API; default: hubUrl with http(s). Required when hubUrl is grpc(s)://. */
+    hubHttpUrl: httpUrl.optional(),
+    region,
+    /** Issuers whose MeshAgentCredentials this node accepts from partners. */
+    trustedIssuers: z.array(did).min(1, 'at least one credential issuer this node trusts'),
+    capabilities: z.array(capability).max(64).default([]),
+    /** The node's local control API and its MCP endpoint (`/mcp`). */
+    listen: z.strictObject({ host: z.string().default('127.0.0.1'), port: port.default(7500) }).default({
+      host: '127.0.0.1',
+      port: 7500,
     }),
-  /** Receiving side (docs/link-protocol.md): how old a message may be, how many ids are remembered. */
-  messages: z
-    .strictObject({
-      /** Oldest incoming message accepted, ms (must exceed the hub's queue TTL). */
-      maxAgeMs: z.number().int().min(10_000).max(3_600_000).default(300_000),
-      /** Message ids remembered for replay protection (16-22 bytes each when full). */
-      replayCapacity: z.number().int().min(1_000).max(100_000_000).default(4_000_000),
-    })
-    .default({ maxAgeMs: 300_000, replayCapacity: 4_000_000 }),
-  /** Compliance (spec 7; docs/compliance.md): adapters, local Cedar policy, audit trail, retention. */
-  compliance: z
-    .strictObject({
-      /** Evaluate and audit transactions that carry a complianceContext. */
-      enabled: z.boolean().default(true),
-      /** Cedar policy files (relative to the config file); none: no local policy. */
-      policies: z.array(z.string().min(1)).max(64).default([]),
-      /** Extra adapter modules (default export: a ComplianceAdapter). */
-      adapters: z.array(z.string().min(1)).max(16).default([]),
-      /** The context of messages sent without one. */
-      defaultContext: complianceContextSchema.optional(),
-      /** Refuse received messages without a complianceContext. */
-      requireContext: z.boolean().default(false),
-      /** Keep encrypted copies of received payloads for their retentionPeriod (erasable per data subject). */
-      storePayloads: z.boolean().default(false),
-      /** The audit trail and payload vault (SQLite), relative to the config file. */
-      auditFile: z.string().min(1).default('node.db'),
-      /**
-       * When an audit entry counts as durable: \`full\`, fsynced (survives a power loss); \`normal\`,
-       * handed to the operating system (survives the node crashing; a power loss may drop the last
-       * entries). Receipts and answers wait for the entries they acknowledge. docs/compliance.md.
-       */
-      auditSync: z.enum(['full', 'normal']).default('full'),
-      /**
-       * What a message waits for before it is sent or delivered: its audit entry \`written\`
-       * (committed; a crash of the node keeps it) or \`durable\` (as auditSync says).
-       */
-      auditBefore: z.enum(['written', 'durable']).default('written'),
-      /** How often payloads past their retention are purged. */
-      purgeIntervalMs: z.number().int().min(1_000).max(86_400_000).default(60_000),
-    })
-    .default({
-      enabled: true,
-      policies: [],
-      adapters: [],
-      requireContext: false,
-      storePayloads: false,
-      auditFile: 'node.db',
-      auditSync: 'full',
-      auditBefore: 'written',
-      purgeIntervalMs: 60_000,
-    }),
-  /** The mesh ledger: how often the federated compute this node used is paid (0: only on request). */
-  ledger: z
-    .strictObject({ settleMs: z.number().int().min(0).max(86_400_000).default(3_600_000) })
-    .default({ settleMs: 3_600_000 }),
-  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-});
+    controlTokenFile: z.string().min(1).optional(),
+    policy: z
+      .strictObject({
+        acceptCapabilities: z.array(capability).optional(),
+        minPartnerTrust: z.number().min(0).max(100).default(50),
+        /** When present, only these meshes may federate with this node. */
+        allow: z.array(did).optional(),
+        deny: z.array(did).default([]),
+      })
+      .default({ minPartnerTrust: 50, deny: [] }),
+    mcp: z
+      .strictObject({
+        /** The organization's MCP servers (stdio command or Streamable HTTP url), offered to partners. */
+        servers: z.array(upstreamServerSchema).max(32).default([]),
+        /** Who may call which tool; no rule = nobody (default deny). */
+        access: z
+          .array(
+            z.strictObject({
+              partners: z.union([z.literal('*'), z.array(did).min(1)]),
+              tools: z.array(z.string().min(1).max(128)).min(1),
+              minTrust: z.number().min(0).max(100).optional(),
+            }),
+          )
+          .max(256)
+          .default([]),
+        /** complianceContext of calls whose `_meta` carries none. */
+        complianceContext: complianceContextSchema.optional(),
+        callTimeoutMs: z.number().int().min(100).max(600_000).default(60_000),
+        maxConcurrentCalls: z.number().int().min(1).max(1024).default(32),
+        partnerRate: z
+          .strictObject({ ratePerSec: z.number().positive(), burst: z.number().int().positive() })
+          .default({ ratePerSec: 20, burst: 40 }),
+        /** Serve partners' tools at /mcp on the listen address. */
+        endpoint: z.boolean().default(true),
+        /** Require the control token (Authorization: Bearer) at /mcp too. */
+        requireToken: z.boolean().default(false),
+        /** Host names accepted at /mcp besides loopback (DNS-rebinding protection). */
+        allowedHosts: z.array(z.string().min(1).max(253)).max(32).optional(),
+        /** Explanation records (spec 7.3), JSON Lines, relative to the config file. */
+        explanationsFile: z.string().min(1).default('explanations.jsonl'),
+      })
+      .default({
+        servers: [],
+        access: [],
+        callTimeoutMs: 60_000,
+        maxConcurrentCalls: 32,
+        partnerRate: { ratePerSec: 20, burst: 40 },
+        endpoint: true,
+        requireToken: false,
+        explanationsFile: 'explanations.jsonl',
+      }),
+    /** Receiving side (docs/link-protocol.md): how old a message may be, how many ids are remembered. */
+    messages: z
+      .strictObject({
+        /** Oldest incoming message accepted, ms (must exceed the hub's queue TTL). */
+        maxAgeMs: z.number().int().min(10_000).max(3_600_000).default(300_000),
+        /** Message ids remembered for replay protection (16-22 bytes each when full). */
+        replayCapacity: z.number().int().min(1_000).max(100_000_000).default(4_000_000),
+      })
+      .default({ maxAgeMs: 300_000, replayCapacity: 4_000_000 }),
+    /** Compliance (spec 7; docs/compliance.md): adapters, local Cedar policy, audit trail, retention. */
+    compliance: z
+      .strictObject({
+        /** Evaluate and audit transactions that carry a complianceContext. */
+        enabled: z.boolean().default(true),
+        /** Cedar policy files (relative to the config file); none: no local policy. */
+        policies: z.array(z.string().min(1)).max(64).default([]),
+        /** Extra adapter modules (default export: a ComplianceAdapter). */
+        adapters: z.array(z.string().min(1)).max(16).default([]),
+        /** The context of messages sent without one. */
+        defaultContext: complianceContextSchema.optional(),
+        /** Refuse received messages without a complianceContext. */
+        requireContext: z.boolean().default(false),
+        /** Keep encrypted copies of received payloads for their retentionPeriod (erasable per data subject). */
+        storePayloads: z.boolean().default(false),
+        /** The audit trail and payload vault (SQLite), relative to the config file. */
+        auditFile: z.string().min(1).default('node.db'),
+        /**
+         * When an audit entry counts as durable: \`full\`, fsynced (survives a power loss); \`normal\`,
+         * handed to the operating system (survives the node crashing; a power loss may drop the last
+         * entries). Receipts and answers wait for the entries they acknowledge. docs/compliance.md.
+         */
+        auditSync: z.enum(['full', 'normal']).default('full'),
+        /**
+         * What a message waits for before it is sent or delivered: its audit entry \`written\`
+         * (committed; a crash of the node keeps it) or \`durable\` (as auditSync says).
+         */
+        auditBefore: z.enum(['written', 'durable']).default('written'),
+        /** How often payloads past their retention are purged. */
+        purgeIntervalMs: z.number().int().min(1_000).max(86_400_000).default(60_000),
+      })
+      .default({
+        enabled: true,
+        policies: [],
+        adapters: [],
+        requireContext: false,
+        storePayloads: false,
+        auditFile: 'node.db',
+        auditSync: 'full',
+        auditBefore: 'written',
+        purgeIntervalMs: 60_000,
+      }),
+    /** The mesh ledger: how often the federated compute this node used is paid (0: only on request). */
+    ledger: z
+      .strictObject({ settleMs: z.number().int().min(0).max(86_400_000).default(3_600_000) })
+      .default({ settleMs: 3_600_000 }),
+    logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  })
+  .refine((c) => !/^grpcs?:/.test(c.hubUrl) || c.hubHttpUrl !== undefined, {
+    path: ['hubHttpUrl'],
+    message: "the hub's http(s):// URL, required when hubUrl is a grpc(s):// URL",
+  });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
+
+/** The node's hub HTTP API base (`http(s)://host:port`): hubHttpUrl, else hubUrl with http(s). */
+export function hubHttpBase(config: { hubUrl: string; hubHttpUrl?: string | undefined }): string {
+  const u = new URL(config.hubHttpUrl ?? config.hubUrl);
+  return `${u.protocol === 'wss:' || u.protocol === 'https:' ? 'https:' : 'http:'}//${u.host}`;
+}
 
 function describeIssue(issue: z.core.$ZodIssue): { field: string; message: string } {
   const field = issue.path.map(String).join('.');

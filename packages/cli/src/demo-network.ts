@@ -118,15 +118,20 @@ const PAIRS: [string, string, string][] = [
   ['did:mesh:public:library-001', 'did:mesh:government:opendata-001', 'data.opendata'],
 ];
 const ROGUE = 'did:mesh:enterprise:rogue-001';
+/** The organization whose node links to its hub over gRPC. */
+const GRPC_MESH = 'did:mesh:ngo:relief-001';
 
 export interface NetworkDemoResult {
   ok: boolean;
   dataDir: string;
-  hubs: { did: string; region: string; url: string }[];
+  /** `grpcUrl`: the hub also takes mesh links over gRPC there (the APAC hub). */
+  hubs: { did: string; region: string; url: string; grpcUrl?: string }[];
   meshes: {
     did: string;
     category: string;
     hub: string;
+    /** How the node is linked to its hub: `websocket`, or `grpc` (NGO, to show the second transport). */
+    link: 'websocket' | 'grpc';
     controlUrl: string;
     mcpUrl: string;
     /** The trust engine's score (spec 5.1) at the end of the demo, from the mesh's home hub. */
@@ -354,6 +359,7 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
             sequencer: { url: `http://127.0.0.1:${ports.get(ledgerHub.name)}`, did: hubDid(ledgerHub.name) },
             syncMs: 300,
           };
+    const grpcHub = HUBS.find((h) => h.region === 'apac')!;
     log(`starting 3 hubs in ${dir} (child processes: ${entries.how})`);
     const hubs = HUBS.map((h) => {
       const hubDir = join(dir, 'hubs', h.name);
@@ -363,7 +369,8 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
         did: hubDid(h.name),
         keyFile: 'identity.key',
         region: h.region,
-        listen: { host: '127.0.0.1', port: ports.get(h.name) },
+        // The APAC hub also takes mesh links over gRPC (the spec's second transport): NGO uses it.
+        listen: { host: '127.0.0.1', port: ports.get(h.name), ...(h === grpcHub ? { grpcPort: 0 } : {}) },
         dataDir: 'data',
         trustedIssuers: [AUTHORITY],
         importIdentities: identityLogs,
@@ -383,6 +390,12 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
     });
     const hubReady = await Promise.all(hubs.map((h) => h.ready));
     const hubUrl = (name: string) => `ws://127.0.0.1:${ports.get(name)}/v1/mesh`;
+    const grpcUrlOf = (name: string) => {
+      const url = hubReady[HUBS.findIndex((h) => h.name === name)]!.grpcUrl;
+      return typeof url === 'string' ? url : undefined;
+    };
+    const overGrpc = (m: { did: string; hub: string }) =>
+      m.did === GRPC_MESH && grpcUrlOf(m.hub) !== undefined;
 
     // Organizations: each with its own credential; the rogue signs its own (untrusted issuer).
     const nodeDir = (did: string) => join(dir, 'meshes', did.split(':').slice(2).join('-'));
@@ -441,7 +454,9 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
         did,
         keyFile: 'identity.key',
         credentialFile: 'credential.json',
-        hubUrl: hubUrl(hub),
+        ...(overGrpc({ did, hub })
+          ? { hubUrl: grpcUrlOf(hub), hubHttpUrl: `http://127.0.0.1:${ports.get(hub)}` }
+          : { hubUrl: hubUrl(hub) }),
         region: HUBS.find((h) => h.name === hub)!.region,
         trustedIssuers: [AUTHORITY],
         capabilities,
@@ -660,11 +675,17 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
         compliance.allowed === 1 &&
         compliance.refused.length === 1,
       dataDir: dir,
-      hubs: HUBS.map((h, i) => ({ did: hubDid(h.name), region: h.region, url: String(hubReady[i]!.url) })),
+      hubs: HUBS.map((h, i) => ({
+        did: hubDid(h.name),
+        region: h.region,
+        url: String(hubReady[i]!.url),
+        ...(grpcUrlOf(h.name) ? { grpcUrl: grpcUrlOf(h.name)! } : {}),
+      })),
       meshes: MESHES.map((m) => ({
         did: m.did,
         category: m.category,
         hub: hubDid(m.hub),
+        link: overGrpc(m) ? ('grpc' as const) : ('websocket' as const),
         controlUrl: control.get(m.did)!.url,
         mcpUrl: control.get(m.did)!.mcpUrl,
         trustScore: trust.get(m.did)!.score,

@@ -65,6 +65,7 @@ export async function startHubProcess(config: HubConfig & { configDir: string })
       region: config.region,
       host: config.listen.host,
       port: config.listen.port,
+      ...(config.listen.grpcPort === undefined ? {} : { grpcPort: config.listen.grpcPort }),
       trustedIssuers: config.trustedIssuers,
       peers: config.peers,
       registry,

@@ -34,8 +34,8 @@ import { Hono } from 'hono';
 import pino from 'pino';
 import { z } from 'zod';
 import { IDENTITY_LOG } from './commands/init.js';
-import { httpBase, LedgerClient } from './commands/ledger/client.js';
-import { type NodeConfig, resolvePath } from './config.js';
+import { LedgerClient } from './commands/ledger/client.js';
+import { hubHttpBase, type NodeConfig, resolvePath } from './config.js';
 import { UsageError } from './errors.js';
 import { readKeyFile } from './keyfile.js';
 import { type NodeCompliance, openNodeCompliance } from './node-compliance.js';
@@ -180,6 +180,7 @@ export async function createNodeStack(
     capabilities,
     region: config.region,
     hubUrl: config.hubUrl,
+    ...(config.hubHttpUrl ? { hubHttpUrl: config.hubHttpUrl } : {}),
     trustedIssuers: config.trustedIssuers,
     maxMessageAgeMs: config.messages.maxAgeMs,
     replayCapacity: config.messages.replayCapacity,
@@ -198,7 +199,7 @@ export async function createNodeStack(
   const explanations: NodeStack['explanations'] = [];
   // Compute credits: the partner calls this node made, paid on the ledger (spec 9.1).
   const meter = new ComputeMeter();
-  const hub = new LedgerClient(httpBase(config.hubUrl));
+  const hub = new LedgerClient(hubHttpBase(config));
   const ledgerClient = {
     nextSeq: async (did: string) => (await hub.account(did)).nextSeq,
     submit: (entry: SignedEntry) => hub.submit(entry),

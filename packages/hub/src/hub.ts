@@ -62,6 +62,7 @@ import {
   type TrustReport,
   terminateDigest,
 } from '@fmp/core';
+import type { GrpcLinkServer } from '@fmp/core/grpc';
 import {
   authenticationKeyResolver,
   createDidResolver,
@@ -150,6 +151,11 @@ export interface HubOptions {
   readonly host?: string;
   /** Default 0 (any free port). */
   readonly port?: number;
+  /**
+   * Also serve mesh links over gRPC (`/fmp.v1.Link/Connect`, docs/protocol.md) on this port of
+   * `host` (0: any free port); default: WebSocket only. Nodes connect with `grpc://host:port`.
+   */
+  readonly grpcPort?: number;
   /** The URL nodes reach this hub at (routingEndpoint base); default ws://host:port. */
   readonly publicUrl?: string;
   /** Credential issuers whose MeshAgentCredentials this hub accepts. */
@@ -243,6 +249,8 @@ export interface Hub {
   /** The bound port (after start). */
   readonly port: number;
   readonly url: string;
+  /** `grpc://host:port` while running with `grpcPort` (mesh links over gRPC), else undefined. */
+  readonly grpcUrl: string | undefined;
   readonly metrics: HubMetrics;
   start(): Promise<{ url: string; httpUrl: string }>;
   stop(): Promise<void>;
@@ -525,6 +533,8 @@ class HubServer implements Hub {
   private selfVm = '';
   private server: Server | undefined;
   private wss: WebSocketServer | undefined;
+  private grpc: GrpcLinkServer | undefined;
+  private grpcLinkUrl: string | undefined;
   private timers: NodeJS.Timeout[] = [];
   /** Store writes nobody awaits (persist()); bounded by the store's write queue, which refuses past its limit. */
   private readonly storeWrites = new Set<Promise<void>>();
@@ -651,6 +661,11 @@ class HubServer implements Hub {
     return this.publicUrl;
   }
 
+  /** `grpc://host:port` of the gRPC link listener while running with `grpcPort`, else undefined. */
+  get grpcUrl(): string | undefined {
+    return this.grpcLinkUrl;
+  }
+
   // ------------------------------------------------------------------------------------------
   // Lifecycle
   // ------------------------------------------------------------------------------------------
@@ -702,6 +717,21 @@ class HubServer implements Hub {
     this.boundPort = (server.address() as AddressInfo).port;
     const hostForUrl = host.includes(':') ? `[${host}]` : host;
     this.publicUrl = this.options.publicUrl ?? `ws://${hostForUrl}:${this.boundPort}`;
+    if (this.options.grpcPort !== undefined) {
+      // Loaded only by hubs that serve gRPC (the library takes ~60 ms to load).
+      const { listenGrpcLink } = await import('@fmp/core/grpc');
+      this.grpc = await listenGrpcLink({
+        host,
+        port: this.options.grpcPort,
+        // As on WebSocket: past twice the frame limit the stream is cut, in between a typed error.
+        maxMessageBytes: 2 * this.limits.maxFrameBytes,
+        accept: () => this.running && this.connections.size < this.limits.maxSessions,
+        // A GrpcLinkSocket has the part of ws's API a mesh link uses (send with a callback,
+        // bufferedAmount, readyState, ping, close, terminate, the message/pong/close/error events).
+        onLink: (socket) => this.onConnection(socket as unknown as WebSocket),
+      });
+      this.grpcLinkUrl = `grpc://${hostForUrl}:${this.grpc.port}`;
+    }
 
     const timeoutMs = this.options.handshake?.timeoutMs ?? 5_000;
     this.coordinator = new HandshakeCoordinator(
@@ -788,6 +818,9 @@ class HubServer implements Hub {
       conn.ws.terminate();
       this.onClose(conn);
     }
+    await this.grpc?.close();
+    this.grpc = undefined;
+    this.grpcLinkUrl = undefined;
     this.offline.clear();
     this.metrics.offlineQueued.set(0);
     this.trustFeed?.flush();

@@ -31,7 +31,11 @@ export function createHubMetrics(labels: { hub: string }): HubMetrics {
   return {
     registry,
     sessions: new Gauge({ name: 'fmp_hub_sessions', help: 'Authenticated mesh sessions', registers }),
-    connections: new Gauge({ name: 'fmp_hub_connections', help: 'Open WebSocket connections', registers }),
+    connections: new Gauge({
+      name: 'fmp_hub_connections',
+      help: 'Open mesh links (WebSocket and gRPC)',
+      registers,
+    }),
     messages: batchedCounter(
       new Counter({
         name: 'fmp_hub_messages_total',

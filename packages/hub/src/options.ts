@@ -41,6 +41,7 @@ export const hubScalarOptionsSchema = z.object({
   region: regionCodeSchema,
   host: z.string().min(1).max(255).optional(),
   port: z.number().int().min(0).max(65535).optional(),
+  grpcPort: z.number().int().min(0).max(65535).optional(),
   publicUrl: z
     .string()
     .regex(/^wss?:\/\/\S+$/)

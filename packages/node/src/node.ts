@@ -105,9 +105,12 @@ export interface MeshNodeOptions {
   readonly credential: VerifiableCredentialJson;
   readonly capabilities: readonly string[];
   readonly region: string;
-  /** The hub: `ws://host:port` (the `/v1/mesh` path is added when missing). */
+  /**
+   * The hub: `ws://host:port` (the `/v1/mesh` path is added when missing), or `grpc://host:port` /
+   * `grpcs://host:port` for the hub's gRPC link listener (its `grpcPort`).
+   */
   readonly hubUrl: string;
-  /** Default: hubUrl with http(s). */
+  /** Default: hubUrl with http(s); required with a grpc(s):// hubUrl. */
   readonly hubHttpUrl?: string;
   /** This mesh's own did:mesh operation log, uploaded at authentication. */
   readonly meshLog?: readonly Record<string, unknown>[];
@@ -410,6 +413,8 @@ const MAX_HANDLERS = 64;
 
 function toWsUrl(url: string): string {
   const u = new URL(url);
+  // A gRPC link (the hub's grpcPort): the URL as given, host and port only.
+  if (u.protocol === 'grpc:' || u.protocol === 'grpcs:') return `${u.protocol}//${u.host}`;
   if (u.protocol === 'http:') u.protocol = 'ws:';
   if (u.protocol === 'https:') u.protocol = 'wss:';
   if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/mesh';
@@ -438,6 +443,8 @@ class Node implements MeshNode {
   private readonly pendingReports = new Map<string, PendingReport>();
   private reportTimer: NodeJS.Timeout | undefined;
   private readonly wsUrl: string;
+  /** connectGrpcLink, once loaded, when hubUrl is grpc(s)://. */
+  private grpcLink: typeof import('@fmp/core/grpc').connectGrpcLink | undefined;
   private readonly sendTimeoutMs: number;
   private readonly receiptWithinMs: number;
   /** Messages whose handlers are running and whose receipt has not left yet, per federation. */
@@ -506,7 +513,10 @@ class Node implements MeshNode {
     try {
       this.wsUrl = toWsUrl(options.hubUrl);
     } catch {
-      throw new NodeConfigError('hubUrl must be a ws(s):// or http(s):// URL');
+      throw new NodeConfigError('hubUrl must be a ws(s)://, http(s):// or grpc(s):// URL');
+    }
+    if (/^grpcs?:/.test(this.wsUrl) && !options.hubHttpUrl) {
+      throw new NodeConfigError('hubHttpUrl is required when hubUrl is a grpc(s):// URL');
     }
     this.o = options;
     this.did = options.did;
@@ -621,7 +631,22 @@ class Node implements MeshNode {
     this.tickTimer.unref();
     return new Promise<void>((resolve, reject) => {
       this.startWaiter = { resolve, reject };
-      this.connect();
+      if (!/^grpcs?:/.test(this.wsUrl)) {
+        this.connect();
+        return;
+      }
+      // Loaded only by nodes that link over gRPC (the library takes ~60 ms to load).
+      import('@fmp/core/grpc').then(
+        async (grpc) => {
+          await grpc.loadGrpc();
+          this.grpcLink = grpc.connectGrpcLink;
+          this.connect();
+        },
+        (err: unknown) => {
+          this.startWaiter = undefined;
+          reject(new NodeConnectionError(`cannot load the gRPC transport: ${String(err)}`));
+        },
+      );
     });
   }
 
@@ -677,7 +702,11 @@ class Node implements MeshNode {
   private connect(): void {
     if (this.state === 'stopped') return;
     this.state = 'connecting';
-    const ws = new WebSocket(this.wsUrl, { maxPayload: DEFAULT_MAX_FRAME_BYTES * 4 });
+    // A GrpcLinkSocket has the part of ws's API this link uses (send, readyState, close, terminate,
+    // the message/close/error events; it answers the hub's pings itself, as ws does).
+    const ws = this.grpcLink
+      ? (this.grpcLink(this.wsUrl, { maxMessageBytes: DEFAULT_MAX_FRAME_BYTES * 4 }) as unknown as WebSocket)
+      : new WebSocket(this.wsUrl, { maxPayload: DEFAULT_MAX_FRAME_BYTES * 4 });
     this.ws = ws;
     // Made on Hello, which says whether the hub takes batches and its largest message.
     this.out = undefined;

@@ -10,11 +10,13 @@ function summary(r: NetworkDemoResult): string {
   const lines = [
     '',
     'hubs',
-    ...r.hubs.map((h) => `  ${h.did.padEnd(28)} ${h.region.padEnd(5)} ${h.url}`),
+    ...r.hubs.map(
+      (h) => `  ${h.did.padEnd(28)} ${h.region.padEnd(5)} ${h.url}${h.grpcUrl ? `  gRPC ${h.grpcUrl}` : ''}`,
+    ),
     'meshes',
     ...r.meshes.map(
       (m) =>
-        `  ${m.category.padEnd(4)} ${m.did.padEnd(36)} home ${short(m.hub).padEnd(16)} trust ${String(m.trustScore).padStart(6)} ${m.trustLevel.padEnd(10)} MCP ${m.mcpUrl}`,
+        `  ${m.category.padEnd(4)} ${m.did.padEnd(36)} home ${short(m.hub).padEnd(16)} trust ${String(m.trustScore).padStart(6)} ${m.trustLevel.padEnd(10)} MCP ${m.mcpUrl}${m.link === 'grpc' ? '  (linked over gRPC)' : ''}`,
     ),
     `discovery from ${short(r.discovery.from)}: ${r.discovery.seen} meshes`,
     'federations',

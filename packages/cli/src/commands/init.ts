@@ -65,6 +65,8 @@ region: ${o.region}
 listen:
   host: 127.0.0.1
   port: ${port}
+  # Also serve mesh links over gRPC on this port (nodes then use hubUrl: grpc://host:port).
+  # grpcPort: ${port + 1}
 # SQLite database, identities and federations live here.
 dataDir: data
 store:
@@ -103,6 +105,8 @@ keyFile: identity.key
 # A MeshAgentCredential for this DID from an issuer the hub trusts:
 #   fmp vc issue --key <authority key> --subject ${did} --type MeshAgentCredential ... > credential.json
 credentialFile: credential.json
+# The home hub's WebSocket URL; or its gRPC link listener, grpc://host:port, with
+# hubHttpUrl: http://host:port (its HTTP API) beside it.
 hubUrl: ${o.hub}
 region: ${o.region}
 # Issuers whose MeshAgentCredentials this node accepts from partners.

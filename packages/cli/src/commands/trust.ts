@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { FmpError } from '@fmp/core';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { loadConfig, NodeConfigSchema } from '../config.js';
+import { hubHttpBase, loadConfig, NodeConfigSchema } from '../config.js';
 import { UsageError } from '../errors.js';
 import type { CommandContext } from '../main.js';
 
@@ -43,8 +43,7 @@ function hubHttpUrl(opts: { hub?: string; config?: string }): string {
   if (!existsSync(file))
     throw new UsageError('name the hub with --hub <url> or a node config with --config <file>');
   const config = loadConfig(file, NodeConfigSchema);
-  const u = new URL(config.hubUrl);
-  return `${u.protocol === 'wss:' ? 'https:' : 'http:'}//${u.host}`;
+  return hubHttpBase(config);
 }
 
 async function get(url: string): Promise<unknown> {

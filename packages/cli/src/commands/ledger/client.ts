@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { FmpError } from '@fmp/core';
 import { z } from 'zod';
-import { loadConfig, NodeConfigSchema, resolvePath } from '../../config.js';
+import { hubHttpBase, loadConfig, NodeConfigSchema, resolvePath } from '../../config.js';
 import { UsageError } from '../../errors.js';
 import { type LoadedKey, readKeyFile } from '../../keyfile.js';
 
@@ -69,16 +69,16 @@ export function hubOf(opts: HubOptions): string {
   if (opts.hub) return httpBase(opts.hub);
   const config = configOf(opts);
   if (!config) throw new UsageError('name the hub with --hub <url> or a node config with --config <file>');
-  return httpBase(config.hubUrl);
+  return hubHttpBase(config);
 }
 
 /** Who signs: `--key-file` (+ `--did`, `--hub`), else the node in `--config` (default ./node.yaml). */
 export function identityOf(opts: IdentityOptions): Identity {
   if (opts.keyFile) {
     const key = readKeyFile(opts.keyFile);
-    const hub = opts.hub ?? configOf(opts)?.hubUrl;
-    if (!hub) throw new UsageError('name the hub with --hub <url> (or --config <node.yaml>)');
-    return { did: opts.did ?? key.did, key, hub: httpBase(hub) };
+    const config = opts.hub ? undefined : configOf(opts);
+    if (!opts.hub && !config) throw new UsageError('name the hub with --hub <url> (or --config <node.yaml>)');
+    return { did: opts.did ?? key.did, key, hub: opts.hub ? httpBase(opts.hub) : hubHttpBase(config!) };
   }
   const config = configOf(opts);
   if (!config) {
@@ -87,7 +87,7 @@ export function identityOf(opts: IdentityOptions): Identity {
     );
   }
   const key = readKeyFile(resolvePath(config.configDir, config.keyFile));
-  return { did: opts.did ?? config.did, key, hub: httpBase(opts.hub ?? config.hubUrl) };
+  return { did: opts.did ?? config.did, key, hub: opts.hub ? httpBase(opts.hub) : hubHttpBase(config) };
 }
 
 /** A DID for a command that only reads: `--did`, the key file's, or the configured node's. */
