@@ -189,6 +189,15 @@ export class Fleet {
   }
 
   /** The raw WebSocket echo server (the round-trip baseline). */
+  /** fmp's gRPC link listener echoing (the gRPC transport's round trip). */
+  grpcEcho(): Promise<{ worker: Worker; url: string }> {
+    return this.shared('grpcEcho', async (spawned) => {
+      const echo = startWorker('worker-ws.ts', ['grpc-echo']);
+      spawned.push(echo);
+      return { worker: echo, url: (await echo.line((l) => typeof l.url === 'string')).url as string };
+    });
+  }
+
   wsEcho(): Promise<{ worker: Worker; url: string }> {
     return this.shared('wsEcho', async (spawned) => {
       const echo = startWorker('worker-ws.ts', ['echo']);

@@ -300,6 +300,9 @@ export const LOAD_HUB_OPTIONS = {
 export interface NetworkBaselines {
   wsRttP50Ms: number;
   wsRttP99Ms: number;
+  /** The same round trip over fmp's gRPC link transport (GrpcLinkSocket on @grpc/grpc-js). */
+  grpcRttP50Ms?: number;
+  grpcRttP99Ms?: number;
   wsRelayMsgsPerSec: number;
   wsRelayCpuUsPerMsg: number;
   sqliteInsertsPerSec: number;
@@ -325,6 +328,25 @@ export async function wsRoundTrips(url: string): Promise<{ once(): Promise<numbe
       }),
     close: () => ws.close(),
   };
+}
+
+/** As wsRtt, over a gRPC link (GrpcLinkSocket both ends; the echo in its own process). */
+async function grpcRtt(fleet: Fleet, n: number): Promise<Latency> {
+  const { connectGrpcLink, loadGrpc } = await import('@fmp/core/grpc');
+  await loadGrpc();
+  const link = connectGrpcLink((await fleet.grpcEcho()).url, { maxMessageBytes: 4 * 1024 * 1024 });
+  const payload = 'x'.repeat(1024);
+  const once = () =>
+    new Promise<number>((resolve) => {
+      const t = performance.now();
+      link.once('message', () => resolve(performance.now() - t));
+      link.send(payload);
+    });
+  for (let i = 0; i < 200; i++) await once();
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) samples.push(await once());
+  link.close();
+  return percentiles(samples);
 }
 
 async function wsRtt(fleet: Fleet, n: number): Promise<Latency> {
@@ -379,13 +401,16 @@ function sqliteInserts(rows: number): number {
   }
 }
 
-/** The raw baselines, on the fleet's `wsEcho` and `wsRelay` processes. */
+/** The raw baselines, on the fleet's `wsEcho`, `grpcEcho` and `wsRelay` processes. */
 export async function benchBaselines(fleet: Fleet, quick: boolean): Promise<NetworkBaselines> {
   const rtt = await wsRtt(fleet, quick ? 2000 : 10_000);
+  const grpc = await grpcRtt(fleet, quick ? 2000 : 10_000);
   const relay = await wsRelay(fleet, quick ? 600 : 5000, 256);
   return {
     wsRttP50Ms: rtt.p50Ms,
     wsRttP99Ms: rtt.p99Ms,
+    grpcRttP50Ms: grpc.p50Ms,
+    grpcRttP99Ms: grpc.p99Ms,
     wsRelayMsgsPerSec: relay.msgsPerSec,
     wsRelayCpuUsPerMsg: relay.cpuUsPerMsg,
     sqliteInsertsPerSec: sqliteInserts(quick ? 50_000 : 200_000),

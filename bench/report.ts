@@ -171,6 +171,15 @@ export function renderMarkdown(r: Results): string {
     '-',
     '-',
   ]);
+  if (b.grpcRttP50Ms !== undefined && b.grpcRttP99Ms !== undefined) {
+    rows.push([
+      'gRPC link round trip (the node-hub transport on @grpc/grpc-js), 1 KB, two processes, p50 / p99 ms',
+      '-',
+      `${ms(b.grpcRttP50Ms)} / ${ms(b.grpcRttP99Ms)}`,
+      rtt,
+      ratio(b.grpcRttP50Ms, b.wsRttP50Ms),
+    ]);
+  }
   rows.push([
     `Handshake over the wire, warm caches (hub + 2 nodes, 3 processes), p50 / p95 ms, n = ${num(r.handshake.n)}`,
     '18 / 47 ms (goal 2 / 5)',
@@ -553,6 +562,9 @@ ${table}
   sequential; a raw relay process pairing two connections (A -> relay -> B, B answers each message
   with a 16-byte ack, 256 in flight, no JSON, no crypto), with the relay's CPU time per message;
   better-sqlite3 inserting 200-byte rows in 1,000-row transactions (WAL, synchronous=NORMAL).
+  The gRPC link row times the same 1 KB echo over the node-hub gRPC transport
+  (packages/core/src/wire/grpc-link.ts: a GrpcLinkSocket at both ends, the echo in its own process):
+  what linking over gRPC instead of WebSocket costs per message and direction, before any fmp work.
 - **Processes**: the networked sections share one set of processes (bench/fleet.ts), all started at
   once before the first of them measures: the main hub serves the hub path, the wire handshake, both
   throughput runs (the first hop), the MCP call (the first hop) and the mixed load; its two SDK nodes

@@ -95,6 +95,7 @@ async function benchNetwork() {
     log('starting every process of the networked sections at once (hubs, nodes, MCP servers, helpers)...');
     await fleet.boot([
       () => fleet.wsEcho(),
+      () => fleet.grpcEcho(),
       () => fleet.wsRelay(),
       () => fleet.rawLinks(),
       () => fleet.node('node-a', 'main'),
@@ -106,9 +107,9 @@ async function benchNetwork() {
       () => fleet.mcp('mx-p'),
       () => directMcpClient(fleet),
     ]);
-    log('network baselines: raw WebSocket round trip and relay, SQLite inserts...');
+    log('network baselines: raw WebSocket round trip and relay, the gRPC link round trip, SQLite inserts...');
     const baseline = await benchBaselines(fleet, quick);
-    await fleet.stop('wsEcho', 'wsRelay');
+    await fleet.stop('wsEcho', 'grpcEcho', 'wsRelay');
     log("hub path: pre-signed envelopes through one hub, raw clients (the hub's own ceiling)...");
     const hubPath = await benchHubPath(fleet, {
       durationMs: quick ? 1000 : 5000,

@@ -5,6 +5,8 @@
  *   hop    : a server that opens a connection to the next server of a chain for each connection it
  *            accepts and forwards bytes both ways (a process hop with no work) -> {"url"}; the next
  *            server's URL as an argument, or `-` and then from the first stdin line ({"url"})
+ *   grpc-echo : fmp's gRPC link listener (packages/core/src/wire/grpc-link.ts) echoing every message
+ *            -> {"url": "grpc://..."}
  *   hold   : a server that only holds its connections open (the idle-session memory baseline; its
  *            stats answer RSS after a GC when run with --expose-gc) -> {"url"}
  *   sink   : connects to the relay, answers each message with a 16-byte ack
@@ -51,6 +53,22 @@ const connect = () =>
 
 if (role === 'echo') {
   server((ws) => ws.on('message', (data, isBinary) => ws.send(data, { binary: isBinary })));
+} else if (role === 'grpc-echo') {
+  const { listenGrpcLink } = await import('@fmp/core/grpc');
+  const listener = await listenGrpcLink({
+    host: '127.0.0.1',
+    port: 0,
+    maxMessageBytes: 4 * 1024 * 1024,
+    onLink: (link) => link.on('message', (data: Buffer) => link.send(data.toString('utf8'))),
+  });
+  print({ url: `grpc://127.0.0.1:${listener.port}` });
+  serve(
+    async (cmd) => {
+      if (cmd.cmd === 'stats') return stats(cmd.settle === true);
+      throw new Error('unknown command');
+    },
+    () => listener.close(),
+  );
 } else if (role === 'hold') {
   server((ws) => ws.on('error', () => ws.terminate()));
 } else if (role === 'relay') {

@@ -272,6 +272,9 @@ export async function listenGrpcLink(options: {
   const server = new Server({
     'grpc.max_receive_message_length': options.maxMessageBytes,
     'grpc.max_send_message_length': options.maxMessageBytes,
+    // Links multiplexed on one HTTP/2 connection (clients in one process share it); each one is
+    // also a session the hub counts against its limit.
+    'grpc.max_concurrent_streams': 1024,
   });
   server.addService(GRPC_LINK_SERVICE, {
     connect: (call: ServerDuplexStream<Buffer, Buffer>) => {
