@@ -8,6 +8,7 @@ import type { Hub } from '@fmp/hub';
 import type { MeshNode } from '@fmp/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorld, nodeFor, startHub, until, type World } from './fixtures.js';
+import { hubIdentity, linkedTo, routeTo, startPeerHub } from './multi-hub.js';
 
 const MAX_FRAME = 64 * 1024;
 
@@ -147,5 +148,52 @@ describe('mesh links over gRPC', () => {
     } finally {
       await node.stop();
     }
+  });
+
+  it('two hubs peer over gRPC: a federation and its messages cross the hub link', async () => {
+    const ia = hubIdentity('grpc-na');
+    const ib = hubIdentity('grpc-eu');
+    const B = await startPeerHub(world, ib, { grpcPort: 0, allowedPeers: [ia.did] });
+    const A = await startPeerHub(world, ia, { peers: [{ did: ib.did, url: B.hub.grpcUrl! }] });
+    const a = await world.member('did:mesh:enterprise:grpc-peer-a-001');
+    const b = await world.member('did:mesh:academic:grpc-peer-b-001');
+    const na = nodeFor(world, a, A.url);
+    const nb = nodeFor(world, b, B.hub.grpcUrl!, { hubHttpUrl: B.httpUrl });
+    try {
+      await until(linkedTo(A.hub, ib.did));
+      await until(linkedTo(B.hub, ia.did));
+      await na.start();
+      await nb.start();
+      await until(routeTo(A.hub, b.did));
+      const got: unknown[] = [];
+      nb.onMessage((m) => {
+        got.push(m.data);
+      });
+      const fed = await na.federate(b.did, {
+        capabilities: ['ml.inference'],
+        purpose: 'grpc peering',
+        ttlSeconds: 600,
+      });
+      expect(fed.status).toBe('active');
+      await until(() => nb.federations().some((f) => f.federationId === fed.federationId && f.usable));
+      await na.send(fed.federationId, 'test.peer', { over: 'grpc hub link' });
+      await until(() => got.length === 1);
+      expect(got[0]).toEqual({ over: 'grpc hub link' });
+      // The hub link drops (B goes away): A sees its peer down rather than hanging on it.
+      await nb.stop();
+      await B.hub.stop();
+      await until(() => !A.hub.connectedPeers().includes(ib.did));
+    } finally {
+      await na.stop();
+      await nb.stop();
+      await A.hub.stop();
+      await B.hub.stop();
+    }
+  });
+
+  it('a hub that does not peer closes a hub link offered over gRPC (1008)', async () => {
+    const link = connectGrpcLink(grpcUrl, { maxMessageBytes: 4 * MAX_FRAME, kind: 'hub' });
+    links.push(link);
+    expect(await closeOf(link)).toEqual([1008, 'not accepting hub links']);
   });
 });

@@ -170,7 +170,7 @@ describe('config files', () => {
       ),
     );
     expect(peer.field).toBe('peers.0.url');
-    expect(peer.message).toMatch(/ws:\/\/ or wss:\/\/ URL/);
+    expect(peer.message).toMatch(/a ws:\/\/, wss:\/\/, grpc:\/\/ or grpcs:\/\/ URL/);
 
     const missing = errorOf(() =>
       loadConfig(write('bad3.yaml', hubYaml.replace('keyFile: hub.key\n', '')), HubConfigSchema),

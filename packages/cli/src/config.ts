@@ -24,8 +24,7 @@ export class ConfigError extends FmpError {
 const did = z
   .string()
   .regex(/^did:[a-z0-9]+:[A-Za-z0-9._:%-]+$/, 'a DID such as did:mesh:enterprise:acme-001');
-const wsUrl = z.string().regex(/^wss?:\/\/[^\s]+$/, 'a ws:// or wss:// URL');
-/** A node's link to its hub: WebSocket, or the hub's gRPC listener (`listen.grpcPort`). */
+/** A link to a hub: WebSocket, or the hub's gRPC listener (`listen.grpcPort`). */
 const linkUrl = z.string().regex(/^(wss?|grpcs?):\/\/[^\s]+$/, 'a ws://, wss://, grpc:// or grpcs:// URL');
 const httpUrl = z.string().regex(/^https?:\/\/[^\s]+$/, 'an http:// or https:// URL');
 const region = z.string().regex(/^[a-z]{2,8}(-[a-z0-9]{1,16})?$/, 'a region code such as eu, na, apac');
@@ -67,8 +66,9 @@ export const HubConfigSchema = z.strictObject({
   trustedIssuers: z.array(did).min(1, 'at least one credential issuer the hub trusts'),
   /** did:mesh operation logs (JSON Lines) to load at start, e.g. the authority's and peer hubs'. */
   importIdentities: z.array(z.string().min(1)).max(1024).default([]),
+  /** Peer hubs: `ws://host:port/v1/hub`, or `grpc://host:port` (a peer's listen.grpcPort). */
   peers: z
-    .array(z.strictObject({ did, url: wsUrl }))
+    .array(z.strictObject({ did, url: linkUrl }))
     .max(64)
     .default([]),
   limits: z

@@ -331,6 +331,10 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
     };
     const ports = new Map<string, number>();
     for (const h of HUBS) ports.set(h.name, await freePort());
+    // The APAC hub's gRPC listener: the other hubs dial it there (their hub links to APAC run over
+    // gRPC) and NGO's node links to it over gRPC.
+    const grpcHub = HUBS.find((h) => h.region === 'apac')!;
+    const grpcPort = await freePort();
     for (const h of HUBS) await initIdentity(join(dir, 'hubs', h.name), `did:mesh:hub:${h.name}`);
     const hubDid = (name: string) => `did:mesh:hub:${name}`;
     const identityLogs = [
@@ -359,7 +363,6 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
             sequencer: { url: `http://127.0.0.1:${ports.get(ledgerHub.name)}`, did: hubDid(ledgerHub.name) },
             syncMs: 300,
           };
-    const grpcHub = HUBS.find((h) => h.region === 'apac')!;
     log(`starting 3 hubs in ${dir} (child processes: ${entries.how})`);
     const hubs = HUBS.map((h) => {
       const hubDir = join(dir, 'hubs', h.name);
@@ -369,14 +372,14 @@ export async function startNetworkDemo(options: NetworkDemoOptions = {}): Promis
         did: hubDid(h.name),
         keyFile: 'identity.key',
         region: h.region,
-        // The APAC hub also takes mesh links over gRPC (the spec's second transport): NGO uses it.
-        listen: { host: '127.0.0.1', port: ports.get(h.name), ...(h === grpcHub ? { grpcPort: 0 } : {}) },
+        // The APAC hub also takes links over gRPC (the spec's second transport): NGO's and the other hubs'.
+        listen: { host: '127.0.0.1', port: ports.get(h.name), ...(h === grpcHub ? { grpcPort } : {}) },
         dataDir: 'data',
         trustedIssuers: [AUTHORITY],
         importIdentities: identityLogs,
         peers: HUBS.filter((p) => p.name !== h.name).map((p) => ({
           did: hubDid(p.name),
-          url: `ws://127.0.0.1:${ports.get(p.name)}/v1/hub`,
+          url: p === grpcHub ? `grpc://127.0.0.1:${grpcPort}` : `ws://127.0.0.1:${ports.get(p.name)}/v1/hub`,
         })),
         // Global trust every second, so the demo's attestations count before it reports.
         trust: { recomputeMs: 1_000 },

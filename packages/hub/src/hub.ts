@@ -729,6 +729,11 @@ class HubServer implements Hub {
         // A GrpcLinkSocket has the part of ws's API a mesh link uses (send with a callback,
         // bufferedAmount, readyState, ping, close, terminate, the message/pong/close/error events).
         onLink: (socket) => this.onConnection(socket as unknown as WebSocket),
+        // Hub links: as an upgrade on /v1/hub, to the peering layer when this hub peers.
+        onHubLink: (socket) => {
+          if (this.links) this.links.handleUpgrade(socket as unknown as WebSocket);
+          else socket.close(1008, 'not accepting hub links');
+        },
       });
       this.grpcLinkUrl = `grpc://${hostForUrl}:${this.grpc.port}`;
     }
@@ -1845,6 +1850,9 @@ class HubServer implements Hub {
   private async startNetwork(): Promise<void> {
     const peers = (this.options.peers ?? []).map((p) => ({ did: p.did, url: peerUrl(p.url) }));
     if (peers.length === 0 && (this.options.allowedPeers ?? []).length === 0) return;
+    // Peers dialed over gRPC: the library is loaded here, once (see grpcPort for inbound ones).
+    const grpc = peers.some((p) => /^grpcs?:/.test(p.url)) ? await import('@fmp/core/grpc') : undefined;
+    await grpc?.loadGrpc();
     this.selfVm = this.options.verificationMethod ?? (await this.findOwnVerificationMethod());
     const table = new RouteTable({
       selfHubDid: this.did,
@@ -1861,6 +1869,13 @@ class HubServer implements Hub {
       self: { did: this.did, keyPair: this.options.keyPair, verificationMethod: this.selfVm },
       resolveKey: (vm) => this.resolveAuthKey(vm),
       peers,
+      ...(grpc
+        ? {
+            // A GrpcLinkSocket has the part of ws's API a hub link uses (see onLink in start()).
+            connectGrpc: (url: string, maxMessageBytes: number) =>
+              grpc.connectGrpcLink(url, { maxMessageBytes, kind: 'hub' }) as unknown as WebSocket,
+          }
+        : {}),
       ...(this.options.allowedPeers ? { allowedPeers: this.options.allowedPeers } : {}),
       selfLog: () => this.registry.history(this.did) as unknown as Record<string, unknown>[],
       importPeerLog: async (_peer, ops) => {
@@ -3785,6 +3800,7 @@ function homeHubOf(fed: FederationRow, meshId: string): string | undefined {
 /** A peer URL without a path gets `/v1/hub`. */
 function peerUrl(url: string): string {
   const u = new URL(url);
+  if (u.protocol === 'grpc:' || u.protocol === 'grpcs:') return `${u.protocol}//${u.host}`;
   if (u.pathname === '/' || u.pathname === '') u.pathname = '/v1/hub';
   return u.toString();
 }

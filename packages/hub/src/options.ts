@@ -69,7 +69,7 @@ export const hubScalarOptionsSchema = z.object({
         did: didSchema,
         url: z
           .string()
-          .regex(/^wss?:\/\/\S+$/)
+          .regex(/^(wss?|grpcs?):\/\/\S+$/)
           .max(300),
       }),
     )

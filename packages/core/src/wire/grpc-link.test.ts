@@ -69,6 +69,18 @@ describe('GrpcLinkSocket', () => {
     client.close();
   });
 
+  it("a client's socket opens in the next turn, as a WebSocket does once connected", async () => {
+    const { client, accepted } = await pair();
+    let opened = false;
+    client.once('open', () => (opened = true));
+    expect(opened).toBe(false);
+    await new Promise((r) => setImmediate(r));
+    expect(opened).toBe(true);
+    client.send('{}');
+    await accepted;
+    client.close();
+  });
+
   it('a ping is answered with a pong by the other end', async () => {
     const { client, accepted } = await pair();
     client.send('{}');

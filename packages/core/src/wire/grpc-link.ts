@@ -40,24 +40,26 @@ function lib(): typeof Grpc {
   return grpc;
 }
 
-/** The method's full path. */
+/** The mesh link method's full path (a node to its hub, as WebSocket `/v1/mesh`). */
 export const GRPC_LINK_PATH = '/fmp.v1.Link/Connect';
+/** The hub link method's full path (a hub to a peer hub, as WebSocket `/v1/hub`). */
+export const GRPC_HUB_LINK_PATH = '/fmp.v1.HubLink/Connect';
 
 const identity = (b: Buffer): Buffer => b;
 
-/** The service, for `Server.addService`: one bidirectional stream of raw messages. */
-export const GRPC_LINK_SERVICE: ServiceDefinition = {
-  connect: {
-    path: GRPC_LINK_PATH,
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: identity,
-    requestDeserialize: identity,
-    responseSerialize: identity,
-    responseDeserialize: identity,
-    originalName: 'connect',
-  },
-};
+const streamOf = (path: string) => ({
+  path,
+  requestStream: true,
+  responseStream: true,
+  requestSerialize: identity,
+  requestDeserialize: identity,
+  responseSerialize: identity,
+  responseDeserialize: identity,
+});
+
+/** The services, for `Server.addService`: each one bidirectional stream of raw messages. */
+export const GRPC_LINK_SERVICE: ServiceDefinition = { connect: streamOf(GRPC_LINK_PATH) };
+export const GRPC_HUB_LINK_SERVICE: ServiceDefinition = { connect: streamOf(GRPC_HUB_LINK_PATH) };
 
 const PING = Buffer.from([0, 1]);
 const PONG = Buffer.from([0, 2]);
@@ -68,6 +70,7 @@ const CLOSE_NORMAL = 1000;
 const CLOSE_ABNORMAL = 1006;
 const CLOSE_TOO_BIG = 1009;
 const CLOSE_TRY_AGAIN = 1013;
+const CLOSE_POLICY = 1008;
 
 type Call = ClientDuplexStream<Buffer, Buffer> | ServerDuplexStream<Buffer, Buffer>;
 
@@ -87,11 +90,16 @@ export class GrpcLinkSocket extends EventEmitter {
   readonly #call: Call;
   readonly #onClosed: (() => void) | undefined;
 
-  /** `onClosed`: runs once the stream is over (a client closes its channel there). */
+  /**
+   * `onClosed`: runs once the stream is over (a client closes its channel there). A client's socket
+   * emits `open` in the next turn, as a WebSocket does once connected: writes are queued until the
+   * connection is up, and a peer that cannot be reached closes it with 1006.
+   */
   constructor(call: Call, onClosed?: () => void) {
     super();
     this.#call = call;
     this.#onClosed = onClosed;
+    if (!('cancelled' in call)) process.nextTick(() => this.#state === 1 && this.emit('open'));
     call.on('data', (chunk: Buffer) => this.#receive(chunk));
     // A client's call ends with its status; a server's when the client has gone or both ends closed.
     call.on('status', (s: { code: number; details: string }) => {
@@ -233,7 +241,13 @@ export function isGrpcUrl(url: string): boolean {
  * loadGrpc(). The socket is open at once (the hub speaks first: its Hello); a hub that cannot be
  * reached closes it with 1006.
  */
-export function connectGrpcLink(url: string, options: { maxMessageBytes: number }): GrpcLinkSocket {
+export function connectGrpcLink(
+  url: string,
+  options: {
+    maxMessageBytes: number /** Default `mesh`: a node's link; `hub`: a peer hub's. */;
+    kind?: 'mesh' | 'hub';
+  },
+): GrpcLinkSocket {
   const parsed = new URL(url);
   if (parsed.protocol !== 'grpc:' && parsed.protocol !== 'grpcs:') {
     throw new TypeError(`not a gRPC link URL: ${url}`);
@@ -248,7 +262,8 @@ export function connectGrpcLink(url: string, options: { maxMessageBytes: number 
     parsed.protocol === 'grpcs:' ? credentials.createSsl() : credentials.createInsecure(),
     channelOptions,
   );
-  const call = client.makeBidiStreamRequest(GRPC_LINK_PATH, identity, identity);
+  const path = options.kind === 'hub' ? GRPC_HUB_LINK_PATH : GRPC_LINK_PATH;
+  const call = client.makeBidiStreamRequest(path, identity, identity);
   return new GrpcLinkSocket(call, () => client.close());
 }
 
@@ -264,6 +279,8 @@ export async function listenGrpcLink(options: {
   port: number;
   maxMessageBytes: number;
   onLink: (socket: GrpcLinkSocket) => void;
+  /** Links from peer hubs (`/fmp.v1.HubLink/Connect`); without it they are closed with 1008. */
+  onHubLink?: (socket: GrpcLinkSocket) => void;
   /** False: the new stream is closed at once with 1013 (try again later), before any frame. */
   accept?: () => boolean;
 }): Promise<GrpcLinkServer> {
@@ -284,6 +301,13 @@ export async function listenGrpcLink(options: {
         return;
       }
       options.onLink(new GrpcLinkSocket(call));
+    },
+  });
+  server.addService(GRPC_HUB_LINK_SERVICE, {
+    connect: (call: ServerDuplexStream<Buffer, Buffer>) => {
+      const socket = new GrpcLinkSocket(call);
+      if (options.onHubLink) options.onHubLink(socket);
+      else socket.close(CLOSE_POLICY, 'not accepting hub links');
     },
   });
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;

@@ -90,8 +90,13 @@ export interface PeerLinksOptions {
   self: { did: string; keyPair: Ed25519KeyPair; verificationMethod: string };
   /** Resolves `did#fragment` to an Ed25519 public key (e.g. identity's authenticationKeyResolver). */
   resolveKey: (verificationMethod: string) => Promise<Uint8Array>;
-  /** Peers this hub dials and keeps connected. */
+  /** Peers this hub dials and keeps connected: `ws(s)://host:port/v1/hub` or `grpc(s)://host:port`. */
   peers: readonly { did: string; url: string }[];
+  /**
+   * Opens a hub link over gRPC (`/fmp.v1.HubLink/Connect`) for a grpc(s):// peer URL: a socket with
+   * the part of ws's WebSocket API a link uses. Required when a peer's URL is grpc(s)://.
+   */
+  connectGrpc?: (url: string, maxMessageBytes: number) => WebSocket;
   /** Hubs accepted on inbound links. Absent: only the configured peers (fail closed). */
   allowedPeers?: readonly string[];
   onFrame: (peerDid: string, frame: PeerDataFrame, relayed?: RelayedFrame) => void;
@@ -308,10 +313,15 @@ export class PeerLinks {
     if (!d || !this.started || d.link || d.timer || this.active.has(peerDid)) return;
     let ws: WebSocket;
     try {
-      ws = new WebSocket(d.url, {
-        maxPayload: this.maxFrameBytes(),
-        handshakeTimeout: this.options.authTimeoutMs ?? 10_000,
-      });
+      if (/^grpcs?:/.test(d.url)) {
+        if (!this.options.connectGrpc) throw new ValidationError(`no gRPC transport for ${d.url}`);
+        ws = this.options.connectGrpc(d.url, this.maxFrameBytes());
+      } else {
+        ws = new WebSocket(d.url, {
+          maxPayload: this.maxFrameBytes(),
+          handshakeTimeout: this.options.authTimeoutMs ?? 10_000,
+        });
+      }
     } catch (err) {
       this.logger.warn({ peer: peerDid, err: describe(err) }, 'hub link: cannot dial');
       this.scheduleRedial(peerDid);
