@@ -794,7 +794,14 @@ class HubServer implements Hub {
     this.running = true;
     await this.startNetwork();
     const httpUrl = this.publicUrl.replace(/^ws/, 'http');
-    this.log.info({ url: this.publicUrl, region: this.region }, 'hub started');
+    this.log.info(
+      {
+        url: this.publicUrl,
+        region: this.region,
+        ...(this.grpcLinkUrl ? { grpcUrl: this.grpcLinkUrl } : {}),
+      },
+      'hub started',
+    );
     return { url: this.publicUrl, httpUrl };
   }
 

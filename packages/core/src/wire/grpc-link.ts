@@ -88,18 +88,21 @@ export class GrpcLinkSocket extends EventEmitter {
   #closeCode: number | undefined;
   #closeReason = '';
   readonly #call: Call;
+  readonly #server: boolean;
   readonly #onClosed: (() => void) | undefined;
 
   /**
-   * `onClosed`: runs once the stream is over (a client closes its channel there). A client's socket
-   * emits `open` in the next turn, as a WebSocket does once connected: writes are queued until the
-   * connection is up, and a peer that cannot be reached closes it with 1006.
+   * `role`: which end of the call this is. `onClosed`: runs once the stream is over (a client
+   * closes its channel there). A client's socket emits `open` in the next turn, as a WebSocket does
+   * once connected: writes are queued until the connection is up, and a peer that cannot be reached
+   * closes it with 1006.
    */
-  constructor(call: Call, onClosed?: () => void) {
+  constructor(call: Call, role: 'client' | 'server', onClosed?: () => void) {
     super();
     this.#call = call;
+    this.#server = role === 'server';
     this.#onClosed = onClosed;
-    if (!('cancelled' in call)) process.nextTick(() => this.#state === 1 && this.emit('open'));
+    if (!this.#server) process.nextTick(() => this.#state === 1 && this.emit('open'));
     call.on('data', (chunk: Buffer) => this.#receive(chunk));
     // A client's call ends with its status; a server's when the client has gone or both ends closed.
     call.on('status', (s: { code: number; details: string }) => {
@@ -111,7 +114,7 @@ export class GrpcLinkSocket extends EventEmitter {
       // Reported while the link is open (ws reports its errors too); a cancellation this end asked
       // for, or one nobody listens for, is not an exception.
       if (this.#state === 1 && this.listenerCount('error') > 0) this.emit('error', err);
-      if ('cancelled' in call) {
+      if (this.#server) {
         this.#finish(
           err.code === status.RESOURCE_EXHAUSTED ? CLOSE_TOO_BIG : CLOSE_ABNORMAL,
           String(err.message ?? ''),
@@ -126,9 +129,7 @@ export class GrpcLinkSocket extends EventEmitter {
       if (this.#state === 1) this.#state = 2;
       if (!call.writableEnded) call.end();
     });
-    call.on('close', () =>
-      this.#finish('cancelled' in call ? CLOSE_NORMAL : CLOSE_ABNORMAL, this.#closeReason),
-    );
+    call.on('close', () => this.#finish(this.#server ? CLOSE_NORMAL : CLOSE_ABNORMAL, this.#closeReason));
   }
 
   get readyState(): number {
@@ -170,8 +171,10 @@ export class GrpcLinkSocket extends EventEmitter {
   /** Cuts the stream at once. */
   terminate(): void {
     if (this.#state === 3) return;
+    // Closing: the error the call reports for this is not the link's error.
+    this.#state = 2;
     const call = this.#call;
-    if ('cancel' in call) call.cancel();
+    if (!this.#server) (call as ClientDuplexStream<Buffer, Buffer>).cancel();
     else if (!call.writableEnded)
       call.emit(
         'error',
@@ -264,7 +267,7 @@ export function connectGrpcLink(
   );
   const path = options.kind === 'hub' ? GRPC_HUB_LINK_PATH : GRPC_LINK_PATH;
   const call = client.makeBidiStreamRequest(path, identity, identity);
-  return new GrpcLinkSocket(call, () => client.close());
+  return new GrpcLinkSocket(call, 'client', () => client.close());
 }
 
 /** A gRPC server offering the link service: each new stream is handed to `onLink`. */
@@ -297,15 +300,15 @@ export async function listenGrpcLink(options: {
     connect: (call: ServerDuplexStream<Buffer, Buffer>) => {
       if (options.accept && !options.accept()) {
         // As WebSocket's "try again later": the client sees 1013 and the reason.
-        new GrpcLinkSocket(call).close(CLOSE_TRY_AGAIN, 'not accepting links now');
+        new GrpcLinkSocket(call, 'server').close(CLOSE_TRY_AGAIN, 'not accepting links now');
         return;
       }
-      options.onLink(new GrpcLinkSocket(call));
+      options.onLink(new GrpcLinkSocket(call, 'server'));
     },
   });
   server.addService(GRPC_HUB_LINK_SERVICE, {
     connect: (call: ServerDuplexStream<Buffer, Buffer>) => {
-      const socket = new GrpcLinkSocket(call);
+      const socket = new GrpcLinkSocket(call, 'server');
       if (options.onHubLink) options.onHubLink(socket);
       else socket.close(CLOSE_POLICY, 'not accepting hub links');
     },
