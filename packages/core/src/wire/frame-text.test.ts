@@ -241,10 +241,24 @@ describe('matchSealedEnvelope is JSON.parse + isSealedEnvelope', () => {
           const expected = generalPath(edited.slice(0, matched.end));
           expect(expected).toBeDefined();
           expect(JSON.stringify(matched.envelope)).toBe(JSON.stringify(expected));
+          // Only the standard spelling is read: what a hub forwards as it came is what it would
+          // write from the value.
+          expect(edited.slice(0, matched.end)).toBe(JSON.stringify(expected));
         },
       ),
       { numRuns: 6000 },
     );
+  });
+
+  it('leaves a compliance context spelled otherwise (whitespace, an escape) to the general path', () => {
+    const text = JSON.stringify(withContext);
+    const spaced = text.replace('"processingBasis":', '"processingBasis" :');
+    const escaped = text.replace('"consent"', '"\\u0063onsent"');
+    for (const other of [spaced, escaped]) {
+      expect(other).not.toBe(text);
+      expect(generalPath(other)).toEqual(withContext); // valid, the same value
+      expect(matchSealedEnvelope(other, 0)).toBeUndefined();
+    }
   });
 
   it('gives the forwarded text hopForwardedText gives', () => {

@@ -127,6 +127,9 @@ export function matchSealedEnvelope(text: string, at: number): SealedEnvelopeTex
     } catch {
       return undefined;
     }
+    // The pattern takes any text between the braces: whitespace or an escape there is another
+    // spelling, which the general path would forward re-serialized, not as it came.
+    if (JSON.stringify(compliance) !== complianceText) return undefined;
     // As the envelope check does: the hand check, else the schema's verdict on the same value.
     if (!isComplianceContextValue(compliance) && !complianceContextSchema.safeParse(compliance).success)
       return undefined;
