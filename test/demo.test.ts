@@ -168,7 +168,8 @@ describe('fmp demo --json', () => {
     ]);
     const entries = (JSON.parse(denied.stdout) as { entries: { actionId: string; reasons: string[] }[] })
       .entries;
-    expect(entries).toHaveLength(1);
+    // Seen once with two entries (not reproduced since): say which, should it happen again.
+    expect(entries, JSON.stringify(entries).slice(0, 2000)).toHaveLength(1);
     expect(entries[0]!.reasons.join(' ')).toMatch(/GDPR Art\. 44-46/);
     const explained = await run(process.execPath, [
       BIN,
