@@ -1,5 +1,5 @@
 import type { Hub } from '@fmp/hub';
-import type { MeshNode } from '@fmp/node';
+import { hubBackedResolver, type MeshNode } from '@fmp/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorld, identity, type Member, nodeFor, startHub, until, type World } from './fixtures.js';
 
@@ -50,6 +50,33 @@ describe('hub HTTP API', () => {
     const missing = await fetch(`${http}/1.0/identifiers/did:mesh:enterprise:nobody`);
     expect(missing.status).toBe(404);
     expect((await json(missing)).didResolutionMetadata.error).toBe('notFound');
+    // DID Core's versionId / versionTime: an earlier document, or a typed error.
+    const v0 = await fetch(`${http}/1.0/identifiers/${acme.did}?versionId=0`);
+    expect(v0.status).toBe(200);
+    const doc0 = await json(v0);
+    expect(doc0.didDocument).toEqual((await json(fetch(`${http}/1.0/identifiers/${acme.did}`))).didDocument);
+    expect(doc0.didDocumentMetadata.versionId).toBe('0');
+    const byTime = await fetch(
+      `${http}/1.0/identifiers/${acme.did}?versionTime=${encodeURIComponent(new Date().toISOString())}`,
+    );
+    expect((await json(byTime)).didDocumentMetadata.versionId).toBe('0');
+    const future = await fetch(`${http}/1.0/identifiers/${acme.did}?versionId=1`);
+    expect(future.status).toBe(404);
+    expect((await json(future)).didResolutionMetadata.error).toBe('notFound');
+    const before = await fetch(`${http}/1.0/identifiers/${acme.did}?versionTime=2001-01-01T00:00:00Z`);
+    expect(before.status).toBe(404);
+    const bad = await fetch(`${http}/1.0/identifiers/${acme.did}?versionId=first`);
+    expect(bad.status).toBe(400);
+    expect((await json(bad)).didResolutionMetadata.error).toBe('invalidOptions');
+    // A node resolves versions from the op log it fetches and verifies itself.
+    const viaNode = hubBackedResolver({ hubHttpUrl: http });
+    expect((await viaNode.resolve(acme.did, { versionId: '0' })).didDocument).toEqual(doc0.didDocument);
+    expect((await viaNode.resolve(acme.did, { versionId: '1' })).didResolutionMetadata.error).toBe(
+      'notFound',
+    );
+    expect(
+      (await viaNode.resolve(acme.did, { versionTime: '2001-01-01T00:00:00Z' })).didResolutionMetadata.error,
+    ).toBe('notFound');
     const log = await json(fetch(`${http}/v1/identities/${acme.did}/log`));
     expect(log.operations).toHaveLength(1);
     expect((await fetch(`${http}/v1/identities/did:mesh:enterprise:nobody/log`)).status).toBe(404);

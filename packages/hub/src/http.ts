@@ -69,6 +69,7 @@ function didParam(value: string | undefined): string {
 
 const RESOLUTION_STATUS: Record<string, number> = {
   invalidDid: 400,
+  invalidOptions: 400,
   notFound: 404,
   methodNotSupported: 501,
   notImplemented: 501,
@@ -172,7 +173,19 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
 
   app.get('/1.0/identifiers/:did', async (c) => {
     const did = c.req.param('did');
-    const result = await hub.resolver.resolve(did);
+    // DID Core's versionId / versionTime: an earlier document (did:mesh replays its operations up
+    // to it, each verified again: metered per address like the identity writes).
+    const versionId = c.req.query('versionId');
+    const versionTime = c.req.query('versionTime');
+    if (versionId !== undefined || versionTime !== undefined) {
+      const client = c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
+      const decision = ctx.identityLimiter.take(`versions:${client}`, ctx.now());
+      if (!decision.ok) throw new TooManyRequestsError(decision.retryAfterMs);
+    }
+    const result = await hub.resolver.resolve(did, {
+      ...(versionId !== undefined ? { versionId } : {}),
+      ...(versionTime !== undefined ? { versionTime } : {}),
+    });
     const error = result.didResolutionMetadata.error;
     return c.json(result, (error ? (RESOLUTION_STATUS[error] ?? 500) : 200) as 200);
   });

@@ -13,6 +13,9 @@ import {
   DidResponseTooLargeError,
   didKey,
   type FetchFunction,
+  missingVersion,
+  operationsThrough,
+  parseMeshVersion,
   verifyMeshLog,
 } from '@fmp/identity';
 
@@ -34,7 +37,9 @@ export function hubMeshMethod(options: HubMeshMethodOptions): DidMethod {
   const base = options.hubHttpUrl.replace(/\/+$/, '');
   return {
     method: 'mesh',
-    async resolve(parsed) {
+    versions: true,
+    async resolve(parsed, resolveOptions) {
+      const version = parseMeshVersion(resolveOptions);
       const url = `${base}/v1/identities/${encodeURIComponent(parsed.did)}/log`;
       let response: Response;
       try {
@@ -58,8 +63,11 @@ export function hubMeshMethod(options: HubMeshMethodOptions): DidMethod {
       }
       const ops = (body as { operations?: unknown })?.operations;
       if (!Array.isArray(ops)) throw new DidFetchError(`${url} did not answer an operation list`);
-      // Every operation re-verified here (MeshLogCorruptError when the hub sent a forged log).
-      const state = verifyMeshLog(ops).get(parsed.did);
+      // Every operation re-verified here (MeshLogCorruptError when the hub sent a forged log); an
+      // earlier version is the log up to it, verified the same way.
+      const n = version ? operationsThrough(ops as { timestamp: string }[], version) : ops.length;
+      if (version && n === 0) throw missingVersion(parsed.did, version);
+      const state = verifyMeshLog(ops.slice(0, n)).get(parsed.did);
       if (!state) throw new DidNotFoundError(`${parsed.did} is not in the log the hub sent`);
       return { didDocument: state.document, didDocumentMetadata: state.documentMetadata };
     },

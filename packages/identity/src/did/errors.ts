@@ -8,6 +8,7 @@ import { FmpError } from '@fmp/core';
 /** W3C DID Resolution error names, plus `methodNotConfigured`, `invalidDidDocument` and `notImplemented` (ours). */
 export type DidResolutionErrorCode =
   | 'invalidDid'
+  | 'invalidOptions'
   | 'notFound'
   | 'methodNotSupported'
   | 'methodNotConfigured'
@@ -32,6 +33,13 @@ export class DidMethodError extends FmpError {
 export class InvalidDidError extends DidMethodError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('did_invalid', 'invalidDid', message, options);
+  }
+}
+
+/** Resolution options that are malformed, or that this method cannot honour (a version of a did:key). */
+export class InvalidResolutionOptionsError extends DidMethodError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('did_invalid_options', 'invalidOptions', message, options);
   }
 }
 

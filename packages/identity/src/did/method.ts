@@ -5,6 +5,9 @@ import type { DidDocument, DidDocumentMetadata, DidResolutionMetadata } from './
 export interface DidMethodResolveOptions {
   /** Aborted when the caller gives up; network methods pass it to fetch. */
   readonly signal?: AbortSignal;
+  /** A historic document (DID Core `versionId` / `versionTime`); only methods with `versions`. */
+  readonly versionId?: string;
+  readonly versionTime?: string;
 }
 
 export interface DidMethodResult {
@@ -21,5 +24,7 @@ export interface DidMethodResult {
 export interface DidMethod {
   /** The method name, e.g. `mesh` for `did:mesh:...`. */
   readonly method: string;
+  /** The method resolves `versionId` / `versionTime`; the resolver refuses them for the others. */
+  readonly versions?: boolean;
   resolve(did: ParsedDid, options?: DidMethodResolveOptions): Promise<DidMethodResult>;
 }

@@ -22,9 +22,20 @@ export interface DidResolverOptions {
   readonly maxInFlight?: number;
 }
 
+/** DID Core's `versionId` / `versionTime` DID parameters, as resolution options. */
+export interface DidVersionOptions {
+  /** The document as of this version (did:mesh: the operation's seq, as `versionId` in metadata). */
+  readonly versionId?: string;
+  /** The document in force at this time (an ISO 8601 / RFC 3339 date-time). */
+  readonly versionTime?: string;
+}
+
 export interface DidResolver {
-  /** Resolves a DID (no path, query or fragment). Never rejects. */
-  resolve(did: string): Promise<DidResolutionResult>;
+  /**
+   * Resolves a DID (no path, query or fragment), or with `options` one of its earlier documents
+   * (methods that keep their history; the others answer `invalidOptions`). Never rejects.
+   */
+  resolve(did: string, options?: DidVersionOptions): Promise<DidResolutionResult>;
   /** The document, or null on any error or when deactivated. Accepts a DID URL (its DID part is resolved). */
   resolveDocument(didOrDidUrl: string): Promise<DidDocument | null>;
   /** Drops a DID from the cache (e.g. after a did:mesh update). */
@@ -72,14 +83,21 @@ export function createDidResolver(options: DidResolverOptions): DidResolver {
   // Bumped by invalidate/clear so a resolution that started before them does not cache a stale result.
   let generation = 0;
 
-  async function resolveUncached(did: string): Promise<DidResolutionResult> {
+  async function resolveUncached(
+    did: string,
+    key: string,
+    version: DidVersionOptions | undefined,
+  ): Promise<DidResolutionResult> {
     const startedAt = generation;
     let result: DidResolutionResult;
     try {
       const parsed = parseDid(did); // a DID URL (path, query, fragment) is invalidDid here
       const method = methods.get(parsed.method);
       if (!method) return errorResult('methodNotSupported', `did:${parsed.method} is not supported here`);
-      const out = await method.resolve(parsed);
+      if (version && !method.versions) {
+        return errorResult('invalidOptions', `did:${parsed.method} has no versions to resolve`);
+      }
+      const out = await method.resolve(parsed, version);
       const document = out.didDocument;
       result = deepFreeze({
         didDocument: document,
@@ -93,32 +111,42 @@ export function createDidResolver(options: DidResolverOptions): DidResolver {
     } catch (cause) {
       return toErrorResult(cause);
     }
-    if (cacheOn && startedAt === generation) {
-      cache.set(did, { result, expires: now() + ttlMs });
+    // A versionId names a document that never changes; a versionTime may name the head, which does.
+    if (cacheOn && startedAt === generation && version?.versionTime === undefined) {
+      cache.set(key, { result, expires: now() + ttlMs });
       if (cache.size > maxEntries) cache.delete(cache.keys().next().value!);
     }
     return result;
   }
 
-  function resolve(did: string): Promise<DidResolutionResult> {
+  function resolve(did: string, options?: DidVersionOptions): Promise<DidResolutionResult> {
+    const version =
+      options && (options.versionId !== undefined || options.versionTime !== undefined)
+        ? {
+            ...(options.versionId !== undefined ? { versionId: options.versionId } : {}),
+            ...(options.versionTime !== undefined ? { versionTime: options.versionTime } : {}),
+          }
+        : undefined;
+    // A version is cached under the DID with its parameters (a DID URL no plain DID can equal).
+    const key = version ? `${did}?${new URLSearchParams(version as Record<string, string>).toString()}` : did;
     if (cacheOn) {
-      const hit = cache.get(did);
+      const hit = cache.get(key);
       if (hit) {
-        cache.delete(did);
+        cache.delete(key);
         if (hit.expires > now()) {
-          cache.set(did, hit);
+          cache.set(key, hit);
           return Promise.resolve(hit.result);
         }
       }
     }
     if (typeof did !== 'string') return Promise.resolve(errorResult('invalidDid', 'a DID must be a string'));
-    const pending = inFlight.get(did);
+    const pending = inFlight.get(key);
     if (pending) return pending;
-    const run = resolveUncached(did);
+    const run = resolveUncached(did, key, version);
     if (inFlight.size < maxInFlight) {
-      inFlight.set(did, run);
+      inFlight.set(key, run);
       void run.finally(() => {
-        if (inFlight.get(did) === run) inFlight.delete(did);
+        if (inFlight.get(key) === run) inFlight.delete(key);
       });
     }
     return run;

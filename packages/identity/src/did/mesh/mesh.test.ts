@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { type Ed25519KeyPair, ed25519, encodeMultikey, multibaseEncode, x25519 } from '@fmp/core';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { InvalidResolutionOptionsError } from '../errors.js';
+import { didKey, didKeyFromEd25519PublicKey } from '../key.js';
 import { createDidResolver } from '../resolver.js';
 import { getEd25519PublicKey } from '../verification.js';
 import {
@@ -22,7 +24,7 @@ import {
   MeshUnknownDidError,
 } from './errors.js';
 import { MeshLedger, verifyMeshLog } from './ledger.js';
-import { didMesh } from './method.js';
+import { didMesh, parseMeshVersion } from './method.js';
 import {
   buildMeshCreate,
   buildMeshDeactivate,
@@ -154,6 +156,98 @@ describe('did:mesh registry', () => {
     expect(result.didDocument!.verificationMethod).toBeUndefined();
     expect(await resolver.resolveDocument(DID)).toBeNull();
     expect(registry.history(DID)).toHaveLength(4);
+  });
+
+  it('resolves earlier documents by versionId and versionTime, each the document of its time', async () => {
+    const registry = await MeshRegistry.open({ now });
+    const { ops, keys } = lifecycle();
+    const resolver = createDidResolver({ methods: [didMesh({ registry }), didKey()], now });
+    registry.onAppend((did) => resolver.invalidate(did));
+    // The document after each operation, as the current one was then.
+    const then: Awaited<ReturnType<typeof resolver.resolve>>[] = [];
+    for (const op of ops) {
+      await registry.append(op);
+      then.push(await resolver.resolve(DID));
+    }
+    for (let seq = 0; seq < ops.length; seq++) {
+      const byId = await resolver.resolve(DID, { versionId: String(seq) });
+      expect(byId).toEqual(then[seq]);
+      // At the operation's own time, and in the minute after it (before the next one).
+      const stamp = at(seq).toISOString();
+      expect(await resolver.resolve(DID, { versionTime: stamp })).toEqual(then[seq]);
+      const later = new Date(at(seq).getTime() + 59_000).toISOString().replace('.000Z', 'Z');
+      expect(await resolver.resolve(DID, { versionTime: later })).toEqual(then[seq]);
+    }
+    // The key rotated away from still verifies against the version that had it.
+    const v0 = (await resolver.resolve(DID, { versionId: '0' })).didDocument!;
+    expect(getEd25519PublicKey(v0, '#key-1', 'assertionMethod')).toEqual(keys[0]!.publicKey);
+    // With an offset, the same instant.
+    expect(await resolver.resolve(DID, { versionTime: '2025-06-01T02:01:30+02:00' })).toEqual(then[1]);
+
+    const error = async (options: { versionId?: string; versionTime?: string }, did = DID) =>
+      (await resolver.resolve(did, options)).didResolutionMetadata.error;
+    expect(await error({ versionId: '4' })).toBe('notFound'); // past the head
+    expect(await error({ versionTime: '2025-05-31T23:59:59Z' })).toBe('notFound'); // before the create
+    expect(await error({ versionId: '01' })).toBe('invalidOptions');
+    expect(await error({ versionId: '-1' })).toBe('invalidOptions');
+    expect(await error({ versionId: '1e3' })).toBe('invalidOptions');
+    expect(await error({ versionTime: '2025-06-01' })).toBe('invalidOptions');
+    expect(await error({ versionTime: '2025-06-01T25:00:00Z' })).toBe('invalidOptions');
+    expect(await error({ versionId: '1', versionTime: at(1).toISOString() })).toBe('invalidOptions');
+    expect(await error({ versionId: '0' }, 'did:mesh:enterprise:nobody-001')).toBe('notFound');
+    // A method without versions refuses them rather than answering its current document.
+    const didKeyId = didKeyFromEd25519PublicKey(keys[0]!.publicKey);
+    expect((await resolver.resolve(didKeyId)).didResolutionMetadata.error).toBeUndefined();
+    expect(await error({ versionId: '0' }, didKeyId)).toBe('invalidOptions');
+  });
+
+  it('parses versionId and versionTime: a version or InvalidResolutionOptionsError, never anything else', () => {
+    fc.assert(
+      fc.property(
+        fc.option(fc.string({ maxLength: 40 })),
+        fc.option(fc.string({ maxLength: 40 })),
+        (id, time) => {
+          const options = {
+            ...(id === null ? {} : { versionId: id }),
+            ...(time === null ? {} : { versionTime: time }),
+          };
+          try {
+            const v = parseMeshVersion(options);
+            if (id === null && time === null) expect(v).toBeUndefined();
+            else if (id !== null) expect(v).toEqual({ seq: Number(id) });
+            else expect(v?.time).toBe(Date.parse(time!));
+          } catch (err) {
+            expect(err).toBeInstanceOf(InvalidResolutionOptionsError);
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 999_999_999 }), (n) => {
+        expect(parseMeshVersion({ versionId: String(n) })).toEqual({ seq: n });
+      }),
+    );
+    fc.assert(
+      fc.property(
+        fc.date({ min: new Date('1970-01-01'), max: new Date('9999-12-31'), noInvalidDate: true }),
+        (d) => {
+          expect(parseMeshVersion({ versionTime: d.toISOString() })).toEqual({ time: d.getTime() });
+        },
+      ),
+    );
+  });
+
+  it('a registry that keeps no history says historic resolution is not implemented for it', async () => {
+    const registry = await MeshRegistry.open({ now, retainOperations: false });
+    const { ops } = lifecycle();
+    await registry.append(ops[0]);
+    await registry.append(ops[1]);
+    const resolver = createDidResolver({ methods: [didMesh({ registry })], now });
+    expect((await resolver.resolve(DID)).didDocumentMetadata.versionId).toBe('1');
+    const old = await resolver.resolve(DID, { versionId: '0' });
+    expect(old.didResolutionMetadata.error).toBe('notImplemented');
+    expect(old.didResolutionMetadata.message).toMatch(/retainOperations/);
   });
 
   it('refuses each kind of bad operation with its own error', async () => {

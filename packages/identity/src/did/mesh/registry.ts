@@ -2,6 +2,8 @@
  * The did:mesh registry: a MeshLedger backed by a MeshOperationStore. Appends are serialised;
  * an operation is applied to the in-memory state only after the store made it durable.
  */
+
+import { NotImplementedError } from '@fmp/core';
 import {
   MeshForkError,
   MeshLogCorruptError,
@@ -14,7 +16,9 @@ import {
   type MeshDidState,
   MeshLedger,
   type MeshLedgerOptions,
+  verifyMeshLog,
 } from './ledger.js';
+import { operationsThrough } from './method.js';
 import { hashMeshOperation, type MeshHead, type MeshOperation, parseMeshOperation } from './operations.js';
 import { type MeshOperationStore, memoryMeshStore } from './store.js';
 
@@ -29,9 +33,17 @@ export interface MeshAppendResult {
   readonly state: MeshDidState;
 }
 
+/** Which earlier state: the operation `seq`, or the last operation at or before `time` (ms). */
+export interface MeshVersion {
+  readonly seq?: number;
+  readonly time?: number;
+}
+
 /** Read access the did:mesh resolver needs (a remote registry client can implement it too). */
 export interface MeshRegistryReader {
   state(did: string): MeshDidState | undefined;
+  /** An earlier state (historic resolution); undefined when the DID has no such version. */
+  stateAt?(did: string, version: MeshVersion): MeshDidState | undefined;
 }
 
 const MAX_LISTENERS = 64;
@@ -84,6 +96,25 @@ export class MeshRegistry implements MeshRegistryReader {
 
   history(did: string): MeshOperation[] {
     return this.#ledger.history(did);
+  }
+
+  /**
+   * The DID's state as it was after operation `version.seq`, or after its last operation stamped at
+   * or before `version.time`: its operations up to there, replayed and verified again from scratch
+   * (a few of them per DID, each a signature check). Undefined when there is no such version (before
+   * the create, past the head). A registry opened with `retainOperations: false` keeps no history:
+   * NotImplementedError.
+   */
+  stateAt(did: string, version: MeshVersion): MeshDidState | undefined {
+    const ops = this.#ledger.history(did);
+    if (ops.length === 0) {
+      if (this.#ledger.get(did)) {
+        throw new NotImplementedError('this registry keeps no operation history (retainOperations: false)');
+      }
+      return undefined;
+    }
+    const n = operationsThrough(ops, version);
+    return n === 0 ? undefined : verifyMeshLog(ops.slice(0, n), this.#options).get(did);
   }
 
   /** Every operation in acceptance order, as plain JSON values (for backup, sync, audit). */
