@@ -82,6 +82,12 @@ describe('fmp did', () => {
     expect(did).toBe('did:mesh:enterprise:acme-001');
     const resolved = JSON.parse((await fmp('did', 'resolve', did, '--json')).stdout);
     expect(resolved.didDocument.service[0].serviceEndpoint).toBe('wss://mesh.acme.example/federation');
+    // Its first version is this one; there is no second yet.
+    const first = JSON.parse((await fmp('did', 'resolve', did, '--version-id', '0', '--json')).stdout);
+    expect(first.didDocument).toEqual(resolved.didDocument);
+    const none = await fmp('did', 'resolve', did, '--version-id', '1', '--json');
+    expect(none.code).toBe(1);
+    expect(JSON.parse(none.stdout).didResolutionMetadata.error).toBe('notFound');
     // A second create of the same name is refused by the registry.
     const again = await fmp(
       'did',

@@ -93,22 +93,32 @@ export function registerDidCommands(program: Command, ctx: CommandContext): void
     .command('resolve <did>')
     .description('resolve a DID to its document (W3C DID Resolution result)')
     .option('--data-dir <dir>', 'local state (the did:mesh registry)')
+    .option('--version-id <n>', 'an earlier document: the one after operation n (did:mesh)')
+    .option('--version-time <time>', 'an earlier document: the one in force at this RFC 3339 time')
     .option('--json', 'print the whole resolution result as JSON')
-    .action(async (didValue: string, opts: { json?: boolean; dataDir?: string }) => {
-      const registry = await openMeshRegistry(dataDir(opts.dataDir));
-      try {
-        const result = await localResolver(registry).resolve(didValue);
-        const { didDocument, didResolutionMetadata, didDocumentMetadata } = result;
-        if (opts.json) {
-          ctx.io.out(JSON.stringify({ didDocument, didResolutionMetadata, didDocumentMetadata }, null, 2));
-        } else if (didResolutionMetadata.error) {
-          ctx.io.err(`${didResolutionMetadata.error}: ${didResolutionMetadata.message ?? ''}`);
-        } else {
-          ctx.io.out(JSON.stringify(didDocument, null, 2));
+    .action(
+      async (
+        didValue: string,
+        opts: { json?: boolean; dataDir?: string; versionId?: string; versionTime?: string },
+      ) => {
+        const registry = await openMeshRegistry(dataDir(opts.dataDir));
+        try {
+          const result = await localResolver(registry).resolve(didValue, {
+            ...(opts.versionId !== undefined ? { versionId: opts.versionId } : {}),
+            ...(opts.versionTime !== undefined ? { versionTime: opts.versionTime } : {}),
+          });
+          const { didDocument, didResolutionMetadata, didDocumentMetadata } = result;
+          if (opts.json) {
+            ctx.io.out(JSON.stringify({ didDocument, didResolutionMetadata, didDocumentMetadata }, null, 2));
+          } else if (didResolutionMetadata.error) {
+            ctx.io.err(`${didResolutionMetadata.error}: ${didResolutionMetadata.message ?? ''}`);
+          } else {
+            ctx.io.out(JSON.stringify(didDocument, null, 2));
+          }
+          if (didResolutionMetadata.error) ctx.exitCode = 1;
+        } finally {
+          await registry.close();
         }
-        if (didResolutionMetadata.error) ctx.exitCode = 1;
-      } finally {
-        await registry.close();
-      }
-    });
+      },
+    );
 }
