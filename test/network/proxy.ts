@@ -1,4 +1,8 @@
-/** A TCP proxy on loopback that can cut every connection and refuse new ones: a network partition. */
+/**
+ * A TCP proxy on loopback that can cut every connection and refuse new ones (a network partition),
+ * or stall the open ones: nothing more goes through them and nothing closes them, as when packets
+ * are dropped silently (new connections still go through).
+ */
 import { connect, createServer, type Server, type Socket } from 'node:net';
 
 export interface Partition {
@@ -7,12 +11,15 @@ export interface Partition {
   cut(): void;
   /** Accepts connections again. */
   heal(): void;
+  /** The open connections stop carrying bytes, both ways, and stay open. */
+  stall(): void;
   close(): Promise<void>;
 }
 
 export async function partitionable(targetUrl: string): Promise<Partition> {
   const target = new URL(targetUrl.replace(/^ws/, 'http'));
   const sockets = new Set<Socket>();
+  const pairs = new Set<[Socket, Socket]>();
   let open = true;
   const server: Server = createServer((client) => {
     if (!open) {
@@ -30,6 +37,9 @@ export async function partitionable(targetUrl: string): Promise<Partition> {
     }
     client.pipe(upstream);
     upstream.pipe(client);
+    const pair: [Socket, Socket] = [client, upstream];
+    pairs.add(pair);
+    client.on('close', () => pairs.delete(pair));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
@@ -41,6 +51,15 @@ export async function partitionable(targetUrl: string): Promise<Partition> {
     },
     heal() {
       open = true;
+    },
+    stall() {
+      for (const [client, upstream] of pairs) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+        client.pause();
+        upstream.pause();
+      }
+      pairs.clear();
     },
     async close() {
       for (const s of sockets) s.destroy();

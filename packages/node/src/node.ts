@@ -125,6 +125,12 @@ export interface MeshNodeOptions {
   readonly now?: () => number;
   /** Delay before reconnect attempt n (1, 2, ...). Default min(60 s, 2^n s). */
   readonly reconnectDelayMs?: (attempt: number) => number;
+  /**
+   * A link on which nothing arrived for this long (frames, the hub's pings, answers to ours) is
+   * dropped and dialed again: a hub gone silent (a partition, a frozen process) is noticed even when
+   * no TCP error ever comes. The node pings the hub itself after half of it. Default 60,000 ms.
+   */
+  readonly hubIdleTimeoutMs?: number;
   /** Handshake timeout and retries (spec 3.3). */
   readonly retryPolicy?: RetryPolicy;
   /**
@@ -443,6 +449,9 @@ class Node implements MeshNode {
   private readonly pendingReports = new Map<string, PendingReport>();
   private reportTimer: NodeJS.Timeout | undefined;
   private readonly wsUrl: string;
+  /** When the link last brought anything (performance.now()), and when we last pinged the hub. */
+  private lastHeard = 0;
+  private pingedAt = 0;
   /** connectGrpcLink, once loaded, when hubUrl is grpc(s)://. */
   private grpcLink: typeof import('@fmp/core/grpc').connectGrpcLink | undefined;
   private readonly sendTimeoutMs: number;
@@ -708,6 +717,12 @@ class Node implements MeshNode {
       ? (this.grpcLink(this.wsUrl, { maxMessageBytes: DEFAULT_MAX_FRAME_BYTES * 4 }) as unknown as WebSocket)
       : new WebSocket(this.wsUrl, { maxPayload: DEFAULT_MAX_FRAME_BYTES * 4 });
     this.ws = ws;
+    this.lastHeard = performance.now();
+    const heard = () => {
+      if (this.ws === ws) this.lastHeard = performance.now();
+    };
+    ws.on('ping', heard);
+    ws.on('pong', heard);
     // Made on Hello, which says whether the hub takes batches and its largest message.
     this.out = undefined;
     let authFailure: NodeAuthenticationError | undefined;
@@ -727,6 +742,7 @@ class Node implements MeshNode {
     };
     ws.on('message', (data, isBinary) => {
       if (this.ws !== ws) return;
+      this.lastHeard = performance.now();
       if (isBinary) {
         onRaw(new Uint8Array(data as Buffer));
         return;
@@ -1007,7 +1023,24 @@ class Node implements MeshNode {
     this.log.info({ code: frame.code, inReplyTo: id }, 'error frame from hub');
   }
 
+  /** Liveness of the link (a real clock: options.now may be a test's, moved by hours). */
+  private checkLink(): void {
+    const ws = this.ws;
+    // Before authentication too: a hub that never says Hello must not hold start() forever.
+    if (!ws || this.state === 'stopped' || ws.readyState !== WebSocket.OPEN) return;
+    const idleMs = this.o.hubIdleTimeoutMs ?? 60_000;
+    const silent = performance.now() - this.lastHeard;
+    if (silent > idleMs) {
+      this.log.warn({ silentMs: Math.round(silent) }, 'hub link silent, reconnecting');
+      ws.terminate();
+    } else if (silent > idleMs / 2 && this.pingedAt < this.lastHeard) {
+      this.pingedAt = performance.now();
+      ws.ping();
+    }
+  }
+
   private tick(): void {
+    this.checkLink();
     const now = this.now();
     for (const failure of this.initiator.expireDue(now)) this.settleFailure(failure);
     this.responder.expireDue(now);

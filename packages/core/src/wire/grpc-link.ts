@@ -76,7 +76,8 @@ type Call = ClientDuplexStream<Buffer, Buffer> | ServerDuplexStream<Buffer, Buff
 
 /**
  * One end of a gRPC link stream with WebSocket's shape (see the module comment). Events: `message`
- * (data: Buffer, isBinary: false), `pong`, `close` (code: number, reason: Buffer), `error` (Error).
+ * (data: Buffer, isBinary: false), `ping` (answered already), `pong`, `close` (code: number, reason:
+ * Buffer), `error` (Error).
  */
 export class GrpcLinkSocket extends EventEmitter {
   readonly CONNECTING = 0;
@@ -199,6 +200,7 @@ export class GrpcLinkSocket extends EventEmitter {
     }
     if (chunk.length === 2 && chunk[1] === 1) {
       if (this.#state === 1) this.#write(PONG);
+      this.emit('ping', Buffer.alloc(0));
       return;
     }
     if (chunk.length === 2 && chunk[1] === 2) {
