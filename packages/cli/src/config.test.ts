@@ -84,6 +84,8 @@ describe('config files', () => {
     );
     expect(hubHttpBase(node)).toBe('http://127.0.0.1:7400');
     expect(hubHttpBase({ hubUrl: 'wss://hub.example:8443/v1/mesh' })).toBe('https://hub.example:8443');
+    // A hub behind a path keeps it (the ledger and trust commands and the node's ledger client alike).
+    expect(hubHttpBase({ hubUrl: 'wss://gw.example/fmp/v1/mesh' })).toBe('https://gw.example/fmp');
     const missing = errorOf(() =>
       loadConfig(
         write('node-grpc2.json', JSON.stringify({ ...nodeJson, hubUrl: 'grpc://127.0.0.1:7410' })),

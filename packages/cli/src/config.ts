@@ -12,6 +12,7 @@ import { upstreamServerSchema } from '@fmp/node';
 import { trustWeightsSchema } from '@fmp/trust';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { UsageError } from './errors.js';
 
 export class ConfigError extends FmpError {
   readonly field: string;
@@ -274,10 +275,23 @@ export const NodeConfigSchema = z
   });
 export type NodeConfig = z.infer<typeof NodeConfigSchema>;
 
-/** The node's hub HTTP API base (`http(s)://host:port`): hubHttpUrl, else hubUrl with http(s). */
+/** `ws://host:port/v1/mesh` or `http://host:port/` to the hub's HTTP base `http://host:port`. */
+export function httpBase(url: string): string {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new UsageError(`${url} is not a URL`);
+  }
+  const protocol = { 'ws:': 'http:', 'wss:': 'https:', 'http:': 'http:', 'https:': 'https:' }[u.protocol];
+  if (!protocol) throw new UsageError(`${url}: the hub URL is http(s):// or ws(s)://`);
+  const path = u.pathname.replace(/\/v1\/mesh\/?$/, '').replace(/\/$/, '');
+  return `${protocol}//${u.host}${path}`;
+}
+
+/** The node's hub HTTP API base: hubHttpUrl, else hubUrl with http(s) (httpBase). */
 export function hubHttpBase(config: { hubUrl: string; hubHttpUrl?: string | undefined }): string {
-  const u = new URL(config.hubHttpUrl ?? config.hubUrl);
-  return `${u.protocol === 'wss:' || u.protocol === 'https:' ? 'https:' : 'http:'}//${u.host}`;
+  return httpBase(config.hubHttpUrl ?? config.hubUrl);
 }
 
 function describeIssue(issue: z.core.$ZodIssue): { field: string; message: string } {

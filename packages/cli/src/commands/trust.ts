@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { FmpError } from '@fmp/core';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { hubHttpBase, loadConfig, NodeConfigSchema } from '../config.js';
+import { httpBase, hubHttpBase, loadConfig, NodeConfigSchema } from '../config.js';
 import { UsageError } from '../errors.js';
 import type { CommandContext } from '../main.js';
 
@@ -34,11 +34,7 @@ const explanationSchema = z.looseObject({
 });
 
 function hubHttpUrl(opts: { hub?: string; config?: string }): string {
-  if (opts.hub)
-    return opts.hub
-      .replace(/^ws/, 'http')
-      .replace(/\/v1\/mesh\/?$/, '')
-      .replace(/\/$/, '');
+  if (opts.hub) return httpBase(opts.hub);
   const file = opts.config ?? 'node.yaml';
   if (!existsSync(file))
     throw new UsageError('name the hub with --hub <url> or a node config with --config <file>');

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { FmpError } from '@fmp/core';
 import { z } from 'zod';
-import { hubHttpBase, loadConfig, NodeConfigSchema, resolvePath } from '../../config.js';
+import { httpBase, hubHttpBase, loadConfig, NodeConfigSchema, resolvePath } from '../../config.js';
 import { UsageError } from '../../errors.js';
 import { type LoadedKey, readKeyFile } from '../../keyfile.js';
 
@@ -43,20 +43,6 @@ export interface Identity {
   readonly did: string;
   readonly key: LoadedKey;
   readonly hub: string;
-}
-
-/** `ws://host:port/v1/mesh` or `http://host:port/` to the hub's HTTP base `http://host:port`. */
-export function httpBase(url: string): string {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new UsageError(`${url} is not a URL`);
-  }
-  const protocol = { 'ws:': 'http:', 'wss:': 'https:', 'http:': 'http:', 'https:': 'https:' }[u.protocol];
-  if (!protocol) throw new UsageError(`${url}: the hub URL is http(s):// or ws(s)://`);
-  const path = u.pathname.replace(/\/v1\/mesh\/?$/, '').replace(/\/$/, '');
-  return `${protocol}//${u.host}${path}`;
 }
 
 function configOf(opts: HubOptions) {
