@@ -62,7 +62,7 @@ import {
   type TrustReport,
   terminateDigest,
 } from '@fmp/core';
-import type { GrpcLinkServer } from '@fmp/core/grpc';
+import { type GrpcLinkServer, isGrpcUrl, listenGrpcLink, loadGrpc } from '@fmp/core/grpc';
 import {
   authenticationKeyResolver,
   createDidResolver,
@@ -718,8 +718,7 @@ class HubServer implements Hub {
     const hostForUrl = host.includes(':') ? `[${host}]` : host;
     this.publicUrl = this.options.publicUrl ?? `ws://${hostForUrl}:${this.boundPort}`;
     if (this.options.grpcPort !== undefined) {
-      // Loaded only by hubs that serve gRPC (the library takes ~60 ms to load).
-      const { listenGrpcLink } = await import('@fmp/core/grpc');
+      // The library (~60 ms to load) is loaded here, only by hubs that serve gRPC.
       this.grpc = await listenGrpcLink({
         host,
         port: this.options.grpcPort,
@@ -1858,8 +1857,7 @@ class HubServer implements Hub {
     const peers = (this.options.peers ?? []).map((p) => ({ did: p.did, url: peerUrl(p.url) }));
     if (peers.length === 0 && (this.options.allowedPeers ?? []).length === 0) return;
     // Peers dialed over gRPC: the library is loaded here, once (see grpcPort for inbound ones).
-    const grpc = peers.some((p) => /^grpcs?:/.test(p.url)) ? await import('@fmp/core/grpc') : undefined;
-    await grpc?.loadGrpc();
+    if (peers.some((p) => isGrpcUrl(p.url))) await loadGrpc();
     this.selfVm = this.options.verificationMethod ?? (await this.findOwnVerificationMethod());
     const table = new RouteTable({
       selfHubDid: this.did,
@@ -1876,13 +1874,6 @@ class HubServer implements Hub {
       self: { did: this.did, keyPair: this.options.keyPair, verificationMethod: this.selfVm },
       resolveKey: (vm) => this.resolveAuthKey(vm),
       peers,
-      ...(grpc
-        ? {
-            // A GrpcLinkSocket has the part of ws's API a hub link uses (see onLink in start()).
-            connectGrpc: (url: string, maxMessageBytes: number) =>
-              grpc.connectGrpcLink(url, { maxMessageBytes, kind: 'hub' }) as unknown as WebSocket,
-          }
-        : {}),
       ...(this.options.allowedPeers ? { allowedPeers: this.options.allowedPeers } : {}),
       selfLog: () => this.registry.history(this.did) as unknown as Record<string, unknown>[],
       importPeerLog: async (_peer, ops) => {

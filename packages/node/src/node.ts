@@ -62,6 +62,7 @@ import {
   verifyEnvelope,
   type WireErrorCode,
 } from '@fmp/core';
+import { connectGrpcLink, isGrpcUrl, loadGrpc } from '@fmp/core/grpc';
 import {
   authenticationKeyResolver,
   type DidResolver,
@@ -452,8 +453,6 @@ class Node implements MeshNode {
   /** When the link last brought anything (performance.now()), and when we last pinged the hub. */
   private lastHeard = 0;
   private pingedAt = 0;
-  /** connectGrpcLink, once loaded, when hubUrl is grpc(s)://. */
-  private grpcLink: typeof import('@fmp/core/grpc').connectGrpcLink | undefined;
   private readonly sendTimeoutMs: number;
   private readonly receiptWithinMs: number;
   /** Messages whose handlers are running and whose receipt has not left yet, per federation. */
@@ -524,7 +523,7 @@ class Node implements MeshNode {
     } catch {
       throw new NodeConfigError('hubUrl must be a ws(s)://, http(s):// or grpc(s):// URL');
     }
-    if (/^grpcs?:/.test(this.wsUrl) && !options.hubHttpUrl) {
+    if (isGrpcUrl(this.wsUrl) && !options.hubHttpUrl) {
       throw new NodeConfigError('hubHttpUrl is required when hubUrl is a grpc(s):// URL');
     }
     this.o = options;
@@ -640,17 +639,13 @@ class Node implements MeshNode {
     this.tickTimer.unref();
     return new Promise<void>((resolve, reject) => {
       this.startWaiter = { resolve, reject };
-      if (!/^grpcs?:/.test(this.wsUrl)) {
+      if (!isGrpcUrl(this.wsUrl)) {
         this.connect();
         return;
       }
       // Loaded only by nodes that link over gRPC (the library takes ~60 ms to load).
-      import('@fmp/core/grpc').then(
-        async (grpc) => {
-          await grpc.loadGrpc();
-          this.grpcLink = grpc.connectGrpcLink;
-          this.connect();
-        },
+      loadGrpc().then(
+        () => this.connect(),
         (err: unknown) => {
           this.startWaiter = undefined;
           reject(new NodeConnectionError(`cannot load the gRPC transport: ${String(err)}`));
@@ -713,8 +708,10 @@ class Node implements MeshNode {
     this.state = 'connecting';
     // A GrpcLinkSocket has the part of ws's API this link uses (send, readyState, close, terminate,
     // the message/close/error events; it answers the hub's pings itself, as ws does).
-    const ws = this.grpcLink
-      ? (this.grpcLink(this.wsUrl, { maxMessageBytes: DEFAULT_MAX_FRAME_BYTES * 4 }) as unknown as WebSocket)
+    const ws = isGrpcUrl(this.wsUrl)
+      ? (connectGrpcLink(this.wsUrl, {
+          maxMessageBytes: DEFAULT_MAX_FRAME_BYTES * 4,
+        }) as unknown as WebSocket)
       : new WebSocket(this.wsUrl, { maxPayload: DEFAULT_MAX_FRAME_BYTES * 4 });
     this.ws = ws;
     this.lastHeard = performance.now();

@@ -249,7 +249,8 @@ export function isGrpcUrl(url: string): boolean {
 export function connectGrpcLink(
   url: string,
   options: {
-    maxMessageBytes: number /** Default `mesh`: a node's link; `hub`: a peer hub's. */;
+    maxMessageBytes: number;
+    /** Default `mesh`: a node's link; `hub`: a peer hub's. */
     kind?: 'mesh' | 'hub';
   },
 ): GrpcLinkSocket {
@@ -323,10 +324,8 @@ export async function listenGrpcLink(options: {
   );
   return {
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.forceShutdown();
-        resolve();
-      }),
+    async close() {
+      server.forceShutdown();
+    },
   };
 }

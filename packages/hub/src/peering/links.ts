@@ -33,6 +33,7 @@ import {
   splitBatch,
   ValidationError,
 } from '@fmp/core';
+import { connectGrpcLink, isGrpcUrl } from '@fmp/core/grpc';
 import WebSocket from 'ws';
 import { type LinkDropReason, type LinkQueueOptions, LinkScheduler } from '../qos/link-scheduler.js';
 import type { QosClass } from '../qos/priority-queue.js';
@@ -90,13 +91,11 @@ export interface PeerLinksOptions {
   self: { did: string; keyPair: Ed25519KeyPair; verificationMethod: string };
   /** Resolves `did#fragment` to an Ed25519 public key (e.g. identity's authenticationKeyResolver). */
   resolveKey: (verificationMethod: string) => Promise<Uint8Array>;
-  /** Peers this hub dials and keeps connected: `ws(s)://host:port/v1/hub` or `grpc(s)://host:port`. */
-  peers: readonly { did: string; url: string }[];
   /**
-   * Opens a hub link over gRPC (`/fmp.v1.HubLink/Connect`) for a grpc(s):// peer URL: a socket with
-   * the part of ws's WebSocket API a link uses. Required when a peer's URL is grpc(s)://.
+   * Peers this hub dials and keeps connected: `ws(s)://host:port/v1/hub`, or `grpc(s)://host:port`
+   * (`/fmp.v1.HubLink/Connect`; the caller has awaited @fmp/core's loadGrpc()).
    */
-  connectGrpc?: (url: string, maxMessageBytes: number) => WebSocket;
+  peers: readonly { did: string; url: string }[];
   /** Hubs accepted on inbound links. Absent: only the configured peers (fail closed). */
   allowedPeers?: readonly string[];
   onFrame: (peerDid: string, frame: PeerDataFrame, relayed?: RelayedFrame) => void;
@@ -313,9 +312,12 @@ export class PeerLinks {
     if (!d || !this.started || d.link || d.timer || this.active.has(peerDid)) return;
     let ws: WebSocket;
     try {
-      if (/^grpcs?:/.test(d.url)) {
-        if (!this.options.connectGrpc) throw new ValidationError(`no gRPC transport for ${d.url}`);
-        ws = this.options.connectGrpc(d.url, this.maxFrameBytes());
+      if (isGrpcUrl(d.url)) {
+        // A GrpcLinkSocket has the part of ws's WebSocket API a link uses.
+        ws = connectGrpcLink(d.url, {
+          maxMessageBytes: this.maxFrameBytes(),
+          kind: 'hub',
+        }) as unknown as WebSocket;
       } else {
         ws = new WebSocket(d.url, {
           maxPayload: this.maxFrameBytes(),
