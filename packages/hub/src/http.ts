@@ -14,7 +14,7 @@ import {
 } from '@fmp/core';
 import { formatMesh, type LedgerState, MAX_LEAF_BYTES, type Proposal } from '@fmp/ledger';
 import type { HttpBindings } from '@hono/node-server';
-import { Hono } from 'hono';
+import { type Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { createMiddleware } from 'hono/factory';
 import { streamSSE } from 'hono/streaming';
@@ -127,10 +127,14 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
   const adminDigest = ctx.adminToken === undefined ? undefined : sha256(ctx.adminToken);
   let sseClients = 0;
 
-  /**
-   * Middleware for a public POST: a body limit, then the per-address quota (one limiter, a bucket per
-   * endpoint family and address).
-   */
+  /** The per-address quota: one limiter, a bucket per endpoint family and address. */
+  const takeQuota = (c: Context<{ Bindings: HttpBindings }>, family: string, limiter: RateLimiter) => {
+    const client = c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
+    const decision = limiter.take(`${family}:${client}`, ctx.now());
+    if (!decision.ok) throw new TooManyRequestsError(decision.retryAfterMs);
+  };
+
+  /** Middleware for a public POST: a body limit, then the per-address quota. */
   const limitedPost = (maxSize: number, family: string, limiter: RateLimiter = ctx.identityLimiter) =>
     [
       bodyLimit({
@@ -140,9 +144,7 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
         },
       }),
       createMiddleware<{ Bindings: HttpBindings }>(async (c, next) => {
-        const client = c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
-        const decision = limiter.take(`${family}:${client}`, ctx.now());
-        if (!decision.ok) throw new TooManyRequestsError(decision.retryAfterMs);
+        takeQuota(c, family, limiter);
         await next();
       }),
     ] as const;
@@ -177,11 +179,7 @@ export function createHttpApp(ctx: HttpContext): Hono<{ Bindings: HttpBindings }
     // to it, each verified again: metered per address like the identity writes).
     const versionId = c.req.query('versionId');
     const versionTime = c.req.query('versionTime');
-    if (versionId !== undefined || versionTime !== undefined) {
-      const client = c.env?.incoming?.socket?.remoteAddress ?? 'unknown';
-      const decision = ctx.identityLimiter.take(`versions:${client}`, ctx.now());
-      if (!decision.ok) throw new TooManyRequestsError(decision.retryAfterMs);
-    }
+    if (versionId !== undefined || versionTime !== undefined) takeQuota(c, 'versions', ctx.identityLimiter);
     const result = await hub.resolver.resolve(did, {
       ...(versionId !== undefined ? { versionId } : {}),
       ...(versionTime !== undefined ? { versionTime } : {}),
